@@ -1,0 +1,101 @@
+/// Every way a request can be refused by the domain. Each case carries the values involved, a stable
+/// machine-readable ``code`` (used as the problem type in the API) and a human ``detail``.
+public enum RechargeError: Error, Equatable, Sendable, Codable, CustomStringConvertible {
+    // Input that is wrong on its face.
+    case invalidRequest(String)
+    case unknownCurrency(String)
+    case invalidAmount(String, reason: String)
+    case nonPositiveAmount(String)
+    case amountOverflow
+    case currencyMismatch(expected: String, got: String)
+    case invalidMSISDN(String, reason: String)
+    case invalidICCID(String, reason: String)
+    case invalidCursor
+    case missingIdempotencyKey
+    case invalidIdempotencyKey(String)
+
+    // Requests that conflict with what is stored.
+    case lineNotFound(String)
+    case lineAlreadyExists(String)
+    case iccidInUse(String)
+    case illegalLineTransition(msisdn: String, from: LineStatus, to: LineStatus)
+    case lineNotActive(msisdn: String, status: LineStatus)
+    case insufficientBalance(msisdn: String, unit: String, available: Int64, requested: Int64)
+    case idempotencyKeyReused(String)
+
+    /// A stable slug naming the kind of failure (`https://recharge.dev/problems/<code>`).
+    public var code: String {
+        switch self {
+        case .invalidRequest: "invalid-request"
+        case .unknownCurrency: "unknown-currency"
+        case .invalidAmount: "invalid-amount"
+        case .nonPositiveAmount: "non-positive-amount"
+        case .amountOverflow: "amount-overflow"
+        case .currencyMismatch: "currency-mismatch"
+        case .invalidMSISDN: "invalid-msisdn"
+        case .invalidICCID: "invalid-iccid"
+        case .invalidCursor: "invalid-cursor"
+        case .missingIdempotencyKey: "missing-idempotency-key"
+        case .invalidIdempotencyKey: "invalid-idempotency-key"
+        case .lineNotFound: "line-not-found"
+        case .lineAlreadyExists: "line-already-exists"
+        case .iccidInUse: "iccid-in-use"
+        case .illegalLineTransition: "illegal-line-transition"
+        case .lineNotActive: "line-not-active"
+        case .insufficientBalance: "insufficient-balance"
+        case .idempotencyKeyReused: "idempotency-key-reused"
+        }
+    }
+
+    /// A short summary of the kind of failure, the same for every occurrence.
+    public var title: String {
+        switch self {
+        case .invalidRequest: "The request is not valid"
+        case .unknownCurrency: "Unknown currency"
+        case .invalidAmount: "Invalid amount"
+        case .nonPositiveAmount: "Amount must be positive"
+        case .amountOverflow: "Amount out of range"
+        case .currencyMismatch: "Currency does not match"
+        case .invalidMSISDN: "Invalid phone number"
+        case .invalidICCID: "Invalid ICCID"
+        case .invalidCursor: "Invalid pagination cursor"
+        case .missingIdempotencyKey: "Idempotency-Key header required"
+        case .invalidIdempotencyKey: "Invalid Idempotency-Key"
+        case .lineNotFound: "Line not found"
+        case .lineAlreadyExists: "Line already exists"
+        case .iccidInUse: "ICCID already in use"
+        case .illegalLineTransition: "Line status change not allowed"
+        case .lineNotActive: "Line is not active"
+        case .insufficientBalance: "Insufficient balance"
+        case .idempotencyKeyReused: "Idempotency-Key reused with a different request"
+        }
+    }
+
+    /// What happened in this occurrence, with the values involved.
+    public var detail: String {
+        switch self {
+        case .invalidRequest(let message): message
+        case .unknownCurrency(let code): "'\(code)' is not a supported ISO 4217 currency code."
+        case .invalidAmount(let text, let reason): "Amount '\(text)' is invalid: \(reason)."
+        case .nonPositiveAmount(let text): "Amount '\(text)' must be greater than zero."
+        case .amountOverflow: "The amount is too large to be represented exactly."
+        case .currencyMismatch(let expected, let got): "The line is in \(expected); the amount is in \(got)."
+        case .invalidMSISDN(let text, let reason): "'\(text)' is not a valid E.164 phone number: \(reason)."
+        case .invalidICCID(let text, let reason): "'\(text)' is not a valid ICCID: \(reason)."
+        case .invalidCursor: "The cursor is malformed or was not issued by this server."
+        case .missingIdempotencyKey: "Requests that move value must carry an Idempotency-Key header."
+        case .invalidIdempotencyKey(let reason): "The Idempotency-Key is invalid: \(reason)."
+        case .lineNotFound(let msisdn): "No line with number \(msisdn)."
+        case .lineAlreadyExists(let msisdn): "A line with number \(msisdn) already exists."
+        case .iccidInUse(let iccid): "ICCID \(iccid) is already assigned to another line."
+        case .illegalLineTransition(let msisdn, let from, let to):
+            "Line \(msisdn) cannot go from \(from.rawValue) to \(to.rawValue)."
+        case .lineNotActive(let msisdn, let status): "Line \(msisdn) is \(status.rawValue)."
+        case .insufficientBalance(let msisdn, let unit, let available, let requested):
+            "Line \(msisdn) has \(available) \(unit) available (in \(unit == "BYTES" || unit == "SECONDS" || unit == "SMS" ? "units" : "micro-units")); \(requested) requested."
+        case .idempotencyKeyReused(let key): "Idempotency-Key '\(key)' was already used for a different request."
+        }
+    }
+
+    public var description: String { "\(code): \(detail)" }
+}

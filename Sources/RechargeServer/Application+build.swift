@@ -1,0 +1,57 @@
+import Foundation
+import Hummingbird
+import Logging
+import Prometheus
+import RechargeCore
+import RechargeStore
+
+/// Where the HTTP server listens.
+public struct ServerConfiguration: Sendable {
+    public var hostname: String
+    public var port: Int
+
+    public init(hostname: String = "127.0.0.1", port: Int = 8080) {
+        self.hostname = hostname
+        self.port = port
+    }
+}
+
+/// Everything the HTTP layer needs, built once by the caller (the CLI or a test) and injected.
+public struct RechargeServices: Sendable {
+    public let database: Database
+    public let ledger: LedgerStore
+    public let apiKeys: APIKeyStore
+    public let metrics: PrometheusCollectorRegistry
+    /// The time source of every request; tests set it.
+    public let clock: @Sendable () -> Date
+
+    public init(database: Database, metrics: PrometheusCollectorRegistry = .init(), clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.database = database
+        self.ledger = LedgerStore(database: database)
+        self.apiKeys = APIKeyStore(database: database)
+        self.metrics = metrics
+        self.clock = clock
+    }
+}
+
+/// The router with every route and middleware; what tests drive without a socket.
+public func buildRouter(_ services: RechargeServices) -> Router<RechargeRequestContext> {
+    let router = Router(context: RechargeRequestContext.self)
+    router.add(middleware: HTTPMetricsMiddleware(registry: services.metrics))
+    router.add(middleware: ProblemMiddleware())
+    SystemController(services: services).addRoutes(to: router)
+    let v1 = router.group("v1").add(middleware: APIKeyAuthenticator(keys: services.apiKeys))
+    LinesController(ledger: services.ledger, clock: services.clock).addRoutes(to: v1)
+    return router
+}
+
+/// The one application builder, used by `recharge serve` and by the tests.
+public func buildApplication(
+    _ configuration: ServerConfiguration, services: RechargeServices, logger: Logger = Logger(label: "recharge")
+) -> some ApplicationProtocol {
+    Application(
+        router: buildRouter(services),
+        configuration: .init(address: .hostname(configuration.hostname, port: configuration.port), serverName: "Recharge"),
+        logger: logger
+    )
+}

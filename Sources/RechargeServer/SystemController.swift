@@ -1,0 +1,43 @@
+import Foundation
+import Hummingbird
+import RechargeStore
+
+/// Unauthenticated operational routes: `/healthz`, `/metrics` (Prometheus text) and `/openapi.json`.
+struct SystemController {
+    let services: RechargeServices
+
+    func addRoutes(to router: Router<RechargeRequestContext>) {
+        router.get("healthz", use: health)
+        router.get("metrics", use: metrics)
+        router.get("openapi.json", use: openAPI)
+    }
+
+    @Sendable func health(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+        do {
+            _ = try await services.database.read { db in try await db.raw("SELECT 1 AS ok").first() }
+            return try JSONResponse.make(["status": "ok", "database": "ok"])
+        } catch {
+            context.logger.error("Health check failed", metadata: ["error": "\(error)"])
+            return try JSONResponse.make(["status": "unavailable", "database": "unreachable"], status: .serviceUnavailable)
+        }
+    }
+
+    @Sendable func metrics(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(8192)
+        services.metrics.emit(into: &buffer)
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+    }
+
+    @Sendable func openAPI(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
+    }
+}
+
+/// The OpenAPI 3.1 description of the API, shipped as a resource and read once.
+public enum OpenAPIDocument {
+    public static let bytes: [UInt8] = {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json"), let data = try? Data(contentsOf: url) else { return Array("{}".utf8) }
+        return Array(data)
+    }()
+}

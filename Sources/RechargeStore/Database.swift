@@ -1,0 +1,266 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import NIOSSL
+import PostgresKit
+import PostgresNIO
+import SQLiteKit
+import SQLKit
+
+/// Where the data lives: an SQLite file (the embedded default) or a PostgreSQL server.
+public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
+    case sqlite(path: String)
+    case postgres(url: String)
+
+    /// Parses `--database-url`: `postgres://…`/`postgresql://…`, `sqlite:///abs/path`, `sqlite:relative/path`,
+    /// or a plain file path for SQLite.
+    public init(url: String) throws {
+        if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
+            self = .postgres(url: url)
+        } else if url.hasPrefix("sqlite://") {
+            self = .sqlite(path: String(url.dropFirst("sqlite://".count)))
+        } else if url.hasPrefix("sqlite:") {
+            self = .sqlite(path: String(url.dropFirst("sqlite:".count)))
+        } else if url.contains("://") {
+            throw DatabaseError.unsupportedURL(url)
+        } else {
+            self = .sqlite(path: url)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .sqlite(let path): "sqlite:\(path)"
+        case .postgres(let url): Self.redacted(url)
+        }
+    }
+
+    /// The URL with its password replaced, for logs.
+    static func redacted(_ url: String) -> String {
+        guard var components = URLComponents(string: url), components.password != nil else { return url }
+        components.password = "***"
+        return components.string ?? url
+    }
+}
+
+public enum DatabaseError: Error, CustomStringConvertible, Equatable {
+    case unsupportedURL(String)
+    case invalidPostgresURL(String)
+    case migrationFailed(version: Int, reason: String)
+    case invariantViolated(String)
+
+    public var description: String {
+        switch self {
+        case .unsupportedURL(let url): "unsupported database URL '\(DatabaseLocation.redacted(url))': use postgres://… or an SQLite file path"
+        case .invalidPostgresURL(let url): "invalid PostgreSQL URL '\(DatabaseLocation.redacted(url))'"
+        case .migrationFailed(let version, let reason): "migration \(version) failed: \(reason)"
+        case .invariantViolated(let what): "ledger invariant violated: \(what)"
+        }
+    }
+}
+
+/// The SQL engine behind the store. All SQL is written once against SQLKit; the few places the two
+/// engines differ (identity columns, how a write transaction starts, row locks) ask ``Database/dialect``.
+public final class Database: Sendable {
+    public enum Dialect: Sendable { case sqlite, postgres }
+
+    public let dialect: Dialect
+    public let location: DatabaseLocation
+    private let backend: Backend
+    let logger: Logger
+
+    private enum Backend: Sendable {
+        case sqlite(SQLiteBackend)
+        case postgres(PostgresBackend)
+    }
+
+    private init(dialect: Dialect, location: DatabaseLocation, backend: Backend, logger: Logger) {
+        self.dialect = dialect
+        self.location = location
+        self.backend = backend
+        self.logger = logger
+    }
+
+    /// Opens (creating if needed) the database. For SQLite the parent folder is created and WAL mode set.
+    public static func open(_ location: DatabaseLocation, logger: Logger = Logger(label: "recharge.db")) async throws -> Database {
+        switch location {
+        case .sqlite(let path):
+            return Database(dialect: .sqlite, location: location, backend: .sqlite(try await SQLiteBackend.open(path: path, logger: logger)), logger: logger)
+        case .postgres(let url):
+            return Database(dialect: .postgres, location: location, backend: .postgres(try PostgresBackend(url: url, logger: logger)), logger: logger)
+        }
+    }
+
+    /// Runs `body` outside any explicit transaction (each statement on its own).
+    public func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        switch backend {
+        case .sqlite(let sqlite): try await sqlite.read(body)
+        case .postgres(let postgres): try await postgres.withConnection { try await body($0) }
+        }
+    }
+
+    /// Runs `body` in one write transaction: committed if it returns, rolled back if it throws.
+    /// SQLite: `BEGIN IMMEDIATE` behind the one writer. PostgreSQL: `BEGIN` on a pooled connection, retried
+    /// on serialization failures and deadlocks.
+    public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        switch backend {
+        case .sqlite(let sqlite):
+            return try await sqlite.write { db in try await Database.run(in: db, begin: "BEGIN IMMEDIATE", body) }
+        case .postgres(let postgres):
+            var attempt = 0
+            while true {
+                do {
+                    return try await postgres.withConnection { db in try await Database.run(in: db, begin: "BEGIN", body) }
+                } catch let error as PSQLError where attempt < 5 && PostgresBackend.isRetryable(error) {
+                    attempt += 1
+                    try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 << attempt))))
+                }
+            }
+        }
+    }
+
+    private static func run<T>(in db: any SQLDatabase, begin: String, _ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        try await db.raw(SQLQueryString(begin)).run()
+        let result: T
+        do {
+            result = try await body(db)
+        } catch {
+            try? await db.raw("ROLLBACK").run()
+            throw error
+        }
+        do {
+            try await db.raw("COMMIT").run()
+        } catch {
+            try? await db.raw("ROLLBACK").run()
+            throw error
+        }
+        return result
+    }
+
+    /// `FOR UPDATE` on PostgreSQL; nothing on SQLite, whose single writer already excludes other writers.
+    var forUpdate: String { dialect == .postgres ? " FOR UPDATE" : "" }
+
+    /// The column definition of an auto-assigned 64-bit primary key.
+    var identityColumn: String {
+        switch dialect {
+        case .sqlite: "INTEGER PRIMARY KEY AUTOINCREMENT"
+        case .postgres: "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"
+        }
+    }
+
+    /// Whether `error` is a unique-constraint violation, on either engine.
+    func isUniqueViolation(_ error: any Error) -> Bool {
+        if let error = error as? PSQLError { return error.serverInfo?[.sqlState] == "23505" }
+        if let error = error as? SQLiteError { return error.reason == .constraintUniqueFailed || error.reason == .constraintPrimaryKeyFailed || error.message.contains("UNIQUE constraint failed") }
+        return false
+    }
+
+    public func close() async {
+        switch backend {
+        case .sqlite(let sqlite): await sqlite.close()
+        case .postgres(let postgres): await postgres.close()
+        }
+    }
+}
+
+/// One writer connection and a few reader connections on a WAL-mode SQLite file.
+final class SQLiteBackend: Sendable {
+    private let writer: SQLiteConnection
+    private let readers: [SQLiteConnection]
+    private let gate = AsyncGate()
+    private let nextReader = NIOLockedValueBox(0)
+
+    private init(writer: SQLiteConnection, readers: [SQLiteConnection]) {
+        self.writer = writer
+        self.readers = readers
+    }
+
+    static func open(path: String, logger: Logger) async throws -> SQLiteBackend {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        func connect() async throws -> SQLiteConnection {
+            let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+            // WAL lets readers run beside the writer; synchronous=FULL makes an acknowledged commit durable.
+            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000"] {
+                try await connection.sql().raw(SQLQueryString(pragma)).run()
+            }
+            return connection
+        }
+        let writer = try await connect()
+        var readers: [SQLiteConnection] = []
+        for _ in 0..<2 { readers.append(try await connect()) }
+        return SQLiteBackend(writer: writer, readers: readers)
+    }
+
+    func read<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        let index = nextReader.withLockedValue { value -> Int in
+            value = (value + 1) % readers.count
+            return value
+        }
+        return try await body(readers[index].sql(queryLogLevel: nil))
+    }
+
+    func write<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        try await gate.withLock { try await body(writer.sql(queryLogLevel: nil)) }
+    }
+
+    func close() async {
+        for connection in readers + [writer] { try? await connection.close() }
+    }
+}
+
+/// A PostgreSQL connection pool (PostgresNIO's `PostgresClient`), run for as long as the backend lives.
+final class PostgresBackend: Sendable {
+    private let client: PostgresClient
+    private let runTask: Task<Void, Never>
+
+    init(url: String, logger: Logger) throws {
+        self.client = PostgresClient(configuration: try Self.configuration(url: url), backgroundLogger: logger)
+        let client = self.client
+        self.runTask = Task { await client.run() }
+    }
+
+    /// Reads host, port, user, password, database and `sslmode` (`disable`, `prefer`, `require`) from
+    /// a libpq-style URL; `search_path` and `application_name` query items are passed to the server.
+    static func configuration(url: String) throws -> PostgresClient.Configuration {
+        guard let components = URLComponents(string: url), let host = components.host, !host.isEmpty else {
+            throw DatabaseError.invalidPostgresURL(url)
+        }
+        let items = Dictionary((components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
+        let tls: PostgresClient.Configuration.TLS
+        switch items["sslmode"] ?? "disable" {
+        case "disable": tls = .disable
+        case "prefer", "allow": tls = .prefer(.makeClientConfiguration())
+        case "require", "verify-ca", "verify-full": tls = .require(.makeClientConfiguration())
+        default: throw DatabaseError.invalidPostgresURL(url)
+        }
+        let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+        var configuration = PostgresClient.Configuration(
+            host: host, port: components.port ?? 5432,
+            username: components.user?.removingPercentEncoding ?? "postgres",
+            password: components.password?.removingPercentEncoding,
+            database: database.isEmpty ? nil : database, tls: tls
+        )
+        configuration.options.maximumConnections = Int(items["pool_max"] ?? "") ?? 16
+        for name in ["search_path", "application_name"] {
+            if let value = items[name] { configuration.options.additionalStartupParameters.append((name, value)) }
+        }
+        return configuration
+    }
+
+    func withConnection<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        try await client.withConnection { connection in try await body(connection.sql(queryLogLevel: nil)) }
+    }
+
+    static func isRetryable(_ error: PSQLError) -> Bool {
+        let state = error.serverInfo?[.sqlState]
+        return state == "40001" || state == "40P01"
+    }
+
+    func close() async {
+        runTask.cancel()
+        await runTask.value
+    }
+}

@@ -1,0 +1,87 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import RechargeCore
+import RechargeServer
+import RechargeStore
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the HTTP API server.")
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: "Address to listen on. Env: RECHARGE_HOST.")
+    var hostname: String?
+
+    @Option(help: "Port to listen on. Env: RECHARGE_PORT.")
+    var port: Int?
+
+    @Flag(help: "Seed demo lines and balances (idempotent: running it again adds nothing).")
+    var demo = false
+
+    @Flag(help: "Apply pending migrations on PostgreSQL too (SQLite is always migrated).")
+    var migrate = false
+
+    @Option(help: "Write the first-run admin API key to this file (mode 0600) as well as printing it. Env: RECHARGE_ADMIN_KEY_FILE.")
+    var adminKeyFile: String?
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical. Env: RECHARGE_LOG_LEVEL.")
+    var logLevel: String?
+
+    func run() async throws {
+        try await reportingErrors {
+            let environment = ProcessInfo.processInfo.environment
+            var logger = Logger(label: "recharge")
+            let level = logLevel ?? environment["RECHARGE_LOG_LEVEL"] ?? "info"
+            guard let parsedLevel = Logger.Level(rawValue: level) else { throw CLIError("unknown log level '\(level)'") }
+            logger.logLevel = parsedLevel
+            let configuration = ServerConfiguration(
+                hostname: hostname ?? environment["RECHARGE_HOST"] ?? "127.0.0.1",
+                port: try port ?? environment["RECHARGE_PORT"].map { text in
+                    guard let value = Int(text), (0...65535).contains(value) else { throw CLIError("RECHARGE_PORT '\(text)' is not a port number") }
+                    return value
+                } ?? 8080)
+            let db = try await self.database.open(migrate: migrate)
+            let services = RechargeServices(database: db)
+            logger.info("Database ready", metadata: ["database": "\(db.location)", "schema": "\(Migrations.latestVersion)"])
+            try await FirstRun.printAdminKeyIfNone(services: services, port: configuration.port, keyFile: adminKeyFile ?? environment["RECHARGE_ADMIN_KEY_FILE"])
+            if demo {
+                let seeded = try await DemoData.seed(services.ledger, now: Date())
+                logger.info("Demo data ready", metadata: ["lines": "\(seeded.map(\.e164).joined(separator: ", "))"])
+            }
+            let app = buildApplication(configuration, services: services, logger: logger)
+            do {
+                try await app.runService()
+            } catch {
+                await db.close()
+                throw error
+            }
+            await db.close()
+        }
+    }
+}
+
+enum FirstRun {
+    /// On a database without an active admin key, creates one and prints it with a curl example. It is
+    /// printed this once: only its hash is stored.
+    static func printAdminKeyIfNone(services: RechargeServices, port: Int, keyFile: String?) async throws {
+        guard try await !services.apiKeys.hasActiveAdminKey() else { return }
+        let (_, secret) = try await services.apiKeys.create(name: "first-run admin", scope: .admin, now: Date())
+        if let keyFile {
+            FileManager.default.createFile(atPath: keyFile, contents: Data((secret + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        }
+        print("""
+
+        ┌─ First run: an admin API key was created. It is shown only now; keep it safe. ─┐
+          \(secret)
+
+          Try it:
+            export RECHARGE_KEY=\(secret)
+            curl -s localhost:\(port)/v1/lines/+14155550100/balance -H "Authorization: Bearer $RECHARGE_KEY"
+          (start with --demo to have that line; more keys: recharge apikey create --name NAME --scope write)
+        └────────────────────────────────────────────────────────────────────────────────┘
+
+        """)
+    }
+}
