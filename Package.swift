@@ -53,6 +53,7 @@ let package = Package(
                 "RechargeStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -70,14 +71,22 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Temporary databases for tests: an SQLite file, or a fresh schema on the PostgreSQL server that
+        // scripts/test starts (RECHARGE_TEST_POSTGRES_URL).
+        .target(
+            name: "RechargeTestSupport",
+            dependencies: ["RechargeStore", "RechargeCore", .product(name: "SQLKit", package: "sql-kit")],
+            path: "Tests/RechargeTestSupport"
+        ),
         .testTarget(name: "RechargeCoreTests", dependencies: ["RechargeCore"]),
-        .testTarget(name: "RechargeStoreTests", dependencies: ["RechargeStore", "RechargeCore"]),
+        .testTarget(name: "RechargeStoreTests", dependencies: ["RechargeStore", "RechargeCore", "RechargeTestSupport"]),
         .testTarget(
             name: "RechargeServerTests",
             dependencies: [
                 "RechargeServer",
                 "RechargeStore",
                 "RechargeCore",
+                "RechargeTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

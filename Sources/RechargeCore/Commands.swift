@@ -87,19 +87,34 @@ public struct TopUpCommand: Sendable, Equatable {
     /// A canonical text of everything that makes this request what it is; two requests with one
     /// idempotency key must have the same fingerprint.
     public var fingerprint: String {
-        var parts = ["topup", msisdn.e164, channel.rawValue, reference ?? ""]
+        // Free text is escaped so a `|` in it cannot shift the fields after it, and a missing name is
+        // written differently from an empty one; every other field is fixed-format without `|` or `\`.
+        var parts = ["topup", msisdn.e164, channel.rawValue, reference.map(Self.escapedForFingerprint) ?? ""]
         switch value {
         case .money(let money):
             parts += ["money", money.currency.code, String(money.micros)]
         case .bucket(let grant, let currency):
             parts += [
-                "bucket", grant.kind.rawValue, currency?.code ?? "", String(grant.amount), grant.name ?? "",
+                "bucket", grant.kind.rawValue, currency?.code ?? "", String(grant.amount),
+                grant.name.map(Self.escapedForFingerprint) ?? "\\0",
                 grant.validFrom.map { String(Int64($0.timeIntervalSince1970 * 1_000_000)) } ?? "",
                 grant.validUntil.map { String(Int64($0.timeIntervalSince1970 * 1_000_000)) } ?? "",
                 String(grant.priority),
             ]
         }
         return parts.joined(separator: "|")
+    }
+
+    /// `\` → `\\` and `|` → `\|`: after this a backslash is always followed by `\` or `|`, so the joined
+    /// fingerprint splits back into its fields in exactly one way (and `\0` is free to mean "absent").
+    /// Works on Unicode scalars, so a `|` followed by a combining mark is escaped too.
+    static func escapedForFingerprint(_ text: String) -> String {
+        var escaped = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            if scalar == "\\" || scalar == "|" { escaped.append("\\") }
+            escaped.append(scalar)
+        }
+        return String(escaped)
     }
 }
 

@@ -58,6 +58,13 @@ public struct BalanceSummary: Sendable, Equatable {
         public let unit: String
         public let remaining: Int64
         public let available: Int64
+
+        public init(kind: BucketKind, unit: String, remaining: Int64, available: Int64) {
+            self.kind = kind
+            self.unit = unit
+            self.remaining = remaining
+            self.available = available
+        }
     }
 
     public let line: Line

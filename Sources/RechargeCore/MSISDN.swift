@@ -3,20 +3,22 @@
 ///
 /// Input is forgiving the way people type numbers: spaces, dots, dashes and parentheses are ignored,
 /// `00` and `011` international prefixes become `+`, and a bare 10-digit (or `1` + 10-digit) number is read
-/// as a North American (NANP) number, so `(415) 555-0100` is `+14155550100`.
+/// as a North American (NANP) number, so `(415) 555-0100` is `+14155550100`; a bracketed trunk prefix
+/// (`+44 (0)20 7946 0958`) is dropped.
 public struct MSISDN: Hashable, Sendable, Comparable, CustomStringConvertible, Codable {
     /// The normalised E.164 text, `+` and digits.
     public let e164: String
 
     public init(_ text: String) throws(RechargeError) {
-        let trimmed = text.trimmingWhitespace()
+        // "+44 (0)20 7946 0958": the bracketed national trunk prefix is dialled only inside the country.
+        let trimmed = text.trimmingWhitespace().replacingOccurrences(of: "(0)", with: "")
         guard !trimmed.isEmpty else { throw .invalidMSISDN(text, reason: "empty") }
         var hasPlus = false
         var digits = ""
         for (index, character) in trimmed.enumerated() {
             switch character {
             case "+" where index == 0: hasPlus = true
-            case "0"..."9": digits.append(character)
+            case "0"..."9" where character.isASCII: digits.append(character)
             case " ", "-", ".", "(", ")", "\u{00A0}": continue
             default: throw .invalidMSISDN(text, reason: "unexpected character '\(character)'")
             }

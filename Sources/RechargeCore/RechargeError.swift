@@ -92,10 +92,16 @@ public enum RechargeError: Error, Equatable, Sendable, Codable, CustomStringConv
             "Line \(msisdn) cannot go from \(from.rawValue) to \(to.rawValue)."
         case .lineNotActive(let msisdn, let status): "Line \(msisdn) is \(status.rawValue)."
         case .insufficientBalance(let msisdn, let unit, let available, let requested):
-            "Line \(msisdn) has \(available) \(unit) available (in \(unit == "BYTES" || unit == "SECONDS" || unit == "SMS" ? "units" : "micro-units")); \(requested) requested."
+            "Line \(msisdn) has \(Self.quantity(available, unit)) available; \(Self.quantity(requested, unit)) requested."
         case .idempotencyKeyReused(let key): "Idempotency-Key '\(key)' was already used for a different request."
         }
     }
 
     public var description: String { "\(code): \(detail)" }
+
+    /// `1.20 USD` for money (stored in micro-units), `1048576 BYTES` for anything else.
+    static func quantity(_ amount: Int64, _ unit: String) -> String {
+        guard let currency = try? Currency(code: unit) else { return "\(amount) \(unit)" }
+        return Money(micros: amount, currency: currency).description
+    }
 }

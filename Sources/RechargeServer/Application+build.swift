@@ -25,10 +25,13 @@ public struct RechargeServices: Sendable {
     /// The time source of every request; tests set it.
     public let clock: @Sendable () -> Date
 
-    public init(database: Database, metrics: PrometheusCollectorRegistry = .init(), clock: @escaping @Sendable () -> Date = { Date() }) {
+    public init(
+        database: Database, metrics: PrometheusCollectorRegistry = .init(), apiKeyCacheLifetime: Duration = .seconds(1),
+        clock: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.database = database
         self.ledger = LedgerStore(database: database)
-        self.apiKeys = APIKeyStore(database: database)
+        self.apiKeys = APIKeyStore(database: database, cacheLifetime: apiKeyCacheLifetime)
         self.metrics = metrics
         self.clock = clock
     }

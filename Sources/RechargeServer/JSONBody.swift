@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import RechargeCore
 
 /// A request body type whose accepted fields are listed per JSON path, so a misspelt field ("ammount")
@@ -26,7 +27,12 @@ enum JSONBody {
     /// problem that names the offending field.
     static func decode<T: StrictlyDecodable>(_ type: T.Type, from request: Request, context: some RequestContext) async throws -> T {
         var request = request
-        let buffer = try await request.collectBody(upTo: context.maxUploadSize)
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: context.maxUploadSize)
+        } catch is NIOTooManyBytesError {
+            throw Problem.bodyTooLarge(limit: context.maxUploadSize)
+        }
         let data = Data(buffer: buffer)
         guard !data.isEmpty else { throw Problem.malformedBody("The request body is empty; a JSON object is expected.") }
         let tree: Any

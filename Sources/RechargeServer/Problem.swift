@@ -58,6 +58,11 @@ public struct Problem: Error, Sendable, Encodable, Equatable {
         Problem(status: .badRequest, code: "malformed-body", title: "The request body is not valid", detail: detail, field: field)
     }
 
+    static func bodyTooLarge(limit: Int?) -> Problem {
+        Problem(status: .contentTooLarge, code: "body-too-large", title: "Request body too large",
+                detail: limit.map { "Request bodies are limited to \($0 / 1024) KiB." } ?? "The request body is too large.")
+    }
+
     static func notFound(path: String) -> Problem {
         Problem(status: .notFound, code: "not-found", title: "Not found", detail: "No resource at \(path).")
     }
@@ -103,7 +108,7 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             switch error.status {
             case .notFound: return .notFound(path: request.uri.path)
             case .contentTooLarge:
-                return Problem(status: .contentTooLarge, code: "body-too-large", title: "Request body too large", detail: "Request bodies are limited to 64 KiB.")
+                return .bodyTooLarge(limit: nil)
             case .methodNotAllowed:
                 return Problem(status: .methodNotAllowed, code: "method-not-allowed", title: "Method not allowed", detail: "\(request.method) is not allowed on \(request.uri.path).")
             default:

@@ -1,0 +1,49 @@
+import Foundation
+import HummingbirdTesting
+import RechargeServer
+import RechargeTestSupport
+import Testing
+
+@Suite("System routes")
+struct SystemAPITests {
+    @Test func healthz() async throws {
+        try await APIHarness.run { api in
+            let response = try await api.send(.get, "/healthz", key: nil)
+            #expect(response.status == .ok)
+            #expect(try api.json(response)["status"] as? String == "ok")
+        }
+    }
+
+    @Test func metricsCountRequestsByRouteTemplate() async throws {
+        try await APIHarness.run { api in
+            _ = try await api.openLine()
+            _ = try await api.send(.get, "/v1/lines/+14155550100", key: api.reader)
+            _ = try await api.send(.get, "/v1/lines/+14155550100", key: nil)
+            let text = String(buffer: try await api.send(.get, "/metrics", key: nil).body)
+            #expect(text.contains(#"http_requests_total{method="GET",route="/v1/lines/{msisdn}",status="200"} 1"#))
+            #expect(text.contains(#"http_requests_total{method="GET",route="/v1/lines/{msisdn}",status="401"} 1"#))
+            #expect(text.contains(#"http_requests_total{method="POST",route="/v1/lines",status="201"} 1"#))
+            #expect(text.contains("http_request_duration_seconds_bucket"))
+            #expect(!text.contains("+14155550100"))
+        }
+    }
+
+    /// The OpenAPI document describes exactly the routes the router serves.
+    @Test func openAPIDocumentDescribesEveryRoute() async throws {
+        try await APIHarness.run { api in
+            let response = try await api.send(.get, "/openapi.json", key: nil)
+            #expect(response.status == .ok)
+            let document = try api.json(response)
+            #expect(document["openapi"] as? String == "3.1.0")
+            let paths = try #require(document["paths"] as? [String: [String: Any]])
+            var documented = Set<String>()
+            for (path, item) in paths {
+                for method in item.keys where ["get", "post", "put", "patch", "delete"].contains(method) {
+                    documented.insert("\(method.uppercased()) \(path)")
+                }
+            }
+            let served = Set(buildRouter(api.services).routes.map { "\($0.method) \($0.path)" })
+            #expect(served == documented)
+        }
+    }
+}
