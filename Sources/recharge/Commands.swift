@@ -109,7 +109,7 @@ struct LineCommand: AsyncParsableCommand {
 }
 
 struct TopUp: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Add money to a line's main balance.")
+    static let configuration = CommandConfiguration(commandName: "topup", abstract: "Add money to a line's main balance.")
     @OptionGroup var database: DatabaseOptions
     @Argument(help: "The line's phone number.") var msisdn: String
     @Argument(help: "The amount, e.g. 10 or 10.50 or 10.50USD (default: the line's currency).") var amount: String

@@ -71,7 +71,9 @@ enum FirstRun {
         if let keyFile {
             FileManager.default.createFile(atPath: keyFile, contents: Data((secret + "\n").utf8), attributes: [.posixPermissions: 0o600])
         }
-        print("""
+        // Written straight to the file descriptor: stdout is block-buffered when it is a file or a pipe, and the
+        // key must reach the log now, not at exit.
+        FileHandle.standardOutput.write(Data("""
 
         ┌─ First run: an admin API key was created. It is shown only now; keep it safe. ─┐
           \(secret)
@@ -82,6 +84,7 @@ enum FirstRun {
           (start with --demo to have that line; more keys: recharge apikey create --name NAME --scope write)
         └────────────────────────────────────────────────────────────────────────────────┘
 
-        """)
+
+        """.utf8))
     }
 }
