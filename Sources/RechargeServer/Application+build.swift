@@ -40,11 +40,13 @@ public struct RechargeServices: Sendable {
 /// The router with every route and middleware; what tests drive without a socket.
 public func buildRouter(_ services: RechargeServices) -> Router<RechargeRequestContext> {
     let router = Router(context: RechargeRequestContext.self)
+    let routeTable = RouteTable()
     router.add(middleware: HTTPMetricsMiddleware(registry: services.metrics))
-    router.add(middleware: ProblemMiddleware())
+    router.add(middleware: ProblemMiddleware(routes: routeTable))
     SystemController(services: services).addRoutes(to: router)
     let v1 = router.group("v1").add(middleware: APIKeyAuthenticator(keys: services.apiKeys))
     LinesController(ledger: services.ledger, clock: services.clock).addRoutes(to: v1)
+    routeTable.load(router.routes.map { ("\($0.path)", $0.method.rawValue) })
     return router
 }
 

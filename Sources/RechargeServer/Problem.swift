@@ -88,13 +88,25 @@ public struct Problem: Error, Sendable, Encodable, Equatable {
 /// Turns every error a handler throws into problem+json: domain errors by their kind, Hummingbird's own
 /// HTTP errors (404, 405, 413) by their status, anything else as a 500 that is logged but not described.
 struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    let routes: RouteTable
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch {
             var problem = Self.problem(for: error, request: request, logger: context.logger)
+            var allowed: [String] = []
+            if problem.status == 404, (error as? HTTPError)?.status == .notFound {
+                allowed = routes.allowedMethods(for: request.uri.path)
+                if !allowed.isEmpty {
+                    problem = Problem(status: .methodNotAllowed, code: "method-not-allowed", title: "Method not allowed",
+                                      detail: "\(request.method) is not allowed on \(request.uri.path); use \(allowed.joined(separator: ", ")).")
+                }
+            }
             problem.instance = request.uri.path
-            return problem.response()
+            var response = problem.response()
+            if !allowed.isEmpty { response.headers[.allow] = allowed.joined(separator: ", ") }
+            return response
         }
     }
 

@@ -166,3 +166,22 @@ enum BalanceFormat {
         }
     }
 }
+
+struct Audit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Recompute every account from the transfers and check the ledger; exits non-zero on any discrepancy.")
+    @OptionGroup var database: DatabaseOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            let db = try await database.open()
+            let started = ContinuousClock.now
+            let report = try await LedgerAudit(database: db).run()
+            await db.close()
+            print("audited \(report.accounts) accounts, \(report.transfers) transfers, \(report.operations) operations in \(ContinuousClock.now - started)")
+            for discrepancy in report.discrepancies { print("DISCREPANCY \(discrepancy)") }
+            guard report.isBalanced else { throw CLIError("\(report.discrepancies.count) discrepancies: the ledger does not balance") }
+            print("ledger balanced")
+        }
+    }
+}

@@ -1,5 +1,6 @@
 import Foundation
 import HummingbirdTesting
+import RechargeCore
 import RechargeServer
 import RechargeTestSupport
 import Testing
@@ -44,6 +45,20 @@ struct SystemAPITests {
             }
             let served = Set(buildRouter(api.services).routes.map { "\($0.method) \($0.path)" })
             #expect(served == documented)
+            // The currencies the document lists are the ones the core accepts.
+            let schemas = try #require((document["components"] as? [String: Any])?["schemas"] as? [String: [String: Any]])
+            let currency = try #require((schemas["MoneyInput"]?["properties"] as? [String: [String: Any]])?["currency"])
+            #expect(Set(currency["enum"] as? [String] ?? []) == Set(Currency.known.keys))
+        }
+    }
+
+    @Test func knownPathWithAnotherMethodIs405() async throws {
+        try await APIHarness.run { api in
+            let response = try await api.send(.delete, "/v1/lines/+14155550100", key: api.admin)
+            try api.expectProblem(response, .methodNotAllowed, "method-not-allowed")
+            #expect(response.headers[.allow] == "GET, PATCH")
+            try api.expectProblem(try await api.send(.put, "/healthz", key: nil), .methodNotAllowed, "method-not-allowed")
+            try api.expectProblem(try await api.send(.get, "/v1/lines/+14155550100/nothing", key: api.admin), .notFound, "not-found")
         }
     }
 }
