@@ -150,6 +150,26 @@ public final class Database: Sendable {
         }
     }
 
+    /// `count` fresh ids for `table`, ascending, inside the current write transaction. SQLite: past the
+    /// largest id ever used (the single writer makes that safe); PostgreSQL: from the identity column's
+    /// sequence, so several nodes never collide.
+    func allocateIDs(_ table: String, count: Int, _ db: any SQLDatabase) async throws -> [Int64] {
+        guard count > 0 else { return [] }
+        switch dialect {
+        case .sqlite:
+            let row = try await db.raw("""
+                SELECT MAX(COALESCE((SELECT MAX(id) FROM \(ident: table)), 0),
+                           COALESCE((SELECT seq FROM sqlite_sequence WHERE name = \(bind: table)), 0)) AS id
+                """).first()
+            let last = try row?.int64("id") ?? 0
+            return (1...Int64(count)).map { last + $0 }
+        case .postgres:
+            return try await db.raw("""
+                SELECT nextval(pg_get_serial_sequence(\(bind: table), 'id')) AS id FROM generate_series(1, \(bind: count))
+                """).all().map { try $0.int64("id") }.sorted()
+        }
+    }
+
     /// Whether `error` is a unique-constraint violation, on either engine.
     func isUniqueViolation(_ error: any Error) -> Bool {
         if let error = error as? PSQLError { return error.serverInfo?[.sqlState] == "23505" }

@@ -11,9 +11,10 @@ public struct LedgerResult: Sendable, Equatable {
     public let replayed: Bool
 }
 
-/// Lines, buckets and the double-entry ledger. Every method that moves value runs in one database
-/// transaction that claims the idempotency key first, locks the line, applies the transfers and stores the
-/// result with the key, so a retry returns that result and a concurrent duplicate waits and then does too.
+/// Lines, buckets and the double-entry ledger. Top-ups and debits go through a group-commit writer
+/// (``GroupCommitWriter``, ``LedgerBatch``): each batch runs in one transaction that locks its lines, checks
+/// the idempotency keys, applies the transfers and stores every result with its key, so a retry returns that
+/// result and a concurrent duplicate gets it too.
 public final class LedgerStore: Sendable {
     public let database: Database
     /// Ids of operator-side accounts (clearing, revenue, allowance). They are created once and never
@@ -23,8 +24,28 @@ public final class LedgerStore: Sendable {
     /// Priority of a line's main balance: consumed after every granted bucket.
     public static let mainBucketPriority = 1000
 
+    /// Gathers concurrent top-ups and debits into shared transactions (group commit).
+    private let writer: GroupCommitWriter
+
+    /// Batches and requests the group-commit writer has handled (for metrics and tests).
+    public var groupCommitStatistics: (batches: Int, requests: Int, largestBatch: Int, retriedOneByOne: Int) {
+        let statistics = writer.statistics
+        return (statistics.batches, statistics.requests, statistics.largestBatch, statistics.retriedOneByOne)
+    }
+
     public init(database: Database) {
         self.database = database
+        self.writer = GroupCommitWriter { requests in
+            // A key committed by another node between our check and our insert: roll back and decide again.
+            var attempt = 0
+            while true {
+                do {
+                    return try await database.transaction { db in try await LedgerBatch.apply(requests, in: db, database: database) }
+                } catch is BatchKeyConflict where attempt < 3 {
+                    attempt += 1
+                }
+            }
+        }
     }
 
     // MARK: Lines
@@ -104,13 +125,20 @@ public final class LedgerStore: Sendable {
         }
     }
 
-    /// Every bucket of the line with what remains, in consumption order, and totals per unit: one query
-    /// for the line and one for its buckets.
+    /// Every bucket of the line with what remains, in consumption order, and totals per unit: one query.
     public func balance(_ msisdn: MSISDN, at instant: Date) async throws -> BalanceSummary {
         try await database.read { db in
-            let line = try await Self.loadLine(db, msisdn, lock: nil)
-            let buckets = try await Self.loadBuckets(db, lineID: line.id, lock: nil)
-            return BalanceSummary(line: line, buckets: buckets, at: instant)
+            let rows = try await db.raw("""
+                SELECT \(unsafeRaw: LineRow.qualifiedColumns), \(unsafeRaw: BucketRow.columns)
+                FROM lines l
+                LEFT JOIN buckets b ON b.line_id = l.id
+                LEFT JOIN ledger_accounts a ON a.id = b.account_id
+                WHERE l.msisdn = \(bind: msisdn.e164)
+                ORDER BY b.id
+                """).all()
+            guard let first = rows.first else { throw RechargeError.lineNotFound(msisdn.e164) }
+            let buckets = try rows.filter { try !$0.decodeNil(column: "bucket_id") }.map(BucketRow.decode)
+            return BalanceSummary(line: try LineRow.decode(first), buckets: buckets, at: instant)
         }
     }
 
@@ -118,7 +146,6 @@ public final class LedgerStore: Sendable {
 
     /// Adds money to the line's main balance or grants it a new bucket.
     public func topUp(_ command: TopUpCommand, key: IdempotencyKey, now: Date) async throws -> LedgerResult {
-        let fingerprint = Self.hash(command.fingerprint)
         let source: (code: String, kind: LedgerAccountKind, unit: String)
         switch command.value {
         case .money(let money):
@@ -132,105 +159,18 @@ public final class LedgerStore: Sendable {
                 source = (LedgerAccountCode.allowance(unit: unit), .allowance, unit)
             }
         }
-        let sourceAccountID = try await systemAccount(code: source.code, kind: source.kind, unit: source.unit, now: now)
-        let forUpdate = database.forUpdate
-        let outcome = try await database.transaction { db -> Outcome in
-            let operationID: Int64
-            switch try await Self.claim(db, key: key, fingerprint: fingerprint, kind: .topUp, now: now) {
-            case .replay(let outcome): return outcome
-            case .claimed(let id): operationID = id
-            }
-            let line = try await Self.loadLine(db, command.msisdn, lock: forUpdate)
-            guard line.status.acceptsTopUps else {
-                return try await Self.reject(db, operationID: operationID, lineID: line.id, .lineNotActive(msisdn: line.msisdn.e164, status: line.status))
-            }
-            let bucket: Bucket
-            let amount: Int64
-            let reason: TransferReason
-            switch command.value {
-            case .money(let money):
-                guard money.currency == line.currency else {
-                    throw RechargeError.currencyMismatch(expected: line.currency.code, got: money.currency.code)
-                }
-                guard let main = try await Self.loadBuckets(db, lineID: line.id, lock: nil).first(where: { $0.isMain && $0.unit == money.currency.code }) else {
-                    throw DatabaseError.invariantViolated("line \(line.msisdn) has no main balance")
-                }
-                bucket = main
-                amount = money.micros
-                reason = .topUp
-            case .bucket(let grant, let currency):
-                if let currency, grant.kind == .monetary, currency != line.currency {
-                    throw RechargeError.currencyMismatch(expected: line.currency.code, got: currency.code)
-                }
-                bucket = try await Self.insertBucket(db, line: line, grant: grant, operationID: operationID, now: now)
-                amount = grant.amount
-                reason = .bucketGrant
-            }
-            let transferID = try await Self.insertTransfer(
-                db, operationID: operationID, leg: 1, debit: sourceAccountID, credit: bucket.accountID, amount: amount,
-                unit: bucket.unit, reason: reason, channel: command.channel, reference: command.reference, lineID: line.id, now: now)
-            try await Self.post(db, accountID: sourceAccountID, debit: amount)
-            let remaining = try await Self.post(db, accountID: bucket.accountID, credit: amount)
-            let operation = LedgerOperation(
-                id: operationID, kind: .topUp, msisdn: line.msisdn.e164, idempotencyKey: key.value,
-                channel: command.channel, reference: command.reference, createdAt: Date(unixMicros: now.unixMicros),
-                entries: [.init(transferID: transferID, bucketID: bucket.id, bucketKind: bucket.kind, unit: bucket.unit, amount: amount, remainingAfter: remaining)])
-            try await Self.complete(db, operationID: operationID, lineID: line.id, operation: operation)
-            return .applied(operation, replayed: false)
-        }
-        return try outcome.get()
+        let counterparty = try await systemAccount(code: source.code, kind: source.kind, unit: source.unit, now: now)
+        return try await writer.submit(LedgerRequest(
+            command: .topUp(command), key: key, fingerprint: Self.hash(command.fingerprint), now: now, counterparty: counterparty))
     }
 
     /// Charges the line: draws the amount from its valid buckets of that unit in consumption order, never
     /// below a bucket's floor (zero, or the credit limit on the main balance).
     public func debit(_ command: DebitCommand, key: IdempotencyKey, now: Date) async throws -> LedgerResult {
-        let fingerprint = Self.hash(command.fingerprint)
-        let forUpdate = database.forUpdate
-        let revenueUnit = command.currency?.code ?? command.kind.unit(currency: .usd)
-        let revenueID = try await systemAccount(
-            code: LedgerAccountCode.usageRevenue(unit: revenueUnit), kind: .revenue, unit: revenueUnit, now: now)
-        let outcome = try await database.transaction { db -> Outcome in
-            let operationID: Int64
-            switch try await Self.claim(db, key: key, fingerprint: fingerprint, kind: .debit, now: now) {
-            case .replay(let outcome): return outcome
-            case .claimed(let id): operationID = id
-            }
-            let line = try await Self.loadLine(db, command.msisdn, lock: forUpdate)
-            if let currency = command.currency, currency != line.currency {
-                throw RechargeError.currencyMismatch(expected: line.currency.code, got: currency.code)
-            }
-            guard line.status.acceptsDebits else {
-                return try await Self.reject(db, operationID: operationID, lineID: line.id, .lineNotActive(msisdn: line.msisdn.e164, status: line.status))
-            }
-            let unit = command.kind.unit(currency: line.currency)
-            let buckets = try await Self.loadBuckets(db, lineID: line.id, lock: nil)
-            let draws: [BucketDraw]
-            do {
-                draws = try ConsumptionOrder.plan(debit: command.amount, unit: unit, from: buckets, at: now, msisdn: line.msisdn)
-            } catch let error as RechargeError {
-                return try await Self.reject(db, operationID: operationID, lineID: line.id, error)
-            }
-            var entries: [LedgerOperation.Entry] = []
-            for (index, draw) in draws.enumerated() {
-                guard let bucket = buckets.first(where: { $0.id == draw.bucketID }) else { continue }
-                let transferID = try await Self.insertTransfer(
-                    db, operationID: operationID, leg: index + 1, debit: draw.accountID, credit: revenueID, amount: draw.amount,
-                    unit: unit, reason: .debit, channel: command.channel, reference: command.reference, lineID: line.id, now: now)
-                let remaining = try await Self.post(db, accountID: draw.accountID, debit: draw.amount)
-                // The line lock (or SQLite's single writer) makes the plan exact; this is the belt to its braces.
-                guard remaining >= bucket.floor else {
-                    throw DatabaseError.invariantViolated("bucket \(bucket.id) would fall to \(remaining), below its floor \(bucket.floor)")
-                }
-                entries.append(.init(transferID: transferID, bucketID: bucket.id, bucketKind: bucket.kind, unit: unit, amount: -draw.amount, remainingAfter: remaining))
-            }
-            try await Self.post(db, accountID: revenueID, credit: command.amount)
-            let operation = LedgerOperation(
-                id: operationID, kind: .debit, msisdn: line.msisdn.e164, idempotencyKey: key.value, channel: command.channel,
-                reference: command.reference, createdAt: Date(unixMicros: now.unixMicros), entries: entries)
-            try await Self.complete(db, operationID: operationID, lineID: line.id, operation: operation)
-            return .applied(operation, replayed: false)
-        }
-        return try outcome.get()
+        let unit = command.currency?.code ?? command.kind.unit(currency: .usd)
+        let counterparty = try await systemAccount(code: LedgerAccountCode.usageRevenue(unit: unit), kind: .revenue, unit: unit, now: now)
+        return try await writer.submit(LedgerRequest(
+            command: .debit(command), key: key, fingerprint: Self.hash(command.fingerprint), now: now, counterparty: counterparty))
     }
 
     // MARK: History
@@ -254,94 +194,12 @@ public final class LedgerStore: Sendable {
 
     // MARK: Building blocks (inside a transaction)
 
-    /// What a transaction decided: applied, or a business rejection that is stored with the key and
-    /// returned again on every retry.
-    enum Outcome: Sendable {
-        case applied(LedgerOperation, replayed: Bool)
-        case rejected(RechargeError)
-
-        func get() throws -> LedgerResult {
-            switch self {
-            case .applied(let operation, let replayed): return LedgerResult(operation: operation, replayed: replayed)
-            case .rejected(let error): throw error
-            }
-        }
-    }
-
-    enum Claim {
-        case claimed(Int64)
-        case replay(Outcome)
-    }
-
-    /// Claims the idempotency key by inserting its operation row. If the key exists (or a concurrent
-    /// transaction holding it commits first, which the unique index makes us wait for), the stored outcome
-    /// is returned instead, or ``RechargeError/idempotencyKeyReused(_:)`` if the request differs.
-    static func claim(_ db: any SQLDatabase, key: IdempotencyKey, fingerprint: String, kind: LedgerOperation.Kind, now: Date) async throws -> Claim {
-        if let row = try await db.raw("""
-            INSERT INTO operations (idempotency_key, fingerprint, kind, outcome, created_at)
-            VALUES (\(bind: key.value), \(bind: fingerprint), \(bind: kind.rawValue), 'pending', \(bind: now.unixMicros))
-            ON CONFLICT (idempotency_key) DO NOTHING
-            RETURNING id
-            """).first() {
-            return .claimed(try row.int64("id"))
-        }
-        guard let existing = try await db.raw("""
-            SELECT fingerprint, outcome, result FROM operations WHERE idempotency_key = \(bind: key.value)
-            """).first()
-        else { throw DatabaseError.invariantViolated("idempotency key \(key) neither inserted nor found") }
-        guard try existing.string("fingerprint") == fingerprint else { throw RechargeError.idempotencyKeyReused(key.value) }
-        let result = try existing.optional("result", as: String.self) ?? ""
-        switch try existing.string("outcome") {
-        case "applied": return .replay(.applied(try decodeResult(result, as: LedgerOperation.self), replayed: true))
-        case "rejected": return .replay(.rejected(try decodeResult(result, as: RechargeError.self)))
-        default: throw DatabaseError.invariantViolated("operation for key \(key) is still pending after its transaction")
-        }
-    }
-
-    static func reject(_ db: any SQLDatabase, operationID: Int64, lineID: Int64, _ error: RechargeError) async throws -> Outcome {
-        try await db.raw("""
-            UPDATE operations SET outcome = 'rejected', line_id = \(bind: lineID), result = \(bind: try encodeResult(error))
-            WHERE id = \(bind: operationID)
-            """).run()
-        return .rejected(error)
-    }
-
-    static func complete(_ db: any SQLDatabase, operationID: Int64, lineID: Int64, operation: LedgerOperation) async throws {
-        try await db.raw("""
-            UPDATE operations SET outcome = 'applied', line_id = \(bind: lineID), result = \(bind: try encodeResult(operation))
-            WHERE id = \(bind: operationID)
-            """).run()
-    }
-
     static func loadLine(_ db: any SQLDatabase, _ msisdn: MSISDN, lock: String?) async throws -> Line {
         guard let row = try await db.raw("""
             SELECT \(unsafeRaw: LineRow.columns) FROM lines WHERE msisdn = \(bind: msisdn.e164)\(unsafeRaw: lock ?? "")
             """).first()
         else { throw RechargeError.lineNotFound(msisdn.e164) }
         return try LineRow.decode(row)
-    }
-
-    static func loadBuckets(_ db: any SQLDatabase, lineID: Int64, lock: String?) async throws -> [Bucket] {
-        try await db.raw("\(unsafeRaw: BucketRow.select) WHERE b.line_id = \(bind: lineID) ORDER BY b.id\(unsafeRaw: lock ?? "")")
-            .all().map(BucketRow.decode)
-    }
-
-    static func insertBucket(_ db: any SQLDatabase, line: Line, grant: BucketGrant, operationID: Int64, now: Date) async throws -> Bucket {
-        let unit = grant.kind.unit(currency: line.currency)
-        let accountID = try await insertAccount(
-            db, code: LedgerAccountCode.grantedBucket(lineID: line.id, operationID: operationID), kind: .subscriberBucket,
-            unit: unit, lineID: line.id, now: now)
-        let validFrom = grant.validFrom ?? now
-        guard let row = try await db.raw("""
-            INSERT INTO buckets (line_id, account_id, kind, unit, name, initial_amount, floor, valid_from, valid_until, priority, is_main, created_at)
-            VALUES (\(bind: line.id), \(bind: accountID), \(bind: grant.kind.rawValue), \(bind: unit), \(bind: grant.name), \(bind: grant.amount), 0,
-                    \(bind: validFrom.unixMicros), \(bind: grant.validUntil?.unixMicros), \(bind: grant.priority), 0, \(bind: now.unixMicros))
-            RETURNING id
-            """).first()
-        else { throw DatabaseError.invariantViolated("INSERT … RETURNING gave no row") }
-        return Bucket(
-            id: try row.int64("id"), lineID: line.id, accountID: accountID, kind: grant.kind, unit: unit, name: grant.name,
-            remaining: 0, floor: 0, validFrom: validFrom, validUntil: grant.validUntil, priority: grant.priority, isMain: false)
     }
 
     static func insertAccount(_ db: any SQLDatabase, code: String, kind: LedgerAccountKind, unit: String, lineID: Int64?, now: Date) async throws -> Int64 {
@@ -374,32 +232,6 @@ public final class LedgerStore: Sendable {
         let id = try await database.transaction { db in try await Self.upsertAccount(db, code: code, kind: kind, unit: unit, now: now) }
         systemAccounts.withLockedValue { $0[code] = id }
         return id
-    }
-
-    static func insertTransfer(
-        _ db: any SQLDatabase, operationID: Int64, leg: Int, debit: Int64, credit: Int64, amount: Int64, unit: String,
-        reason: TransferReason, channel: Channel, reference: String?, lineID: Int64, now: Date
-    ) async throws -> Int64 {
-        guard let row = try await db.raw("""
-            INSERT INTO transfers (operation_id, leg, debit_account_id, credit_account_id, amount, unit, reason, channel, reference, line_id, created_at)
-            VALUES (\(bind: operationID), \(bind: leg), \(bind: debit), \(bind: credit), \(bind: amount), \(bind: unit),
-                    \(bind: reason.rawValue), \(bind: channel.rawValue), \(bind: reference), \(bind: lineID), \(bind: now.unixMicros))
-            RETURNING id
-            """).first()
-        else { throw DatabaseError.invariantViolated("INSERT … RETURNING gave no row") }
-        return try row.int64("id")
-    }
-
-    /// Posts one side of a transfer to an account; returns its balance (credits − debits) afterwards.
-    @discardableResult
-    static func post(_ db: any SQLDatabase, accountID: Int64, debit: Int64 = 0, credit: Int64 = 0) async throws -> Int64 {
-        guard let row = try await db.raw("""
-            UPDATE ledger_accounts SET debits_posted = debits_posted + \(bind: debit), credits_posted = credits_posted + \(bind: credit)
-            WHERE id = \(bind: accountID)
-            RETURNING credits_posted - debits_posted AS balance
-            """).first()
-        else { throw DatabaseError.invariantViolated("ledger account \(accountID) not found") }
-        return try row.int64("balance")
     }
 
     static func hash(_ text: String) -> String {

@@ -16,6 +16,8 @@ extension SQLRow {
 /// The columns of `lines` a ``Line`` is made from, in one place for every query that reads a line.
 enum LineRow {
     static let columns = "id, msisdn, iccid, type, status, currency, credit_limit, subscriber_id, created_at"
+    /// The same columns of `lines l`, for queries that join it.
+    static let qualifiedColumns = columns.split(separator: ", ").map { "l.\($0)" }.joined(separator: ", ")
 
     static func decode(_ row: any SQLRow) throws -> Line {
         let currency = try Currency(code: try row.string("currency"))
@@ -34,27 +36,30 @@ enum LineRow {
 }
 
 /// The columns of a bucket joined with its ledger account, whose balance is the bucket's remaining amount.
+/// Aliased (`bucket_…`) so they can stand beside a line's columns in one query.
 enum BucketRow {
-    static let select = """
-        SELECT b.id, b.line_id, b.account_id, b.kind, b.unit, b.name, b.floor, b.valid_from, b.valid_until,
-               b.priority, b.is_main, a.credits_posted - a.debits_posted AS remaining
-        FROM buckets b JOIN ledger_accounts a ON a.id = b.account_id
+    static let columns = """
+        b.id AS bucket_id, b.line_id AS bucket_line_id, b.account_id AS bucket_account_id, b.kind AS bucket_kind,
+        b.unit AS bucket_unit, b.name AS bucket_name, b.floor AS bucket_floor, b.valid_from AS bucket_valid_from,
+        b.valid_until AS bucket_valid_until, b.priority AS bucket_priority, b.is_main AS bucket_is_main,
+        a.credits_posted - a.debits_posted AS bucket_remaining
         """
+    static let select = "SELECT \(columns) FROM buckets b JOIN ledger_accounts a ON a.id = b.account_id"
 
     static func decode(_ row: any SQLRow) throws -> Bucket {
         Bucket(
-            id: try row.int64("id"),
-            lineID: try row.int64("line_id"),
-            accountID: try row.int64("account_id"),
-            kind: BucketKind(rawValue: try row.string("kind")) ?? .monetary,
-            unit: try row.string("unit"),
-            name: try row.optional("name", as: String.self),
-            remaining: try row.int64("remaining"),
-            floor: try row.int64("floor"),
-            validFrom: try row.date("valid_from"),
-            validUntil: try row.optional("valid_until", as: Int64.self).map(Date.init(unixMicros:)),
-            priority: try row.decode(column: "priority", as: Int.self),
-            isMain: try row.decode(column: "is_main", as: Int.self) == 1
+            id: try row.int64("bucket_id"),
+            lineID: try row.int64("bucket_line_id"),
+            accountID: try row.int64("bucket_account_id"),
+            kind: BucketKind(rawValue: try row.string("bucket_kind")) ?? .monetary,
+            unit: try row.string("bucket_unit"),
+            name: try row.optional("bucket_name", as: String.self),
+            remaining: try row.int64("bucket_remaining"),
+            floor: try row.int64("bucket_floor"),
+            validFrom: try row.date("bucket_valid_from"),
+            validUntil: try row.optional("bucket_valid_until", as: Int64.self).map(Date.init(unixMicros:)),
+            priority: try row.decode(column: "bucket_priority", as: Int.self),
+            isMain: try row.decode(column: "bucket_is_main", as: Int.self) == 1
         )
     }
 }

@@ -308,3 +308,119 @@ enum LedgerScenarios {
         }
     }
 }
+
+/// The outcome of an async call as a value, so several can be started together and compared.
+func capture<T: Sendable>(_ body: @Sendable () async throws -> T) async -> Result<T, any Error> {
+    do { return .success(try await body()) } catch { return .failure(error) }
+}
+
+extension LedgerScenarios {
+    /// Concurrent requests share transactions: fewer batches than requests, every one applied exactly.
+    static func concurrentRequestsShareTransactions(_ backend: Backend) async throws {
+        try await TestDatabase.with(backend) { database in
+            let ledger = LedgerStore(database: database)
+            let lines = try (0..<20).map { try MSISDN("+141555503\($0 / 10)\($0 % 10)") }
+            for line in lines { try await open(ledger, line) }
+            let before = ledger.groupCommitStatistics
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<200 {
+                    group.addTask { try await topUp(ledger, lines[index % 20], "0.50", key: "share-\(index)") }
+                }
+                try await group.waitForAll()
+            }
+            let after = ledger.groupCommitStatistics
+            #expect(after.requests - before.requests == 200)
+            #expect(after.batches - before.batches < 200, "200 concurrent top-ups took \(after.batches - before.batches) transactions")
+            for line in lines { #expect(try await total(ledger, line) == 5_000_000) }
+            try await expectBalanced(database)
+        }
+    }
+
+    /// Within one batch: a repeated key is applied once, a different body under a used key is refused, a
+    /// business rejection refuses only its own request, and operations on one line keep their order.
+    static func batchDecidesEachRequestOnItsOwn(_ backend: Backend) async throws {
+        try await TestDatabase.with(backend) { database in
+            let ledger = LedgerStore(database: database)
+            try await open(ledger, alice)
+            try await open(ledger, bob)
+            try await topUp(ledger, alice, "3", key: "seed")
+            async let a1 = capture { try await debit(ledger, alice, money: "2", key: "b-1") }
+            async let a2 = capture { try await debit(ledger, alice, money: "2", key: "b-2") }
+            async let a3 = capture { try await topUp(ledger, bob, "4", key: "b-3") }
+            async let a4 = capture { try await topUp(ledger, bob, "4", key: "b-3") }
+            async let a5 = capture { try await topUp(ledger, bob, "5", key: "b-3") }
+            async let a6 = capture { try await topUp(ledger, try MSISDN("+14155550188"), "1", key: "b-6") }
+            let results = await [a1, a2, a3, a4, a5, a6]
+            // Exactly one of the two 2.00 debits fits in 3.00.
+            #expect(results[0..<2].filter { (try? $0.get()) != nil }.count == 1)
+            #expect(try await total(ledger, alice) == 1_000_000)
+            // b-3: applied once; the identical retry gets the same operation; the different body is refused.
+            let applied = results[2..<5].compactMap { try? $0.get() }
+            #expect(applied.count == 2 && Set(applied.map(\.operation.id)).count == 1 && applied.filter(\.replayed).count == 1)
+            #expect(results[2..<5].filter { if case .failure(let error) = $0 { (error as? RechargeError) == .idempotencyKeyReused("b-3") } else { false } }.count == 1)
+            #expect(try await total(ledger, bob) == 4_000_000)
+            #expect(throws: RechargeError.lineNotFound("+14155550188")) { try results[5].get() }
+            try await expectBalanced(database)
+        }
+    }
+
+    /// A database failure in one operation (here an account total pushed to the edge of Int64) fails that
+    /// operation only: the batch is retried one by one and its neighbours are applied.
+    static func oneFailingOperationDoesNotFailItsNeighbours(_ backend: Backend) async throws {
+        try await TestDatabase.with(backend) { database in
+            let ledger = LedgerStore(database: database)
+            try await open(ledger, alice)
+            try await open(ledger, bob)
+            try await topUp(ledger, alice, "1", key: "warm-ivr", channel: .ivr)
+            // Push the IVR clearing account next to Int64.max, as if it had seen an absurd volume.
+            try await database.transaction { db in
+                try await db.raw("UPDATE ledger_accounts SET debits_posted = 9223372036854775000 WHERE code = 'clearing:ivr:USD'").run()
+            }
+            let results = await withTaskGroup(of: (String, Bool).self) { group in
+                for index in 0..<30 {
+                    group.addTask { ("card-\(index)", (try? await topUp(ledger, bob, "1", key: "card-\(index)")) != nil) }
+                }
+                group.addTask { ("ivr", (try? await topUp(ledger, alice, "1", key: "ivr-overflow", channel: .ivr)) != nil) }
+                return await group.reduce(into: [String: Bool]()) { $0[$1.0] = $1.1 }
+            }
+            #expect(results["ivr"] == false)
+            #expect(results.filter { $0.key.hasPrefix("card-") && $0.value }.count == 30)
+            #expect(try await total(ledger, bob) == 30_000_000)
+            #expect(try await total(ledger, alice) == 1_000_000)
+            // The overflowing top-up left nothing behind: its key is free and no transfer was written.
+            let history = try await ledger.history(alice, from: nil, until: nil, before: nil, limit: 10).operations
+            #expect(history.map(\.idempotencyKey) == ["warm-ivr"])
+        }
+    }
+
+    /// Two nodes (two stores, two connection pools) on one database: concurrent debits and top-ups on shared
+    /// lines never overdraw and never apply a key twice.
+    static func twoNodesShareLinesSafely(_ backend: Backend) async throws {
+        try await TestDatabase.with(backend) { database in
+            let nodeA = LedgerStore(database: database)
+            let other = try await Database.open(database.location)
+            let nodeB = LedgerStore(database: other)
+            let lines = try (0..<3).map { try MSISDN("+1415555040\($0)") }
+            for line in lines {
+                try await open(nodeA, line)
+                try await topUp(nodeA, line, "10", key: "fund-\(line)")
+            }
+            let applied = await withTaskGroup(of: Bool.self) { group in
+                for index in 0..<90 {
+                    let node = index % 2 == 0 ? nodeA : nodeB
+                    let line = lines[index % 3]
+                    // Each debit is sent to both nodes under one key: it must apply at most once.
+                    group.addTask { (try? await debit(node, line, money: "1", key: "two-\(index)")) != nil }
+                    group.addTask { _ = try? await debit(index % 2 == 0 ? nodeB : nodeA, line, money: "1", key: "two-\(index)"); return false }
+                }
+                return await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
+            }
+            #expect(applied == 30, "90 debits of 1.00 against 3 × 10.00")
+            for line in lines { #expect(try await total(nodeA, line) == 0) }
+            let report = try await LedgerAudit(database: database).run()
+            #expect(report.isBalanced)
+            #expect(report.transfers == 3 + 30)
+            await other.close()
+        }
+    }
+}

@@ -20,6 +20,10 @@ struct SQLiteLedgerStoreTests {
     @Test func concurrentMixed() async throws { try await LedgerScenarios.concurrentMixedTrafficStaysExact(.sqlite) }
     @Test func concurrentOpens() async throws { try await LedgerScenarios.concurrentOpensOfOneNumber(.sqlite) }
     @Test func apiKeys() async throws { try await LedgerScenarios.apiKeysVerifyAndRevoke(.sqlite) }
+    @Test func groupCommitBatches() async throws { try await LedgerScenarios.concurrentRequestsShareTransactions(.sqlite) }
+    @Test func batchDecidesEachRequest() async throws { try await LedgerScenarios.batchDecidesEachRequestOnItsOwn(.sqlite) }
+    @Test func failingOperationIsolated() async throws { try await LedgerScenarios.oneFailingOperationDoesNotFailItsNeighbours(.sqlite) }
+    @Test func twoNodes() async throws { try await LedgerScenarios.twoNodesShareLinesSafely(.sqlite) }
 }
 
 @Suite("Ledger store on PostgreSQL", .enabled(if: TestDatabase.postgresAvailable, "RECHARGE_TEST_POSTGRES_URL is not set: run scripts/test to start PostgreSQL"))
@@ -38,4 +42,8 @@ struct PostgresLedgerStoreTests {
     @Test func concurrentMixed() async throws { try await LedgerScenarios.concurrentMixedTrafficStaysExact(.postgres) }
     @Test func concurrentOpens() async throws { try await LedgerScenarios.concurrentOpensOfOneNumber(.postgres) }
     @Test func apiKeys() async throws { try await LedgerScenarios.apiKeysVerifyAndRevoke(.postgres) }
+    @Test func groupCommitBatches() async throws { try await LedgerScenarios.concurrentRequestsShareTransactions(.postgres) }
+    @Test func batchDecidesEachRequest() async throws { try await LedgerScenarios.batchDecidesEachRequestOnItsOwn(.postgres) }
+    @Test func failingOperationIsolated() async throws { try await LedgerScenarios.oneFailingOperationDoesNotFailItsNeighbours(.postgres) }
+    @Test func twoNodes() async throws { try await LedgerScenarios.twoNodesShareLinesSafely(.postgres) }
 }

@@ -1,0 +1,132 @@
+import Foundation
+import NIOConcurrencyHelpers
+import RechargeCore
+
+/// One top-up or debit waiting for the writer, with everything needed to apply it.
+struct LedgerRequest: Sendable {
+    enum Command: Sendable {
+        case topUp(TopUpCommand)
+        case debit(DebitCommand)
+    }
+
+    let command: Command
+    let key: IdempotencyKey
+    /// SHA-256 of the command's canonical text: a retry must match it.
+    let fingerprint: String
+    let now: Date
+    /// The operator-side account on the other side of every transfer: the channel's clearing account or
+    /// the allowance account for a top-up, the usage revenue account for a debit.
+    let counterparty: Int64
+
+    var msisdn: MSISDN {
+        switch command {
+        case .topUp(let command): command.msisdn
+        case .debit(let command): command.msisdn
+        }
+    }
+
+    var kind: LedgerOperation.Kind {
+        switch command {
+        case .topUp: .topUp
+        case .debit: .debit
+        }
+    }
+}
+
+/// Group commit: concurrent requests queue here and one of them at a time (the leader) applies
+/// everything queued so far in a single transaction, so many operations share one commit and one fsync,
+/// the way TigerBeetle batches transfers. No background task is needed: the request that finds the writer
+/// idle becomes the leader and drains the queue until it is empty.
+///
+/// Within a batch the requests are applied in arrival order, so operations on one line keep their order.
+/// A business rejection refuses only its own request. If the batch's transaction fails (a database error),
+/// its requests are retried one by one, so one bad request cannot fail its neighbours.
+final class GroupCommitWriter: Sendable {
+    typealias Apply = @Sendable ([LedgerRequest]) async throws -> [Result<LedgerResult, any Error>]
+
+    private struct Pending {
+        let request: LedgerRequest
+        let continuation: CheckedContinuation<LedgerResult, any Error>
+    }
+
+    private struct State {
+        var queue: [Pending] = []
+        var draining = false
+        var statistics = Statistics()
+    }
+
+    /// How much batching happened: requests per transaction is `requests / batches`.
+    struct Statistics: Sendable, Equatable {
+        var batches = 0
+        var requests = 0
+        var largestBatch = 0
+        var retriedOneByOne = 0
+    }
+
+    var statistics: Statistics { state.withLockedValue { $0.statistics } }
+
+    private let state = NIOLockedValueBox(State())
+    private let maxBatch: Int
+    private let apply: Apply
+
+    /// `apply` runs one batch in one transaction and returns one result per request, in order.
+    init(maxBatch: Int = 256, apply: @escaping Apply) {
+        self.maxBatch = maxBatch
+        self.apply = apply
+    }
+
+    func submit(_ request: LedgerRequest) async throws -> LedgerResult {
+        try await withCheckedThrowingContinuation { continuation in
+            let lead = state.withLockedValue { state -> Bool in
+                state.queue.append(Pending(request: request, continuation: continuation))
+                if state.draining { return false }
+                state.draining = true
+                return true
+            }
+            if lead { Task { await self.drain() } }
+        }
+    }
+
+    private func drain() async {
+        while let batch = nextBatch() {
+            await run(batch)
+        }
+    }
+
+    private func nextBatch() -> [Pending]? {
+        state.withLockedValue { state -> [Pending]? in
+            guard !state.queue.isEmpty else {
+                state.draining = false
+                return nil
+            }
+            let count = min(maxBatch, state.queue.count)
+            let batch = Array(state.queue.prefix(count))
+            state.queue.removeFirst(count)
+            state.statistics.batches += 1
+            state.statistics.requests += count
+            state.statistics.largestBatch = max(state.statistics.largestBatch, count)
+            return batch
+        }
+    }
+
+    private func run(_ batch: [Pending]) async {
+        do {
+            let results = try await apply(batch.map(\.request))
+            for (pending, result) in zip(batch, results) { pending.continuation.resume(with: result) }
+        } catch {
+            guard batch.count > 1 else {
+                batch[0].continuation.resume(throwing: error)
+                return
+            }
+            state.withLockedValue { $0.statistics.retriedOneByOne += 1 }
+            for pending in batch {
+                do {
+                    let results = try await apply([pending.request])
+                    pending.continuation.resume(with: results[0])
+                } catch {
+                    pending.continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+}
