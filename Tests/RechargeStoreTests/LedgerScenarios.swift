@@ -424,3 +424,35 @@ extension LedgerScenarios {
         }
     }
 }
+
+extension LedgerScenarios {
+    /// The audit is not a formality: each kind of tampering is reported.
+    static func auditDetectsTampering(_ backend: Backend) async throws {
+        try await TestDatabase.with(backend) { database in
+            let ledger = LedgerStore(database: database)
+            try await open(ledger, alice)
+            try await topUp(ledger, alice, "10", key: "t1")
+            try await debit(ledger, alice, money: "4", key: "d1")
+            let clean = try await LedgerAudit(database: database).run()
+            #expect(clean.isBalanced && clean.transfers == 2 && clean.operations == 2 && clean.buckets == 1)
+
+            // A balance edited by hand, without a transfer.
+            try await database.transaction { db in
+                try await db.raw("UPDATE ledger_accounts SET credits_posted = credits_posted + 1 WHERE code LIKE 'line:%'").run()
+            }
+            #expect(try await LedgerAudit(database: database).run().discrepancies.contains { $0.hasPrefix("account line:") })
+            try await database.transaction { db in
+                try await db.raw("UPDATE ledger_accounts SET credits_posted = credits_posted - 1 WHERE code LIKE 'line:%'").run()
+            }
+            #expect(try await LedgerAudit(database: database).run().isBalanced)
+
+            // A transfer removed: two accounts disagree and its operation has no legs.
+            try await database.transaction { db in
+                try await db.raw("DELETE FROM transfers WHERE reason = 'debit'").run()
+            }
+            let report = try await LedgerAudit(database: database).run()
+            #expect(report.discrepancies.filter { $0.hasPrefix("account ") }.count == 2)
+            #expect(report.discrepancies.contains { $0.contains("is applied with 0 transfers") })
+        }
+    }
+}

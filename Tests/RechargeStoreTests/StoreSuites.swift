@@ -24,6 +24,7 @@ struct SQLiteLedgerStoreTests {
     @Test func batchDecidesEachRequest() async throws { try await LedgerScenarios.batchDecidesEachRequestOnItsOwn(.sqlite) }
     @Test func failingOperationIsolated() async throws { try await LedgerScenarios.oneFailingOperationDoesNotFailItsNeighbours(.sqlite) }
     @Test func twoNodes() async throws { try await LedgerScenarios.twoNodesShareLinesSafely(.sqlite) }
+    @Test func auditDetectsTampering() async throws { try await LedgerScenarios.auditDetectsTampering(.sqlite) }
 }
 
 @Suite("Ledger store on PostgreSQL", .enabled(if: TestDatabase.postgresAvailable, "RECHARGE_TEST_POSTGRES_URL is not set: run scripts/test to start PostgreSQL"))
@@ -46,4 +47,5 @@ struct PostgresLedgerStoreTests {
     @Test func batchDecidesEachRequest() async throws { try await LedgerScenarios.batchDecidesEachRequestOnItsOwn(.postgres) }
     @Test func failingOperationIsolated() async throws { try await LedgerScenarios.oneFailingOperationDoesNotFailItsNeighbours(.postgres) }
     @Test func twoNodes() async throws { try await LedgerScenarios.twoNodesShareLinesSafely(.postgres) }
+    @Test func auditDetectsTampering() async throws { try await LedgerScenarios.auditDetectsTampering(.postgres) }
 }
