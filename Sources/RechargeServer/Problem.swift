@@ -80,6 +80,7 @@ public struct Problem: Error, Sendable, Encodable, Equatable {
     func response() -> Response {
         var headers: HTTPFields = [.contentType: "application/problem+json"]
         if status == 401 { headers[.wwwAuthenticate] = "Bearer realm=\"recharge\"" }
+        if status == 503 { headers[.retryAfter] = "1" }
         let body = (try? Problem.encoder.encode(self)) ?? Data()
         return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
@@ -116,6 +117,9 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return problem
         case let error as RechargeError:
             return Problem(error)
+        case DatabaseError.unavailable:
+            return Problem(status: .serviceUnavailable, code: "database-unavailable", title: "Temporarily unavailable",
+                           detail: "The database cannot be reached. Nothing was applied; retry with the same Idempotency-Key.")
         case let error as HTTPError:
             switch error.status {
             case .notFound: return .notFound(path: request.uri.path)

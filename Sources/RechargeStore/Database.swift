@@ -50,6 +50,8 @@ public enum DatabaseError: Error, CustomStringConvertible, Equatable {
     case invalidPostgresURL(String)
     case migrationFailed(version: Int, reason: String)
     case invariantViolated(String)
+    /// The database cannot be reached (PostgreSQL down or unreachable): nothing was applied; retry later.
+    case unavailable(String)
 
     public var description: String {
         switch self {
@@ -57,6 +59,7 @@ public enum DatabaseError: Error, CustomStringConvertible, Equatable {
         case .invalidPostgresURL(let url): "invalid PostgreSQL URL '\(DatabaseLocation.redacted(url))'"
         case .migrationFailed(let version, let reason): "migration \(version) failed: \(reason)"
         case .invariantViolated(let what): "ledger invariant violated: \(what)"
+        case .unavailable(let why): "the database is unavailable: \(why)"
         }
     }
 }
@@ -89,22 +92,26 @@ public final class Database: Sendable {
         case .sqlite(let path):
             return Database(dialect: .sqlite, location: location, backend: .sqlite(try await SQLiteBackend.open(path: path, logger: logger)), logger: logger)
         case .postgres(let url):
-            return Database(dialect: .postgres, location: location, backend: .postgres(try PostgresBackend(url: url, logger: logger)), logger: logger)
+            let backend = try PostgresBackend(url: url, logger: logger)
+            // Let the pool's run() start before the first lease (PostgresNIO warns about leases before it).
+            try await Task.sleep(for: .milliseconds(10))
+            return Database(dialect: .postgres, location: location, backend: .postgres(backend), logger: logger)
         }
     }
 
-    /// Runs `body` outside any explicit transaction (each statement on its own).
-    public func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+    /// Runs `body` outside any explicit transaction (each statement on its own). On PostgreSQL, work that
+    /// has not finished within `timeout` is answered with ``DatabaseError/unavailable(_:)``.
+    public func read<T: Sendable>(timeout: Duration = .seconds(5), _ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         switch backend {
         case .sqlite(let sqlite): try await sqlite.read(body)
-        case .postgres(let postgres): try await postgres.withConnection { try await body($0) }
+        case .postgres(let postgres): try await postgres.withConnection(timeout: timeout) { try await body($0) }
         }
     }
 
     /// Runs `body` in one write transaction: committed if it returns, rolled back if it throws.
     /// SQLite: `BEGIN IMMEDIATE` behind the one writer. PostgreSQL: `BEGIN` on a pooled connection, retried
     /// on serialization failures and deadlocks.
-    public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+    public func transaction<T: Sendable>(timeout: Duration = .seconds(5), _ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         switch backend {
         case .sqlite(let sqlite):
             return try await sqlite.write { db in try await Database.run(in: db, begin: "BEGIN IMMEDIATE", body) }
@@ -112,7 +119,7 @@ public final class Database: Sendable {
             var attempt = 0
             while true {
                 do {
-                    return try await postgres.withConnection { db in try await Database.run(in: db, begin: "BEGIN", body) }
+                    return try await postgres.withConnection(timeout: timeout) { db in try await Database.run(in: db, begin: "BEGIN", body) }
                 } catch let error as PSQLError where attempt < 5 && PostgresBackend.isRetryable(error) {
                     attempt += 1
                     try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 << attempt))))
@@ -232,14 +239,46 @@ final class SQLiteBackend: Sendable {
 }
 
 /// A PostgreSQL connection pool (PostgresNIO's `PostgresClient`), run for as long as the backend lives.
+///
+/// It fails fast when the server is down instead of letting requests queue for a connection: waiting for a
+/// connection is bounded (`leaseTimeout`, 2 s by default; a query that has started is never cut short),
+/// connectivity errors become ``DatabaseError/unavailable(_:)``, and after one the backend stays "down" and
+/// answers at once until a background probe (`SELECT 1` every half second) gets through again.
 final class PostgresBackend: Sendable {
-    private let client: PostgresClient
-    private let runTask: Task<Void, Never>
+    /// A `PostgresClient` and the task running it.
+    private struct Pool: Sendable {
+        let client: PostgresClient
+        let runTask: Task<Void, Never>
 
-    init(url: String, logger: Logger) throws {
-        self.client = PostgresClient(configuration: try Self.configuration(url: url), backgroundLogger: logger)
-        let client = self.client
-        self.runTask = Task { await client.run() }
+        init(_ configuration: PostgresClient.Configuration, logger: Logger) {
+            let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+            self.client = client
+            self.runTask = Task { await client.run() }
+        }
+
+        func shutDown() async {
+            runTask.cancel()
+            await runTask.value
+        }
+    }
+
+    private let configuration: PostgresClient.Configuration
+    private let pool: NIOLockedValueBox<Pool>
+    private let logger: Logger
+    private let leaseTimeout: Duration
+    private let health = NIOLockedValueBox(Health())
+
+    private struct Health {
+        var down = false
+        var probing = false
+        var closed = false
+    }
+
+    init(url: String, logger: Logger, leaseTimeout: Duration = .seconds(2)) throws {
+        self.configuration = try Self.configuration(url: url)
+        self.pool = NIOLockedValueBox(Pool(configuration, logger: logger))
+        self.logger = logger
+        self.leaseTimeout = leaseTimeout
     }
 
     /// Reads host, port, user, password, database and `sslmode` (`disable`, `prefer`, `require`) from
@@ -264,14 +303,144 @@ final class PostgresBackend: Sendable {
             database: database.isEmpty ? nil : database, tls: tls
         )
         configuration.options.maximumConnections = Int(items["pool_max"] ?? "") ?? 16
+        configuration.options.connectTimeout = .seconds(2)
         for name in ["search_path", "application_name"] {
             if let value = items[name] { configuration.options.additionalStartupParameters.append((name, value)) }
         }
         return configuration
     }
 
-    func withConnection<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
-        try await client.withConnection { connection in try await body(connection.sql(queryLogLevel: nil)) }
+    func withConnection<T: Sendable>(timeout: Duration, _ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        if health.withLockedValue({ $0.down }) { throw DatabaseError.unavailable("PostgreSQL is not reachable") }
+        do {
+            return try await leasing(from: pool.withLockedValue { $0.client }, timeout: timeout, body)
+        } catch {
+            guard let reason = Self.connectivityFailure(error) else { throw error }
+            markDown(reason)
+            throw DatabaseError.unavailable(reason)
+        }
+    }
+
+    /// Runs `body` on a pooled connection. Gives up if no connection is leased within `leaseTimeout`, or if
+    /// the work has not finished within `timeout`. The work runs in a task of its own rather than a child
+    /// task: a query on a connection caught by a server shutdown can hang without honouring cancellation,
+    /// and a task group would wait for it forever. Such a task is abandoned (and its pool replaced when the
+    /// probe finds the server again); the caller gets an answer in time either way.
+    private func leasing<T: Sendable>(
+        from client: PostgresClient, timeout: Duration, _ body: @escaping @Sendable (any SQLDatabase) async throws -> T
+    ) async throws -> T {
+        let state = NIOLockedValueBox((finished: false, leased: false))
+        let timer = NIOLockedValueBox<Task<Void, Never>?>(nil)
+        let leaseTimeout = self.leaseTimeout
+        /// Claims the right to answer; true for exactly one caller.
+        @Sendable func claim() -> Bool {
+            state.withLockedValue { state in
+                if state.finished { return false }
+                state.finished = true
+                return true
+            }
+        }
+        return try await withCheckedThrowingContinuation { continuation in
+            let work = Task {
+                let result: Result<T, any Error>
+                do {
+                    result = .success(try await client.withConnection { connection in
+                        state.withLockedValue { $0.leased = true }
+                        return try await body(connection.sql(queryLogLevel: nil))
+                    })
+                } catch {
+                    result = .failure(error)
+                }
+                if claim() {
+                    timer.withLockedValue { $0?.cancel() }
+                    continuation.resume(with: result)
+                }
+            }
+            timer.withLockedValue {
+                $0 = Task {
+                    do { try await Task.sleep(for: leaseTimeout) } catch { return }
+                    if !state.withLockedValue({ $0.leased }) {
+                        if claim() {
+                            work.cancel()
+                            continuation.resume(throwing: LeaseTimeout())
+                        }
+                        return
+                    }
+                    do { try await Task.sleep(for: timeout - leaseTimeout) } catch { return }
+                    if claim() {
+                        work.cancel()
+                        continuation.resume(throwing: OperationTimeout(limit: timeout))
+                    }
+                }
+            }
+        }
+    }
+
+    private struct OperationTimeout: Error {
+        let limit: Duration
+    }
+
+    private struct LeaseTimeout: Error {}
+
+    /// A description of why the server is unreachable, or nil for any other error (a constraint, a
+    /// syntax error …), which must surface as it is.
+    static func connectivityFailure(_ error: any Error) -> String? {
+        switch error {
+        case is LeaseTimeout:
+            return "no connection within the lease timeout"
+        case let timeout as OperationTimeout:
+            return "no answer within \(timeout.limit)"
+        case let error as PSQLError:
+            switch error.code {
+            case .connectionError, .serverClosedConnection, .uncleanShutdown, .clientClosedConnection, .poolClosed:
+                return "\(error.code)"
+            case .server:
+                // Class 08 (connection exception) and 57P (operator intervention: shutdown, cannot connect now).
+                let state = error.serverInfo?[.sqlState] ?? ""
+                return state.hasPrefix("08") || state.hasPrefix("57P") ? "server says \(state)" : nil
+            default:
+                return nil
+            }
+        case is IOError, is ChannelError:
+            return "\(error)"
+        default:
+            return nil
+        }
+    }
+
+    private func markDown(_ reason: String) {
+        let startProbe = health.withLockedValue { health -> Bool in
+            health.down = true
+            if health.probing { return false }
+            health.probing = true
+            return true
+        }
+        guard startProbe else { return }
+        logger.error("PostgreSQL unreachable; answering 503 until it is back", metadata: ["reason": "\(reason)"])
+        Task { await self.probeUntilUp() }
+    }
+
+    /// Every half second, tries a fresh pool (the old one may sit in a long reconnection back-off); the
+    /// first that answers `SELECT 1` replaces the old pool, and requests are served again.
+    private func probeUntilUp() async {
+        while !health.withLockedValue({ $0.closed }) {
+            try? await Task.sleep(for: .milliseconds(500))
+            let candidate = Pool(configuration, logger: logger)
+            do {
+                _ = try await leasing(from: candidate.client, timeout: .seconds(5)) { db in try await db.raw("SELECT 1 AS ok").first() }
+            } catch {
+                await candidate.shutDown()
+                continue
+            }
+            let old = pool.withLockedValue { pool in
+                defer { pool = candidate }
+                return pool
+            }
+            health.withLockedValue { $0.down = false; $0.probing = false }
+            logger.notice("PostgreSQL reachable again")
+            await old.shutDown()
+            return
+        }
     }
 
     static func isRetryable(_ error: PSQLError) -> Bool {
@@ -280,7 +449,7 @@ final class PostgresBackend: Sendable {
     }
 
     func close() async {
-        runTask.cancel()
-        await runTask.value
+        health.withLockedValue { $0.closed = true }
+        await pool.withLockedValue { $0 }.shutDown()
     }
 }

@@ -114,8 +114,10 @@ final class GroupCommitWriter: Sendable {
             let results = try await apply(batch.map(\.request))
             for (pending, result) in zip(batch, results) { pending.continuation.resume(with: result) }
         } catch {
-            guard batch.count > 1 else {
-                batch[0].continuation.resume(throwing: error)
+            // An unreachable database is not one request's fault: answer the whole batch now instead of
+            // retrying each request into the same outage.
+            guard batch.count > 1, !Self.isOutage(error) else {
+                for pending in batch { pending.continuation.resume(throwing: error) }
                 return
             }
             state.withLockedValue { $0.statistics.retriedOneByOne += 1 }
@@ -128,5 +130,10 @@ final class GroupCommitWriter: Sendable {
                 }
             }
         }
+    }
+
+    private static func isOutage(_ error: any Error) -> Bool {
+        if case DatabaseError.unavailable = error { return true }
+        return false
     }
 }

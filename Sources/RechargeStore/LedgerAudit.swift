@@ -23,7 +23,7 @@ public struct LedgerAudit: Sendable {
     }
 
     public func run() async throws -> Report {
-        try await database.read { db in
+        try await database.read(timeout: .seconds(3600)) { db in
             var report = Report()
             var sums: [Int64: (debits: Int64, credits: Int64)] = [:]
             let sumRows = try await db.raw("""
