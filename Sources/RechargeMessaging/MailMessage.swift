@@ -83,7 +83,7 @@ public struct MailMessage: Sendable, Hashable {
 
         var output = headers.joined(separator: "\r\n") + "\r\n"
         if let htmlBody {
-            output += "Content-Type: multipart/alternative; boundary=\"\(boundary)\"\r\n\r\n"
+            output += "Content-Type: multipart/alternative;\r\n boundary=\"\(boundary)\"\r\n\r\n"
             output += "This is a multi-part message in MIME format.\r\n"
             output += "--\(boundary)\r\n" + part(textBody, subtype: "plain")
             output += "\r\n--\(boundary)\r\n" + part(htmlBody, subtype: "html")

@@ -135,6 +135,7 @@ public actor SMPPClient {
         await withTaskGroup(of: Bool.self) { tasks in
             tasks.addTask {
                 for await pdu in connection.inbound { await self.received(pdu) }
+                await self.failPendingRequests()
                 return true
             }
             afterClose = await bind()
@@ -152,11 +153,7 @@ public actor SMPPClient {
             tasks.cancelAll()
         }
         channel = nil
-        for (_, request) in pending {
-            request.timeout.cancel()
-            request.continuation.resume(throwing: RequestFailure.linkLost)
-        }
-        pending.removeAll()
+        failPendingRequests()
         let lost = machine.linkLost()
         if let afterClose { return afterClose }
         if lost == .none { return machine.state == .stopped ? .finish : .none }
@@ -275,6 +272,16 @@ public actor SMPPClient {
                 Task { await self?.failRequest(sequenceNumber, with: .notSent) }
             }
         }
+    }
+
+    /// The link is gone: whatever was sent on it will never be answered.
+    private func failPendingRequests() {
+        channel = nil
+        for (_, request) in pending {
+            request.timeout.cancel()
+            request.continuation.resume(throwing: RequestFailure.linkLost)
+        }
+        pending.removeAll()
     }
 
     private func failRequest(_ sequenceNumber: UInt32, with failure: RequestFailure) {

@@ -169,8 +169,9 @@ extension SMPPPDU {
             bind.addressRange = try frame.readCOctetString("address_range", maximum: 41)
             body = .bindTransceiver(bind)
         case 0x8000_0009:
-            // A failed bind may come back with an empty body.
-            let systemID = frame.readableBytes > 0 ? try frame.readCOctetString("system_id", maximum: 16) : ""
+            // A failed bind may come back with an empty body. Some SMSCs send a 16-character system_id,
+            // one past the specified 15; refusing their bind_resp over it would help nobody.
+            let systemID = frame.readableBytes > 0 ? try frame.readCOctetString("system_id", maximum: 66) : ""
             body = .bindTransceiverResp(systemID: systemID, tlvs: try frame.readTLVs())
         case 0x0000_0004:
             body = .submitSM(try frame.readShortMessage(commandID: commandID))

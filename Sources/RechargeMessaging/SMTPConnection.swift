@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import NIOSSL
+import NIOTLS
 
 /// One connection to an SMTP server: writes command lines and hands back whole replies, each within a
 /// timeout. STARTTLS is done in place by putting a TLS handler at the front of the pipeline.
@@ -71,10 +72,16 @@ struct SMTPConnection: Sendable {
         do { context = try NIOSSLContext(configuration: configuration) } catch {
             throw SMTPError.tlsFailed("\(error)")
         }
+        let handshake = channel.eventLoop.makePromise(of: Void.self)
+        let handler = self.handler
         try await channel.eventLoop.submit {
+            handler.value.awaitTLSHandshake(handshake)
             try channel.pipeline.syncOperations.addHandler(
                 NIOSSLClientHandler(context: context, serverHostname: serverName), position: .first)
         }.get()
+        // Waiting here, rather than letting the next command queue behind the handshake, makes a refused
+        // certificate a TLS error instead of a connection that merely closed at EHLO.
+        try await handshake.futureResult.get()
     }
 
     func close() async {
@@ -134,6 +141,7 @@ final class SMTPReplyHandler: ChannelInboundHandler {
     private var failure: (any Error)?
     private var isClosed = false
     private var context: ChannelHandlerContext?
+    private var tlsHandshake: EventLoopPromise<Void>?
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
@@ -141,6 +149,18 @@ final class SMTPReplyHandler: ChannelInboundHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+    }
+
+    func awaitTLSHandshake(_ promise: EventLoopPromise<Void>) {
+        tlsHandshake = promise
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let tlsEvent = event as? TLSUserEvent, case .handshakeCompleted = tlsEvent, let handshake = tlsHandshake {
+            tlsHandshake = nil
+            handshake.succeed()
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func awaitReply(stage: SMTPStage, timeout: TimeAmount, promise: EventLoopPromise<SMTPReply>) {
@@ -190,6 +210,10 @@ final class SMTPReplyHandler: ChannelInboundHandler {
         } else {
             mapped = SMTPError.connectionFailed("\(error)")
         }
+        if let handshake = tlsHandshake {
+            tlsHandshake = nil
+            handshake.fail(SMTPError.tlsFailed("\(error)"))
+        }
         failure = failure ?? mapped
         failWaiting(with: mapped)
         context.close(promise: nil)
@@ -197,6 +221,10 @@ final class SMTPReplyHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         isClosed = true
+        if let handshake = tlsHandshake {
+            tlsHandshake = nil
+            handshake.fail(failure ?? SMTPError.tlsFailed("connection closed during the TLS handshake"))
+        }
         if let waiting {
             failWaiting(with: failure ?? SMTPError.connectionClosed(stage: waiting.stage))
         }

@@ -234,7 +234,8 @@ struct SMPPIntegrationTests {
             return process
         }
         var smsc = try startSMSC()
-        defer { if smsc.isRunning { smsc.terminate() } }
+        // SIGKILL throughout: a child of the test runner may inherit a mask that blocks SIGTERM.
+        defer { if smsc.isRunning { kill(smsc.processIdentifier, SIGKILL) } }
 
         let to = destination()
         let client = SMPPClient(
@@ -256,7 +257,7 @@ struct SMPPIntegrationTests {
         let statistics = await client.statistics
         await client.shutdown()
         await runner.value
-        smsc.terminate()
+        kill(smsc.processIdentifier, SIGKILL)
         smsc.waitUntilExit()
 
         #expect(statistics.successfulBinds == 2)

@@ -83,6 +83,13 @@ struct SMPPPDUTests {
         #expect(pdu.body == .bindTransceiverResp(systemID: "", tlvs: []))
     }
 
+    @Test func bindResponseWithSixteenCharacterSystemIDIsAccepted() throws {
+        // smpp34's SMSC answers with such a system_id; the specification allows 15 characters.
+        var buffer = ByteBuffer()
+        SMPPPDU(.bindTransceiverResp(systemID: "RechargeTestSMSC", tlvs: []), sequenceNumber: 1).encode(into: &buffer)
+        #expect(try SMPPPDU.decode(from: &buffer)?.body == .bindTransceiverResp(systemID: "RechargeTestSMSC", tlvs: []))
+    }
+
     @Test func overlongCOctetStringIsRejected() {
         var bind = SMPPBind(systemID: String(repeating: "x", count: 20), password: "", systemType: "")
         bind.addressRange = ""

@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import time
 
 import smpp34
@@ -137,6 +138,8 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--log", required=True)
     args = parser.parse_args()
+    # The Rust core keeps the process alive past a plain SIGTERM; exit at once, as a crashed SMSC would.
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     try:
         asyncio.run(serve(args.host, args.port, args.log))
     except KeyboardInterrupt:
