@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "RechargeCore", targets: ["RechargeCore"]),
         .library(name: "RechargeStore", targets: ["RechargeStore"]),
         .library(name: "RechargeServer", targets: ["RechargeServer"]),
+        .library(name: "RechargeMessaging", targets: ["RechargeMessaging"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -61,6 +62,18 @@ let package = Package(
             ],
             resources: [.copy("Resources/openapi.json")]
         ),
+        // Protocol clients for notifications: SMTP (email) and SMPP 3.4 (SMS) on SwiftNIO. No store, no server.
+        .target(
+            name: "RechargeMessaging",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "recharge",
             dependencies: [
@@ -80,6 +93,14 @@ let package = Package(
             path: "Tests/RechargeTestSupport"
         ),
         .testTarget(name: "RechargeCoreTests", dependencies: ["RechargeCore"]),
+        .testTarget(
+            name: "RechargeMessagingTests",
+            dependencies: [
+                "RechargeMessaging",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "RechargeStoreTests", dependencies: ["RechargeStore", "RechargeCore", "RechargeTestSupport"]),
         .testTarget(
             name: "RechargeServerTests",
