@@ -51,7 +51,7 @@ public final class APIKeyStore: Sendable {
         guard !name.isEmpty, name.count <= 100 else { throw RechargeError.invalidRequest("API key name must be 1 to 100 characters.") }
         let prefix = Self.randomBase62(count: 8)
         let secret = "rk_\(prefix)_\(Self.randomBase62(count: 24))"
-        let hash = Self.hash(secret)
+        let hash = sha256Hex(secret)
         let id = try await database.transaction { db in
             guard let row = try await db.raw("""
                 INSERT INTO api_keys (name, prefix, secret_hash, scope, created_at)
@@ -94,7 +94,7 @@ public final class APIKeyStore: Sendable {
     /// The active key a bearer secret belongs to, or nil.
     public func verify(_ secret: String) async throws -> APIKeyRecord? {
         guard secret.hasPrefix("rk_"), secret.utf8.count < 100 else { return nil }
-        let hash = Self.hash(secret)
+        let hash = sha256Hex(secret)
         let now = ContinuousClock.now
         if let cached = cache.withLockedValue({ $0[hash] }), cached.expires > now { return cached.record }
         let record = try await database.read { db in
@@ -117,9 +117,6 @@ public final class APIKeyStore: Sendable {
             revokedAt: try row.optional("revoked_at", as: Int64.self).map(Date.init(unixMicros:)))
     }
 
-    static func hash(_ secret: String) -> String {
-        SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
-    }
 
     private static let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 

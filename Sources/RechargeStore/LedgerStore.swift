@@ -161,7 +161,7 @@ public final class LedgerStore: Sendable {
         }
         let counterparty = try await systemAccount(code: source.code, kind: source.kind, unit: source.unit, now: now)
         return try await writer.submit(LedgerRequest(
-            command: .topUp(command), key: key, fingerprint: Self.hash(command.fingerprint), now: now, counterparty: counterparty))
+            command: .topUp(command), key: key, fingerprint: sha256Hex(command.fingerprint), now: now, counterparty: counterparty))
     }
 
     /// Charges the line: draws the amount from its valid buckets of that unit in consumption order, never
@@ -170,7 +170,7 @@ public final class LedgerStore: Sendable {
         let unit = command.currency?.code ?? command.kind.unit(currency: .usd)
         let counterparty = try await systemAccount(code: LedgerAccountCode.usageRevenue(unit: unit), kind: .revenue, unit: unit, now: now)
         return try await writer.submit(LedgerRequest(
-            command: .debit(command), key: key, fingerprint: Self.hash(command.fingerprint), now: now, counterparty: counterparty))
+            command: .debit(command), key: key, fingerprint: sha256Hex(command.fingerprint), now: now, counterparty: counterparty))
     }
 
     // MARK: History
@@ -234,9 +234,6 @@ public final class LedgerStore: Sendable {
         return id
     }
 
-    static func hash(_ text: String) -> String {
-        SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
-    }
 
     private static let resultEncoder: JSONEncoder = {
         let encoder = JSONEncoder()
