@@ -41,7 +41,7 @@ struct LedgerRequest: Sendable {
 /// Within a batch the requests are applied in arrival order, so operations on one line keep their order.
 /// A business rejection refuses only its own request. If the batch's transaction fails (a database error),
 /// its requests are retried one by one, so one bad request cannot fail its neighbours.
-final class GroupCommitWriter: Sendable {
+public final class GroupCommitWriter: Sendable {
     typealias Apply = @Sendable ([LedgerRequest]) async throws -> [Result<LedgerResult, any Error>]
 
     private struct Pending {
@@ -56,11 +56,11 @@ final class GroupCommitWriter: Sendable {
     }
 
     /// How much batching happened: requests per transaction is `requests / batches`.
-    struct Statistics: Sendable, Equatable {
-        var batches = 0
-        var requests = 0
-        var largestBatch = 0
-        var retriedOneByOne = 0
+    public struct Statistics: Sendable, Equatable {
+        public var batches = 0
+        public var requests = 0
+        public var largestBatch = 0
+        public var retriedOneByOne = 0
     }
 
     var statistics: Statistics { state.withLockedValue { $0.statistics } }

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import NIOConcurrencyHelpers
 import RechargeCore
@@ -28,10 +27,7 @@ public final class LedgerStore: Sendable {
     private let writer: GroupCommitWriter
 
     /// Batches and requests the group-commit writer has handled (for metrics and tests).
-    public var groupCommitStatistics: (batches: Int, requests: Int, largestBatch: Int, retriedOneByOne: Int) {
-        let statistics = writer.statistics
-        return (statistics.batches, statistics.requests, statistics.largestBatch, statistics.retriedOneByOne)
-    }
+    public var groupCommitStatistics: GroupCommitWriter.Statistics { writer.statistics }
 
     public init(database: Database) {
         self.database = database
@@ -100,16 +96,6 @@ public final class LedgerStore: Sendable {
 
     public func line(_ msisdn: MSISDN) async throws -> Line {
         try await database.read { db in try await Self.loadLine(db, msisdn, lock: nil) }
-    }
-
-    /// Lines ordered by number, for listings and the CLI.
-    public func lines(limit: Int = 100, after: MSISDN? = nil) async throws -> [Line] {
-        try await database.read { db in
-            try await db.raw("""
-                SELECT \(unsafeRaw: LineRow.columns) FROM lines WHERE msisdn > \(bind: after?.e164 ?? "")
-                ORDER BY msisdn LIMIT \(bind: limit)
-                """).all().map(LineRow.decode)
-        }
     }
 
     public func changeStatus(_ msisdn: MSISDN, to target: LineStatus, now: Date) async throws -> Line {
