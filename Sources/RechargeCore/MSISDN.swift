@@ -10,6 +10,11 @@ public struct MSISDN: Hashable, Sendable, Comparable, CustomStringConvertible, C
     public let e164: String
 
     public init(_ text: String) throws(RechargeError) {
+        // Fast path for text already in E.164 (every API path and stored row): checked on the UTF-8 bytes.
+        if let e164 = Self.canonical(text) {
+            self.e164 = e164
+            return
+        }
         // "+44 (0)20 7946 0958": the bracketed national trunk prefix is dialled only inside the country.
         let trimmed = text.trimmingWhitespace().replacingOccurrences(of: "(0)", with: "")
         guard !trimmed.isEmpty else { throw .invalidMSISDN(text, reason: "empty") }
@@ -51,6 +56,21 @@ public struct MSISDN: Hashable, Sendable, Comparable, CustomStringConvertible, C
             }
         }
         self.e164 = "+" + digits
+    }
+
+    /// `text` itself when it is already normalised E.164 (`+`, 8 to 15 ASCII digits, no leading 0, NANP
+    /// area code and exchange starting with 2-9); nil sends it through the forgiving parser above.
+    private static func canonical(_ text: String) -> String? {
+        let utf8 = text.utf8
+        guard utf8.count >= 9, utf8.count <= 16, utf8.first == UInt8(ascii: "+") else { return nil }
+        return text.utf8.withContiguousStorageIfAvailable { bytes -> String? in
+            let digits = bytes[1...]
+            guard digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }), digits.first != UInt8(ascii: "0") else { return nil }
+            if digits.first == UInt8(ascii: "1") {
+                guard digits.count == 11, bytes[2] >= UInt8(ascii: "2"), bytes[5] >= UInt8(ascii: "2") else { return nil }
+            }
+            return text
+        } ?? nil
     }
 
     public var description: String { e164 }

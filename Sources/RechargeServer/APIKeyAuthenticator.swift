@@ -15,7 +15,11 @@ struct APIKeyAuthenticator: RouterMiddleware {
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
             throw Problem.unauthorized("The Authorization header must be 'Bearer <key>'.")
         }
-        guard let key = try await keys.verify(String(parts[1]).trimmingCharacters(in: .whitespaces)) else {
+        // Trimmed on the Substring itself: Foundation's trimmingCharacters(in:) bridges through NSString.
+        var secret = parts[1]
+        while let first = secret.first, first == " " || first == "\t" { secret = secret.dropFirst() }
+        while let last = secret.last, last == " " || last == "\t" { secret = secret.dropLast() }
+        guard let key = try await keys.verify(String(secret)) else {
             throw Problem.unauthorized("The API key is unknown or has been revoked.")
         }
         var context = context

@@ -122,4 +122,11 @@ enum JSONResponse {
         let data = try encoder.encode(value)
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
+
+    /// The same bytes as the `Encodable` path, written by hand: top-up and balance responses.
+    static func make(_ value: some JSONWritable, status: HTTPResponse.Status = .ok) throws -> Response {
+        var json = JSONWriter(capacity: 768)
+        value.write(to: &json)
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
+    }
 }

@@ -26,6 +26,19 @@ struct SystemController {
         var buffer: [UInt8] = []
         buffer.reserveCapacity(8192)
         services.metrics.emit(into: &buffer)
+        // Batching of the ledger's writes (group commit) and balance reads (coalescing): items per batch is
+        // requests / batches.
+        let writes = services.ledger.groupCommitStatistics
+        let reads = services.ledger.balanceReadStatistics
+        for (name, help, value) in [
+            ("recharge_group_commit_batches_total", "Write transactions run by the group-commit writer.", writes.batches),
+            ("recharge_group_commit_requests_total", "Top-ups and debits applied through those transactions.", writes.requests),
+            ("recharge_group_commit_retried_one_by_one_total", "Batches whose transaction failed and were retried one request at a time.", writes.retriedOneByOne),
+            ("recharge_balance_queries_total", "Coalesced balance queries run.", reads.queries),
+            ("recharge_balance_inquiries_total", "Balance inquiries those queries answered.", reads.inquiries),
+        ] {
+            buffer.append(contentsOf: Array("# HELP \(name) \(help)\n# TYPE \(name) counter\n\(name) \(value)\n".utf8))
+        }
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
     }
 

@@ -146,6 +146,15 @@ public final class Database: Sendable {
         return result
     }
 
+    /// How many coalesced read batches may run at once: one per SQLite reader connection; on PostgreSQL a
+    /// few, leaving most of the pool to the writer and other work.
+    var readParallelism: Int {
+        switch backend {
+        case .sqlite(let sqlite): sqlite.readerCount
+        case .postgres: 4
+        }
+    }
+
     /// `FOR UPDATE` on PostgreSQL; nothing on SQLite, whose single writer already excludes other writers.
     var forUpdate: String { dialect == .postgres ? " FOR UPDATE" : "" }
 
@@ -220,6 +229,8 @@ final class SQLiteBackend: Sendable {
         for _ in 0..<2 { readers.append(try await connect()) }
         return SQLiteBackend(writer: writer, readers: readers)
     }
+
+    var readerCount: Int { readers.count }
 
     func read<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         let index = nextReader.withLockedValue { value -> Int in

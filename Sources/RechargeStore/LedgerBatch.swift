@@ -314,7 +314,7 @@ struct LedgerBatch {
                                               unit: $0.unit, amount: $0.amount, remainingAfter: $0.remainingAfter)
                     })
                 outcome = .success(LedgerResult(operation: result, replayed: false))
-                stored = try LedgerStore.encodeResult(result)
+                stored = LedgerStore.encodeResult(result)
             }
             outcomes.append(outcome)
             operationRows.append([

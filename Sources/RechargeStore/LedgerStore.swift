@@ -29,8 +29,20 @@ public final class LedgerStore: Sendable {
     /// Batches and requests the group-commit writer has handled (for metrics and tests).
     public var groupCommitStatistics: GroupCommitWriter.Statistics { writer.statistics }
 
+    /// Coalesced balance queries run, and the inquiries they answered.
+    public var balanceReadStatistics: (queries: Int, inquiries: Int) {
+        let statistics = balanceReader.statistics
+        return (statistics.batches, statistics.lookups)
+    }
+
+    /// Coalesces concurrent balance inquiries into shared queries, one batch per reader connection at a time.
+    private let balanceReader: ReadCoalescer<String, LineSnapshot>
+
     public init(database: Database) {
         self.database = database
+        self.balanceReader = ReadCoalescer(parallelism: database.readParallelism, missing: { RechargeError.lineNotFound($0) }) { msisdns in
+            try await LedgerStore.snapshots(msisdns, database: database)
+        }
         self.writer = GroupCommitWriter { requests in
             // A key committed by another node between our check and our insert: roll back and decide again.
             var attempt = 0
@@ -111,20 +123,37 @@ public final class LedgerStore: Sendable {
         }
     }
 
-    /// Every bucket of the line with what remains, in consumption order, and totals per unit: one query.
+    /// Every bucket of the line with what remains, in consumption order, and totals per unit: one query,
+    /// shared with the other balance inquiries arriving at the same moment (``ReadCoalescer``).
     public func balance(_ msisdn: MSISDN, at instant: Date) async throws -> BalanceSummary {
+        let snapshot = try await balanceReader.get(msisdn.e164)
+        return BalanceSummary(line: snapshot.line, buckets: snapshot.buckets, at: instant)
+    }
+
+    /// A line and its buckets as read, before totals are taken at an instant.
+    struct LineSnapshot: Sendable {
+        let line: Line
+        var buckets: [Bucket]
+    }
+
+    /// Lines and buckets of up to a few hundred numbers, in one query.
+    static func snapshots(_ msisdns: [String], database: Database) async throws -> [String: LineSnapshot] {
         try await database.read { db in
             let rows = try await db.raw("""
                 SELECT \(unsafeRaw: LineRow.qualifiedColumns), \(unsafeRaw: BucketRow.columns)
                 FROM lines l
                 LEFT JOIN buckets b ON b.line_id = l.id
                 LEFT JOIN ledger_accounts a ON a.id = b.account_id
-                WHERE l.msisdn = \(bind: msisdn.e164)
-                ORDER BY b.id
+                WHERE l.msisdn IN (\(binds: msisdns))
+                ORDER BY l.id, b.id
                 """).all()
-            guard let first = rows.first else { throw RechargeError.lineNotFound(msisdn.e164) }
-            let buckets = try rows.filter { try !$0.decodeNil(column: "bucket_id") }.map(BucketRow.decode)
-            return BalanceSummary(line: try LineRow.decode(first), buckets: buckets, at: instant)
+            var snapshots: [String: LineSnapshot] = [:]
+            for row in rows {
+                let msisdn = try row.string("msisdn")
+                if snapshots[msisdn] == nil { snapshots[msisdn] = LineSnapshot(line: try LineRow.decode(row), buckets: []) }
+                if try !row.decodeNil(column: "bucket_id") { snapshots[msisdn]!.buckets.append(try BucketRow.decode(row)) }
+            }
+            return snapshots
         }
     }
 
@@ -241,6 +270,38 @@ public final class LedgerStore: Sendable {
 
     static func encodeResult(_ value: some Encodable) throws -> String {
         String(decoding: try resultEncoder.encode(value), as: UTF8.self)
+    }
+
+    /// An applied operation's stored result, written by hand: this runs for every operation inside the
+    /// group-commit writer, the one serial section. The same bytes as `encodeResult` (the tests check).
+    static func encodeResult(_ operation: LedgerOperation) -> String {
+        var json = JSONWriter(capacity: 384, escapingSlashes: true)
+        json.object { json in
+            json.field("channel", operation.channel.rawValue)
+            json.field("createdAt", operation.createdAt.unixMicros)
+            json.key("entries")
+            json.array(operation.entries) { json, entry in
+                json.object { json in
+                    json.field("amount", entry.amount)
+                    json.field("bucketID", entry.bucketID)
+                    json.field("bucketKind", entry.bucketKind.rawValue)
+                    json.field("remainingAfter", entry.remainingAfter)
+                    json.field("transferID", entry.transferID)
+                    json.field("unit", entry.unit)
+                }
+            }
+            json.field("id", operation.id)
+            json.field("idempotencyKey", operation.idempotencyKey)
+            json.field("kind", operation.kind.rawValue)
+            json.field("msisdn", operation.msisdn)
+            json.field("reference", operation.reference)
+        }
+        return json.text
+    }
+
+    /// The reference encoding of ``encodeResult(_:)-(LedgerOperation)``, for tests.
+    static func encodeResultWithEncoder(_ operation: LedgerOperation) throws -> String {
+        String(decoding: try resultEncoder.encode(operation), as: UTF8.self)
     }
 
     static func decodeResult<T: Decodable>(_ text: String, as type: T.Type) throws -> T {

@@ -83,6 +83,21 @@ struct MSISDNTests {
         #expect(!number.masked.dropLast(4).contains { $0.isNumber })
     }
 
+    @Test("the E.164 fast path agrees with the full parser on every +digits text")
+    func fastPathAgreesWithParser() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 {
+            let digits = String((0..<Int.random(in: 0...17, using: &generator)).map { _ in
+                Character(String(Int.random(in: 0...9, using: &generator)))
+            })
+            let canonical = "+" + digits
+            // A leading space keeps the text off the fast path, so the full parser decides it.
+            let fast = try? MSISDN(canonical)
+            let full = try? MSISDN(" " + canonical)
+            #expect(fast == full, "\(canonical)")
+        }
+    }
+
     @Test func equalityAndOrdering() throws {
         #expect(try MSISDN("(415) 555-0100") == MSISDN("+1 415 555 0100"))
         #expect(try MSISDN("+14155550100") < MSISDN("+14155550101"))

@@ -336,6 +336,44 @@ extension LedgerScenarios {
         }
     }
 
+    /// Concurrent balance inquiries share queries, and each still gets its own line's answer (an unknown
+    /// number in the same batch gets "line not found" without failing the others).
+    static func concurrentBalanceInquiriesShareQueries(_ backend: Backend) async throws {
+        try await TestDatabase.with(backend) { database in
+            let ledger = LedgerStore(database: database)
+            let lines = try (0..<20).map { try MSISDN("+141555504\($0 / 10)\($0 % 10)") }
+            for (index, line) in lines.enumerated() {
+                try await open(ledger, line)
+                try await topUp(ledger, line, "\(index + 1).25", key: "seed-\(index)")
+            }
+            try await grant(ledger, lines[3], .data, 1_000_000, days: 7, key: "data-3")
+            let unknown = try MSISDN("+14155550499")
+            let before = ledger.balanceReadStatistics
+            let answers = try await withThrowingTaskGroup(of: (Int, Result<BalanceSummary, any Error>).self) { group in
+                for index in 0..<300 {
+                    group.addTask {
+                        let msisdn = index % 30 == 29 ? unknown : lines[index % 20]
+                        do { return (index, .success(try await ledger.balance(msisdn, at: now))) } catch { return (index, .failure(error)) }
+                    }
+                }
+                return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+            }
+            for (index, answer) in answers {
+                if index % 30 == 29 {
+                    #expect(throws: RechargeError.lineNotFound(unknown.e164)) { try answer.get() }
+                } else {
+                    let summary = try answer.get()
+                    #expect(summary.line.msisdn == lines[index % 20])
+                    #expect(summary.totals.first { $0.unit == "USD" }?.remaining == Int64(index % 20 + 1) * 1_000_000 + 250_000)
+                    #expect(summary.buckets.count == (index % 20 == 3 ? 2 : 1))
+                }
+            }
+            let after = ledger.balanceReadStatistics
+            #expect(after.inquiries - before.inquiries == 300)
+            #expect(after.queries - before.queries < 300, "300 concurrent inquiries took \(after.queries - before.queries) queries")
+        }
+    }
+
     /// Within one batch: a repeated key is applied once, a different body under a used key is refused, a
     /// business rejection refuses only its own request, and operations on one line keep their order.
     static func batchDecidesEachRequestOnItsOwn(_ backend: Backend) async throws {

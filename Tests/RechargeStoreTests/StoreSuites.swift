@@ -21,6 +21,7 @@ struct SQLiteLedgerStoreTests {
     @Test func concurrentOpens() async throws { try await LedgerScenarios.concurrentOpensOfOneNumber(.sqlite) }
     @Test func apiKeys() async throws { try await LedgerScenarios.apiKeysVerifyAndRevoke(.sqlite) }
     @Test func groupCommitBatches() async throws { try await LedgerScenarios.concurrentRequestsShareTransactions(.sqlite) }
+    @Test func balanceReadsCoalesce() async throws { try await LedgerScenarios.concurrentBalanceInquiriesShareQueries(.sqlite) }
     @Test func batchDecidesEachRequest() async throws { try await LedgerScenarios.batchDecidesEachRequestOnItsOwn(.sqlite) }
     @Test func failingOperationIsolated() async throws { try await LedgerScenarios.oneFailingOperationDoesNotFailItsNeighbours(.sqlite) }
     @Test func twoNodes() async throws { try await LedgerScenarios.twoNodesShareLinesSafely(.sqlite) }
@@ -44,6 +45,7 @@ struct PostgresLedgerStoreTests {
     @Test func concurrentOpens() async throws { try await LedgerScenarios.concurrentOpensOfOneNumber(.postgres) }
     @Test func apiKeys() async throws { try await LedgerScenarios.apiKeysVerifyAndRevoke(.postgres) }
     @Test func groupCommitBatches() async throws { try await LedgerScenarios.concurrentRequestsShareTransactions(.postgres) }
+    @Test func balanceReadsCoalesce() async throws { try await LedgerScenarios.concurrentBalanceInquiriesShareQueries(.postgres) }
     @Test func batchDecidesEachRequest() async throws { try await LedgerScenarios.batchDecidesEachRequestOnItsOwn(.postgres) }
     @Test func failingOperationIsolated() async throws { try await LedgerScenarios.oneFailingOperationDoesNotFailItsNeighbours(.postgres) }
     @Test func twoNodes() async throws { try await LedgerScenarios.twoNodesShareLinesSafely(.postgres) }
