@@ -3,8 +3,10 @@ import Foundation
 import Hummingbird
 import Logging
 import RechargeCore
+import RechargeNotifications
 import RechargeServer
 import RechargeStore
+import ServiceLifecycle
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the HTTP API server.")
@@ -51,8 +53,18 @@ struct Serve: AsyncParsableCommand {
                 logger.info("Demo data ready", metadata: ["lines": "\(seeded.map(\.e164).joined(separator: ", "))"])
             }
             let app = buildApplication(configuration, services: services, logger: logger)
+            let delivery: DeliveryService
             do {
-                try await app.runService()
+                delivery = try DeliverySetup.make(environment: environment, database: db, logger: logger)
+            } catch {
+                await db.close()
+                throw error
+            }
+            // The HTTP server and the outbox delivery run side by side and stop together on SIGTERM/SIGINT.
+            let group = ServiceGroup(configuration: .init(
+                services: [.init(service: app), .init(service: delivery)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            do {
+                try await group.run()
             } catch {
                 await db.close()
                 throw error
