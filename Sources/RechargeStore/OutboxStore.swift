@@ -26,6 +26,29 @@ public struct OutboxMessage: Sendable, Hashable {
     public let deliveredAt: Date?
     public let createdAt: Date
     public let sentAt: Date?
+
+    public init(
+        id: Int64, eventKey: String, channel: NotificationChannel, recipient: String, language: NotificationLanguage, eventName: String,
+        event: NotificationEvent?, state: State, attempts: Int, nextAttemptAt: Date, claimedUntil: Date?, lastError: String?,
+        providerID: String?, deliveredAt: Date?, createdAt: Date, sentAt: Date?
+    ) {
+        self.id = id
+        self.eventKey = eventKey
+        self.channel = channel
+        self.recipient = recipient
+        self.language = language
+        self.eventName = eventName
+        self.event = event
+        self.state = state
+        self.attempts = attempts
+        self.nextAttemptAt = nextAttemptAt
+        self.claimedUntil = claimedUntil
+        self.lastError = lastError
+        self.providerID = providerID
+        self.deliveredAt = deliveredAt
+        self.createdAt = createdAt
+        self.sentAt = sentAt
+    }
 }
 
 public enum OutboxError: Error, CustomStringConvertible, Equatable {
