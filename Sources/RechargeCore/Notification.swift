@@ -113,7 +113,7 @@ extension Money: Codable {
 /// One message to queue: an event for one recipient on one channel. `eventKey` identifies the event (derived
 /// from the idempotency key of the operation that caused it), so the same event is never queued twice on a
 /// channel, however often the operation is retried.
-public struct Notification: Sendable, Hashable {
+public struct OutgoingNotification: Sendable, Hashable {
     public let eventKey: String
     public let channel: NotificationChannel
     public let recipient: String
@@ -159,12 +159,12 @@ public struct NotificationContact: Sendable, Hashable {
 
     /// One notification per enabled channel that has a usable address. An address that cannot be used (an
     /// email without `@`, a value too long) is left out rather than failing the operation that caused the event.
-    public func notifications(for event: NotificationEvent, eventKey: String) -> [Notification] {
-        var result: [Notification] = []
-        if smsEnabled, let sms = try? Notification(eventKey: eventKey, channel: .sms, recipient: msisdn, language: language, event: event) {
+    public func notifications(for event: NotificationEvent, eventKey: String) -> [OutgoingNotification] {
+        var result: [OutgoingNotification] = []
+        if smsEnabled, let sms = try? OutgoingNotification(eventKey: eventKey, channel: .sms, recipient: msisdn, language: language, event: event) {
             result.append(sms)
         }
-        if emailEnabled, let email, let mail = try? Notification(eventKey: eventKey, channel: .email, recipient: email, language: language, event: event) {
+        if emailEnabled, let email, let mail = try? OutgoingNotification(eventKey: eventKey, channel: .email, recipient: email, language: language, event: event) {
             result.append(mail)
         }
         return result

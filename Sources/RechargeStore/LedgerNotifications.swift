@@ -69,7 +69,7 @@ enum LedgerNotifications {
             balance[operation.msisdn, default: 0] -= monetaryChange(operation, currency: line.currency)
         }
 
-        var notifications: [Notification] = []
+        var notifications: [OutgoingNotification] = []
         for operation in operations {
             guard var line = lines[operation.msisdn] else { continue }
             let change = monetaryChange(operation, currency: line.currency)
@@ -82,12 +82,12 @@ enum LedgerNotifications {
                 line.alarm.credited(to: after)
                 let event = NotificationEvent.topUpApplied(amount: money(change), balance: money(after), channel: operation.channel)
                 notifications += line.contact.notifications(
-                    for: event, eventKey: Notification.eventKey(operationKey: operation.idempotencyKey, .topUpApplied))
+                    for: event, eventKey: OutgoingNotification.eventKey(operationKey: operation.idempotencyKey, .topUpApplied))
             case .debit:
                 if line.alarm.debited(to: after) {
                     let event = NotificationEvent.lowBalance(balance: money(after), threshold: money(line.alarm.threshold))
                     notifications += line.contact.notifications(
-                        for: event, eventKey: Notification.eventKey(operationKey: operation.idempotencyKey, .lowBalance))
+                        for: event, eventKey: OutgoingNotification.eventKey(operationKey: operation.idempotencyKey, .lowBalance))
                 }
             }
             lines[operation.msisdn] = line

@@ -90,7 +90,7 @@ public struct OutboxStore: Sendable {
     /// Queues `notifications` inside the caller's transaction with one multi-row insert per 300 rows. A
     /// notification whose (event_key, channel) is already queued is skipped. Returns how many rows were added.
     @discardableResult
-    public static func enqueue(_ notifications: [Notification], now: Date, in db: any SQLDatabase) async throws -> Int {
+    public static func enqueue(_ notifications: [OutgoingNotification], now: Date, in db: any SQLDatabase) async throws -> Int {
         guard !notifications.isEmpty else { return 0 }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -114,7 +114,7 @@ public struct OutboxStore: Sendable {
 
     /// Queues `notifications` in a transaction of their own.
     @discardableResult
-    public func enqueue(_ notifications: [Notification], now: Date) async throws -> Int {
+    public func enqueue(_ notifications: [OutgoingNotification], now: Date) async throws -> Int {
         try await database.transaction { db in try await Self.enqueue(notifications, now: now, in: db) }
     }
 

@@ -150,7 +150,7 @@ enum DeliveryScenarios {
         try await TestDatabase.with(backend) { database in
             let outbox = OutboxStore(database: database)
             let notifications = try (0..<120).map { index in
-                try Notification(eventKey: "otp-\(index)", channel: .sms, recipient: "+1415555\(String(format: "%04d", index))",
+                try OutgoingNotification(eventKey: "otp-\(index)", channel: .sms, recipient: "+1415555\(String(format: "%04d", index))",
                                  language: index % 2 == 0 ? .english : .simplifiedChinese, event: .oneTimeCode(code: "\(100_000 + index)", validMinutes: 5))
             }
             try await outbox.enqueue(notifications, now: now)

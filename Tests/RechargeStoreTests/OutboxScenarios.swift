@@ -11,8 +11,8 @@ enum OutboxScenarios {
     static let alice = LedgerScenarios.alice
     static let bob = LedgerScenarios.bob
 
-    static func note(_ key: String, _ channel: NotificationChannel = .sms, to recipient: String = "+14155550100") throws -> Notification {
-        try Notification(eventKey: key, channel: channel, recipient: recipient, language: .english,
+    static func note(_ key: String, _ channel: NotificationChannel = .sms, to recipient: String = "+14155550100") throws -> OutgoingNotification {
+        try OutgoingNotification(eventKey: key, channel: channel, recipient: recipient, language: .english,
                          event: .oneTimeCode(code: "123456", validMinutes: 10))
     }
 
