@@ -134,6 +134,7 @@ let package = Package(
                 "RechargeCore",
                 "RechargeTestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "RechargeStoreTests", dependencies: ["RechargeStore", "RechargeCore", "RechargeTestSupport"]),

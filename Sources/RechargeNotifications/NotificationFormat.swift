@@ -105,6 +105,7 @@ public enum NotificationFormat {
             case .admin: "operator"
             case .promotion: "promotion"
             case .network: "network"
+            case .system: "system"
             }
         case .simplifiedChinese:
             switch channel {
@@ -122,6 +123,7 @@ public enum NotificationFormat {
             case .admin: "运营商"
             case .promotion: "促销"
             case .network: "网络"
+            case .system: "系统"
             }
         }
     }

@@ -86,7 +86,7 @@ struct OutboxController {
     }
 
     static func timestamp(_ date: Date) -> String {
-        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+        Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(date)
     }
 }
 

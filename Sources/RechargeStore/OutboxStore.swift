@@ -139,9 +139,9 @@ public struct OutboxStore: Sendable {
                     LIMIT \(bind: limit)\(unsafeRaw: skipLocked)
                 )
                 RETURNING \(unsafeRaw: Self.columns)
-                """).all()
+                """).all().map(Self.decode)
         }
-        return try rows.map(Self.decode).sorted { ($0.nextAttemptAt, $0.id) < ($1.nextAttemptAt, $1.id) }
+        return rows.sorted { ($0.nextAttemptAt, $0.id) < ($1.nextAttemptAt, $1.id) }
     }
 
     /// Finishes a claimed message as sent. Throws ``OutboxError/claimLost(id:)`` if the claim expired and
@@ -196,21 +196,22 @@ public struct OutboxStore: Sendable {
         guard (1...1000).contains(limit) else { throw OutboxError.invalidLimit(limit) }
         return try await database.read { db in
             if let state {
-                try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM outbox WHERE state = \(bind: state.rawValue) ORDER BY id DESC LIMIT \(bind: limit)").all()
+                try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM outbox WHERE state = \(bind: state.rawValue) ORDER BY id DESC LIMIT \(bind: limit)").all().map(Self.decode)
             } else {
-                try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM outbox ORDER BY id DESC LIMIT \(bind: limit)").all()
+                try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM outbox ORDER BY id DESC LIMIT \(bind: limit)").all().map(Self.decode)
             }
-        }.map(Self.decode)
+        }
     }
 
     /// How many messages are in each state.
     public func counts() async throws -> [OutboxMessage.State: Int] {
-        let rows = try await database.read { db in try await db.raw("SELECT state, COUNT(*) AS n FROM outbox GROUP BY state").all() }
-        var counts: [OutboxMessage.State: Int] = [:]
-        for row in rows {
-            if let state = OutboxMessage.State(rawValue: try row.string("state")) { counts[state] = try row.decode(column: "n", as: Int.self) }
+        try await database.read { db in
+            var counts: [OutboxMessage.State: Int] = [:]
+            for row in try await db.raw("SELECT state, COUNT(*) AS n FROM outbox GROUP BY state").all() {
+                if let state = OutboxMessage.State(rawValue: try row.string("state")) { counts[state] = try row.decode(column: "n", as: Int.self) }
+            }
+            return counts
         }
-        return counts
     }
 
     static func decode(_ row: any SQLRow) throws -> OutboxMessage {

@@ -73,15 +73,18 @@ struct NotificationFormatTests {
 
     @Test func lowBalanceAlarmFiresOncePerCrossing() {
         var alarm = LowBalanceAlarm(threshold: 5_000_000, armed: true)
-        #expect(!alarm.debited(to: 6_000_000))
-        #expect(alarm.debited(to: 4_000_000))
-        #expect(!alarm.debited(to: 3_000_000))
-        alarm.credited(to: 4_999_999)
-        #expect(!alarm.debited(to: 1_000_000))
-        alarm.credited(to: 5_000_000)
+        var fired: [Bool] = []
+        fired.append(alarm.debited(to: 6_000_000))     // above
+        fired.append(alarm.debited(to: 4_000_000))     // crosses
+        fired.append(alarm.debited(to: 3_000_000))     // still below
+        alarm.credited(to: 4_999_999)                   // not enough to re-arm
+        fired.append(alarm.debited(to: 1_000_000))
+        alarm.credited(to: 5_000_000)                   // re-armed
         #expect(alarm.armed)
-        #expect(!alarm.debited(to: 5_000_000))
-        #expect(alarm.debited(to: 4_999_999))
+        fired.append(alarm.debited(to: 5_000_000))     // at the threshold is not below
+        fired.append(alarm.debited(to: 4_999_999))     // crosses again
+        #expect(fired == [false, true, false, false, false, true])
+        #expect(!alarm.armed)
     }
 
     @Test func endpointsFromURLs() throws {

@@ -12,8 +12,8 @@ struct OutboxAPITests {
     @Test func topUpAppearsInTheOutboxForAdminsOnly() async throws {
         try await APIHarness.run { api in
             #expect(try await api.openLine(extra: #", "subscriber": {"email": "li@example.com", "language": "zh-Hans"}"#).status == .created)
-            #expect(try await api.topUp("20.00", key: "order-1").status == .created)
-            #expect(try await api.topUp("20.00", key: "order-1").status == .created)   // a replay queues nothing
+            #expect(try await api.topUp("+14155550100", "20.00", key: "order-1").status == .created)
+            #expect(try await api.topUp("+14155550100", "20.00", key: "order-1").status == .created)   // a replay queues nothing
 
             let response = try await api.send(.get, "/v1/outbox", key: api.admin)
             #expect(response.status == .ok)

@@ -138,7 +138,7 @@ enum OutboxScenarios {
             try await outbox.markSent(reclaimed[0], providerID: "msg-3", now: now.addingTimeInterval(91))
 
             #expect(try await outbox.recordReceipt(providerID: "msg-1", deliveredAt: now.addingTimeInterval(5)))
-            #expect(try await !outbox.recordReceipt(providerID: "unknown", deliveredAt: now))
+            #expect(try await outbox.recordReceipt(providerID: "unknown", deliveredAt: now) == false)
             let final = try await rows(database)
             #expect(final.map(\.state) == [.sent, .dead, .sent])
             #expect(final[0].providerID == "msg-1" && final[0].deliveredAt == now.addingTimeInterval(5) && final[0].sentAt == now.addingTimeInterval(1))
