@@ -104,7 +104,7 @@ public struct SMTPTransport: NotificationTransport {
     public func send(_ message: OutboxMessage, rendered: RenderedNotification, now: Date) async throws -> String? {
         let mail = MailMessage(
             from: from, to: [MailAddress(message.recipient)], subject: rendered.subject, textBody: rendered.text,
-            htmlBody: rendered.html, date: now, messageID: "<outbox-\(message.id)@\(from.domain)>")
+            htmlBody: rendered.html, date: now, messageID: "outbox-\(message.id)@\(from.domain)")
         let delivery = try await client.send(mail)
         guard !delivery.acceptedRecipients.isEmpty else {
             throw DeliveryFailure("the server refused every recipient: \(delivery.rejectedRecipients.values.map(\.description).joined(separator: "; "))",
