@@ -70,11 +70,11 @@ public final class DeliveryService: Service {
     public func run() async throws {
         try await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
+                // Sessions (the SMPP bind) run beside the loop; transports without one return at once.
                 for transport in [self.sms, self.email].compactMap({ $0 }) {
                     group.addTask { await transport.run(outbox: self.outbox, clock: self.clock) }
                 }
-                group.addTask { await self.loop() }
-                await group.next()
+                await self.loop()
                 group.cancelAll()
             }
         }

@@ -186,3 +186,39 @@ struct PostgresDeliveryTests {
     @Test func expiredLease() async throws { try await DeliveryScenarios.expiredLeaseIsReclaimed(.postgres) }
     @Test func twoWorkers() async throws { try await DeliveryScenarios.twoWorkersDeliverEachMessageOnce(.postgres) }
 }
+
+/// `run()` as `recharge serve` runs it: keeps delivering what is queued while it runs, also with a transport
+/// that has no session of its own, and returns when cancelled.
+@Suite("Delivery service lifecycle")
+struct DeliveryServiceLifecycleTests {
+    /// A transport without a session (its `run` returns at once), like SMTP.
+    struct SessionlessTransport: NotificationTransport {
+        let inner = ScriptedTransport()
+        func send(_ message: OutboxMessage, rendered: RenderedNotification, now: Date) async throws -> String? {
+            try await inner.send(message, rendered: rendered, now: now)
+        }
+    }
+
+    @Test func runKeepsDeliveringUntilCancelled() async throws {
+        try await TestDatabase.with(.sqlite) { database in
+            let ledger = LedgerStore(database: database)
+            let email = SessionlessTransport()
+            let inbox = DevInbox()
+            var configuration = DeliveryService.Configuration()
+            configuration.pollInterval = .milliseconds(20)
+            let service = DeliveryService(outbox: OutboxStore(database: database), renderer: try NotificationRenderer.bundled(),
+                                          sms: nil, email: email, devInbox: inbox, configuration: configuration)
+            let running = Task { try await service.run() }
+            try await DeliveryScenarios.openAndTopUp(ledger, key: "first")
+            let first = try await eventually { inbox.received.count == 1 && email.inner.sent.count == 1 ? true : nil }
+            #expect(first == true)
+            // Still running: a later top-up goes out too.
+            try await DeliveryScenarios.openAndTopUp(ledger, key: "second")
+            let second = try await eventually { inbox.received.count == 2 && email.inner.sent.count == 2 ? true : nil }
+            #expect(second == true)
+            running.cancel()
+            try await running.value
+            #expect(try await OutboxStore(database: database).counts() == [.sent: 4])
+        }
+    }
+}
