@@ -62,7 +62,7 @@ struct OutboxController {
     }
 
     static func state(_ text: String?) throws -> OutboxMessage.State? {
-        guard let text, !text.isEmpty else { return nil }
+        guard let text else { return nil }
         guard let state = OutboxMessage.State(rawValue: text) else {
             throw Problem(status: .badRequest, code: "invalid-request", title: "Invalid request",
                           detail: "state must be one of pending, sending, sent, dead; not '\(text)'.", field: "state")

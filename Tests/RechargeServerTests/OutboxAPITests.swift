@@ -27,7 +27,9 @@ struct OutboxAPITests {
             let filtered = try api.json(try await api.send(.get, "/v1/outbox?state=dead", key: api.admin))
             #expect((filtered["items"] as? [Any])?.isEmpty == true)
             try api.expectProblem(try await api.send(.get, "/v1/outbox?state=lost", key: api.admin), .badRequest, "invalid-request")
+            try api.expectProblem(try await api.send(.get, "/v1/outbox?state=", key: api.admin), .badRequest, "invalid-request")
             try api.expectProblem(try await api.send(.get, "/v1/outbox?limit=0", key: api.admin), .badRequest, "invalid-request")
+            try api.expectProblem(try await api.send(.get, "/dev/outbox?state=SENT", key: api.admin), .badRequest, "invalid-request")
             try api.expectProblem(try await api.send(.get, "/v1/outbox", key: api.writer), .forbidden, "forbidden")
             try api.expectProblem(try await api.send(.get, "/v1/outbox", key: nil), .unauthorized, "unauthorized")
 
