@@ -57,8 +57,8 @@ enum Peers {
     }
 
     /// Every submit_sm the SMSC logged for `destination`: (data_coding, short_message bytes, message_id).
-    static func submits(to destination: String) throws -> [(dataCoding: Int, shortMessage: [UInt8], messageID: String?)] {
-        guard let data = FileManager.default.contents(atPath: smppLog!) else { return [] }
+    static func submits(to destination: String, log: String? = nil) throws -> [(dataCoding: Int, shortMessage: [UInt8], messageID: String?)] {
+        guard let data = FileManager.default.contents(atPath: log ?? smppLog!) else { return [] }
         return try String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { line in
             let record = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
             guard record["event"] as? String == "submit_sm", record["destination_addr"] as? String == destination else { return nil }
@@ -82,8 +82,8 @@ enum Peers {
         return configuration
     }
 
-    static func smppConfiguration() -> SMPPConfiguration {
-        var configuration = SMPPConfiguration(host: smpp!.host, port: smpp!.port, systemID: "recharge", password: "secret", sourceAddress: "Recharge")
+    static func smppConfiguration(port: Int? = nil) -> SMPPConfiguration {
+        var configuration = SMPPConfiguration(host: smpp!.host, port: port ?? smpp!.port, systemID: "recharge", password: "secret", sourceAddress: "Recharge")
         configuration.responseTimeout = .seconds(5)
         configuration.bindWaitTimeout = .seconds(20)
         return configuration
@@ -217,6 +217,76 @@ struct PeerDeliveryTests {
                 #expect(mails.count == 1, "\(recipient) got \(mails.count) messages")
             }
             #expect(try await outbox.counts() == [.sent: 16])
+        }
+    }
+
+    /// The SMSC is killed between two halves of a burst: messages queued while it is down stay pending (the
+    /// client cannot bind), and when a new SMSC is up on the same port each message reaches it exactly once.
+    @Test func smscKilledMidBurstEachSMSGoesOutOnce() async throws {
+        try await TestDatabase.with(.sqlite) { database in
+            let port = try Peers.closedPort()
+            let log = FileManager.default.temporaryDirectory.appendingPathComponent("notify-smsc-\(UUID()).jsonl").path
+            defer { try? FileManager.default.removeItem(atPath: log) }
+            func startSMSC() throws -> Process {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: Peers.python!)
+                process.arguments = [Peers.root.appendingPathComponent("scripts/peers/smsc.py").path, "--port", "\(port)", "--log", log]
+                process.standardOutput = FileHandle.nullDevice
+                process.standardError = FileHandle.nullDevice
+                try process.run()
+                return process
+            }
+            var smsc = try startSMSC()
+            defer { if smsc.isRunning { kill(smsc.processIdentifier, SIGKILL) } }
+
+            var configuration = Peers.smppConfiguration(port: port)
+            configuration.bindWaitTimeout = .seconds(1)
+            configuration.reconnectBackoff = SMPPBackoff(initial: .milliseconds(100), maximum: .milliseconds(300))
+            let client = SMPPClient(configuration: configuration, group: MultiThreadedEventLoopGroup.singleton)
+            let transport = SMPPTransport(client: client)
+            let clock = TestClock(Self.now)
+            let outbox = OutboxStore(database: database)
+            let session = Task { await transport.run(outbox: outbox, clock: clock.function) }
+            defer { session.cancel() }
+            let delivery = try service(database, clock: clock, sms: transport, email: nil)
+            let ledger = LedgerStore(database: database)
+            let token = UUID().uuidString.prefix(6).lowercased()
+            var destinations: [String] = []
+            func queue(_ range: Range<Int>) async throws {
+                for index in range {
+                    let digits = "86139" + String(format: "%08d", Int.random(in: 0..<100_000_000))
+                    destinations.append(digits)
+                    try await openLine(ledger, msisdn: try MSISDN("+" + digits), email: nil, language: index % 2 == 0 ? "zh-Hans" : "en")
+                    try await topUp(ledger, try MSISDN("+" + digits), key: "smsc-\(token)-\(index)")
+                }
+            }
+
+            try await queue(0..<5)
+            let bound = try await eventually(timeout: .seconds(20)) { await client.state == .bound ? true : nil }
+            #expect(bound == true)
+            #expect(try await delivery.deliverDue() == .init(claimed: 5, sent: 5))
+
+            kill(smsc.processIdentifier, SIGKILL)
+            smsc.waitUntilExit()
+            _ = try await eventually { await client.state == .bound ? nil : true }
+            try await queue(5..<10)
+            let outage = try await delivery.deliverDue()
+            #expect(outage.claimed == 5 && outage.retried == 5 && outage.sent == 0)
+            #expect(try await outbox.list(state: .pending).count == 5)
+
+            smsc = try startSMSC()
+            let rebound = try await eventually(timeout: .seconds(20)) { await client.state == .bound ? true : nil }
+            #expect(rebound == true)
+            clock.advance(10)
+            #expect(try await delivery.deliverDue() == .init(claimed: 5, sent: 5))
+            clock.advance(3600)
+            #expect(try await delivery.deliverDue() == .init())
+            for destination in destinations {
+                let submits = try #require(try await eventually { let s = try Peers.submits(to: destination, log: log); return s.isEmpty ? nil : s })
+                #expect(submits.count == 1, "\(destination) got \(submits.count) submits")
+            }
+            #expect(try await outbox.counts() == [.sent: 10])
+            await client.shutdown()
         }
     }
 }
