@@ -84,7 +84,10 @@ public final class DeliveryService: Service {
         var failures = 0
         while !Task.isCancelled {
             do {
-                let round = try await deliverDue()
+                // A round runs in a task of its own, outside this task's cancellation: on shutdown the messages
+                // already claimed are sent and their results recorded, rather than left `sending` until their
+                // lease expires and then sent a second time.
+                let round = try await Task { try await self.deliverDue() }.value
                 failures = 0
                 if round.claimed < configuration.batchSize {
                     try await Task.sleep(for: configuration.pollInterval)

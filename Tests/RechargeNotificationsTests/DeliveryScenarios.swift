@@ -188,37 +188,44 @@ struct PostgresDeliveryTests {
 }
 
 /// `run()` as `recharge serve` runs it: keeps delivering what is queued while it runs, also with a transport
-/// that has no session of its own, and returns when cancelled.
+/// that has no session of its own, and on cancellation finishes the round in flight before it returns.
 @Suite("Delivery service lifecycle")
 struct DeliveryServiceLifecycleTests {
-    /// A transport without a session (its `run` returns at once), like SMTP.
-    struct SessionlessTransport: NotificationTransport {
+    /// A slow transport without a session (its `run` returns at once), like SMTP.
+    final class SlowTransport: NotificationTransport {
         let inner = ScriptedTransport()
+        private let startedBox = NIOLockedValueBox(0)
+        var started: Int { startedBox.withLockedValue { $0 } }
+
         func send(_ message: OutboxMessage, rendered: RenderedNotification, now: Date) async throws -> String? {
-            try await inner.send(message, rendered: rendered, now: now)
+            startedBox.withLockedValue { $0 += 1 }
+            try await Task.sleep(for: .milliseconds(300))
+            return try await inner.send(message, rendered: rendered, now: now)
         }
     }
 
-    @Test func runKeepsDeliveringUntilCancelled() async throws {
+    @Test func runKeepsDeliveringAndFinishesTheRoundInFlightWhenCancelled() async throws {
         try await TestDatabase.with(.sqlite) { database in
             let ledger = LedgerStore(database: database)
-            let email = SessionlessTransport()
+            let outbox = OutboxStore(database: database)
+            let email = SlowTransport()
             let inbox = DevInbox()
             var configuration = DeliveryService.Configuration()
             configuration.pollInterval = .milliseconds(20)
-            let service = DeliveryService(outbox: OutboxStore(database: database), renderer: try NotificationRenderer.bundled(),
+            let service = DeliveryService(outbox: outbox, renderer: try NotificationRenderer.bundled(),
                                           sms: nil, email: email, devInbox: inbox, configuration: configuration)
             let running = Task { try await service.run() }
             try await DeliveryScenarios.openAndTopUp(ledger, key: "first")
-            let first = try await eventually { inbox.received.count == 1 && email.inner.sent.count == 1 ? true : nil }
+            let first = try await eventually { try await outbox.counts() == [.sent: 2] ? true : nil }
             #expect(first == true)
-            // Still running: a later top-up goes out too.
+            // Still running: a later top-up goes out too, even when the service is stopped mid-send.
             try await DeliveryScenarios.openAndTopUp(ledger, key: "second")
-            let second = try await eventually { inbox.received.count == 2 && email.inner.sent.count == 2 ? true : nil }
-            #expect(second == true)
+            let inFlight = try await eventually { email.started == 2 ? true : nil }
+            #expect(inFlight == true)
             running.cancel()
             try await running.value
-            #expect(try await OutboxStore(database: database).counts() == [.sent: 4])
+            #expect(try await outbox.counts() == [.sent: 4])
+            #expect(inbox.received.count == 2 && email.inner.sent.count == 2)
         }
     }
 }
