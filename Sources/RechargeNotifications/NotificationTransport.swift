@@ -75,7 +75,7 @@ public struct SMPPTransport: NotificationTransport {
                     for await inbound in client.inbound {
                         guard case .deliveryReceipt(let receipt) = inbound, receipt.state == .delivered else { continue }
                         do {
-                            try await outbox.recordReceipt(providerID: receipt.messageID, deliveredAt: clock())
+                            try await outbox.recordReceipt(providerID: receipt.messageID, deliveredAt: clock(), now: clock())
                         } catch {
                             logger.warning("could not record a delivery receipt", metadata: ["message_id": "\(receipt.messageID)", "error": "\(error)"])
                         }

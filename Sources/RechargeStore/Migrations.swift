@@ -144,6 +144,15 @@ public enum Migrations {
                 "CREATE INDEX outbox_due ON outbox (state, next_attempt_at, id)",
                 "CREATE INDEX outbox_leases ON outbox (state, claimed_until)",
                 "CREATE INDEX outbox_provider ON outbox (provider_id)",
+                // A delivery receipt can overtake the `sent` mark of its message (the SMSC answers submit_sm and
+                // sends the receipt at once): it waits here until markSent stores the provider id.
+                """
+                CREATE TABLE outbox_receipts (
+                    provider_id TEXT PRIMARY KEY,
+                    delivered_at BIGINT NOT NULL,
+                    received_at BIGINT NOT NULL
+                )
+                """,
                 // Per line; a missing row means the defaults: SMS on to the line's MSISDN, email to the subscriber's
                 // address, the subscriber's language, the default low-balance threshold (5.00 in the line's currency,
                 // LowBalanceAlarm.defaultThresholdMajorUnits) and an armed alarm.

@@ -156,7 +156,7 @@ struct PeerDeliveryTests {
             let smsRow = try #require(try await outbox.list().first { $0.channel == .sms })
             #expect(smsRow.state == .sent && smsRow.providerID == submits[0].messageID)
             // The SMSC's delivery receipt reaches the row.
-            let delivered = try await eventually { try await outbox.list().first { $0.channel == .sms && $0.deliveredAt != nil } }
+            let delivered = try await eventually(timeout: .seconds(30)) { try await outbox.list().first { $0.channel == .sms && $0.deliveredAt != nil } }
             #expect(delivered != nil)
 
             let mails = try #require(try await eventually { let m = try Peers.mails(to: email); return m.isEmpty ? nil : m })

@@ -135,14 +135,16 @@ enum OutboxScenarios {
             await #expect(throws: OutboxError.claimLost(id: stale.id)) {
                 try await outbox.markSent(OutboxMessageStale.withAttempts(reclaimed[0], 1), providerID: "late", now: now)
             }
+            // A receipt that overtakes the sent mark of its message is kept and applied by that mark.
+            #expect(try await outbox.recordReceipt(providerID: "msg-3", deliveredAt: now.addingTimeInterval(90.5), now: now) == false)
             try await outbox.markSent(reclaimed[0], providerID: "msg-3", now: now.addingTimeInterval(91))
 
             #expect(try await outbox.recordReceipt(providerID: "msg-1", deliveredAt: now.addingTimeInterval(5)))
-            #expect(try await outbox.recordReceipt(providerID: "unknown", deliveredAt: now) == false)
             let final = try await rows(database)
             #expect(final.map(\.state) == [.sent, .dead, .sent])
             #expect(final[0].providerID == "msg-1" && final[0].deliveredAt == now.addingTimeInterval(5) && final[0].sentAt == now.addingTimeInterval(1))
             #expect(final[1].lastError == "550 no such user")
+            #expect(final[2].providerID == "msg-3" && final[2].deliveredAt == now.addingTimeInterval(90.5))
             #expect(try await outbox.list(state: .dead).map(\.eventKey) == ["b"])
             #expect(try await outbox.counts() == [.sent: 2, .dead: 1])
             #expect(try await outbox.claim(limit: 10, now: now.addingTimeInterval(10_000), lease: .seconds(60)).isEmpty)
