@@ -144,13 +144,14 @@ public enum Migrations {
                 "CREATE INDEX outbox_due ON outbox (state, next_attempt_at, id)",
                 "CREATE INDEX outbox_leases ON outbox (state, claimed_until)",
                 "CREATE INDEX outbox_provider ON outbox (provider_id)",
-                // A delivery receipt can overtake the `sent` mark of its message (the SMSC answers submit_sm and
-                // sends the receipt at once): it waits here until markSent stores the provider id.
+                // Where an SMS's `sent` mark and its delivery receipt meet: the SMSC may send the receipt before the
+                // mark is committed. Both upsert the row of the provider id first, so on PostgreSQL the second waits
+                // for the first; a row stays only while one side has not arrived yet.
                 """
                 CREATE TABLE outbox_receipts (
                     provider_id TEXT PRIMARY KEY,
-                    delivered_at BIGINT NOT NULL,
-                    received_at BIGINT NOT NULL
+                    delivered_at BIGINT,
+                    created_at BIGINT NOT NULL
                 )
                 """,
                 // Per line; a missing row means the defaults: SMS on to the line's MSISDN, email to the subscriber's

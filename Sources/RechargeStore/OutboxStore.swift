@@ -145,19 +145,25 @@ public struct OutboxStore: Sendable {
     }
 
     /// Finishes a claimed message as sent. Throws ``OutboxError/claimLost(id:)`` if the claim expired and
-    /// another worker holds the row now. A delivery receipt that arrived before this mark is applied now.
+    /// another worker holds the row now. For SMS (whose provider id a delivery receipt will name), a receipt
+    /// that arrived before this mark is applied now.
     public func markSent(_ message: OutboxMessage, providerID: String?, now: Date) async throws {
+        let expectsReceipt = message.channel == .sms
         let updated = try await database.transaction { db -> Int in
             let updated = try await db.raw("""
                 UPDATE outbox SET state = 'sent', sent_at = \(bind: now.unixMicros), provider_id = \(bind: providerID),
                                   claimed_until = NULL, last_error = NULL
                 WHERE id = \(bind: message.id) AND state = 'sending' AND attempts = \(bind: message.attempts) RETURNING id
                 """).all().count
-            if updated == 1, let providerID {
-                let early = try await db.raw("DELETE FROM outbox_receipts WHERE provider_id = \(bind: providerID) RETURNING delivered_at").first()
-                if let early {
-                    try await db.raw("UPDATE outbox SET delivered_at = \(bind: try early.int64("delivered_at")) WHERE id = \(bind: message.id)").run()
-                }
+            guard updated == 1, expectsReceipt, let providerID else { return updated }
+            let meeting = try await db.raw("""
+                INSERT INTO outbox_receipts (provider_id, delivered_at, created_at) VALUES (\(bind: providerID), NULL, \(bind: now.unixMicros))
+                ON CONFLICT (provider_id) DO UPDATE SET created_at = outbox_receipts.created_at
+                RETURNING delivered_at
+                """).first()
+            if let deliveredAt = try meeting?.optional("delivered_at", as: Int64.self) {
+                try await db.raw("UPDATE outbox SET delivered_at = \(bind: deliveredAt) WHERE id = \(bind: message.id)").run()
+                try await db.raw("DELETE FROM outbox_receipts WHERE provider_id = \(bind: providerID)").run()
             }
             return updated
         }
@@ -189,20 +195,22 @@ public struct OutboxStore: Sendable {
 
     /// Records an SMPP delivery receipt for the message whose `provider_id` is `providerID`. Returns whether a
     /// sent message was found. A receipt for an id no message carries yet is kept (`outbox_receipts`) and
-    /// applied when the message is marked sent: the SMSC may send the receipt before that mark is committed.
+    /// applied by ``markSent(_:providerID:now:)``: the SMSC may send it before that mark is committed.
     @discardableResult
     public func recordReceipt(providerID: String, deliveredAt: Date, now: Date = Date()) async throws -> Bool {
         try await database.transaction { db in
+            // First the meeting row: if markSent is storing this id right now, this waits for it to commit.
+            try await db.raw("""
+                INSERT INTO outbox_receipts (provider_id, delivered_at, created_at)
+                VALUES (\(bind: providerID), \(bind: deliveredAt.unixMicros), \(bind: now.unixMicros))
+                ON CONFLICT (provider_id) DO UPDATE SET delivered_at = excluded.delivered_at
+                """).run()
             let found = try await db.raw("""
                 UPDATE outbox SET delivered_at = \(bind: deliveredAt.unixMicros)
                 WHERE provider_id = \(bind: providerID) AND delivered_at IS NULL RETURNING id
                 """).all().count > 0
-            if !found, try await db.raw("SELECT id FROM outbox WHERE provider_id = \(bind: providerID)").first() == nil {
-                try await db.raw("""
-                    INSERT INTO outbox_receipts (provider_id, delivered_at, received_at)
-                    VALUES (\(bind: providerID), \(bind: deliveredAt.unixMicros), \(bind: now.unixMicros))
-                    ON CONFLICT (provider_id) DO NOTHING
-                    """).run()
+            if found {
+                try await db.raw("DELETE FROM outbox_receipts WHERE provider_id = \(bind: providerID)").run()
             }
             return found
         }

@@ -140,6 +140,7 @@ enum OutboxScenarios {
             try await outbox.markSent(reclaimed[0], providerID: "msg-3", now: now.addingTimeInterval(91))
 
             #expect(try await outbox.recordReceipt(providerID: "msg-1", deliveredAt: now.addingTimeInterval(5)))
+            #expect(try await outbox.recordReceipt(providerID: "unknown", deliveredAt: now) == false)
             let final = try await rows(database)
             #expect(final.map(\.state) == [.sent, .dead, .sent])
             #expect(final[0].providerID == "msg-1" && final[0].deliveredAt == now.addingTimeInterval(5) && final[0].sentAt == now.addingTimeInterval(1))
@@ -148,6 +149,29 @@ enum OutboxScenarios {
             #expect(try await outbox.list(state: .dead).map(\.eventKey) == ["b"])
             #expect(try await outbox.counts() == [.sent: 2, .dead: 1])
             #expect(try await outbox.claim(limit: 10, now: now.addingTimeInterval(10_000), lease: .seconds(60)).isEmpty)
+        }
+    }
+
+    /// Delivery receipts racing the `sent` marks of their messages (the SMSC answers and sends the receipt at
+    /// once, and on PostgreSQL the two land on different connections): none is lost, none is left behind.
+    static func receiptsRacingSentMarksAreNeverLost(_ backend: Backend) async throws {
+        try await TestDatabase.with(backend) { database in
+            let outbox = OutboxStore(database: database)
+            try await outbox.enqueue((0..<60).map { try note("r\($0)") }, now: now)
+            let claimed = try await outbox.claim(limit: 100, now: now, lease: .seconds(60))
+            #expect(claimed.count == 60)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for message in claimed {
+                    let providerID = "p-\(message.id)"
+                    group.addTask { try await outbox.markSent(message, providerID: providerID, now: now) }
+                    group.addTask { try await outbox.recordReceipt(providerID: providerID, deliveredAt: now.addingTimeInterval(1), now: now) }
+                }
+                try await group.waitForAll()
+            }
+            let rows = try await rows(database)
+            #expect(rows.filter { $0.deliveredAt == now.addingTimeInterval(1) }.count == 60)
+            let left = try await database.read { db in try await db.raw("SELECT COUNT(*) AS n FROM outbox_receipts").first()?.decode(column: "n", as: Int.self) }
+            #expect(left == 0)
         }
     }
 
@@ -198,6 +222,7 @@ struct SQLiteOutboxTests {
     @Test func lowBalance() async throws { try await OutboxScenarios.lowBalanceFiresOncePerCrossing(.sqlite) }
     @Test func claimLeaseBackoff() async throws { try await OutboxScenarios.claimLeaseBackoffAndDeadLetter(.sqlite) }
     @Test func concurrentClaimers() async throws { try await OutboxScenarios.concurrentClaimersNeverShareARow(.sqlite) }
+    @Test func receiptsRacingSentMarks() async throws { try await OutboxScenarios.receiptsRacingSentMarksAreNeverLost(.sqlite) }
 }
 
 @Suite("Outbox on PostgreSQL", .enabled(if: TestDatabase.postgresAvailable, "RECHARGE_TEST_POSTGRES_URL is not set: run scripts/start-postgres"))
@@ -207,4 +232,5 @@ struct PostgresOutboxTests {
     @Test func lowBalance() async throws { try await OutboxScenarios.lowBalanceFiresOncePerCrossing(.postgres) }
     @Test func claimLeaseBackoff() async throws { try await OutboxScenarios.claimLeaseBackoffAndDeadLetter(.postgres) }
     @Test func concurrentClaimers() async throws { try await OutboxScenarios.concurrentClaimersNeverShareARow(.postgres) }
+    @Test func receiptsRacingSentMarks() async throws { try await OutboxScenarios.receiptsRacingSentMarksAreNeverLost(.postgres) }
 }
