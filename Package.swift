@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "RechargeStore", targets: ["RechargeStore"]),
         .library(name: "RechargeServer", targets: ["RechargeServer"]),
         .library(name: "RechargeMessaging", targets: ["RechargeMessaging"]),
+        .library(name: "RechargeNotifications", targets: ["RechargeNotifications"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -25,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/sqlite-kit", from: "4.5.2"),
         .package(url: "https://github.com/vapor/postgres-kit", from: "2.17.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // Pure domain: no I/O, Foundation only.
@@ -52,6 +54,7 @@ let package = Package(
             dependencies: [
                 "RechargeCore",
                 "RechargeStore",
+                "RechargeNotifications",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -74,13 +77,34 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Outbox delivery: Mustache templates per event and language, rendering, and the DeliveryService that
+        // claims outbox rows and sends them by SMPP, SMTP or the dev inbox.
+        .target(
+            name: "RechargeNotifications",
+            dependencies: [
+                "RechargeCore",
+                "RechargeStore",
+                "RechargeMessaging",
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("Resources/templates")]
+        ),
         .executableTarget(
             name: "recharge",
             dependencies: [
                 "RechargeCore",
                 "RechargeStore",
                 "RechargeServer",
+                "RechargeNotifications",
+                "RechargeMessaging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -99,6 +123,18 @@ let package = Package(
                 "RechargeMessaging",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "RechargeNotificationsTests",
+            dependencies: [
+                "RechargeNotifications",
+                "RechargeMessaging",
+                "RechargeStore",
+                "RechargeCore",
+                "RechargeTestSupport",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "RechargeStoreTests", dependencies: ["RechargeStore", "RechargeCore", "RechargeTestSupport"]),

@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import Prometheus
 import RechargeCore
+import RechargeNotifications
 import RechargeStore
 
 /// Where the HTTP server listens.
@@ -21,17 +22,22 @@ public struct RechargeServices: Sendable {
     public let database: Database
     public let ledger: LedgerStore
     public let apiKeys: APIKeyStore
+    public let outbox: OutboxStore
+    /// Renders outbox rows on the operator pages; nil if the bundled templates could not be loaded.
+    public let renderer: NotificationRenderer?
     public let metrics: PrometheusCollectorRegistry
     /// The time source of every request; tests set it.
     public let clock: @Sendable () -> Date
 
     public init(
         database: Database, metrics: PrometheusCollectorRegistry = .init(), apiKeyCacheLifetime: Duration = .seconds(1),
-        clock: @escaping @Sendable () -> Date = { Date() }
+        clock: @escaping @Sendable () -> Date = { Date() }, renderer: NotificationRenderer? = try? NotificationRenderer.bundled()
     ) {
         self.database = database
         self.ledger = LedgerStore(database: database)
         self.apiKeys = APIKeyStore(database: database, cacheLifetime: apiKeyCacheLifetime)
+        self.outbox = OutboxStore(database: database)
+        self.renderer = renderer
         self.metrics = metrics
         self.clock = clock
     }
@@ -46,6 +52,8 @@ public func buildRouter(_ services: RechargeServices) -> Router<RechargeRequestC
     SystemController(services: services).addRoutes(to: router)
     let v1 = router.group("v1").add(middleware: APIKeyAuthenticator(keys: services.apiKeys))
     LinesController(ledger: services.ledger, clock: services.clock).addRoutes(to: v1)
+    let dev = router.group("dev").add(middleware: APIKeyAuthenticator(keys: services.apiKeys))
+    OutboxController(outbox: services.outbox, renderer: services.renderer).addRoutes(v1: v1, dev: dev)
     routeTable.load(router.routes.map { ("\($0.path)", $0.method.rawValue) })
     return router
 }

@@ -388,6 +388,9 @@ struct LedgerBatch {
             }
         }
 
+        // What was applied now (not replays) announces itself in this same transaction: one outbox insert per batch.
+        try await LedgerNotifications.enqueue(for: outcomes.compactMap { try? $0.get() }.map(\.operation), in: db)
+
         return slots.map { slot in
             switch slot {
             case .done(let result): result

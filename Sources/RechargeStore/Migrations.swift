@@ -114,6 +114,63 @@ public enum Migrations {
                 """,
             ]
         },
+        Migration(version: 2, name: "outbox") { db in
+            let id = db.identityColumn
+            return [
+                // One row per message per channel. UNIQUE (event_key, channel): an event is queued once per channel.
+                // provider_id is the SMPP message_id of the first part or the SMTP queue reply; delivered_at is set by
+                // the SMPP delivery receipt. claimed_until is the lease of the node sending it ('sending').
+                """
+                CREATE TABLE outbox (
+                    id \(id),
+                    event_key TEXT NOT NULL,
+                    channel TEXT NOT NULL CHECK (channel IN ('sms', 'email', 'dev')),
+                    recipient TEXT NOT NULL,
+                    language TEXT NOT NULL,
+                    event TEXT NOT NULL,
+                    payload TEXT NOT NULL,
+                    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sending', 'sent', 'dead')),
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at BIGINT NOT NULL,
+                    claimed_until BIGINT,
+                    last_error TEXT,
+                    provider_id TEXT,
+                    delivered_at BIGINT,
+                    created_at BIGINT NOT NULL,
+                    sent_at BIGINT,
+                    UNIQUE (event_key, channel)
+                )
+                """,
+                "CREATE INDEX outbox_due ON outbox (state, next_attempt_at, id)",
+                "CREATE INDEX outbox_leases ON outbox (state, claimed_until)",
+                "CREATE INDEX outbox_provider ON outbox (provider_id)",
+                // Where an SMS's `sent` mark and its delivery receipt meet: the SMSC may send the receipt before the
+                // mark is committed. Both upsert the row of the provider id first, so on PostgreSQL the second waits
+                // for the first; a row stays only while one side has not arrived yet.
+                """
+                CREATE TABLE outbox_receipts (
+                    provider_id TEXT PRIMARY KEY,
+                    delivered_at BIGINT,
+                    created_at BIGINT NOT NULL
+                )
+                """,
+                // Per line; a missing row means the defaults: SMS on to the line's MSISDN, email to the subscriber's
+                // address, the subscriber's language, the default low-balance threshold (5.00 in the line's currency,
+                // LowBalanceAlarm.defaultThresholdMajorUnits) and an armed alarm.
+                """
+                CREATE TABLE notification_preferences (
+                    line_id BIGINT PRIMARY KEY REFERENCES lines (id),
+                    sms_enabled INTEGER NOT NULL DEFAULT 1 CHECK (sms_enabled IN (0, 1)),
+                    email_enabled INTEGER NOT NULL DEFAULT 1 CHECK (email_enabled IN (0, 1)),
+                    email TEXT,
+                    language TEXT,
+                    low_balance_threshold BIGINT CHECK (low_balance_threshold >= 0),
+                    low_balance_armed INTEGER NOT NULL DEFAULT 1 CHECK (low_balance_armed IN (0, 1)),
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+            ]
+        },
     ]
 
     /// The highest version this build knows.

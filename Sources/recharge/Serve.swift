@@ -3,8 +3,10 @@ import Foundation
 import Hummingbird
 import Logging
 import RechargeCore
+import RechargeNotifications
 import RechargeServer
 import RechargeStore
+import ServiceLifecycle
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the HTTP API server.")
@@ -25,6 +27,9 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "Write the first-run admin API key to this file (mode 0600) as well as printing it. Env: RECHARGE_ADMIN_KEY_FILE.")
     var adminKeyFile: String?
+
+    @Flag(help: "Do not run the outbox delivery service in this process (another node delivers); notifications are still queued.")
+    var noDelivery = false
 
     @Option(help: "trace, debug, info, notice, warning, error or critical. Env: RECHARGE_LOG_LEVEL.")
     var logLevel: String?
@@ -51,8 +56,21 @@ struct Serve: AsyncParsableCommand {
                 logger.info("Demo data ready", metadata: ["lines": "\(seeded.map(\.e164).joined(separator: ", "))"])
             }
             let app = buildApplication(configuration, services: services, logger: logger)
+            var running: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
+            if noDelivery {
+                logger.notice("Outbox delivery is off in this process (--no-delivery): notifications are queued for another node")
+            } else {
+                do {
+                    running.append(.init(service: try DeliverySetup.make(environment: environment, database: db, logger: logger)))
+                } catch {
+                    await db.close()
+                    throw error
+                }
+            }
+            // The HTTP server and the outbox delivery run side by side and stop together on SIGTERM/SIGINT.
+            let group = ServiceGroup(configuration: .init(services: running, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             do {
-                try await app.runService()
+                try await group.run()
             } catch {
                 await db.close()
                 throw error

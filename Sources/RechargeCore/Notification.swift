@@ -1,0 +1,232 @@
+import Foundation
+
+/// Where a notification goes. `dev` is the development inbox: the text is logged and kept, nothing leaves
+/// the host.
+public enum NotificationChannel: String, Sendable, Codable, CaseIterable, Hashable {
+    case sms
+    case email
+    case dev
+}
+
+/// The languages templates exist for. A subscriber's language that is not one of these falls back to English.
+public enum NotificationLanguage: String, Sendable, Codable, CaseIterable, Hashable {
+    case english = "en"
+    case simplifiedChinese = "zh-Hans"
+
+    /// `zh`, `zh-CN`, `zh-Hans-CN` … → simplified Chinese; anything else (or nothing) → English.
+    public init(tag: String?) {
+        let tag = (tag ?? "").lowercased()
+        self = tag == "zh" || tag.hasPrefix("zh-hans") || tag == "zh-cn" || tag == "zh-sg" ? .simplifiedChinese : .english
+    }
+}
+
+/// How long before a line's validity ends the reminder is sent.
+public enum ValidityNotice: Int, Sendable, Codable, CaseIterable, Hashable {
+    case sevenDays = 7
+    case oneDay = 1
+}
+
+/// Something a subscriber is told about, with exactly the values its templates show. Amounts are ``Money``
+/// (Int64 micro-units and a currency); data in bytes, voice in seconds, all `Int64`.
+public enum NotificationEvent: Sendable, Hashable, Codable {
+    case topUpApplied(amount: Money, balance: Money, channel: Channel)
+    case debitApplied(amount: Money, balance: Money)
+    /// A data, voice or SMS pack is used up.
+    case packUsedUp(packName: String, kind: BucketKind)
+    case lowBalance(balance: Money, threshold: Money)
+    case validityEnding(notice: ValidityNotice, validUntil: Date, balance: Money)
+    case oneTimeCode(code: String, validMinutes: Int)
+    /// The phone number or email address notifications go to was changed; `maskedNewValue` never shows it whole.
+    case contactChanged(contactChannel: NotificationChannel, maskedNewValue: String)
+    case voucherRedeemed(amount: Money, balance: Money, voucherSerial: String)
+    case paymentFailed(amount: Money, reason: String)
+    case refund(amount: Money, balance: Money)
+    /// A data pack was granted; `bytes` of data valid until `validUntil` (nil: no end).
+    case dataPackAdded(bytes: Int64, validUntil: Date?)
+
+    /// The template name, and the `event` column of the outbox.
+    public enum Name: String, Sendable, Codable, CaseIterable, Hashable {
+        case topUpApplied = "top_up_applied"
+        case debitApplied = "debit_applied"
+        case packUsedUp = "pack_used_up"
+        case lowBalance = "low_balance"
+        case validityEnding = "validity_ending"
+        case oneTimeCode = "one_time_code"
+        case contactChanged = "contact_changed"
+        case voucherRedeemed = "voucher_redeemed"
+        case paymentFailed = "payment_failed"
+        case refund
+        case dataPackAdded = "data_pack_added"
+    }
+
+    public var name: Name {
+        switch self {
+        case .topUpApplied: .topUpApplied
+        case .debitApplied: .debitApplied
+        case .packUsedUp: .packUsedUp
+        case .lowBalance: .lowBalance
+        case .validityEnding: .validityEnding
+        case .oneTimeCode: .oneTimeCode
+        case .contactChanged: .contactChanged
+        case .voucherRedeemed: .voucherRedeemed
+        case .paymentFailed: .paymentFailed
+        case .refund: .refund
+        case .dataPackAdded: .dataPackAdded
+        }
+    }
+
+    /// A realistic, deliberately long-ish instance of each event: for `recharge notify preview` and for the
+    /// tests that check every template renders within its SMS part budget.
+    public static func sample(_ name: Name, now: Date) -> NotificationEvent {
+        let usd = { (micros: Int64) in Money(micros: micros, currency: .usd) }
+        switch name {
+        case .topUpApplied: return .topUpApplied(amount: usd(1_250_000_000), balance: usd(1_234_567_890_000), channel: .wechatPay)
+        case .debitApplied: return .debitApplied(amount: usd(12_340_000), balance: usd(987_650_000))
+        case .packUsedUp: return .packUsedUp(packName: "Unlimited Talk & Text Travel 30", kind: .data)
+        case .lowBalance: return .lowBalance(balance: usd(4_990_000), threshold: usd(5_000_000))
+        case .validityEnding: return .validityEnding(notice: .sevenDays, validUntil: now.addingTimeInterval(7 * 86_400), balance: usd(123_450_000))
+        case .oneTimeCode: return .oneTimeCode(code: "829104", validMinutes: 10)
+        case .contactChanged: return .contactChanged(contactChannel: .email, maskedNewValue: "l***i@example.com")
+        case .voucherRedeemed: return .voucherRedeemed(amount: usd(100_000_000), balance: usd(1_100_000_000), voucherSerial: "VCH-2026-000123456")
+        case .paymentFailed: return .paymentFailed(amount: usd(30_000_000), reason: "card_declined")
+        case .refund: return .refund(amount: usd(30_000_000), balance: usd(1_080_000_000))
+        case .dataPackAdded: return .dataPackAdded(bytes: 10_737_418_240, validUntil: now.addingTimeInterval(30 * 86_400))
+        }
+    }
+}
+
+extension Money: Codable {
+    private enum CodingKeys: String, CodingKey { case micros, currency }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(micros: try container.decode(Int64.self, forKey: .micros), currency: try container.decode(Currency.self, forKey: .currency))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(micros, forKey: .micros)
+        try container.encode(currency, forKey: .currency)
+    }
+}
+
+/// One message to queue: an event for one recipient on one channel. `eventKey` identifies the event (derived
+/// from the idempotency key of the operation that caused it), so the same event is never queued twice on a
+/// channel, however often the operation is retried.
+public struct OutgoingNotification: Sendable, Hashable {
+    public let eventKey: String
+    public let channel: NotificationChannel
+    public let recipient: String
+    public let language: NotificationLanguage
+    public let event: NotificationEvent
+
+    public init(eventKey: String, channel: NotificationChannel, recipient: String, language: NotificationLanguage, event: NotificationEvent) throws(RechargeError) {
+        guard !eventKey.isEmpty, eventKey.utf8.count <= 300 else { throw .invalidRequest("a notification event key must be 1 to 300 bytes") }
+        guard !recipient.isEmpty, recipient.utf8.count <= 320 else { throw .invalidRequest("a notification recipient must be 1 to 320 bytes") }
+        if channel == .email, !recipient.contains("@") {
+            throw .invalidRequest("notification recipient '\(recipient)' is not an email address")
+        }
+        self.eventKey = eventKey
+        self.channel = channel
+        self.recipient = recipient
+        self.language = language
+        self.event = event
+    }
+
+    /// The event key of an event caused by a ledger operation: `op:<idempotency key>:<event>`.
+    public static func eventKey(operationKey: String, _ name: NotificationEvent.Name) -> String {
+        "op:\(operationKey):\(name.rawValue)"
+    }
+}
+
+/// Where and how a line is notified: from `notification_preferences` when the subscriber set them, else the
+/// defaults (SMS to the line's own number, email to the subscriber's address when there is one, the
+/// subscriber's language).
+public struct NotificationContact: Sendable, Hashable {
+    public var msisdn: String
+    public var email: String?
+    public var language: NotificationLanguage
+    public var smsEnabled: Bool
+    public var emailEnabled: Bool
+
+    public init(msisdn: String, email: String?, language: NotificationLanguage, smsEnabled: Bool = true, emailEnabled: Bool = true) {
+        self.msisdn = msisdn
+        self.email = email
+        self.language = language
+        self.smsEnabled = smsEnabled
+        self.emailEnabled = emailEnabled
+    }
+
+    /// One notification per enabled channel that has a usable address. An address that cannot be used (an
+    /// email without `@`, a value too long) is left out rather than failing the operation that caused the event.
+    public func notifications(for event: NotificationEvent, eventKey: String) -> [OutgoingNotification] {
+        var result: [OutgoingNotification] = []
+        if smsEnabled, let sms = try? OutgoingNotification(eventKey: eventKey, channel: .sms, recipient: msisdn, language: language, event: event) {
+            result.append(sms)
+        }
+        if emailEnabled, let email, let mail = try? OutgoingNotification(eventKey: eventKey, channel: .email, recipient: email, language: language, event: event) {
+            result.append(mail)
+        }
+        return result
+    }
+}
+
+/// The low-balance alarm of one line: it fires once when the monetary balance goes below the threshold and
+/// re-arms only when the balance is back at or above it, so a line hovering under the threshold is told once.
+public struct LowBalanceAlarm: Sendable, Hashable {
+    /// The threshold when the line has none of its own: 5.00 in the line's currency.
+    public static let defaultThresholdMajorUnits: Int64 = 5
+
+    public let threshold: Int64
+    public private(set) var armed: Bool
+
+    public init(threshold: Int64, armed: Bool) {
+        self.threshold = threshold
+        self.armed = armed
+    }
+
+    public static func defaultThreshold(for currency: Currency) -> Money {
+        Money(micros: defaultThresholdMajorUnits * Money.microsPerUnit, currency: currency)
+    }
+
+    /// A debit left the balance at `balance`: true when this is the crossing that must be announced (the
+    /// alarm was armed and the balance is now below the threshold); the alarm is then disarmed.
+    public mutating func debited(to balance: Int64) -> Bool {
+        guard armed, balance < threshold else { return false }
+        armed = false
+        return true
+    }
+
+    /// A credit left the balance at `balance`: the alarm re-arms once the balance is at or above the threshold.
+    public mutating func credited(to balance: Int64) {
+        if balance >= threshold { armed = true }
+    }
+}
+
+/// When a failed delivery is tried again: exponential back-off with jitter, and how many attempts at most.
+public struct OutboxRetryPolicy: Sendable, Hashable {
+    public var maximumAttempts: Int
+    public var initialDelay: Duration
+    public var maximumDelay: Duration
+
+    public init(maximumAttempts: Int = 8, initialDelay: Duration = .seconds(30), maximumDelay: Duration = .seconds(3600)) {
+        precondition(maximumAttempts >= 1, "at least one attempt")
+        self.maximumAttempts = maximumAttempts
+        self.initialDelay = initialDelay
+        self.maximumDelay = maximumDelay
+    }
+
+    /// The delay after failed attempt number `attempt` (1-based): `initialDelay · 2^(attempt-1)`, capped at
+    /// `maximumDelay`, then scaled into [50 %, 100 %] by `jitter` (0…1), so nodes that failed together
+    /// do not retry together.
+    public func delay(afterAttempt attempt: Int, jitter: Double) -> Duration {
+        let exponent = min(max(attempt - 1, 0), 30)
+        let base = initialDelay * (1 << exponent)
+        let capped = base > maximumDelay ? maximumDelay : base
+        let fraction = 0.5 + 0.5 * min(max(jitter, 0), 1)
+        return capped * fraction
+    }
+
+    /// Whether an attempt that failed transiently may be tried again.
+    public func allowsRetry(afterAttempt attempt: Int) -> Bool { attempt < maximumAttempts }
+}

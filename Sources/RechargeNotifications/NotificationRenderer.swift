@@ -1,0 +1,133 @@
+import Foundation
+import Mustache
+import RechargeCore
+
+/// A notification rendered for every channel: the SMS text, and the email's subject, plain text and HTML.
+public struct RenderedNotification: Sendable, Hashable {
+    public let sms: String
+    public let subject: String
+    public let text: String
+    public let html: String
+}
+
+public enum NotificationTemplateError: Error, CustomStringConvertible, Equatable {
+    case templatesNotFound(String)
+    case unreadableTemplate(file: String, reason: String)
+    case missingTemplate(String)
+
+    public var description: String {
+        switch self {
+        case .templatesNotFound(let path): "notification templates not found at \(path)"
+        case .unreadableTemplate(let file, let reason): "notification template \(file) cannot be parsed: \(reason)"
+        case .missingTemplate(let name): "notification template \(name).mustache is missing"
+        }
+    }
+}
+
+/// Renders events with the Mustache templates under `templates/<language>/<event>.<part>.mustache`, where part
+/// is `sms`, `subject`, `text` or `html`. Values reach templates already formatted for the language
+/// (``NotificationFormat``). Text parts use triple braces (no HTML escaping); the HTML part uses double braces.
+public struct NotificationRenderer: Sendable {
+    /// The parts every event has in every language.
+    public static let parts = ["sms", "subject", "text", "html"]
+
+    private let library: MustacheLibrary
+    /// Template names such as `en/top_up_applied.sms`.
+    public let templateNames: Set<String>
+    /// Which calendar day dates are written in.
+    public let timeZone: TimeZone
+
+    /// Loads every `*.mustache` under `directory`.
+    public init(directory: URL, timeZone: TimeZone = TimeZone(identifier: "UTC")!) throws {
+        let root = directory.standardizedFileURL.path
+        guard let enumerator = FileManager.default.enumerator(atPath: root) else { throw NotificationTemplateError.templatesNotFound(root) }
+        var templates: [String: MustacheTemplate] = [:]
+        for case let path as String in enumerator where path.hasSuffix(".mustache") {
+            let file = root + "/" + path
+            do {
+                let text = try String(contentsOfFile: file, encoding: .utf8)
+                templates[String(path.dropLast(".mustache".count))] = try MustacheTemplate(string: text)
+            } catch {
+                throw NotificationTemplateError.unreadableTemplate(file: path, reason: String(describing: error))
+            }
+        }
+        guard !templates.isEmpty else { throw NotificationTemplateError.templatesNotFound(root) }
+        self.library = MustacheLibrary(templates: templates)
+        self.templateNames = Set(templates.keys)
+        self.timeZone = timeZone
+    }
+
+    /// The templates shipped with this module.
+    public static func bundled(timeZone: TimeZone = TimeZone(identifier: "UTC")!) throws -> NotificationRenderer {
+        guard let url = Bundle.module.url(forResource: "templates", withExtension: nil) else {
+            throw NotificationTemplateError.templatesNotFound("the RechargeNotifications bundle")
+        }
+        return try NotificationRenderer(directory: url, timeZone: timeZone)
+    }
+
+    /// Template names per language folder, without the folder: `top_up_applied.sms` …
+    public var templatesByLanguage: [String: Set<String>] {
+        var result: [String: Set<String>] = [:]
+        for name in templateNames {
+            guard let slash = name.firstIndex(of: "/") else { continue }
+            result[String(name[..<slash]), default: []].insert(String(name[name.index(after: slash)...]))
+        }
+        return result
+    }
+
+    public func render(_ event: NotificationEvent, language: NotificationLanguage) throws -> RenderedNotification {
+        let context = Self.context(for: event, language: language, timeZone: timeZone)
+        func part(_ part: String) throws -> String {
+            let name = "\(language.rawValue)/\(event.name.rawValue).\(part)"
+            guard let template = library.getTemplate(named: name) else { throw NotificationTemplateError.missingTemplate(name) }
+            return template.render(context, library: library).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        return RenderedNotification(sms: try part("sms"), subject: try part("subject"), text: try part("text"), html: try part("html"))
+    }
+
+    /// The values a template sees: strings already formatted for `language`.
+    static func context(for event: NotificationEvent, language: NotificationLanguage, timeZone: TimeZone) -> [String: Any] {
+        let money = { (value: Money) in NotificationFormat.money(value, language: language) }
+        var context: [String: Any] = ["brand": "Recharge"]
+        switch event {
+        case .topUpApplied(let amount, let balance, let channel):
+            context["amount"] = money(amount)
+            context["balance"] = money(balance)
+            context["channel"] = NotificationFormat.channelName(channel, language: language)
+        case .debitApplied(let amount, let balance):
+            context["amount"] = money(amount)
+            context["balance"] = money(balance)
+        case .packUsedUp(let packName, let kind):
+            context["pack_name"] = packName
+            context["kind"] = NotificationFormat.bucketKindName(kind, language: language)
+        case .lowBalance(let balance, let threshold):
+            context["balance"] = money(balance)
+            context["threshold"] = money(threshold)
+        case .validityEnding(let notice, let validUntil, let balance):
+            context["days"] = notice.rawValue
+            context["one_day"] = notice == .oneDay
+            context["valid_until"] = NotificationFormat.date(validUntil, language: language, timeZone: timeZone)
+            context["balance"] = money(balance)
+        case .oneTimeCode(let code, let validMinutes):
+            context["code"] = code
+            context["minutes"] = validMinutes
+        case .contactChanged(let channel, let masked):
+            context["contact"] = NotificationFormat.contactChannelName(channel, language: language)
+            context["masked"] = masked
+        case .voucherRedeemed(let amount, let balance, let serial):
+            context["amount"] = money(amount)
+            context["balance"] = money(balance)
+            context["voucher"] = serial
+        case .paymentFailed(let amount, let reason):
+            context["amount"] = money(amount)
+            context["reason"] = NotificationFormat.paymentFailureReason(reason, language: language)
+        case .refund(let amount, let balance):
+            context["amount"] = money(amount)
+            context["balance"] = money(balance)
+        case .dataPackAdded(let bytes, let validUntil):
+            context["data"] = NotificationFormat.dataVolume(bytes: bytes, language: language)
+            if let validUntil { context["valid_until"] = NotificationFormat.date(validUntil, language: language, timeZone: timeZone) }
+        }
+        return context
+    }
+}

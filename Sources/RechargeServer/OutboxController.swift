@@ -1,0 +1,132 @@
+import Foundation
+import Hummingbird
+import RechargeCore
+import RechargeNotifications
+import RechargeStore
+
+/// The outbox for operators: `GET /v1/outbox?state=&limit=` (JSON) and `GET /dev/outbox` (a plain HTML page
+/// with the latest 100 messages and their rendered text). Both need an admin API key.
+struct OutboxController {
+    let outbox: OutboxStore
+    let renderer: NotificationRenderer?
+
+    func addRoutes(v1: RouterGroup<RechargeRequestContext>, dev: RouterGroup<RechargeRequestContext>) {
+        v1.get("outbox", use: list)
+        dev.get("outbox", use: page)
+    }
+
+    @Sendable func list(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+        _ = try context.require(.admin)
+        let state = try Self.state(request.uri.queryParameters.get("state"))
+        let limitText = request.uri.queryParameters.get("limit") ?? "100"
+        guard let limit = Int(limitText), (1...1000).contains(limit) else {
+            throw Problem(status: .badRequest, code: "invalid-request", title: "Invalid request",
+                          detail: "limit must be a whole number from 1 to 1000, not '\(limitText)'.", field: "limit")
+        }
+        let messages = try await outbox.list(state: state, limit: limit)
+        return try JSONResponse.make(OutboxListOutput(items: messages.map { OutboxItemOutput($0, rendered: render($0)) }))
+    }
+
+    @Sendable func page(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+        _ = try context.require(.admin)
+        let state = try Self.state(request.uri.queryParameters.get("state"))
+        let messages = try await outbox.list(state: state, limit: 100)
+        var html = """
+            <!doctype html>
+            <html lang="en"><head><meta charset="utf-8"><title>Outbox · Recharge</title>
+            <style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top;text-align:left}.dead{background:#fdd}.pending{background:#ffd}.sent{background:#dfd}pre{white-space:pre-wrap;margin:0;max-width:40em}</style>
+            </head><body>
+            <h1>Outbox</h1>
+            <p>The latest \(messages.count) messages\(state.map { " in state <b>\($0.rawValue)</b>" } ?? ""), newest first.</p>
+            <table><tr><th>id</th><th>state</th><th>channel</th><th>recipient</th><th>event</th><th>attempts</th><th>created</th><th>text</th><th>last error</th></tr>
+
+            """
+        for message in messages {
+            let rendered = render(message)
+            let text = message.channel == .email ? rendered.map { "\($0.subject)\n\n\($0.text)" } : rendered?.sms
+            html += """
+                <tr class="\(message.state.rawValue)"><td>\(message.id)</td><td>\(message.state.rawValue)</td><td>\(message.channel.rawValue)</td>\
+                <td>\(Self.escape(message.recipient))</td><td>\(Self.escape(message.eventName))<br><small>\(Self.escape(message.eventKey))</small></td>\
+                <td>\(message.attempts)</td><td>\(Self.timestamp(message.createdAt))</td><td><pre>\(Self.escape(text ?? "(cannot be rendered)"))</pre></td>\
+                <td>\(Self.escape(message.lastError ?? ""))</td></tr>
+
+                """
+        }
+        html += "</table></body></html>\n"
+        return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    private func render(_ message: OutboxMessage) -> RenderedNotification? {
+        guard let renderer, let event = message.event else { return nil }
+        return try? renderer.render(event, language: message.language)
+    }
+
+    static func state(_ text: String?) throws -> OutboxMessage.State? {
+        guard let text else { return nil }
+        guard let state = OutboxMessage.State(rawValue: text) else {
+            throw Problem(status: .badRequest, code: "invalid-request", title: "Invalid request",
+                          detail: "state must be one of pending, sending, sent, dead; not '\(text)'.", field: "state")
+        }
+        return state
+    }
+
+    static func escape(_ text: String) -> String {
+        var result = ""
+        for character in text {
+            switch character {
+            case "&": result += "&amp;"
+            case "<": result += "&lt;"
+            case ">": result += "&gt;"
+            case "\"": result += "&quot;"
+            case "'": result += "&#39;"
+            default: result.append(character)
+            }
+        }
+        return result
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(date)
+    }
+}
+
+struct OutboxListOutput: Encodable {
+    let items: [OutboxItemOutput]
+}
+
+struct OutboxItemOutput: Encodable {
+    let id: Int64
+    let eventKey: String
+    let channel: String
+    let recipient: String
+    let language: String
+    let event: String
+    let state: String
+    let attempts: Int
+    let nextAttemptAt: String
+    let lastError: String?
+    let providerId: String?
+    let deliveredAt: String?
+    let createdAt: String
+    let sentAt: String?
+    /// The SMS text, or for email the subject; nil when the stored event cannot be rendered.
+    let text: String?
+
+    init(_ message: OutboxMessage, rendered: RenderedNotification?) {
+        id = message.id
+        eventKey = message.eventKey
+        channel = message.channel.rawValue
+        recipient = message.recipient
+        language = message.language.rawValue
+        event = message.eventName
+        state = message.state.rawValue
+        attempts = message.attempts
+        nextAttemptAt = OutboxController.timestamp(message.nextAttemptAt)
+        lastError = message.lastError
+        providerId = message.providerID
+        deliveredAt = message.deliveredAt.map(OutboxController.timestamp)
+        createdAt = OutboxController.timestamp(message.createdAt)
+        sentAt = message.sentAt.map(OutboxController.timestamp)
+        text = message.channel == .email ? rendered?.subject : rendered?.sms
+    }
+}

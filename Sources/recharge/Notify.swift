@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import Logging
+import NIOPosix
+import RechargeCore
+import RechargeMessaging
+import RechargeNotifications
+import RechargeStore
+
+struct NotifyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "notify", abstract: "Notification templates and the outbox.", subcommands: [Preview.self, List.self])
+
+    struct Preview: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Render an event's templates with sample values.")
+
+        @Argument(help: ArgumentHelp("The event: \(NotificationEvent.Name.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "event"))
+        var event: String
+
+        @Option(name: .customLong("lang"), help: "en or zh-Hans.")
+        var language = "en"
+
+        func run() async throws {
+            try await reportingErrors {
+                guard let name = NotificationEvent.Name(rawValue: event) else {
+                    throw CLIError("unknown event '\(event)'; known: \(NotificationEvent.Name.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                guard let language = NotificationLanguage(rawValue: self.language) else {
+                    throw CLIError("unknown language '\(self.language)'; known: \(NotificationLanguage.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                let rendered = try NotificationRenderer.bundled().render(NotificationEvent.sample(name, now: Date()), language: language)
+                let parts = SMSText.partCount(for: rendered.sms)
+                print("""
+                    SMS (\(SMSText.units(of: rendered.sms)) units, \(parts) part\(parts == 1 ? "" : "s")):
+                    \(rendered.sms)
+
+                    Subject: \(rendered.subject)
+
+                    \(rendered.text)
+                    """)
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the newest outbox messages.")
+
+        @OptionGroup var database: DatabaseOptions
+
+        @Option(help: "pending, sending, sent or dead.")
+        var state: String?
+
+        @Option(help: "At most this many (1 to 1000).")
+        var limit = 50
+
+        func run() async throws {
+            try await reportingErrors {
+                let filter = try state.map { text in
+                    guard let state = OutboxMessage.State(rawValue: text) else { throw CLIError("unknown state '\(text)': use pending, sending, sent or dead") }
+                    return state
+                }
+                guard (1...1000).contains(limit) else { throw CLIError("--limit must be from 1 to 1000") }
+                let db = try await database.open()
+                let messages: [OutboxMessage]
+                do {
+                    messages = try await OutboxStore(database: db).list(state: filter, limit: limit)
+                } catch {
+                    await db.close()
+                    throw error
+                }
+                await db.close()
+                if messages.isEmpty { print("no messages"); return }
+                for message in messages {
+                    let error = message.lastError.map { "  error: \($0)" } ?? ""
+                    print("\(message.id)\t\(message.state.rawValue)\t\(message.channel.rawValue)\t\(message.recipient)\t\(message.eventName)\tattempts=\(message.attempts)\t\(message.eventKey)\(error)")
+                }
+            }
+        }
+    }
+}
+
+/// The delivery service `recharge serve` runs, configured from the environment (see docs/notifications.md):
+/// SMPP when `RECHARGE_SMPP_URL` is set, SMTP when `RECHARGE_SMTP_URL` and `RECHARGE_SMTP_FROM` are, the dev
+/// inbox (log only) for any channel without a server.
+enum DeliverySetup {
+    static func make(environment: [String: String], database: Database, logger: Logger) throws -> DeliveryService {
+        let group = MultiThreadedEventLoopGroup.singleton
+        var sms: (any NotificationTransport)?
+        var email: (any NotificationTransport)?
+        if let url = environment["RECHARGE_SMPP_URL"], !url.isEmpty {
+            let configuration = try MessagingEndpoints.smpp(url: url, source: environment["RECHARGE_SMS_SOURCE"])
+            sms = SMPPTransport(client: SMPPClient(configuration: configuration, group: group, logger: logger), logger: logger)
+            logger.info("SMS notifications go to the SMSC", metadata: ["smsc": "\(configuration.host):\(configuration.port)"])
+        }
+        if let url = environment["RECHARGE_SMTP_URL"], !url.isEmpty {
+            guard let fromText = environment["RECHARGE_SMTP_FROM"], !fromText.isEmpty else {
+                throw CLIError("RECHARGE_SMTP_URL is set but RECHARGE_SMTP_FROM is not: set the sender address")
+            }
+            let configuration = try MessagingEndpoints.smtp(url: url)
+            email = SMTPTransport(client: SMTPClient(configuration: configuration, group: group, logger: logger), from: try MessagingEndpoints.mailFrom(fromText))
+            logger.info("Email notifications go to the SMTP server", metadata: ["smtp": "\(configuration.host):\(configuration.port)"])
+        }
+        if sms == nil || email == nil {
+            logger.notice("No \(sms == nil && email == nil ? "SMTP or SMPP server" : sms == nil ? "SMPP server" : "SMTP server") configured: those notifications go to the dev inbox (the log and /dev/outbox)")
+        }
+        return DeliveryService(
+            outbox: OutboxStore(database: database), renderer: try NotificationRenderer.bundled(), sms: sms, email: email, logger: logger)
+    }
+}

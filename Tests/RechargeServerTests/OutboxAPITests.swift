@@ -1,0 +1,47 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import RechargeCore
+import RechargeServer
+import RechargeStore
+import Testing
+
+@Suite("Outbox routes")
+struct OutboxAPITests {
+    @Test func topUpAppearsInTheOutboxForAdminsOnly() async throws {
+        try await APIHarness.run { api in
+            #expect(try await api.openLine(extra: #", "subscriber": {"email": "li@example.com", "language": "zh-Hans"}"#).status == .created)
+            #expect(try await api.topUp("+14155550100", "20.00", key: "order-1").status == .created)
+            #expect(try await api.topUp("+14155550100", "20.00", key: "order-1").status == .created)   // a replay queues nothing
+
+            let response = try await api.send(.get, "/v1/outbox", key: api.admin)
+            #expect(response.status == .ok)
+            let items = try #require(try api.json(response)["items"] as? [[String: Any]])
+            #expect(items.count == 2)
+            #expect(Set(items.compactMap { $0["channel"] as? String }) == ["sms", "email"])
+            #expect(items.allSatisfy { $0["eventKey"] as? String == "op:order-1:top_up_applied" && $0["state"] as? String == "pending" })
+            let sms = try #require(items.first { $0["channel"] as? String == "sms" })
+            #expect(sms["text"] as? String == "【Recharge】您通过银行卡充值20.00 美元已到账，当前余额20.00 美元。感谢使用！")
+
+            let filtered = try api.json(try await api.send(.get, "/v1/outbox?state=dead", key: api.admin))
+            #expect((filtered["items"] as? [Any])?.isEmpty == true)
+            try api.expectProblem(try await api.send(.get, "/v1/outbox?state=lost", key: api.admin), .badRequest, "invalid-request")
+            try api.expectProblem(try await api.send(.get, "/v1/outbox?state=", key: api.admin), .badRequest, "invalid-request")
+            try api.expectProblem(try await api.send(.get, "/v1/outbox?limit=0", key: api.admin), .badRequest, "invalid-request")
+            try api.expectProblem(try await api.send(.get, "/dev/outbox?state=SENT", key: api.admin), .badRequest, "invalid-request")
+            try api.expectProblem(try await api.send(.get, "/v1/outbox", key: api.writer), .forbidden, "forbidden")
+            try api.expectProblem(try await api.send(.get, "/v1/outbox", key: nil), .unauthorized, "unauthorized")
+
+            let page = try await api.send(.get, "/dev/outbox", key: api.admin)
+            #expect(page.status == .ok)
+            #expect(page.headers[.contentType] == "text/html; charset=utf-8")
+            let html = String(buffer: page.body)
+            #expect(html.contains("<h1>Outbox</h1>"))
+            #expect(html.contains("您通过银行卡充值20.00 美元已到账"))
+            #expect(html.contains("li@example.com") && html.contains("op:order-1:top_up_applied"))
+            try api.expectProblem(try await api.send(.get, "/dev/outbox", key: api.reader), .forbidden, "forbidden")
+            try api.expectProblem(try await api.send(.get, "/dev/outbox", key: nil), .unauthorized, "unauthorized")
+        }
+    }
+}
