@@ -146,12 +146,31 @@ public final class Database: Sendable {
         return result
     }
 
-    /// How many coalesced read batches may run at once: one per SQLite reader connection; on PostgreSQL a
-    /// few, leaving most of the pool to the writer and other work.
-    var readParallelism: Int {
+    /// Where the group-commit leader runs: on SQLite the writer connection's own thread (no hand-offs
+    /// between the leader and its statements); on PostgreSQL a thread of its own, off the shared pool.
+    var writerExecutor: any TaskExecutor {
         switch backend {
-        case .sqlite(let sqlite): sqlite.readerCount
-        case .postgres: 4
+        case .sqlite(let sqlite): sqlite.writerExecutor
+        case .postgres: Database.postgresWriterExecutor
+        }
+    }
+    private static let postgresWriterExecutor = DedicatedExecutor(name: "recharge-writer")
+
+    /// One executor per lane of coalesced reads: on SQLite each reader connection's own thread (the leader
+    /// runs beside its statements); on PostgreSQL four lanes on the shared pool, leaving most of the
+    /// connection pool to the writer and other work.
+    var readLanes: [(any TaskExecutor)?] {
+        switch backend {
+        case .sqlite(let sqlite): sqlite.readerExecutors
+        case .postgres: [nil, nil, nil, nil]
+        }
+    }
+
+    /// Runs `body` like ``read(timeout:_:)``, on SQLite on the reader connection of `lane`.
+    func read<T: Sendable>(lane: Int, _ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        switch backend {
+        case .sqlite(let sqlite): try await sqlite.read(lane: lane, body)
+        case .postgres: try await read(body)
         }
     }
 
@@ -205,32 +224,45 @@ public final class Database: Sendable {
 final class SQLiteBackend: Sendable {
     private let writer: SQLiteConnection
     private let readers: [SQLiteConnection]
+    /// Each reader connection's own thread (used by the coalesced balance reads; other reads share them).
+    let readerExecutors: [(any TaskExecutor)?]
+    private let readerPools: [ThreadPoolExecutor]
     private let gate = AsyncGate()
     private let nextReader = NIOLockedValueBox(0)
+    /// The writer connection's own thread, also the executor the group-commit leader runs on.
+    let writerExecutor: ThreadPoolExecutor
 
-    private init(writer: SQLiteConnection, readers: [SQLiteConnection]) {
+    private init(writer: SQLiteConnection, readers: [SQLiteConnection], readerPools: [ThreadPoolExecutor], writerExecutor: ThreadPoolExecutor) {
         self.writer = writer
         self.readers = readers
+        self.readerPools = readerPools
+        self.readerExecutors = readerPools.map { $0 }
+        self.writerExecutor = writerExecutor
     }
 
     static func open(path: String, logger: Logger) async throws -> SQLiteBackend {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        func connect() async throws -> SQLiteConnection {
-            let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        func connect(threadPool: NIOThreadPool) async throws -> SQLiteConnection {
+            let connection = try await SQLiteConnection.open(
+                storage: .file(path: path), threadPool: threadPool, logger: logger, on: MultiThreadedEventLoopGroup.singleton.any())
             // WAL lets readers run beside the writer; synchronous=FULL makes an acknowledged commit durable.
             for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000"] {
                 try await connection.sql().raw(SQLQueryString(pragma)).run()
             }
             return connection
         }
-        let writer = try await connect()
+        let writerExecutor = ThreadPoolExecutor()
+        let writer = try await connect(threadPool: writerExecutor.pool)
+        let readerPools = [ThreadPoolExecutor(), ThreadPoolExecutor()]
         var readers: [SQLiteConnection] = []
-        for _ in 0..<2 { readers.append(try await connect()) }
-        return SQLiteBackend(writer: writer, readers: readers)
+        for pool in readerPools { readers.append(try await connect(threadPool: pool.pool)) }
+        return SQLiteBackend(writer: writer, readers: readers, readerPools: readerPools, writerExecutor: writerExecutor)
     }
 
-    var readerCount: Int { readers.count }
+    func read<T: Sendable>(lane: Int, _ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        try await body(readers[lane % readers.count].sql(queryLogLevel: nil))
+    }
 
     func read<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         let index = nextReader.withLockedValue { value -> Int in
@@ -246,6 +278,8 @@ final class SQLiteBackend: Sendable {
 
     func close() async {
         for connection in readers + [writer] { try? await connection.close() }
+        await writerExecutor.shutDown()
+        for pool in readerPools { await pool.shutDown() }
     }
 }
 

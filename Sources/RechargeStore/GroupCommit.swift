@@ -69,9 +69,13 @@ public final class GroupCommitWriter: Sendable {
     private let maxBatch: Int
     private let apply: Apply
 
+    /// Where the leader runs (``Database/writerExecutor``), off Swift's shared pool.
+    private let executor: any TaskExecutor
+
     /// `apply` runs one batch in one transaction and returns one result per request, in order.
-    init(maxBatch: Int = 256, apply: @escaping Apply) {
+    init(maxBatch: Int = 256, executor: any TaskExecutor, apply: @escaping Apply) {
         self.maxBatch = maxBatch
+        self.executor = executor
         self.apply = apply
     }
 
@@ -83,7 +87,7 @@ public final class GroupCommitWriter: Sendable {
                 state.draining = true
                 return true
             }
-            if lead { Task { await self.drain() } }
+            if lead { Task(executorPreference: executor) { await self.drain() } }
         }
     }
 

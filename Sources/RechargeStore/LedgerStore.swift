@@ -40,10 +40,10 @@ public final class LedgerStore: Sendable {
 
     public init(database: Database) {
         self.database = database
-        self.balanceReader = ReadCoalescer(parallelism: database.readParallelism, missing: { RechargeError.lineNotFound($0) }) { msisdns in
-            try await LedgerStore.snapshots(msisdns, database: database)
+        self.balanceReader = ReadCoalescer(executors: database.readLanes, missing: { RechargeError.lineNotFound($0) }) { msisdns, lane in
+            try await LedgerStore.snapshots(msisdns, lane: lane, database: database)
         }
-        self.writer = GroupCommitWriter { requests in
+        self.writer = GroupCommitWriter(executor: database.writerExecutor) { requests in
             // A key committed by another node between our check and our insert: roll back and decide again.
             var attempt = 0
             while true {
@@ -137,8 +137,8 @@ public final class LedgerStore: Sendable {
     }
 
     /// Lines and buckets of up to a few hundred numbers, in one query.
-    static func snapshots(_ msisdns: [String], database: Database) async throws -> [String: LineSnapshot] {
-        try await database.read { db in
+    static func snapshots(_ msisdns: [String], lane: Int, database: Database) async throws -> [String: LineSnapshot] {
+        try await database.read(lane: lane) { db in
             let rows = try await db.raw("""
                 SELECT \(unsafeRaw: LineRow.qualifiedColumns), \(unsafeRaw: BucketRow.columns)
                 FROM lines l
