@@ -34,6 +34,7 @@ struct SystemController {
             ("recharge_group_commit_batches_total", "Write transactions run by the group-commit writer.", writes.batches),
             ("recharge_group_commit_requests_total", "Top-ups and debits applied through those transactions.", writes.requests),
             ("recharge_group_commit_retried_one_by_one_total", "Batches whose transaction failed and were retried one request at a time.", writes.retriedOneByOne),
+            ("recharge_group_commit_busy_microseconds_total", "Wall time the writer spent applying batches.", Int(writes.busyMicroseconds)),
             ("recharge_balance_queries_total", "Coalesced balance queries run.", reads.queries),
             ("recharge_balance_inquiries_total", "Balance inquiries those queries answered.", reads.inquiries),
         ] {

@@ -1,11 +1,10 @@
 import Foundation
 import NIOPosix
 
-/// A task executor with one thread of its own. The group-commit writer and the balance-read leaders run on
-/// one, so the serial section of the ledger does not wait behind every HTTP handler queued on Swift's
-/// shared cooperative pool: each of a batch's awaits (a statement, a commit) resumes on this thread at
-/// once instead of at the back of the pool's queue. Under 64 concurrent clients on 2 cores that wait was
-/// most of a batch's wall time (bench/README.md, "Where the time goes").
+/// A task executor with one thread of its own: where the group-commit leader runs on PostgreSQL, so the
+/// ledger's serial section does not wait behind every HTTP handler queued on Swift's shared cooperative
+/// pool. Each of a batch's awaits (a statement, the commit) resumes on this mostly idle thread at once
+/// instead of at the back of the pool's queue (bench/README.md, "Where the time goes").
 final class DedicatedExecutor: TaskExecutor, @unchecked Sendable {
     // @unchecked: `jobs` is only touched under `condition`'s lock.
     private let condition = NSCondition()

@@ -33,10 +33,13 @@ struct LedgerRequest: Sendable {
     }
 }
 
-/// Group commit: concurrent requests queue here and one of them at a time (the leader) applies
-/// everything queued so far in a single transaction, so many operations share one commit and one fsync,
-/// the way TigerBeetle batches transfers. No background task is needed: the request that finds the writer
-/// idle becomes the leader and drains the queue until it is empty.
+/// Group commit: concurrent requests queue here and a leader applies everything queued so far in a single
+/// transaction, so many operations share one commit and one fsync, the way TigerBeetle batches transfers.
+/// No background task is needed: a request that finds fewer than `leaders` batches running becomes a
+/// leader and drains the queue until it is empty. The ledger uses one leader per process on both engines.
+/// (Several leaders on PostgreSQL would overlap one batch's round trips with another's, the way two nodes
+/// do; tried with three, batches stalled for most of a second each, so it stays off until that is
+/// understood: bench/README.md.)
 ///
 /// Within a batch the requests are applied in arrival order, so operations on one line keep their order.
 /// A business rejection refuses only its own request. If the batch's transaction fails (a database error),
@@ -51,7 +54,7 @@ public final class GroupCommitWriter: Sendable {
 
     private struct State {
         var queue: [Pending] = []
-        var draining = false
+        var leaders = 0
         var statistics = Statistics()
     }
 
@@ -61,6 +64,9 @@ public final class GroupCommitWriter: Sendable {
         public var requests = 0
         public var largestBatch = 0
         public var retriedOneByOne = 0
+        /// Wall time spent applying batches: divided by `batches` it is the mean batch latency, and over an
+        /// interval it is how busy the (serial) writer was.
+        public var busyMicroseconds: Int64 = 0
     }
 
     var statistics: Statistics { state.withLockedValue { $0.statistics } }
@@ -73,8 +79,12 @@ public final class GroupCommitWriter: Sendable {
     private let executor: any TaskExecutor
 
     /// `apply` runs one batch in one transaction and returns one result per request, in order.
-    init(maxBatch: Int = 256, executor: any TaskExecutor, apply: @escaping Apply) {
+    private let maxLeaders: Int
+
+    init(maxBatch: Int = 256, leaders: Int = 1, executor: any TaskExecutor, apply: @escaping Apply) {
+        precondition(leaders > 0)
         self.maxBatch = maxBatch
+        self.maxLeaders = leaders
         self.executor = executor
         self.apply = apply
     }
@@ -83,8 +93,8 @@ public final class GroupCommitWriter: Sendable {
         try await withCheckedThrowingContinuation { continuation in
             let lead = state.withLockedValue { state -> Bool in
                 state.queue.append(Pending(request: request, continuation: continuation))
-                if state.draining { return false }
-                state.draining = true
+                guard state.leaders < maxLeaders else { return false }
+                state.leaders += 1
                 return true
             }
             if lead { Task(executorPreference: executor) { await self.drain() } }
@@ -93,14 +103,17 @@ public final class GroupCommitWriter: Sendable {
 
     private func drain() async {
         while let batch = nextBatch() {
+            let start = ContinuousClock.now
             await run(batch)
+            let elapsed = (ContinuousClock.now - start).components
+            state.withLockedValue { $0.statistics.busyMicroseconds += elapsed.seconds * 1_000_000 + elapsed.attoseconds / 1_000_000_000_000 }
         }
     }
 
     private func nextBatch() -> [Pending]? {
         state.withLockedValue { state -> [Pending]? in
             guard !state.queue.isEmpty else {
-                state.draining = false
+                state.leaders -= 1
                 return nil
             }
             let count = min(maxBatch, state.queue.count)
