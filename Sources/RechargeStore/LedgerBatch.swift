@@ -272,10 +272,11 @@ struct LedgerBatch {
     // MARK: Writing
 
     private func write() async throws -> [Result<LedgerResult, any Error>] {
-        let operationIDs = try await database.allocateIDs("operations", count: operations.count, db)
-        let transferIDs = try await database.allocateIDs("transfers", count: transfers.count, db)
-        let accountIDs = try await database.allocateIDs("ledger_accounts", count: newBuckets.count, db)
-        let bucketIDs = try await database.allocateIDs("buckets", count: newBuckets.count, db)
+        let ids = try await database.allocateIDs([
+            ("operations", operations.count), ("transfers", transfers.count),
+            ("ledger_accounts", newBuckets.count), ("buckets", newBuckets.count),
+        ], db)
+        let (operationIDs, transferIDs, accountIDs, bucketIDs) = (ids[0], ids[1], ids[2], ids[3])
         func account(_ ref: Ref) -> Int64 {
             switch ref {
             case .stored(let id): id
