@@ -1,10 +1,10 @@
 import NIOConcurrencyHelpers
 
 /// Read coalescing, the read-side twin of group commit: concurrent point lookups (balance inquiries) queue
-/// here, and up to one leader per lane (reader connection) at a time each take everything queued so far and
-/// answer it with one query (`WHERE msisdn IN (…)`), running on its lane's own thread. Under load a statement is prepared and a thread-pool hop paid once
-/// per batch instead of once per request; with no load a lookup runs alone at once, so nothing waits for
-/// a timer. Requests for the same key in one batch share one row set.
+/// here, and up to one leader per lane (reader connection) at a time each take everything queued so far
+/// and answer it with one query (`WHERE msisdn IN (…)`), running on its lane's own thread. Under load a
+/// statement is compiled once per batch instead of once per request; with no load a lookup runs alone at
+/// once, so nothing waits for a timer. Requests for the same key in one batch share one row set.
 final class ReadCoalescer<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     /// Looks up a batch of distinct keys on one lane (a reader connection); a key missing from the answer
     /// gets `missing(key)`.
