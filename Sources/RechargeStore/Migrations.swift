@@ -171,6 +171,30 @@ public enum Migrations {
                 """,
             ]
         },
+        Migration(version: 3, name: "reminders") { _ in
+            [
+                // Validity reminders already queued: one row per (bucket, notice), written in the transaction that
+                // queues the reminder, so a scan (on any node) never queues one twice, whatever the line's channels.
+                """
+                CREATE TABLE bucket_reminders (
+                    bucket_id BIGINT NOT NULL REFERENCES buckets (id),
+                    notice_days INTEGER NOT NULL CHECK (notice_days IN (1, 7)),
+                    created_at BIGINT NOT NULL,
+                    PRIMARY KEY (bucket_id, notice_days)
+                )
+                """,
+                "CREATE INDEX buckets_by_expiry ON buckets (valid_until)",
+                // Who runs a periodic job (the reminder scan) until when: one node at a time; another takes over
+                // when the holder stops renewing.
+                """
+                CREATE TABLE service_leases (
+                    name TEXT PRIMARY KEY,
+                    holder TEXT NOT NULL,
+                    expires_at BIGINT NOT NULL
+                )
+                """,
+            ]
+        },
     ]
 
     /// The highest version this build knows.
