@@ -274,3 +274,46 @@ public struct OutboxRetryPolicy: Sendable, Hashable {
     /// Whether an attempt that failed transiently may be tried again.
     public func allowsRetry(afterAttempt attempt: Int) -> Bool { attempt < maximumAttempts }
 }
+
+/// A line's notification settings as the subscriber set them (`PUT …/notification-preferences`).
+public struct NotificationPreferences: Sendable, Equatable {
+    /// The highest threshold accepted: one billion major units, as for credit limits.
+    public static let maximumThresholdMicros: Int64 = 1_000_000_000 * Money.microsPerUnit
+
+    public let smsEnabled: Bool
+    public let emailEnabled: Bool
+    /// The line's own address for email; nil means the subscriber's address (if there is one).
+    public let email: String?
+    public let language: NotificationLanguage
+    public let lowBalanceThreshold: Money
+
+    public init(smsEnabled: Bool, emailEnabled: Bool, email: String?, language: NotificationLanguage, lowBalanceThreshold: Money) throws(RechargeError) {
+        if let email { try Self.validate(email: email) }
+        guard !lowBalanceThreshold.isNegative else {
+            throw .invalidAmount(lowBalanceThreshold.decimalString, reason: "a low-balance threshold cannot be negative")
+        }
+        guard lowBalanceThreshold.micros <= Self.maximumThresholdMicros else { throw .amountOverflow }
+        self.smsEnabled = smsEnabled
+        self.emailEnabled = emailEnabled
+        self.email = email
+        self.language = language
+        self.lowBalanceThreshold = lowBalanceThreshold
+    }
+
+    /// One `@`, a non-empty local part, a dotted domain, no spaces or control characters, at most 254 bytes.
+    public static func validate(email: String) throws(RechargeError) {
+        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
+              email.utf8.count <= 254, !email.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F })
+        else { throw .invalidRequest("email '\(email)' is not an email address.") }
+    }
+
+    /// An address shown without giving it away: `l***i@example.com`, `l***@example.com` for a one-letter local part.
+    public static func masked(email: String) -> String {
+        guard let at = email.lastIndex(of: "@") else { return "***" }
+        let local = email[..<at]
+        let domain = email[at...]
+        guard let first = local.first else { return "***\(domain)" }
+        return local.count > 2 ? "\(first)***\(local.last!)\(domain)" : "\(first)***\(domain)"
+    }
+}
