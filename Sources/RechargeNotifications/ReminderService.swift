@@ -51,7 +51,7 @@ public final class ReminderService: Service {
             while !Task.isCancelled {
                 do {
                     // As in DeliveryService, a scan is not interrupted half-way by shutdown: it finishes its chunk.
-                    try await Task { try await self.runOnce() }.value
+                    _ = try await Task { try await self.runOnce() }.value
                 } catch {
                     self.logger.error("reminder scan failed", metadata: ["error": "\(error)"])
                 }

@@ -45,9 +45,11 @@ public struct ReminderStore: Sendable {
         guard (1...1000).contains(chunkSize) else { throw OutboxError.invalidLimit(chunkSize) }
         var scan = Scan()
         var after: Int64 = 0
+        let database = self.database
         while true {
+            let start = after
             let (reminders, messages, last) = try await database.transaction { db in
-                try await Self.scanChunk(after: after, now: now, limit: chunkSize, dialect: database.dialect, in: db)
+                try await Self.scanChunk(after: start, now: now, limit: chunkSize, dialect: database.dialect, in: db)
             }
             guard let last else { break }
             scan.chunks += 1
