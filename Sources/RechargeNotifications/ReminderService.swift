@@ -34,7 +34,7 @@ public final class ReminderService: Service {
 
     public init(
         store: ReminderStore, configuration: Configuration = Configuration(), clock: @escaping @Sendable () -> Date = { Date() },
-        holder: String = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier):\(UUID().uuidString.prefix(8))",
+        holder: String = "pid-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8).lowercased())",
         logger: Logger = Logger(label: "recharge.reminders")
     ) {
         precondition(configuration.interval > .zero, "the reminder interval must be positive")
