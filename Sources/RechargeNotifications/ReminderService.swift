@@ -47,7 +47,7 @@ public final class ReminderService: Service {
 
     /// Scans every `interval` until graceful shutdown (or cancellation), then gives the lease up.
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
                     // As in DeliveryService, a scan is not interrupted half-way by shutdown: it finishes its chunk.
@@ -58,7 +58,9 @@ public final class ReminderService: Service {
                 try? await Task.sleep(for: self.configuration.interval)
             }
         }
-        try? await store.releaseLease(Self.leaseName, holder: holder)
+        // In a task of its own: this one is cancelled, and the database refuses work from cancelled tasks.
+        let (store, holder) = (self.store, self.holder)
+        await Task { try? await store.releaseLease(Self.leaseName, holder: holder) }.value
     }
 
     /// One round: takes or renews the lease and, if this node holds it, scans. Nil when another node holds it.

@@ -20,7 +20,7 @@ struct NotificationPreferencesAPITests {
 
     @Test func defaultsThenReplacedAndOldAndNewAddressesAreTold() async throws {
         try await APIHarness.run { api in
-            try await api.openLine(extra: Self.subscriber)
+            _ = try await api.openLine(extra: Self.subscriber)
             let defaults = try api.json(try await api.send(.get, Self.path, key: api.writer))
             #expect(defaults["smsEnabled"] as? Bool == true && defaults["emailEnabled"] as? Bool == true)
             #expect(defaults["email"] as? String == "li.wei@example.com")
@@ -52,7 +52,7 @@ struct NotificationPreferencesAPITests {
             #expect(Set(notices.map(\.eventKey)).count == 4)
 
             // The line's threshold (now 2.50) is what the low-balance alarm uses.
-            try await api.topUp("+14155550100", "3.00", key: "t1")
+            _ = try await api.topUp("+14155550100", "3.00", key: "t1")
             _ = try await api.send(.post, "/v1/lines/+14155550100/debits", key: api.writer, idempotencyKey: "d1",
                                    json: #"{"amount": {"currency": "USD", "value": "0.40"}, "channel": "network"}"#)
             #expect(try await api.services.outbox.list(limit: 100).filter { $0.eventName == "low_balance" }.isEmpty)   // 2.60 ≥ 2.50
@@ -64,7 +64,7 @@ struct NotificationPreferencesAPITests {
 
     @Test func badInputIsAProblemAndChangesNothing() async throws {
         try await APIHarness.run { api in
-            try await api.openLine(extra: Self.subscriber)
+            _ = try await api.openLine(extra: Self.subscriber)
             let before = try await api.send(.get, Self.path, key: api.writer)
             func put(_ json: String) async throws -> TestResponse { try await api.send(.put, Self.path, key: api.writer, json: json) }
             try api.expectProblem(try await put(Self.body(email: "not-an-address")), .badRequest, "invalid-request")

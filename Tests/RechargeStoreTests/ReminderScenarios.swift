@@ -69,7 +69,7 @@ enum ReminderScenarios {
             let bonus = try bucketID(try await LedgerScenarios.grant(ledger, alice, .monetary, 5_000_000, days: 6, key: "g-bonus", currency: .usd), .monetary)
             try await LedgerScenarios.grant(ledger, alice, .data, 1_000, days: 30, key: "g-far")   // beyond seven days
             try await LedgerScenarios.grant(ledger, bob, .data, 1_000, days: 3, key: "g-bob")
-            try await ledger.changeStatus(bob, to: .terminated, now: now)   // terminated line: no reminders
+            _ = try await ledger.changeStatus(bob, to: .terminated, now: now)   // terminated line: no reminders
             let before = try await rows(database).count
 
             let scan = try await reminders.scan(now: now)
