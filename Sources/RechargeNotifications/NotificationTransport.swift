@@ -92,6 +92,8 @@ public struct SMPPTransport: NotificationTransport {
                         guard case .deliveryReceipt(let receipt) = inbound else { continue }
                         do {
                             try await Self.record(receipt, outbox: outbox, now: clock())
+                        } catch is CancellationError {
+                            return   // shutting down: receipts from now on are not recorded
                         } catch {
                             logger.warning("could not record a delivery receipt", metadata: ["message_id": "\(receipt.messageID)", "error": "\(error)"])
                         }
