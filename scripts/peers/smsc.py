@@ -114,29 +114,34 @@ async def serve(host: str, port: int, log_path: str):
                     "body": body.hex(),
                     "tlvs": [[t.tag, t.value.hex()] for t in event.tlvs],
                 }
+                # The log line is written before the answer, so a test that kills this process as soon as it
+                # has its submit_sm_resp always finds the submit in the log.
                 if dest.startswith("999") and key not in refused_once:
                     refused_once.add(key)
-                    event.reject(smpp34.ESME_RTHROTTLED)
                     record["answer"] = "ESME_RTHROTTLED"
+                    log.write(json.dumps(record) + "\n")
+                    event.reject(smpp34.ESME_RTHROTTLED)
                 elif dest.startswith("998") and key not in refused_once:
                     refused_once.add(key)
-                    event.reject(smpp34.ESME_RMSGQFUL)
                     record["answer"] = "ESME_RMSGQFUL"
+                    log.write(json.dumps(record) + "\n")
+                    event.reject(smpp34.ESME_RMSGQFUL)
                 elif dest.startswith("888"):
-                    event.reject(smpp34.ESME_RINVDSTADR)
                     record["answer"] = "ESME_RINVDSTADR"
+                    log.write(json.dumps(record) + "\n")
+                    event.reject(smpp34.ESME_RINVDSTADR)
                 else:
                     counter += 1
                     message_id = "%x%06d" % (pid, counter)
-                    event.accept(message_id)
                     record["answer"] = "ESME_ROK"
                     record["message_id"] = message_id
+                    log.write(json.dumps(record) + "\n")
+                    event.accept(message_id)
                     esme = sessions.get(event.session_id)
                     if event.registered_delivery & 0x01 and esme is not None:
                         task = asyncio.ensure_future(send_receipt(esme, event, message_id, body))
                         tasks.add(task)
                         task.add_done_callback(tasks.discard)
-                log.write(json.dumps(record) + "\n")
 
 
 def main():
