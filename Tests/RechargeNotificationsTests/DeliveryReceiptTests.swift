@@ -9,7 +9,7 @@ import Testing
 
 /// Receipt texts as an SMSC sends them in deliver_sm, through the SMPP transport's receipt handling into the
 /// outbox: delivered sets `delivered_at`, every final failure state makes the message dead with that state.
-@Suite("SMPP delivery receipts into the outbox")
+@Suite("SMPP delivery receipts into the outbox", .serialized)
 struct DeliveryReceiptTests {
     static let now = TestDatabase.epoch
 

@@ -87,7 +87,7 @@ struct SQLiteReminderServiceTests {
     @Test func runUntilCancelled() async throws { try await ReminderServiceScenarios.runScansUntilCancelled(.sqlite) }
 }
 
-@Suite("Reminder service on PostgreSQL", .enabled(if: TestDatabase.postgresAvailable, "RECHARGE_TEST_POSTGRES_URL is not set: run scripts/start-postgres"))
+@Suite("Reminder service on PostgreSQL", .enabled(if: TestDatabase.postgresAvailable, "RECHARGE_TEST_POSTGRES_URL is not set: run scripts/start-postgres"), .serialized)
 struct PostgresReminderServiceTests {
     @Test func leaseAndTakeover() async throws { try await ReminderServiceScenarios.oneNodeScansAndAnotherTakesOver(.postgres) }
     @Test func runUntilCancelled() async throws { try await ReminderServiceScenarios.runScansUntilCancelled(.postgres) }

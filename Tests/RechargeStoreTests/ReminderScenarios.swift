@@ -195,7 +195,8 @@ struct SQLiteReminderTests {
     @Test func packUsedUp() async throws { try await ReminderScenarios.packUsedUpOncePerEmptiedPack(.sqlite) }
 }
 
-@Suite("Reminders and used-up packs on PostgreSQL", .enabled(if: TestDatabase.postgresAvailable, "RECHARGE_TEST_POSTGRES_URL is not set: run scripts/start-postgres"))
+// Serialized: the full test run opens a pool per PostgreSQL test, and these would add six at once.
+@Suite("Reminders and used-up packs on PostgreSQL", .enabled(if: TestDatabase.postgresAvailable, "RECHARGE_TEST_POSTGRES_URL is not set: run scripts/start-postgres"), .serialized)
 struct PostgresReminderTests {
     @Test func sevenDaysThenOneDay() async throws { try await ReminderScenarios.firesOnceAtSevenDaysAndOnceAtOneDay(.postgres) }
     @Test func skipsUsedUpAndExpired() async throws { try await ReminderScenarios.skipsUsedUpExpiredAndEndlessBuckets(.postgres) }
