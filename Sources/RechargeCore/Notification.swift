@@ -20,10 +20,38 @@ public enum NotificationLanguage: String, Sendable, Codable, CaseIterable, Hasha
     }
 }
 
-/// How long before a line's validity ends the reminder is sent.
+/// How long before a line's or a bucket's validity ends the reminder is sent.
 public enum ValidityNotice: Int, Sendable, Codable, CaseIterable, Hashable {
     case sevenDays = 7
     case oneDay = 1
+
+    public var seconds: TimeInterval { TimeInterval(rawValue) * 86_400 }
+
+    /// The notice due for something that ends at `validUntil`, seen at `now`: one day when it ends within a day,
+    /// seven days when within seven days (but more than one), else none. Exactly one notice per window, so a
+    /// bucket first seen six hours before its end gets only the one-day reminder.
+    public static func due(validUntil: Date, now: Date) -> ValidityNotice? {
+        let left = validUntil.timeIntervalSince(now)
+        guard left > 0 else { return nil }
+        if left <= ValidityNotice.oneDay.seconds { return .oneDay }
+        if left <= ValidityNotice.sevenDays.seconds { return .sevenDays }
+        return nil
+    }
+}
+
+/// The bucket a validity reminder is about, when it is not the line itself: a data, voice or SMS pack or a
+/// monetary bucket of its own (a bonus). `remaining` is in the bucket's unit: micro-units of the line's
+/// currency for money, bytes, seconds or a count of messages.
+public struct ExpiringBucket: Sendable, Hashable, Codable {
+    public let kind: BucketKind
+    public let name: String?
+    public let remaining: Int64
+
+    public init(kind: BucketKind, name: String?, remaining: Int64) {
+        self.kind = kind
+        self.name = name
+        self.remaining = remaining
+    }
 }
 
 /// Something a subscriber is told about, with exactly the values its templates show. Amounts are ``Money``
@@ -31,10 +59,12 @@ public enum ValidityNotice: Int, Sendable, Codable, CaseIterable, Hashable {
 public enum NotificationEvent: Sendable, Hashable, Codable {
     case topUpApplied(amount: Money, balance: Money, channel: Channel)
     case debitApplied(amount: Money, balance: Money)
-    /// A data, voice or SMS pack is used up.
+    /// A data, voice or SMS pack is used up. `packName` may be empty (a pack granted without a name).
     case packUsedUp(packName: String, kind: BucketKind)
     case lowBalance(balance: Money, threshold: Money)
-    case validityEnding(notice: ValidityNotice, validUntil: Date, balance: Money)
+    /// The validity of the line (`bucket` nil) or of one bucket ends in 7 days or 1 day; `balance` is the line's
+    /// monetary balance.
+    case validityEnding(notice: ValidityNotice, validUntil: Date, balance: Money, bucket: ExpiringBucket?)
     case oneTimeCode(code: String, validMinutes: Int)
     /// The phone number or email address notifications go to was changed; `maskedNewValue` never shows it whole.
     case contactChanged(contactChannel: NotificationChannel, maskedNewValue: String)
@@ -84,7 +114,9 @@ public enum NotificationEvent: Sendable, Hashable, Codable {
         case .debitApplied: return .debitApplied(amount: usd(12_340_000), balance: usd(987_650_000))
         case .packUsedUp: return .packUsedUp(packName: "Unlimited Talk & Text Travel 30", kind: .data)
         case .lowBalance: return .lowBalance(balance: usd(4_990_000), threshold: usd(5_000_000))
-        case .validityEnding: return .validityEnding(notice: .sevenDays, validUntil: now.addingTimeInterval(7 * 86_400), balance: usd(123_450_000))
+        case .validityEnding:
+            return .validityEnding(notice: .sevenDays, validUntil: now.addingTimeInterval(7 * 86_400), balance: usd(123_450_000),
+                                   bucket: ExpiringBucket(kind: .data, name: "Unlimited Talk & Text Travel 30", remaining: 10_737_418_240))
         case .oneTimeCode: return .oneTimeCode(code: "829104", validMinutes: 10)
         case .contactChanged: return .contactChanged(contactChannel: .email, maskedNewValue: "l***i@example.com")
         case .voucherRedeemed: return .voucherRedeemed(amount: usd(100_000_000), balance: usd(1_100_000_000), voucherSerial: "VCH-2026-000123456")
@@ -136,6 +168,18 @@ public struct OutgoingNotification: Sendable, Hashable {
     /// The event key of an event caused by a ledger operation: `op:<idempotency key>:<event>`.
     public static func eventKey(operationKey: String, _ name: NotificationEvent.Name) -> String {
         "op:\(operationKey):\(name.rawValue)"
+    }
+
+    /// The event key of a pack emptied by a ledger operation: `op:<idempotency key>:pack_used_up:<bucket id>`
+    /// (one debit may empty two packs of a kind).
+    public static func packUsedUpKey(operationKey: String, bucketID: Int64) -> String {
+        "\(eventKey(operationKey: operationKey, .packUsedUp)):\(bucketID)"
+    }
+
+    /// The event key of a validity reminder for a bucket: `bucket:<id>:expiry:7d` or `…:1d`. A bucket's
+    /// `valid_until` never changes, so the key names the condition exactly once.
+    public static func expiryKey(bucketID: Int64, notice: ValidityNotice) -> String {
+        "bucket:\(bucketID):expiry:\(notice.rawValue)d"
     }
 }
 
@@ -229,4 +273,47 @@ public struct OutboxRetryPolicy: Sendable, Hashable {
 
     /// Whether an attempt that failed transiently may be tried again.
     public func allowsRetry(afterAttempt attempt: Int) -> Bool { attempt < maximumAttempts }
+}
+
+/// A line's notification settings as the subscriber set them (`PUT …/notification-preferences`).
+public struct NotificationPreferences: Sendable, Equatable {
+    /// The highest threshold accepted: one billion major units, as for credit limits.
+    public static let maximumThresholdMicros: Int64 = 1_000_000_000 * Money.microsPerUnit
+
+    public let smsEnabled: Bool
+    public let emailEnabled: Bool
+    /// The line's own address for email; nil means the subscriber's address (if there is one).
+    public let email: String?
+    public let language: NotificationLanguage
+    public let lowBalanceThreshold: Money
+
+    public init(smsEnabled: Bool, emailEnabled: Bool, email: String?, language: NotificationLanguage, lowBalanceThreshold: Money) throws(RechargeError) {
+        if let email { try Self.validate(email: email) }
+        guard !lowBalanceThreshold.isNegative else {
+            throw .invalidAmount(lowBalanceThreshold.decimalString, reason: "a low-balance threshold cannot be negative")
+        }
+        guard lowBalanceThreshold.micros <= Self.maximumThresholdMicros else { throw .amountOverflow }
+        self.smsEnabled = smsEnabled
+        self.emailEnabled = emailEnabled
+        self.email = email
+        self.language = language
+        self.lowBalanceThreshold = lowBalanceThreshold
+    }
+
+    /// One `@`, a non-empty local part, a dotted domain, no spaces or control characters, at most 254 bytes.
+    public static func validate(email: String) throws(RechargeError) {
+        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
+              email.utf8.count <= 254, !email.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F })
+        else { throw .invalidRequest("email '\(email)' is not an email address.") }
+    }
+
+    /// An address shown without giving it away: `l***i@example.com`, `l***@example.com` for a one-letter local part.
+    public static func masked(email: String) -> String {
+        guard let at = email.lastIndex(of: "@") else { return "***" }
+        let local = email[..<at]
+        let domain = email[at...]
+        guard let first = local.first else { return "***\(domain)" }
+        return local.count > 2 ? "\(first)***\(local.last!)\(domain)" : "\(first)***\(domain)"
+    }
 }

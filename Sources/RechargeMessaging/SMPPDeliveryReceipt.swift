@@ -29,6 +29,23 @@ public enum SMPPMessageState: UInt8, Sendable, Hashable {
 
     /// Whether no further receipt will follow for the message.
     public var isFinal: Bool { self != .enroute && self != .accepted }
+
+    /// Final and not delivered: the message will never reach the handset.
+    public var isFailure: Bool { isFinal && self != .delivered }
+
+    /// The seven-letter word of the receipt text.
+    public var receiptWord: String {
+        switch self {
+        case .enroute: "ENROUTE"
+        case .delivered: "DELIVRD"
+        case .expired: "EXPIRED"
+        case .deleted: "DELETED"
+        case .undeliverable: "UNDELIV"
+        case .accepted: "ACCEPTD"
+        case .unknown: "UNKNOWN"
+        case .rejected: "REJECTD"
+        }
+    }
 }
 
 /// A delivery receipt from an SMSC: which submitted message it is about, and what became of it.

@@ -104,6 +104,33 @@ public final class DeliveryService: Service {
         }
     }
 
+    /// Runs the transports' sessions (the SMPP bind) and delivers rounds until one finds nothing due, then stops
+    /// the sessions. Messages put back for a later retry are left for later. Returns the totals of all rounds.
+    public func deliverUntilEmpty() async throws -> Round {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for transport in [self.sms, self.email].compactMap({ $0 }) {
+                group.addTask { await transport.run(outbox: self.outbox, clock: self.clock) }
+            }
+            var total = Round()
+            do {
+                while true {
+                    let round = try await deliverDue()
+                    total.claimed += round.claimed
+                    total.sent += round.sent
+                    total.retried += round.retried
+                    total.dead += round.dead
+                    total.lost += round.lost
+                    if round.claimed == 0 { break }
+                }
+            } catch {
+                group.cancelAll()
+                throw error
+            }
+            group.cancelAll()
+            return total
+        }
+    }
+
     /// One round: claims up to `batchSize` due messages and delivers them concurrently.
     @discardableResult
     public func deliverDue() async throws -> Round {

@@ -49,6 +49,16 @@ public enum NotificationFormat {
         return language == .english ? "\(minutes) min" : "\(minutes) 分钟"
     }
 
+    /// An amount of a bucket in its unit: money in `currency`, data volume, voice time, or a count of texts.
+    public static func quantity(_ amount: Int64, kind: BucketKind, currency: Currency, language: NotificationLanguage) -> String {
+        switch kind {
+        case .monetary: money(Money(micros: amount, currency: currency), language: language)
+        case .data: dataVolume(bytes: amount, language: language)
+        case .voice: duration(seconds: amount, language: language)
+        case .sms: language == .english ? (amount == 1 ? "1 text" : "\(max(amount, 0)) texts") : "\(max(amount, 0)) 条短信"
+        }
+    }
+
     /// `Dec 4, 2026` / `2026年12月4日`, on the calendar day of `timeZone`.
     public static func date(_ date: Date, language: NotificationLanguage, timeZone: TimeZone = TimeZone(identifier: "UTC")!) -> String {
         var calendar = Calendar(identifier: .gregorian)

@@ -99,15 +99,26 @@ public struct NotificationRenderer: Sendable {
             context["balance"] = money(balance)
         case .packUsedUp(let packName, let kind):
             context["pack_name"] = packName
+            context["has_name"] = !packName.isEmpty
             context["kind"] = NotificationFormat.bucketKindName(kind, language: language)
         case .lowBalance(let balance, let threshold):
             context["balance"] = money(balance)
             context["threshold"] = money(threshold)
-        case .validityEnding(let notice, let validUntil, let balance):
+        case .validityEnding(let notice, let validUntil, let balance, let bucket):
             context["days"] = notice.rawValue
             context["one_day"] = notice == .oneDay
             context["valid_until"] = NotificationFormat.date(validUntil, language: language, timeZone: timeZone)
             context["balance"] = money(balance)
+            if let bucket {
+                // `{{#bucket}}…{{/bucket}}`: a pack or bonus bucket ends, not the line.
+                let name = bucket.name ?? ""
+                context["bucket"] = [
+                    "kind": NotificationFormat.bucketKindName(bucket.kind, language: language),
+                    "pack_name": name,
+                    "has_name": !name.isEmpty,
+                    "remaining": NotificationFormat.quantity(bucket.remaining, kind: bucket.kind, currency: balance.currency, language: language),
+                ] as [String: Any]
+            }
         case .oneTimeCode(let code, let validMinutes):
             context["code"] = code
             context["minutes"] = validMinutes

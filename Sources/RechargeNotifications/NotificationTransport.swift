@@ -64,7 +64,23 @@ public struct SMPPTransport: NotificationTransport {
         return submission.messageIDs.first
     }
 
-    /// Binds and serves the session; turns final delivery receipts into `delivered_at`.
+    /// What a delivery receipt does to the outbox: `DELIVRD` sets `delivered_at`; a final failure (`UNDELIV`,
+    /// `REJECTD`, `EXPIRED`, `DELETED`, `UNKNOWN`) makes the message `dead` with the state and error code as its
+    /// `last_error`; intermediate states (`ENROUTE`, `ACCEPTD`) and receipts without a state change nothing.
+    /// Returns what was recorded: `delivered`, `failed` or nil.
+    @discardableResult
+    public static func record(_ receipt: SMPPDeliveryReceipt, outbox: OutboxStore, now: Date) async throws -> SMPPMessageState? {
+        guard let state = receipt.state, state.isFinal else { return nil }
+        if state == .delivered {
+            try await outbox.recordReceipt(providerID: receipt.messageID, deliveredAt: now, now: now)
+        } else {
+            let error = receipt.errorCode.map { $0.isEmpty ? "" : " err:\($0)" } ?? ""
+            try await outbox.recordReceiptFailure(providerID: receipt.messageID, failure: "delivery receipt: stat:\(state.receiptWord)\(error)", now: now)
+        }
+        return state
+    }
+
+    /// Binds and serves the session; turns final delivery receipts into `delivered_at` or a dead message.
     public func run(outbox: OutboxStore, clock: @escaping @Sendable () -> Date) async {
         let client = self.client
         let logger = self.logger
@@ -73,9 +89,11 @@ public struct SMPPTransport: NotificationTransport {
                 group.addTask { await client.run() }
                 group.addTask {
                     for await inbound in client.inbound {
-                        guard case .deliveryReceipt(let receipt) = inbound, receipt.state == .delivered else { continue }
+                        guard case .deliveryReceipt(let receipt) = inbound else { continue }
                         do {
-                            try await outbox.recordReceipt(providerID: receipt.messageID, deliveredAt: clock(), now: clock())
+                            try await Self.record(receipt, outbox: outbox, now: clock())
+                        } catch is CancellationError {
+                            return   // shutting down: receipts from now on are not recorded
                         } catch {
                             logger.warning("could not record a delivery receipt", metadata: ["message_id": "\(receipt.messageID)", "error": "\(error)"])
                         }

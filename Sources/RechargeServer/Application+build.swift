@@ -23,6 +23,7 @@ public struct RechargeServices: Sendable {
     public let ledger: LedgerStore
     public let apiKeys: APIKeyStore
     public let outbox: OutboxStore
+    public let notificationPreferences: NotificationPreferencesStore
     /// Renders outbox rows on the operator pages; nil if the bundled templates could not be loaded.
     public let renderer: NotificationRenderer?
     public let metrics: PrometheusCollectorRegistry
@@ -37,6 +38,7 @@ public struct RechargeServices: Sendable {
         self.ledger = LedgerStore(database: database)
         self.apiKeys = APIKeyStore(database: database, cacheLifetime: apiKeyCacheLifetime)
         self.outbox = OutboxStore(database: database)
+        self.notificationPreferences = NotificationPreferencesStore(database: database)
         self.renderer = renderer
         self.metrics = metrics
         self.clock = clock
@@ -52,6 +54,7 @@ public func buildRouter(_ services: RechargeServices) -> Router<RechargeRequestC
     SystemController(services: services).addRoutes(to: router)
     let v1 = router.group("v1").add(middleware: APIKeyAuthenticator(keys: services.apiKeys))
     LinesController(ledger: services.ledger, clock: services.clock).addRoutes(to: v1)
+    NotificationPreferencesController(store: services.notificationPreferences, clock: services.clock).addRoutes(to: v1)
     let dev = router.group("dev").add(middleware: APIKeyAuthenticator(keys: services.apiKeys))
     OutboxController(outbox: services.outbox, renderer: services.renderer).addRoutes(v1: v1, dev: dev)
     routeTable.load(router.routes.map { ("\($0.path)", $0.method.rawValue) })

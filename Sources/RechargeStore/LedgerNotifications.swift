@@ -3,12 +3,12 @@ import RechargeCore
 import SQLKit
 
 /// The notifications a batch of applied ledger operations causes, queued in the batch's own transaction:
-/// a `topUpApplied` per money top-up, and a `lowBalance` when a debit takes the line's monetary balance below
-/// its threshold while the alarm is armed (see ``LowBalanceAlarm``; the armed state is stored per line in
+/// a `topUpApplied` per money top-up, a `packUsedUp` per data, voice or SMS bucket a debit takes to zero, and a
+/// `lowBalance` when a debit takes the line's monetary balance below its threshold while the alarm is armed (see ``LowBalanceAlarm``; the armed state is stored per line in
 /// `notification_preferences.low_balance_armed`).
 ///
 /// A fixed handful of statements per batch: one read of the lines' contacts and alarms, one of their balances
-/// after the batch, at most one upsert of changed alarm states and one multi-row insert into the outbox. Event
+/// after the batch, one of the names of emptied packs (only when a pack was emptied), at most one upsert of changed alarm states and one multi-row insert into the outbox. Event
 /// keys come from the operations' idempotency keys, so a replayed operation (which is never "applied" again)
 /// queues nothing, and a batch rolled back and retried queues the same keys.
 enum LedgerNotifications {
@@ -24,28 +24,9 @@ enum LedgerNotifications {
         guard let now = operations.map(\.createdAt).max() else { return }
         let msisdns = Array(Set(operations.map(\.msisdn))).sorted()
         var lines: [String: LineContext] = [:]
-        let rows = try await db.raw("""
-            SELECT l.id, l.msisdn, l.currency, s.email AS subscriber_email, s.language AS subscriber_language,
-                   p.sms_enabled, p.email_enabled, p.email AS preferred_email, p.language AS preferred_language,
-                   p.low_balance_threshold, p.low_balance_armed
-            FROM lines l
-            LEFT JOIN subscribers s ON s.id = l.subscriber_id
-            LEFT JOIN notification_preferences p ON p.line_id = l.id
-            WHERE l.msisdn IN (\(binds: msisdns))
-            """).all()
-        for row in rows {
-            let currency = try Currency(code: try row.string("currency"))
-            let msisdn = try row.string("msisdn")
-            let armed = (try row.optional("low_balance_armed", as: Int.self) ?? 1) == 1
-            let threshold = try row.optional("low_balance_threshold", as: Int64.self) ?? LowBalanceAlarm.defaultThreshold(for: currency).micros
-            let contact = NotificationContact(
-                msisdn: msisdn,
-                email: try row.optional("preferred_email", as: String.self) ?? row.optional("subscriber_email", as: String.self),
-                language: NotificationLanguage(tag: try row.optional("preferred_language", as: String.self) ?? row.optional("subscriber_language", as: String.self)),
-                smsEnabled: (try row.optional("sms_enabled", as: Int.self) ?? 1) == 1,
-                emailEnabled: (try row.optional("email_enabled", as: Int.self) ?? 1) == 1)
-            lines[msisdn] = LineContext(id: try row.int64("id"), currency: currency, contact: contact,
-                                        alarm: LowBalanceAlarm(threshold: threshold, armed: armed), initiallyArmed: armed)
+        for (msisdn, row) in try await NotificationContactRow.load(msisdns: msisdns, in: db) {
+            lines[msisdn] = LineContext(id: row.lineID, currency: row.currency, contact: row.contact,
+                                        alarm: LowBalanceAlarm(threshold: row.threshold, armed: row.armed), initiallyArmed: row.armed)
         }
 
         // Monetary balance (valid buckets in the line's currency) after the batch; walking the batch's own
@@ -69,9 +50,28 @@ enum LedgerNotifications {
             balance[operation.msisdn, default: 0] -= monetaryChange(operation, currency: line.currency)
         }
 
+        // Names of the packs this batch emptied: a debit entry that leaves a data, voice or SMS bucket at zero.
+        let emptied = operations.filter { $0.kind == .debit }.flatMap { operation in
+            operation.entries.filter { $0.bucketKind != .monetary && $0.amount < 0 && $0.remainingAfter == 0 }
+        }
+        var packNames: [Int64: String] = [:]
+        if !emptied.isEmpty {
+            let ids = Array(Set(emptied.map(\.bucketID))).sorted()
+            for row in try await db.raw("SELECT id, name FROM buckets WHERE id IN (\(binds: ids))").all() {
+                packNames[try row.int64("id")] = try row.optional("name", as: String.self) ?? ""
+            }
+        }
+
         var notifications: [OutgoingNotification] = []
         for operation in operations {
             guard var line = lines[operation.msisdn] else { continue }
+            if operation.kind == .debit {
+                for entry in operation.entries where entry.bucketKind != .monetary && entry.amount < 0 && entry.remainingAfter == 0 {
+                    let event = NotificationEvent.packUsedUp(packName: packNames[entry.bucketID] ?? "", kind: entry.bucketKind)
+                    notifications += line.contact.notifications(
+                        for: event, eventKey: OutgoingNotification.packUsedUpKey(operationKey: operation.idempotencyKey, bucketID: entry.bucketID))
+                }
+            }
             let change = monetaryChange(operation, currency: line.currency)
             let after = balance[operation.msisdn, default: 0] + change
             balance[operation.msisdn] = after

@@ -171,6 +171,35 @@ public enum Migrations {
                 """,
             ]
         },
+        Migration(version: 3, name: "reminders_and_preferences") { _ in
+            [
+                // Validity reminders already queued: one row per (bucket, notice), written in the transaction that
+                // queues the reminder, so a scan (on any node) never queues one twice, whatever the line's channels.
+                """
+                CREATE TABLE bucket_reminders (
+                    bucket_id BIGINT NOT NULL REFERENCES buckets (id),
+                    notice_days INTEGER NOT NULL CHECK (notice_days IN (1, 7)),
+                    created_at BIGINT NOT NULL,
+                    PRIMARY KEY (bucket_id, notice_days)
+                )
+                """,
+                "CREATE INDEX buckets_by_expiry ON buckets (valid_until)",
+                // Counts changes of a line's notification email: the event key of the `contact_changed` notices.
+                "ALTER TABLE notification_preferences ADD COLUMN email_version BIGINT NOT NULL DEFAULT 0",
+                // A delivery receipt with a final state other than delivered (UNDELIV, REJECTD, EXPIRED …) that
+                // overtook the sent mark of its message waits here like a delivered one.
+                "ALTER TABLE outbox_receipts ADD COLUMN failure TEXT",
+                // Who runs a periodic job (the reminder scan) until when: one node at a time; another takes over
+                // when the holder stops renewing.
+                """
+                CREATE TABLE service_leases (
+                    name TEXT PRIMARY KEY,
+                    holder TEXT NOT NULL,
+                    expires_at BIGINT NOT NULL
+                )
+                """,
+            ]
+        },
     ]
 
     /// The highest version this build knows.

@@ -159,10 +159,13 @@ public struct OutboxStore: Sendable {
             let meeting = try await db.raw("""
                 INSERT INTO outbox_receipts (provider_id, delivered_at, created_at) VALUES (\(bind: providerID), NULL, \(bind: now.unixMicros))
                 ON CONFLICT (provider_id) DO UPDATE SET created_at = outbox_receipts.created_at
-                RETURNING delivered_at
+                RETURNING delivered_at, failure
                 """).first()
             if let deliveredAt = try meeting?.optional("delivered_at", as: Int64.self) {
                 try await db.raw("UPDATE outbox SET delivered_at = \(bind: deliveredAt) WHERE id = \(bind: message.id)").run()
+                try await db.raw("DELETE FROM outbox_receipts WHERE provider_id = \(bind: providerID)").run()
+            } else if let failure = try meeting?.optional("failure", as: String.self) {
+                try await db.raw("UPDATE outbox SET state = 'dead', last_error = \(bind: failure) WHERE id = \(bind: message.id)").run()
                 try await db.raw("DELETE FROM outbox_receipts WHERE provider_id = \(bind: providerID)").run()
             }
             return updated
@@ -210,6 +213,34 @@ public struct OutboxStore: Sendable {
                 WHERE provider_id = \(bind: providerID) AND delivered_at IS NULL RETURNING id
                 """).all().count > 0
             if found {
+                try await db.raw("DELETE FROM outbox_receipts WHERE provider_id = \(bind: providerID)").run()
+            }
+            return found
+        }
+    }
+
+    /// Records a delivery receipt whose final state is a failure (the SMSC could not deliver, rejected, expired
+    /// or deleted the message): the sent message whose `provider_id` is `providerID` becomes `dead` with
+    /// `failure` as its `last_error`, for the operator to see; it is not sent again (the SMSC already tried).
+    /// Returns whether a sent, undelivered message was found; as with ``recordReceipt(providerID:deliveredAt:now:)``
+    /// a receipt that overtook the sent mark is kept and applied by that mark.
+    @discardableResult
+    public func recordReceiptFailure(providerID: String, failure: String, now: Date = Date()) async throws -> Bool {
+        let failure = String(failure.prefix(1000))
+        return try await database.transaction { db in
+            try await db.raw("""
+                INSERT INTO outbox_receipts (provider_id, delivered_at, failure, created_at)
+                VALUES (\(bind: providerID), NULL, \(bind: failure), \(bind: now.unixMicros))
+                ON CONFLICT (provider_id) DO UPDATE SET failure = excluded.failure
+                """).run()
+            let found = try await db.raw("""
+                UPDATE outbox SET state = 'dead', last_error = \(bind: failure)
+                WHERE provider_id = \(bind: providerID) AND state = 'sent' AND delivered_at IS NULL RETURNING id
+                """).all().count > 0
+            // Applied, or about a message whose sent mark has committed and that is finished already (delivered,
+            // or dead): nothing is waiting for the meeting row.
+            let finished = try await db.raw("SELECT id FROM outbox WHERE provider_id = \(bind: providerID)").first() != nil
+            if found || finished {
                 try await db.raw("DELETE FROM outbox_receipts WHERE provider_id = \(bind: providerID)").run()
             }
             return found

@@ -9,7 +9,7 @@ import RechargeStore
 
 struct NotifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "notify", abstract: "Notification templates and the outbox.", subcommands: [Preview.self, List.self])
+        commandName: "notify", abstract: "Notification templates and the outbox.", subcommands: [Preview.self, List.self, Deliver.self])
 
     struct Preview: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Render an event's templates with sample values.")
@@ -82,8 +82,49 @@ struct NotifyCommand: AsyncParsableCommand {
 /// The delivery service `recharge serve` runs, configured from the environment (see docs/notifications.md):
 /// SMPP when `RECHARGE_SMPP_URL` is set, SMTP when `RECHARGE_SMTP_URL` and `RECHARGE_SMTP_FROM` are, the dev
 /// inbox (log only) for any channel without a server.
+extension NotifyCommand {
+    struct Deliver: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Deliver every message that is due now, then exit (RECHARGE_SMPP_URL, RECHARGE_SMTP_URL as for serve).",
+            discussion: "Rounds of --batch-size messages until a round finds nothing due; messages put back for a later retry stay queued. `serve` delivers continuously.")
+
+        @OptionGroup var database: DatabaseOptions
+
+        @Option(help: "Messages claimed and sent concurrently per round (1 to 1000).")
+        var batchSize = 32
+
+        func run() async throws {
+            try await reportingErrors {
+                guard (1...1000).contains(batchSize) else { throw CLIError("--batch-size must be from 1 to 1000") }
+                var logger = Logger(label: "recharge")
+                logger.logLevel = .warning
+                let db = try await database.open()
+                let round: DeliveryService.Round
+                let elapsed: Duration
+                do {
+                    var configuration = DeliveryService.Configuration()
+                    configuration.batchSize = batchSize
+                    let service = try DeliverySetup.make(environment: ProcessInfo.processInfo.environment, database: db, logger: logger, configuration: configuration)
+                    let start = ContinuousClock.now
+                    round = try await service.deliverUntilEmpty()
+                    elapsed = ContinuousClock.now - start
+                } catch {
+                    await db.close()
+                    throw error
+                }
+                await db.close()
+                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                let rate = seconds > 0 ? Double(round.sent) / seconds : 0
+                print("claimed=\(round.claimed) sent=\(round.sent) retried=\(round.retried) dead=\(round.dead) lost=\(round.lost) seconds=\(String(format: "%.3f", seconds)) sent_per_second=\(String(format: "%.0f", rate))")
+            }
+        }
+    }
+}
+
 enum DeliverySetup {
-    static func make(environment: [String: String], database: Database, logger: Logger) throws -> DeliveryService {
+    static func make(
+        environment: [String: String], database: Database, logger: Logger, configuration: DeliveryService.Configuration = DeliveryService.Configuration()
+    ) throws -> DeliveryService {
         let group = MultiThreadedEventLoopGroup.singleton
         var sms: (any NotificationTransport)?
         var email: (any NotificationTransport)?
@@ -104,6 +145,7 @@ enum DeliverySetup {
             logger.notice("No \(sms == nil && email == nil ? "SMTP or SMPP server" : sms == nil ? "SMPP server" : "SMTP server") configured: those notifications go to the dev inbox (the log and /dev/outbox)")
         }
         return DeliveryService(
-            outbox: OutboxStore(database: database), renderer: try NotificationRenderer.bundled(), sms: sms, email: email, logger: logger)
+            outbox: OutboxStore(database: database), renderer: try NotificationRenderer.bundled(), sms: sms, email: email,
+            configuration: configuration, logger: logger)
     }
 }

@@ -31,6 +31,12 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Do not run the outbox delivery service in this process (another node delivers); notifications are still queued.")
     var noDelivery = false
 
+    @Flag(help: "Do not run the validity-reminder scan in this process (also off with --no-delivery).")
+    var noReminders = false
+
+    @Option(help: "Seconds between validity-reminder scans. Env: RECHARGE_REMINDER_INTERVAL.")
+    var reminderInterval: Int?
+
     @Option(help: "trace, debug, info, notice, warning, error or critical. Env: RECHARGE_LOG_LEVEL.")
     var logLevel: String?
 
@@ -47,6 +53,11 @@ struct Serve: AsyncParsableCommand {
                     guard let value = Int(text), (0...65535).contains(value) else { throw CLIError("RECHARGE_PORT '\(text)' is not a port number") }
                     return value
                 } ?? 8080)
+            let interval = try reminderInterval ?? environment["RECHARGE_REMINDER_INTERVAL"].map { text in
+                guard let value = Int(text) else { throw CLIError("RECHARGE_REMINDER_INTERVAL '\(text)' is not a number of seconds") }
+                return value
+            } ?? 300
+            guard (1...86_400).contains(interval) else { throw CLIError("the reminder interval must be 1 to 86400 seconds, not \(interval)") }
             let db = try await self.database.open(migrate: migrate)
             let services = RechargeServices(database: db)
             logger.info("Database ready", metadata: ["database": "\(db.location)", "schema": "\(Migrations.latestVersion)"])
@@ -67,7 +78,14 @@ struct Serve: AsyncParsableCommand {
                     throw error
                 }
             }
-            // The HTTP server and the outbox delivery run side by side and stop together on SIGTERM/SIGINT.
+            if noDelivery || noReminders {
+                logger.notice("Validity reminders are off in this process: another node scans for them")
+            } else {
+                running.append(.init(service: ReminderService(
+                    store: ReminderStore(database: db), configuration: .init(interval: .seconds(interval)),
+                    logger: logger)))
+            }
+            // The HTTP server, the outbox delivery and the reminder scan run side by side and stop together on SIGTERM/SIGINT.
             let group = ServiceGroup(configuration: .init(services: running, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             do {
                 try await group.run()

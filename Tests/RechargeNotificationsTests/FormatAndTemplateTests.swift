@@ -126,7 +126,13 @@ struct NotificationTemplateTests {
     func everySMSFitsInTwoParts(language: NotificationLanguage) throws {
         for name in NotificationEvent.Name.allCases {
             var events = [NotificationEvent.sample(name, now: Self.now)]
-            if case .validityEnding(_, let until, let balance) = events[0] { events.append(.validityEnding(notice: .oneDay, validUntil: until, balance: balance)) }
+            if case .validityEnding(_, let until, let balance, let bucket) = events[0] {
+                // Tomorrow, the line itself, and a pack without a name.
+                events.append(.validityEnding(notice: .oneDay, validUntil: until, balance: balance, bucket: bucket))
+                events.append(.validityEnding(notice: .sevenDays, validUntil: until, balance: balance, bucket: nil))
+                events.append(.validityEnding(notice: .oneDay, validUntil: until, balance: balance, bucket: ExpiringBucket(kind: .sms, name: nil, remaining: 99)))
+            }
+            if case .packUsedUp(_, let kind) = events[0] { events.append(.packUsedUp(packName: "", kind: kind)) }
             for event in events {
                 let rendered = try renderer.render(event, language: language)
                 let parts = SMSText.partCount(for: rendered.sms)
@@ -148,6 +154,26 @@ struct NotificationTemplateTests {
         #expect(chinese.sms == "【Recharge】您通过微信支付充值20.00 美元已到账，当前余额25.50 美元。感谢使用！")
         #expect(try SMSText(chinese.sms).dataCoding == .ucs2)
         #expect(chinese.html.contains("<strong>20.00 美元</strong>"))
+    }
+
+    /// A reminder names the pack, what is left of it and when it ends; the line's own reminder asks for a top-up.
+    @Test func validityRemindersSayWhatEnds() throws {
+        let until = Date(timeIntervalSince1970: 1_796_428_800)   // 2026-12-05 00:00 UTC
+        let balance = Money(micros: 12_340_000, currency: .usd)
+        let pack = NotificationEvent.validityEnding(notice: .sevenDays, validUntil: until, balance: balance,
+                                                    bucket: ExpiringBucket(kind: .data, name: "Travel 30", remaining: 1_610_612_736))
+        #expect(try renderer.render(pack, language: .english).sms
+            == "Recharge: your data pack \"Travel 30\" expires on Dec 5, 2026 (in 7 days), 1.5 GB left. Balance: $12.34.")
+        #expect(try renderer.render(pack, language: .simplifiedChinese).sms
+            == "【Recharge】您的流量套餐“Travel 30”将于2026年12月5日到期（7天后），剩余1.5 GB，余额12.34 美元。")
+        let texts = NotificationEvent.validityEnding(notice: .oneDay, validUntil: until, balance: balance, bucket: ExpiringBucket(kind: .sms, name: nil, remaining: 40))
+        #expect(try renderer.render(texts, language: .english).sms
+            == "Recharge: your texts pack expires on Dec 5, 2026 (tomorrow), 40 texts left. Balance: $12.34.")
+        let line = NotificationEvent.validityEnding(notice: .oneDay, validUntil: until, balance: balance, bucket: nil)
+        #expect(try renderer.render(line, language: .english).sms
+            == "Recharge: your line expires on Dec 5, 2026 (tomorrow). Balance: $12.34. Top up to keep it.")
+        #expect(try renderer.render(.packUsedUp(packName: "", kind: .voice), language: .english).sms
+            == "Recharge: your minutes pack is used up. Buy a new pack or top up to stay connected.")
     }
 
     /// Values are escaped in HTML and left alone in text.

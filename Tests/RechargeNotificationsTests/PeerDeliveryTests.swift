@@ -178,6 +178,31 @@ struct PeerDeliveryTests {
 
     /// The mail server is unreachable during a burst: every message stays pending (nothing is lost or dead);
     /// when it is back, each goes out exactly once.
+    /// The SMSC accepts an SMS to a 777… number and then reports it undeliverable: the row becomes dead with the
+    /// receipt's state, as `recharge notify list --state dead` and `/v1/outbox?state=dead` show it.
+    @Test func undeliverableReceiptMakesTheMessageDead() async throws {
+        try await TestDatabase.with(.sqlite) { database in
+            let digits = "777" + String(UInt32.random(in: 10_000_000...99_999_999))
+            let outbox = OutboxStore(database: database)
+            try await outbox.enqueue([try OutgoingNotification(eventKey: "undeliv-\(digits)", channel: .sms, recipient: "+" + digits, language: .english,
+                                                               event: .oneTimeCode(code: "829104", validMinutes: 10))], now: Self.now)
+            let client = SMPPClient(configuration: Peers.smppConfiguration(), group: MultiThreadedEventLoopGroup.singleton)
+            let sms = SMPPTransport(client: client)
+            let clock = TestClock(Self.now)
+            let session = Task { await sms.run(outbox: outbox, clock: clock.function) }
+            defer { session.cancel() }
+            let delivery = try service(database, clock: clock, sms: sms, email: nil)
+            #expect(try await delivery.deliverDue() == .init(claimed: 1, sent: 1))
+            let submits = try #require(try await eventually { let s = try Peers.submits(to: digits); return s.isEmpty ? nil : s })
+            let dead = try await eventually(timeout: .seconds(30)) { try await outbox.list(state: .dead).first }
+            #expect(dead?.providerID == submits[0].messageID)
+            #expect(dead?.lastError == "delivery receipt: stat:UNDELIV err:001")
+            #expect(dead?.deliveredAt == nil)
+            #expect(try await delivery.deliverDue() == .init())   // not sent again
+            await client.shutdown()
+        }
+    }
+
     @Test(arguments: [Backend.sqlite, .postgres].filter { $0 == .sqlite || TestDatabase.postgresAvailable })
     func burstDuringAnOutageGoesOutOnceWhenTheServerIsBack(backend: Backend) async throws {
         try await TestDatabase.with(backend) { database in

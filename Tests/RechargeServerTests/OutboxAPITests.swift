@@ -44,4 +44,20 @@ struct OutboxAPITests {
             try api.expectProblem(try await api.send(.get, "/dev/outbox", key: nil), .unauthorized, "unauthorized")
         }
     }
+
+    /// An SMS the SMSC reported undeliverable is listed as dead with the receipt's state.
+    @Test func failedDeliveryReceiptShowsAsDead() async throws {
+        try await APIHarness.run { api in
+            #expect(try await api.openLine().status == .created)
+            #expect(try await api.topUp("+14155550100", "20.00", key: "order-1").status == .created)
+            let outbox = api.services.outbox
+            let claimed = try #require(try await outbox.claim(limit: 10, now: APIHarness.now, lease: .seconds(60)).first)
+            try await outbox.markSent(claimed, providerID: "smsc-1", now: APIHarness.now)
+            #expect(try await outbox.recordReceiptFailure(providerID: "smsc-1", failure: "delivery receipt: stat:UNDELIV err:001", now: APIHarness.now))
+            let items = try #require(try api.json(try await api.send(.get, "/v1/outbox?state=dead", key: api.admin))["items"] as? [[String: Any]])
+            #expect(items.count == 1)
+            #expect(items.first?["lastError"] as? String == "delivery receipt: stat:UNDELIV err:001")
+            #expect(items.first?["providerId"] as? String == "smsc-1" && items.first?["channel"] as? String == "sms")
+        }
+    }
 }

@@ -152,6 +152,38 @@ enum OutboxScenarios {
         }
     }
 
+    /// A receipt with a final failure state makes its sent message dead with the state as its error, whether it
+    /// comes after the sent mark or overtakes it; a delivered message is not changed by a late failure, and a
+    /// dead one is never claimed again.
+    static func failedReceiptsMakeMessagesDead(_ backend: Backend) async throws {
+        try await TestDatabase.with(backend) { database in
+            let outbox = OutboxStore(database: database)
+            try await outbox.enqueue([note("a"), note("b"), note("c")], now: now)
+            let claimed = try await outbox.claim(limit: 10, now: now, lease: .seconds(60))
+            #expect(claimed.map(\.eventKey) == ["a", "b", "c"])
+            try await outbox.markSent(claimed[0], providerID: "msg-a", now: now)
+            #expect(try await outbox.recordReceiptFailure(providerID: "msg-a", failure: "delivery receipt: stat:UNDELIV err:001", now: now))
+            // Overtaking the sent mark: kept, then applied by the mark.
+            #expect(try await outbox.recordReceiptFailure(providerID: "msg-b", failure: "delivery receipt: stat:EXPIRED", now: now) == false)
+            try await outbox.markSent(claimed[1], providerID: "msg-b", now: now.addingTimeInterval(1))
+            // Delivered first: a failure receipt after it changes nothing (and leaves no meeting row behind).
+            try await outbox.markSent(claimed[2], providerID: "msg-c", now: now)
+            #expect(try await outbox.recordReceipt(providerID: "msg-c", deliveredAt: now.addingTimeInterval(2), now: now))
+            #expect(try await outbox.recordReceiptFailure(providerID: "msg-c", failure: "delivery receipt: stat:REJECTD", now: now) == false)
+            let stored = try await rows(database)
+            #expect(stored.map(\.state) == [.dead, .dead, .sent])
+            #expect(stored[0].lastError == "delivery receipt: stat:UNDELIV err:001" && stored[0].deliveredAt == nil && stored[0].providerID == "msg-a")
+            #expect(stored[1].lastError == "delivery receipt: stat:EXPIRED")
+            #expect(stored[2].deliveredAt == now.addingTimeInterval(2) && stored[2].lastError == nil)
+            #expect(try await outbox.list(state: .dead).map(\.eventKey) == ["b", "a"])
+            #expect(try await outbox.claim(limit: 10, now: now.addingTimeInterval(100_000), lease: .seconds(60)).isEmpty)
+            let left = try await database.read { db in
+                try await db.raw("SELECT provider_id FROM outbox_receipts").all().map { try $0.decode(column: "provider_id", as: String.self) }
+            }
+            #expect(left == [])   // a late failure of a delivered message leaves nothing waiting
+        }
+    }
+
     /// Delivery receipts racing the `sent` marks of their messages (the SMSC answers and sends the receipt at
     /// once, and on PostgreSQL the two land on different connections): none is lost, none is left behind.
     static func receiptsRacingSentMarksAreNeverLost(_ backend: Backend) async throws {
@@ -226,6 +258,7 @@ struct SQLiteOutboxTests {
     @Test func claimLeaseBackoff() async throws { try await OutboxScenarios.claimLeaseBackoffAndDeadLetter(.sqlite) }
     @Test func concurrentClaimers() async throws { try await OutboxScenarios.concurrentClaimersNeverShareARow(.sqlite) }
     @Test func receiptsRacingSentMarks() async throws { try await OutboxScenarios.receiptsRacingSentMarksAreNeverLost(.sqlite) }
+    @Test func failedReceipts() async throws { try await OutboxScenarios.failedReceiptsMakeMessagesDead(.sqlite) }
 }
 
 @Suite("Outbox on PostgreSQL", .enabled(if: TestDatabase.postgresAvailable, "RECHARGE_TEST_POSTGRES_URL is not set: run scripts/start-postgres"))
@@ -236,4 +269,5 @@ struct PostgresOutboxTests {
     @Test func claimLeaseBackoff() async throws { try await OutboxScenarios.claimLeaseBackoffAndDeadLetter(.postgres) }
     @Test func concurrentClaimers() async throws { try await OutboxScenarios.concurrentClaimersNeverShareARow(.postgres) }
     @Test func receiptsRacingSentMarks() async throws { try await OutboxScenarios.receiptsRacingSentMarksAreNeverLost(.postgres) }
+    @Test func failedReceipts() async throws { try await OutboxScenarios.failedReceiptsMakeMessagesDead(.postgres) }
 }

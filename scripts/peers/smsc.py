@@ -40,15 +40,22 @@ def split_udh(short_message: bytes, esm_class: int):
     return b"", short_message, []
 
 
-def receipt_text(message_id: str, body: bytes, data_coding: int) -> bytes:
+# Receipt outcome by destination prefix: 777… is never delivered (UNDELIV, message_state 5, err 001);
+# every other accepted message is delivered (DELIVRD, message_state 2).
+def receipt_outcome(destination: str):
+    return ("UNDELIV", 5, "001", "000") if destination.startswith("777") else ("DELIVRD", 2, "000", "001")
+
+
+def receipt_text(message_id: str, body: bytes, data_coding: int, destination: str = "") -> bytes:
     stamp = time.strftime("%y%m%d%H%M")
     if data_coding == 0:
         sample = "".join(chr(b) if 32 <= b < 127 else "." for b in body[:20])
     else:
         sample = "ucs2"
+    stat, _, err, dlvrd = receipt_outcome(destination)
     return (
-        "id:%s sub:001 dlvrd:001 submit date:%s done date:%s stat:DELIVRD err:000 text:%s"
-        % (message_id, stamp, stamp, sample)
+        "id:%s sub:001 dlvrd:%s submit date:%s done date:%s stat:%s err:%s text:%s"
+        % (message_id, dlvrd, stamp, stamp, stat, err, sample)
     ).encode("ascii")
 
 
@@ -57,12 +64,12 @@ async def send_receipt(esme, event, message_id, body):
     try:
         await esme.deliver_sm(
             event.source_addr,
-            receipt_text(message_id, body, event.data_coding),
+            receipt_text(message_id, body, event.data_coding, event.destination_addr),
             source_addr=event.destination_addr,
             esm_class=0x04,
             tlvs=[
                 smpp34.Tlv(smpp34.TLV_RECEIPTED_MESSAGE_ID, message_id.encode("ascii") + b"\x00"),
-                smpp34.Tlv(smpp34.TLV_MESSAGE_STATE, bytes([2])),  # DELIVERED
+                smpp34.Tlv(smpp34.TLV_MESSAGE_STATE, bytes([receipt_outcome(event.destination_addr)[1]])),
             ],
         )
     except Exception as error:  # the ESME may have gone away; the log says so
@@ -107,29 +114,34 @@ async def serve(host: str, port: int, log_path: str):
                     "body": body.hex(),
                     "tlvs": [[t.tag, t.value.hex()] for t in event.tlvs],
                 }
+                # The log line is written before the answer, so a test that kills this process as soon as it
+                # has its submit_sm_resp always finds the submit in the log.
                 if dest.startswith("999") and key not in refused_once:
                     refused_once.add(key)
-                    event.reject(smpp34.ESME_RTHROTTLED)
                     record["answer"] = "ESME_RTHROTTLED"
+                    log.write(json.dumps(record) + "\n")
+                    event.reject(smpp34.ESME_RTHROTTLED)
                 elif dest.startswith("998") and key not in refused_once:
                     refused_once.add(key)
-                    event.reject(smpp34.ESME_RMSGQFUL)
                     record["answer"] = "ESME_RMSGQFUL"
+                    log.write(json.dumps(record) + "\n")
+                    event.reject(smpp34.ESME_RMSGQFUL)
                 elif dest.startswith("888"):
-                    event.reject(smpp34.ESME_RINVDSTADR)
                     record["answer"] = "ESME_RINVDSTADR"
+                    log.write(json.dumps(record) + "\n")
+                    event.reject(smpp34.ESME_RINVDSTADR)
                 else:
                     counter += 1
                     message_id = "%x%06d" % (pid, counter)
-                    event.accept(message_id)
                     record["answer"] = "ESME_ROK"
                     record["message_id"] = message_id
+                    log.write(json.dumps(record) + "\n")
+                    event.accept(message_id)
                     esme = sessions.get(event.session_id)
                     if event.registered_delivery & 0x01 and esme is not None:
                         task = asyncio.ensure_future(send_receipt(esme, event, message_id, body))
                         tasks.add(task)
                         task.add_done_callback(tasks.discard)
-                log.write(json.dumps(record) + "\n")
 
 
 def main():

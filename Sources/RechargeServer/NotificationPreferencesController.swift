@@ -1,0 +1,88 @@
+import Foundation
+import Hummingbird
+import RechargeCore
+import RechargeStore
+
+/// `GET/PUT /v1/lines/{msisdn}/notification-preferences`: how a line is notified. Both need the `write` scope:
+/// the preferences hold the subscriber's email address.
+struct NotificationPreferencesController {
+    let store: NotificationPreferencesStore
+    let clock: @Sendable () -> Date
+
+    func addRoutes(to group: RouterGroup<RechargeRequestContext>) {
+        group.get("lines/{msisdn}/notification-preferences", use: get)
+        group.put("lines/{msisdn}/notification-preferences", use: put)
+    }
+
+    @Sendable func get(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+        _ = try context.require(.write)
+        return try JSONResponse.make(NotificationPreferencesOutput(try await store.preferences(try msisdn(context))))
+    }
+
+    @Sendable func put(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+        _ = try context.require(.write)
+        let msisdn = try msisdn(context)
+        let body = try await JSONBody.decode(NotificationPreferencesRequest.self, from: request, context: context)
+        let preferences = try body.preferences()
+        return try JSONResponse.make(NotificationPreferencesOutput(try await store.replace(msisdn, with: preferences, now: clock())))
+    }
+
+    private func msisdn(_ context: RechargeRequestContext) throws -> MSISDN {
+        let raw = context.parameters.get("msisdn") ?? ""
+        return try MSISDN(raw.removingPercentEncoding ?? raw)
+    }
+}
+
+/// The whole set of preferences; `email` absent or null means the subscriber's address.
+struct NotificationPreferencesRequest: StrictlyDecodable {
+    let smsEnabled: Bool
+    let emailEnabled: Bool
+    let email: String?
+    let language: String
+    let lowBalanceThreshold: MoneyInput
+
+    static let allowedFields: [String: Set<String>] = [
+        "": ["smsEnabled", "emailEnabled", "email", "language", "lowBalanceThreshold"],
+        "lowBalanceThreshold": MoneyInput.fields,
+    ]
+
+    func preferences() throws(RechargeError) -> NotificationPreferences {
+        guard let language = NotificationLanguage(rawValue: language) else {
+            throw .invalidRequest("language must be one of \(NotificationLanguage.allCases.map(\.rawValue).joined(separator: ", ")).")
+        }
+        return try NotificationPreferences(
+            smsEnabled: smsEnabled, emailEnabled: emailEnabled, email: email, language: language,
+            lowBalanceThreshold: try lowBalanceThreshold.money())
+    }
+}
+
+struct NotificationPreferencesOutput: Encodable {
+    let msisdn: String
+    let smsEnabled: Bool
+    let emailEnabled: Bool
+    let email: String?
+    let language: String
+    let lowBalanceThreshold: MoneyOutput
+
+    init(_ preferences: EffectiveNotificationPreferences) {
+        msisdn = preferences.msisdn
+        smsEnabled = preferences.smsEnabled
+        emailEnabled = preferences.emailEnabled
+        email = preferences.email
+        language = preferences.language.rawValue
+        lowBalanceThreshold = MoneyOutput(preferences.lowBalanceThreshold)
+    }
+
+    private enum CodingKeys: String, CodingKey { case msisdn, smsEnabled, emailEnabled, email, language, lowBalanceThreshold }
+
+    /// `email` is written as null when there is none, so every field is always present.
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(msisdn, forKey: .msisdn)
+        try container.encode(smsEnabled, forKey: .smsEnabled)
+        try container.encode(emailEnabled, forKey: .emailEnabled)
+        try container.encode(email, forKey: .email)
+        try container.encode(language, forKey: .language)
+        try container.encode(lowBalanceThreshold, forKey: .lowBalanceThreshold)
+    }
+}
