@@ -18,7 +18,13 @@ public final class LedgerStore: Sendable {
     public let database: Database
     /// Ids of operator-side accounts (clearing, revenue, allowance). They are created once and never
     /// deleted, so an id once seen committed stays valid.
-    private let systemAccounts = NIOLockedValueBox<[String: Int64]>([:])
+    private let systemAccounts = NIOLockedValueBox(SystemAccounts())
+
+    private struct SystemAccounts {
+        var ids: [String: Int64] = [:]
+        /// Creations in flight, shared by the requests that need the same account meanwhile.
+        var creating: [String: Task<Int64, any Error>] = [:]
+    }
 
     /// Priority of a line's main balance: consumed after every granted bucket.
     public static let mainBucketPriority = 1000
@@ -243,10 +249,32 @@ public final class LedgerStore: Sendable {
     /// The id of an operator-side account, created in a transaction of its own (and cached) so that the
     /// id is committed before any operation refers to it.
     func systemAccount(code: String, kind: LedgerAccountKind, unit: String, now: Date) async throws -> Int64 {
-        if let id = systemAccounts.withLockedValue({ $0[code] }) { return id }
-        let id = try await database.transaction { db in try await Self.upsertAccount(db, code: code, kind: kind, unit: unit, now: now) }
-        systemAccounts.withLockedValue { $0[code] = id }
-        return id
+        // Single flight: the first request through a new channel creates the account; the others arriving
+        // meanwhile wait for that one transaction instead of each taking a connection to upsert the same row.
+        let (cached, creation) = systemAccounts.withLockedValue { state -> (Int64?, Task<Int64, any Error>?) in
+            if let id = state.ids[code] { return (id, nil) }
+            if let running = state.creating[code] { return (nil, running) }
+            let database = database
+            let task = Task { try await database.transaction { db in try await Self.upsertAccount(db, code: code, kind: kind, unit: unit, now: now) } }
+            state.creating[code] = task
+            return (nil, task)
+        }
+        if let cached { return cached }
+        guard let creation else { preconditionFailure("neither cached nor being created") }
+        do {
+            let id = try await creation.value
+            systemAccounts.withLockedValue { state in
+                state.ids[code] = id
+                if state.creating[code] == creation { state.creating[code] = nil }
+            }
+            return id
+        } catch {
+            // The next request tries again.
+            systemAccounts.withLockedValue { state in
+                if state.creating[code] == creation { state.creating[code] = nil }
+            }
+            throw error
+        }
     }
 
 

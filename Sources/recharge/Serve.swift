@@ -105,7 +105,9 @@ enum FirstRun {
         guard try await !services.apiKeys.hasActiveAdminKey() else { return }
         let (_, secret) = try await services.apiKeys.create(name: "first-run admin", scope: .admin, now: Date())
         if let keyFile {
-            FileManager.default.createFile(atPath: keyFile, contents: Data((secret + "\n").utf8), attributes: [.posixPermissions: 0o600])
+            guard FileManager.default.createFile(atPath: keyFile, contents: Data((secret + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+                throw CLIError("cannot write the admin key to '\(keyFile)'")
+            }
         }
         // Written straight to the file descriptor: stdout is block-buffered when it is a file or a pipe, and the
         // key must reach the log now, not at exit.
