@@ -31,17 +31,9 @@ enum LedgerNotifications {
 
         // Monetary balance (valid buckets in the line's currency) after the batch; walking the batch's own
         // entries back gives the balance before it, and forward again the balance after each operation.
-        let balanceRows = try await db.raw("""
-            SELECT l.msisdn, CAST(COALESCE(SUM(a.credits_posted - a.debits_posted), 0) AS BIGINT) AS balance
-            FROM lines l
-            JOIN buckets b ON b.line_id = l.id AND b.kind = 'monetary' AND b.unit = l.currency
-            JOIN ledger_accounts a ON a.id = b.account_id
-            WHERE l.msisdn IN (\(binds: msisdns)) AND b.valid_from <= \(bind: now.unixMicros)
-              AND (b.valid_until IS NULL OR b.valid_until > \(bind: now.unixMicros))
-            GROUP BY l.msisdn
-            """).all()
+        let byLineID = try await NotificationContactRow.monetaryBalances(lineIDs: lines.values.map(\.id), at: now, in: db)
         var balance: [String: Int64] = [:]
-        for row in balanceRows { balance[try row.string("msisdn")] = try row.int64("balance") }
+        for (msisdn, line) in lines { balance[msisdn] = byLineID[line.id] }
         func monetaryChange(_ operation: LedgerOperation, currency: Currency) -> Int64 {
             operation.entries.filter { $0.bucketKind == .monetary && $0.unit == currency.code }.reduce(0) { $0 + $1.amount }
         }
