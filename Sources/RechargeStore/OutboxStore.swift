@@ -75,9 +75,12 @@ public enum OutboxError: Error, CustomStringConvertible, Equatable {
 /// writer serializes them.
 public struct OutboxStore: Sendable {
     public let database: Database
+    /// Delivery results ("sent", "failed", "dead") of concurrent deliveries share transactions.
+    private let marks: TransactionBatcher
 
     public init(database: Database) {
         self.database = database
+        self.marks = TransactionBatcher(database: database)
     }
 
     static let columns = """
@@ -149,7 +152,7 @@ public struct OutboxStore: Sendable {
     /// that arrived before this mark is applied now.
     public func markSent(_ message: OutboxMessage, providerID: String?, now: Date) async throws {
         let expectsReceipt = message.channel == .sms
-        let updated = try await database.transaction { db -> Int in
+        let updated = try await marks.run { db -> Int in
             let updated = try await db.raw("""
                 UPDATE outbox SET state = 'sent', sent_at = \(bind: now.unixMicros), provider_id = \(bind: providerID),
                                   claimed_until = NULL, last_error = NULL
@@ -192,7 +195,7 @@ public struct OutboxStore: Sendable {
     }
 
     private func finish(_ message: OutboxMessage, _ sql: SQLQueryString) async throws {
-        let updated = try await database.transaction { db in try await db.raw(sql).all().count }
+        let updated = try await marks.run { db in try await db.raw(sql).all().count }
         guard updated == 1 else { throw OutboxError.claimLost(id: message.id) }
     }
 
