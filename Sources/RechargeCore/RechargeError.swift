@@ -23,6 +23,15 @@ public enum RechargeError: Error, Equatable, Sendable, Codable, CustomStringConv
     case insufficientBalance(msisdn: String, unit: String, available: Int64, requested: Int64)
     case idempotencyKeyReused(String)
 
+    // Catalog, orders and payments.
+    case invalidCatalog(String)
+    case productNotFound(String)
+    case orderNotFound(String)
+    case illegalOrderTransition(order: String, from: OrderState, event: String)
+    case paymentMethodUnavailable(String)
+    case paymentNotVerified(provider: String, reason: String)
+    case paymentMismatch(order: String, reason: String)
+
     /// A stable slug naming the kind of failure (`https://recharge.dev/problems/<code>`).
     public var code: String {
         switch self {
@@ -44,6 +53,13 @@ public enum RechargeError: Error, Equatable, Sendable, Codable, CustomStringConv
         case .lineNotActive: "line-not-active"
         case .insufficientBalance: "insufficient-balance"
         case .idempotencyKeyReused: "idempotency-key-reused"
+        case .invalidCatalog: "invalid-catalog"
+        case .productNotFound: "product-not-found"
+        case .orderNotFound: "order-not-found"
+        case .illegalOrderTransition: "illegal-order-transition"
+        case .paymentMethodUnavailable: "payment-method-unavailable"
+        case .paymentNotVerified: "payment-not-verified"
+        case .paymentMismatch: "payment-mismatch"
         }
     }
 
@@ -68,6 +84,13 @@ public enum RechargeError: Error, Equatable, Sendable, Codable, CustomStringConv
         case .lineNotActive: "Line is not active"
         case .insufficientBalance: "Insufficient balance"
         case .idempotencyKeyReused: "Idempotency-Key reused with a different request"
+        case .invalidCatalog: "Invalid catalog"
+        case .productNotFound: "Product not found"
+        case .orderNotFound: "Order not found"
+        case .illegalOrderTransition: "Order state change not allowed"
+        case .paymentMethodUnavailable: "Payment method not available"
+        case .paymentNotVerified: "Payment notification not verified"
+        case .paymentMismatch: "Payment does not match the order"
         }
     }
 
@@ -94,6 +117,13 @@ public enum RechargeError: Error, Equatable, Sendable, Codable, CustomStringConv
         case .insufficientBalance(let msisdn, let unit, let available, let requested):
             "Line \(msisdn) has \(Self.quantity(available, unit)) available; \(Self.quantity(requested, unit)) requested."
         case .idempotencyKeyReused(let key): "Idempotency-Key '\(key)' was already used for a different request."
+        case .invalidCatalog(let reason): "The catalog is invalid: \(reason)."
+        case .productNotFound(let code): "No active product with code '\(code)'."
+        case .orderNotFound(let id): "No order \(id)."
+        case .illegalOrderTransition(let order, let from, let event): "Order \(order) is \(from.rawValue) and cannot be \(event)."
+        case .paymentMethodUnavailable(let method): "Payment method '\(method)' is not offered by this server."
+        case .paymentNotVerified(let provider, let reason): "The \(provider) notification was rejected: \(reason)."
+        case .paymentMismatch(let order, let reason): "The payment does not match order \(order): \(reason)."
         }
     }
 

@@ -49,6 +49,8 @@ public enum LedgerAccountCode {
     public static func grantedBucket(lineID: Int64, operationID: Int64) -> String { "line:\(lineID):grant:\(operationID)" }
     public static func clearing(_ channel: Channel, unit: String) -> String { "clearing:\(channel.rawValue):\(unit)" }
     public static func usageRevenue(unit: String) -> String { "revenue:usage:\(unit)" }
+    /// What subscribers paid for packs and plans.
+    public static func packRevenue(unit: String) -> String { "revenue:packs:\(unit)" }
     public static func allowance(unit: String) -> String { "allowance:\(unit)" }
 }
 

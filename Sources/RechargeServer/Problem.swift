@@ -35,13 +35,13 @@ public struct Problem: Error, Sendable, Encodable, Equatable {
     static func status(for error: RechargeError) -> HTTPResponse.Status {
         switch error {
         case .invalidRequest, .unknownCurrency, .invalidAmount, .nonPositiveAmount, .amountOverflow, .invalidMSISDN,
-             .invalidICCID, .invalidCursor, .missingIdempotencyKey, .invalidIdempotencyKey:
+             .invalidICCID, .invalidCursor, .missingIdempotencyKey, .invalidIdempotencyKey, .invalidCatalog, .paymentNotVerified:
             .badRequest
-        case .lineNotFound:
+        case .lineNotFound, .orderNotFound:
             .notFound
-        case .lineAlreadyExists, .iccidInUse, .illegalLineTransition, .lineNotActive, .idempotencyKeyReused:
+        case .lineAlreadyExists, .iccidInUse, .illegalLineTransition, .lineNotActive, .idempotencyKeyReused, .illegalOrderTransition:
             .conflict
-        case .currencyMismatch, .insufficientBalance:
+        case .currencyMismatch, .insufficientBalance, .productNotFound, .paymentMethodUnavailable, .paymentMismatch:
             .unprocessableContent
         }
     }

@@ -200,6 +200,73 @@ public enum Migrations {
                 """,
             ]
         },
+        Migration(version: 4, name: "catalog_and_orders") { db in
+            [
+                // One row per product; `definition` is the product's catalog entry as JSON (what import wrote).
+                """
+                CREATE TABLE products (
+                    code TEXT PRIMARY KEY,
+                    kind TEXT NOT NULL CHECK (kind IN ('top_up', 'pack', 'plan')),
+                    active INTEGER NOT NULL CHECK (active IN (0, 1)),
+                    position INTEGER NOT NULL,
+                    definition TEXT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                // Catalog-wide settings (the custom top-up ranges), as JSON.
+                """
+                CREATE TABLE catalog_settings (
+                    name TEXT PRIMARY KEY,
+                    value TEXT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                // `quote` is the order's OrderQuote as JSON, fixed at creation; price columns repeat it for queries.
+                // `creation_key` is "<msisdn> <Idempotency-Key>" of the request that created the order.
+                """
+                CREATE TABLE orders (
+                    id TEXT PRIMARY KEY,
+                    line_id BIGINT NOT NULL REFERENCES lines (id),
+                    msisdn TEXT NOT NULL,
+                    state TEXT NOT NULL CHECK (state IN ('created', 'awaiting_payment', 'paid', 'fulfilled', 'failed',
+                        'expired', 'cancelled', 'refunded', 'partially_refunded')),
+                    payment_method TEXT NOT NULL,
+                    price_micros BIGINT NOT NULL CHECK (price_micros > 0),
+                    currency TEXT NOT NULL,
+                    quote TEXT NOT NULL,
+                    provider_reference TEXT,
+                    failure_reason TEXT,
+                    operation_ids TEXT NOT NULL DEFAULT '',
+                    creation_key TEXT NOT NULL UNIQUE,
+                    fingerprint TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    paid_at BIGINT,
+                    fulfilled_at BIGINT,
+                    balance_after_micros BIGINT
+                )
+                """,
+                "CREATE INDEX orders_by_line ON orders (line_id, created_at)",
+                "CREATE INDEX orders_open_by_expiry ON orders (state, expires_at)",
+                // Every verified provider notification, once: (provider, event_id) is unique, so a replay or a
+                // concurrent duplicate finds its row and changes nothing.
+                """
+                CREATE TABLE payment_events (
+                    id \(db.identityColumn),
+                    provider TEXT NOT NULL,
+                    event_id TEXT NOT NULL,
+                    order_id TEXT NOT NULL REFERENCES orders (id),
+                    outcome TEXT NOT NULL,
+                    amount_micros BIGINT NOT NULL,
+                    currency TEXT NOT NULL,
+                    received_at BIGINT NOT NULL,
+                    UNIQUE (provider, event_id)
+                )
+                """,
+                "CREATE INDEX payment_events_by_order ON payment_events (order_id)",
+            ]
+        },
     ]
 
     /// The highest version this build knows.

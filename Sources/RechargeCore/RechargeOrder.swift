@@ -1,0 +1,302 @@
+import Foundation
+
+/// Where a recharge order is in its life.
+public enum OrderState: String, Sendable, Codable, CaseIterable {
+    case created
+    case awaitingPayment = "awaiting_payment"
+    case paid
+    case fulfilled
+    case failed
+    case expired
+    case cancelled
+    case refunded
+    case partiallyRefunded = "partially_refunded"
+
+    /// No payment can be asked for any more (a late confirmation is still honoured, see ``OrderLifecycle``).
+    public var isClosedToPayment: Bool {
+        switch self {
+        case .created, .awaitingPayment, .failed: false
+        case .paid, .fulfilled, .expired, .cancelled, .refunded, .partiallyRefunded: true
+        }
+    }
+}
+
+/// What can happen to an order.
+public enum OrderEvent: Sendable, Equatable {
+    /// The payment provider accepted the order (a checkout page, QR code or client secret exists).
+    case checkoutStarted
+    /// A verified confirmation (provider notification or server-side query) that the money was taken.
+    case paymentConfirmed
+    /// The provider says the payment failed or was declined.
+    case paymentFailed
+    /// Nothing confirmed the payment in time.
+    case expire
+    /// The subscriber or an agent gave up on the order.
+    case cancel
+    /// The ledger transfers were applied.
+    case fulfilled
+    /// Money went back to the payer: all of what was paid, or a part.
+    case refunded(full: Bool)
+
+    var verb: String {
+        switch self {
+        case .checkoutStarted: "sent to checkout"
+        case .paymentConfirmed: "paid"
+        case .paymentFailed: "failed"
+        case .expire: "expired"
+        case .cancel: "cancelled"
+        case .fulfilled: "fulfilled"
+        case .refunded: "refunded"
+        }
+    }
+}
+
+/// What the caller must do after a transition.
+public enum OrderAction: Sendable, Equatable {
+    /// Nothing: a duplicate or late event that changes nothing.
+    case none
+    /// Record the new state.
+    case record
+    /// Record the payment and apply the ledger transfers, in one transaction.
+    case fulfil
+    /// Record the failure and tell the subscriber.
+    case notifyFailure
+}
+
+/// The order's state machine: a value type whose one exhaustive `switch` decides every transition, so
+/// duplicate, reordered and late events are answered the same way wherever they come from.
+///
+/// Money that was really taken is never ignored: a confirmation that arrives after the order expired, was
+/// cancelled or was reported failed still fulfils it (the payer is credited what they paid for). Duplicate
+/// confirmations change nothing. Anything else that makes no sense is a typed error.
+public struct OrderLifecycle: Sendable, Equatable {
+    public private(set) var state: OrderState
+    public let orderID: String
+
+    public init(orderID: String, state: OrderState) {
+        self.orderID = orderID
+        self.state = state
+    }
+
+    public mutating func handle(_ event: OrderEvent) throws(RechargeError) -> OrderAction {
+        switch (state, event) {
+        case (.created, .checkoutStarted):
+            state = .awaitingPayment
+            return .record
+        case (.awaitingPayment, .checkoutStarted):
+            return .none
+
+        case (.created, .paymentConfirmed), (.awaitingPayment, .paymentConfirmed), (.failed, .paymentConfirmed),
+             (.expired, .paymentConfirmed), (.cancelled, .paymentConfirmed):
+            state = .paid
+            return .fulfil
+        case (.paid, .paymentConfirmed), (.fulfilled, .paymentConfirmed), (.refunded, .paymentConfirmed),
+             (.partiallyRefunded, .paymentConfirmed):
+            return .none
+
+        case (.created, .paymentFailed), (.awaitingPayment, .paymentFailed):
+            state = .failed
+            return .notifyFailure
+        // A failure reported after the money was confirmed, or twice, or for an order nobody waits for.
+        case (.failed, .paymentFailed), (.paid, .paymentFailed), (.fulfilled, .paymentFailed), (.refunded, .paymentFailed),
+             (.partiallyRefunded, .paymentFailed), (.expired, .paymentFailed), (.cancelled, .paymentFailed):
+            return .none
+
+        case (.created, .expire), (.awaitingPayment, .expire):
+            state = .expired
+            return .record
+        case (.expired, .expire):
+            return .none
+
+        case (.created, .cancel), (.awaitingPayment, .cancel), (.failed, .cancel):
+            state = .cancelled
+            return .record
+        case (.cancelled, .cancel):
+            return .none
+
+        case (.paid, .fulfilled):
+            state = .fulfilled
+            return .record
+        case (.fulfilled, .fulfilled):
+            return .none
+
+        case (.fulfilled, .refunded(let full)), (.partiallyRefunded, .refunded(let full)):
+            state = full ? .refunded : .partiallyRefunded
+            return .record
+
+        default:
+            throw .illegalOrderTransition(order: orderID, from: state, event: event.verb)
+        }
+    }
+}
+
+/// How the subscriber pays an order.
+public enum PaymentMethod: String, Sendable, Codable, CaseIterable {
+    /// Built in: a hosted checkout page with Pay and Fail buttons, for trying the whole flow without accounts.
+    case sandbox
+    case stripe
+    case paypal
+    case alipay
+    case wechatPay = "wechat_pay"
+    case bankTransfer = "bank_transfer"
+
+    /// The ledger channel (and so the clearing account) payments by this method are booked against.
+    public var channel: Channel {
+        switch self {
+        case .sandbox: .online
+        case .stripe: .card
+        case .paypal: .paypal
+        case .alipay: .alipay
+        case .wechatPay: .wechatPay
+        case .bankTransfer: .bankTransfer
+        }
+    }
+}
+
+/// What an order will do, fixed when the order is created, so a later catalog change cannot alter it:
+/// what the payer pays, and what the line receives.
+public struct OrderQuote: Sendable, Equatable, Codable {
+    public struct Allowance: Sendable, Equatable, Codable {
+        public let kind: BucketKind
+        public let amount: Int64
+    }
+
+    /// Nil for a custom-amount top-up.
+    public let productCode: String?
+    public let productKind: Product.Kind
+    /// Display names per language, copied from the product (or made up for a custom amount).
+    public let names: [String: String]
+    /// What the payer pays: whole minor units of its currency.
+    public let price: Money
+    /// Money for the line's main balance (top-ups).
+    public let credit: Money?
+    public let allowances: [Allowance]
+    public let validityDays: Int?
+
+    public init(productCode: String?, productKind: Product.Kind, names: [String: String], price: Money, credit: Money?, allowances: [Allowance], validityDays: Int?) {
+        self.productCode = productCode
+        self.productKind = productKind
+        self.names = names
+        self.price = price
+        self.credit = credit
+        self.allowances = allowances
+        self.validityDays = validityDays
+    }
+
+    /// A quote for a catalog product, paid in `currency` for a line in `lineCurrency`.
+    public static func product(_ product: Product, currency: Currency, lineCurrency: Currency) throws(RechargeError) -> OrderQuote {
+        guard product.active else { throw .productNotFound(product.code) }
+        guard let price = product.price(in: currency) else {
+            throw .invalidRequest("Product '\(product.code)' has no price in \(currency.code).")
+        }
+        switch product.kind {
+        case .topUp:
+            guard let credit = product.credit, credit.currency == lineCurrency else {
+                throw .currencyMismatch(expected: lineCurrency.code, got: product.credit?.currency.code ?? "?")
+            }
+            return OrderQuote(productCode: product.code, productKind: .topUp, names: product.names, price: price, credit: credit,
+                              allowances: [], validityDays: nil)
+        case .pack:
+            return OrderQuote(productCode: product.code, productKind: .pack, names: product.names, price: price, credit: nil,
+                              allowances: product.allowances.map { Allowance(kind: $0.kind, amount: $0.amount) },
+                              validityDays: product.validityDays)
+        case .plan:
+            throw .invalidRequest("Plan '\(product.code)' is subscribed to, not bought as an order.")
+        }
+    }
+
+    /// A quote for a custom amount: the payer pays exactly what the line is credited.
+    public static func customTopUp(_ amount: Money, catalog: Catalog, lineCurrency: Currency) throws(RechargeError) -> OrderQuote {
+        guard amount.currency == lineCurrency else { throw .currencyMismatch(expected: lineCurrency.code, got: amount.currency.code) }
+        guard let range = catalog.customTopUp[amount.currency] else {
+            throw .invalidRequest("Custom top-up amounts are not offered in \(amount.currency.code); choose a product.")
+        }
+        guard range.contains(amount.micros) else {
+            throw .invalidAmount(amount.decimalString, reason: "custom top-ups must be from \(Money(micros: range.lowerBound, currency: amount.currency).decimalString) to \(Money(micros: range.upperBound, currency: amount.currency).decimalString)")
+        }
+        guard amount.micros % amount.currency.microsPerMinorUnit == 0 else {
+            throw .invalidAmount(amount.decimalString, reason: "payments are made in whole minor units of \(amount.currency.code)")
+        }
+        return OrderQuote(productCode: nil, productKind: .topUp,
+                          names: ["en": "Top-up \(amount.decimalString) \(amount.currency.code)", "zh-Hans": "充值 \(amount.decimalString) \(amount.currency.code)"],
+                          price: amount, credit: amount, allowances: [], validityDays: nil)
+    }
+}
+
+/// A recharge order as stored: who, what, how it is paid, and where it is in its life.
+public struct RechargeOrder: Sendable, Equatable {
+    /// Public id: `ord_` and 24 random base-32 characters; never guessable from another order's id.
+    public let id: String
+    public let msisdn: MSISDN
+    public let quote: OrderQuote
+    public let paymentMethod: PaymentMethod
+    public let state: OrderState
+    /// The provider's id for the payment (a PaymentIntent, a trade number …), once checkout started.
+    public let providerReference: String?
+    public let failureReason: String?
+    /// Ledger operations that fulfilled it.
+    public let operationIDs: [Int64]
+    public let createdAt: Date
+    public let updatedAt: Date
+    public let expiresAt: Date
+    public let paidAt: Date?
+    public let fulfilledAt: Date?
+    /// The line's monetary balance right after fulfilment (for the receipt).
+    public let balanceAfter: Money?
+
+    public init(id: String, msisdn: MSISDN, quote: OrderQuote, paymentMethod: PaymentMethod, state: OrderState, providerReference: String?,
+                failureReason: String?, operationIDs: [Int64], createdAt: Date, updatedAt: Date, expiresAt: Date, paidAt: Date?, fulfilledAt: Date?,
+                balanceAfter: Money?) {
+        self.id = id
+        self.msisdn = msisdn
+        self.quote = quote
+        self.paymentMethod = paymentMethod
+        self.state = state
+        self.providerReference = providerReference
+        self.failureReason = failureReason
+        self.operationIDs = operationIDs
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.expiresAt = expiresAt
+        self.paidAt = paidAt
+        self.fulfilledAt = fulfilledAt
+        self.balanceAfter = balanceAfter
+    }
+
+    /// A new order id from a random source (injected, so tests can fix it).
+    public static func newID(using generator: inout some RandomNumberGenerator) -> String {
+        let alphabet = Array("abcdefghijkmnpqrstuvwxyz23456789".utf8)
+        var id = "ord_"
+        for _ in 0..<24 { id.append(Character(UnicodeScalar(alphabet[Int(generator.next() % UInt64(alphabet.count))]))) }
+        return id
+    }
+
+    /// Checks an id's form before it reaches a query.
+    public static func isWellFormedID(_ text: String) -> Bool {
+        text.utf8.count == 28 && text.hasPrefix("ord_") && text.utf8.dropFirst(4).allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x32 && $0 <= 0x39) }
+    }
+}
+
+/// A payment provider's verdict on an order, from a verified notification or a status query.
+public struct PaymentConfirmation: Sendable, Equatable {
+    public enum Outcome: String, Sendable, Equatable { case succeeded, failed }
+    public let provider: PaymentMethod
+    /// The provider's id for this notification (Stripe event id, Alipay notify_id …); each is handled once.
+    public let eventID: String
+    public let orderID: String
+    public let outcome: Outcome
+    /// What the provider says was paid; must equal the order's price.
+    public let amount: Money
+    public let providerReference: String?
+    public let failureReason: String?
+
+    public init(provider: PaymentMethod, eventID: String, orderID: String, outcome: Outcome, amount: Money, providerReference: String?, failureReason: String?) {
+        self.provider = provider
+        self.eventID = eventID
+        self.orderID = orderID
+        self.outcome = outcome
+        self.amount = amount
+        self.providerReference = providerReference
+        self.failureReason = failureReason
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+import RechargeCore
+import SQLKit
+
+/// The operator's catalog: products and the custom top-up ranges, replaced as a whole by an import.
+public final class CatalogStore: Sendable {
+    public let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    /// What an import changed.
+    public struct ImportSummary: Sendable, Equatable {
+        public let added: Int
+        public let updated: Int
+        /// Products missing from the file: kept (orders refer to them) but no longer sold.
+        public let deactivated: Int
+    }
+
+    /// Makes `catalog` the catalog: products in it are inserted or replaced, products not in it are deactivated.
+    public func importCatalog(_ catalog: Catalog, now: Date) async throws -> ImportSummary {
+        let definitions = try catalog.products.map { product in (product, try LedgerStore.encodeResult(product.definition)) }
+        let settings = try LedgerStore.encodeResult(catalog.definition.customTopUp ?? [:])
+        return try await database.transaction { db in
+            let existing = Set(try await db.raw("SELECT code FROM products").all().map { try $0.string("code") })
+            for (position, (product, definition)) in definitions.enumerated() {
+                try await db.raw("""
+                    INSERT INTO products (code, kind, active, position, definition, updated_at)
+                    VALUES (\(bind: product.code), \(bind: product.kind.rawValue), \(bind: product.active ? 1 : 0), \(bind: position),
+                            \(bind: definition), \(bind: now.unixMicros))
+                    ON CONFLICT (code) DO UPDATE SET kind = excluded.kind, active = excluded.active, position = excluded.position,
+                        definition = excluded.definition, updated_at = excluded.updated_at
+                    """).run()
+            }
+            let incoming = Set(catalog.products.map(\.code))
+            let missing = existing.subtracting(incoming).sorted()
+            if !missing.isEmpty {
+                try await db.raw("""
+                    UPDATE products SET active = 0, updated_at = \(bind: now.unixMicros) WHERE code IN (\(binds: missing))
+                    """).run()
+            }
+            try await db.raw("""
+                INSERT INTO catalog_settings (name, value, updated_at) VALUES ('custom_top_up', \(bind: settings), \(bind: now.unixMicros))
+                ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+                """).run()
+            return ImportSummary(added: incoming.subtracting(existing).count, updated: incoming.intersection(existing).count,
+                                 deactivated: missing.count)
+        }
+    }
+
+    /// The whole catalog, inactive products included (they still explain old orders), in import order.
+    public func catalog() async throws -> Catalog {
+        try await database.read { db in try await Self.load(db) }
+    }
+
+    static func load(_ db: any SQLDatabase) async throws -> Catalog {
+        let rows = try await db.raw("SELECT definition FROM products ORDER BY active DESC, position, code").all()
+        let products = try rows.map { try LedgerStore.decodeResult(try $0.string("definition"), as: CatalogDefinition.Product.self) }
+        let custom = try await db.raw("SELECT value FROM catalog_settings WHERE name = 'custom_top_up'").first()
+        let ranges = try custom.map { try LedgerStore.decodeResult(try $0.string("value"), as: [String: CatalogDefinition.Range].self) }
+        return try Catalog(CatalogDefinition(customTopUp: ranges, products: products))
+    }
+
+    /// One product by code, active or not.
+    public func product(_ code: String) async throws -> Product {
+        guard let product = try await catalog().product(code) else { throw RechargeError.productNotFound(code) }
+        return product
+    }
+}

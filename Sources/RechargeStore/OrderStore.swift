@@ -1,0 +1,382 @@
+import Foundation
+import RechargeCore
+import SQLKit
+
+/// Recharge orders: created with a fixed quote, moved through ``OrderLifecycle`` by checkout, payment
+/// confirmations, cancellation and expiry, and fulfilled by ledger transfers in the same transaction that
+/// records the payment.
+///
+/// Exactly once, whatever arrives: a confirmation locks its order, records the provider's event id (unique
+/// per provider) and asks the lifecycle what to do; the ledger operations carry keys derived from the order id
+/// (`order:<id>:…`), so even a fulfilment retried after a crash cannot credit twice.
+public final class OrderStore: Sendable {
+    public let database: Database
+    private let makeID: @Sendable () -> String
+
+    /// How long an order waits for its payment before the reconciliation job expires it.
+    public static let defaultLifetime: TimeInterval = 30 * 60
+
+    public init(database: Database, makeID: @escaping @Sendable () -> String = {
+        var generator = SystemRandomNumberGenerator()
+        return RechargeOrder.newID(using: &generator)
+    }) {
+        self.database = database
+        self.makeID = makeID
+    }
+
+    /// What the subscriber wants to buy.
+    public enum Item: Sendable, Equatable {
+        case product(String)
+        /// A custom top-up amount, within the catalog's range.
+        case amount(Money)
+    }
+
+    /// The result of a create: the order, and whether it was created by an earlier request with the same key.
+    public struct Creation: Sendable, Equatable {
+        public let order: RechargeOrder
+        public let replayed: Bool
+    }
+
+    /// Creates an order in state `created` with its quote fixed now. `Idempotency-Key` semantics: the same key
+    /// for the same line with the same request returns the first order; with a different request it is refused.
+    public func create(msisdn: MSISDN, item: Item, paymentMethod: PaymentMethod, key: IdempotencyKey, now: Date,
+                       lifetime: TimeInterval = OrderStore.defaultLifetime) async throws -> Creation {
+        let itemText: String
+        switch item {
+        case .product(let code): itemText = "product|\(code)"
+        case .amount(let money): itemText = "amount|\(money.currency.code)|\(money.micros)"
+        }
+        let fingerprint = sha256Hex("order|\(msisdn.e164)|\(itemText)|\(paymentMethod.rawValue)")
+        let creationKey = "\(msisdn.e164) \(key.value)"
+        if let existing = try await database.read({ db in try await Self.loadByCreationKey(creationKey, in: db) }) {
+            return try Self.replay(existing, fingerprint: fingerprint, key: key)
+        }
+        let id = makeID()
+        do {
+            return try await database.transaction { db in
+                if let existing = try await Self.loadByCreationKey(creationKey, in: db) {
+                    return try Self.replay(existing, fingerprint: fingerprint, key: key)
+                }
+                let line = try await LedgerStore.loadLine(db, msisdn, lock: nil)
+                guard line.status.acceptsTopUps else { throw RechargeError.lineNotActive(msisdn: msisdn.e164, status: line.status) }
+                let catalog = try await CatalogStore.load(db)
+                let quote: OrderQuote
+                switch item {
+                case .product(let code):
+                    guard let product = catalog.product(code), product.active else { throw RechargeError.productNotFound(code) }
+                    quote = try OrderQuote.product(product, currency: line.currency, lineCurrency: line.currency)
+                case .amount(let money):
+                    quote = try OrderQuote.customTopUp(money, catalog: catalog, lineCurrency: line.currency)
+                }
+                let order = RechargeOrder(
+                    id: id, msisdn: msisdn, quote: quote, paymentMethod: paymentMethod, state: .created, providerReference: nil,
+                    failureReason: nil, operationIDs: [], createdAt: now, updatedAt: now, expiresAt: now.addingTimeInterval(lifetime),
+                    paidAt: nil, fulfilledAt: nil, balanceAfter: nil)
+                try await db.raw("""
+                    INSERT INTO orders (id, line_id, msisdn, state, payment_method, price_micros, currency, quote, creation_key,
+                                        fingerprint, created_at, updated_at, expires_at)
+                    VALUES (\(bind: id), \(bind: line.id), \(bind: msisdn.e164), \(bind: OrderState.created.rawValue),
+                            \(bind: paymentMethod.rawValue), \(bind: quote.price.micros), \(bind: quote.price.currency.code),
+                            \(bind: try LedgerStore.encodeResult(quote)), \(bind: creationKey), \(bind: fingerprint),
+                            \(bind: now.unixMicros), \(bind: now.unixMicros), \(bind: order.expiresAt.unixMicros))
+                    """).run()
+                return Creation(order: order, replayed: false)
+            }
+        } catch let error where database.isUniqueViolation(error) {
+            // Another node created the order for this key between our check and our insert.
+            guard let existing = try await database.read({ db in try await Self.loadByCreationKey(creationKey, in: db) }) else { throw error }
+            return try Self.replay(existing, fingerprint: fingerprint, key: key)
+        }
+    }
+
+    private static func replay(_ existing: (RechargeOrder, String), fingerprint: String, key: IdempotencyKey) throws -> Creation {
+        guard existing.1 == fingerprint else { throw RechargeError.idempotencyKeyReused(key.value) }
+        return Creation(order: existing.0, replayed: true)
+    }
+
+    public func order(_ id: String) async throws -> RechargeOrder {
+        guard RechargeOrder.isWellFormedID(id) else { throw RechargeError.orderNotFound(id) }
+        return try await database.read { db in
+            guard let row = try await db.raw("SELECT \(unsafeRaw: OrderRow.columns) FROM orders WHERE id = \(bind: id)").first() else {
+                throw RechargeError.orderNotFound(id)
+            }
+            return try OrderRow.decode(row)
+        }
+    }
+
+    /// A line's orders, newest first.
+    public func orders(msisdn: MSISDN, limit: Int = 50) async throws -> [RechargeOrder] {
+        let limit = max(1, min(limit, 200))
+        return try await database.read { db in
+            _ = try await LedgerStore.loadLine(db, msisdn, lock: nil)
+            return try await db.raw("""
+                SELECT \(unsafeRaw: OrderRow.columns) FROM orders WHERE msisdn = \(bind: msisdn.e164)
+                ORDER BY created_at DESC, id DESC LIMIT \(bind: limit)
+                """).all().map(OrderRow.decode)
+        }
+    }
+
+    /// The provider accepted the order (the checkout page, QR code or client secret exists).
+    public func startCheckout(_ id: String, providerReference: String?, now: Date) async throws -> RechargeOrder {
+        try await transition(id, .checkoutStarted, now: now, providerReference: providerReference)
+    }
+
+    /// The subscriber or an agent gives up on an unpaid order.
+    public func cancel(_ id: String, now: Date) async throws -> RechargeOrder {
+        try await transition(id, .cancel, now: now, providerReference: nil)
+    }
+
+    private func transition(_ id: String, _ event: OrderEvent, now: Date, providerReference: String?) async throws -> RechargeOrder {
+        guard RechargeOrder.isWellFormedID(id) else { throw RechargeError.orderNotFound(id) }
+        return try await database.transaction { [database] db in
+            var order = try await Self.lock(id, database: database, in: db)
+            var lifecycle = OrderLifecycle(orderID: id, state: order.state)
+            switch try lifecycle.handle(event) {
+            case .none:
+                return order
+            case .record, .notifyFailure, .fulfil:
+                order = order.with(state: lifecycle.state, updatedAt: now, providerReference: providerReference ?? order.providerReference)
+                try await Self.save(order, in: db)
+                return order
+            }
+        }
+    }
+
+    /// What a confirmation did.
+    public struct PaymentOutcome: Sendable, Equatable {
+        public let order: RechargeOrder
+        /// The provider's event was seen before: nothing changed.
+        public let duplicate: Bool
+        /// The order was fulfilled by this confirmation (its ledger operations applied now).
+        public let fulfilledNow: Bool
+    }
+
+    /// Applies a verified payment confirmation: once per (provider, event id), with the amount, currency and
+    /// provider checked against the order. A success pays and fulfils the order in this one transaction; a
+    /// failure marks it failed and tells the subscriber. Anything that does not match changes nothing.
+    public func apply(_ confirmation: PaymentConfirmation, now: Date) async throws -> PaymentOutcome {
+        guard RechargeOrder.isWellFormedID(confirmation.orderID) else { throw RechargeError.orderNotFound(confirmation.orderID) }
+        var attempt = 0
+        while true {
+            do {
+                return try await database.transaction { [database] db in
+                    try await Self.apply(confirmation, now: now, database: database, in: db)
+                }
+            } catch is BatchKeyConflict where attempt < 3 {
+                attempt += 1
+            }
+        }
+    }
+
+    private static func apply(_ confirmation: PaymentConfirmation, now: Date, database: Database, in db: any SQLDatabase) async throws -> PaymentOutcome {
+        var order = try await lock(confirmation.orderID, database: database, in: db)
+        guard confirmation.provider == order.paymentMethod else {
+            throw RechargeError.paymentMismatch(order: order.id, reason: "paid through \(confirmation.provider.rawValue), but the order is for \(order.paymentMethod.rawValue)")
+        }
+        if confirmation.outcome == .succeeded, confirmation.amount != order.quote.price {
+            throw RechargeError.paymentMismatch(order: order.id, reason: "\(confirmation.amount) paid, \(order.quote.price) due")
+        }
+        let inserted = try await db.raw("""
+            INSERT INTO payment_events (provider, event_id, order_id, outcome, amount_micros, currency, received_at)
+            VALUES (\(bind: confirmation.provider.rawValue), \(bind: confirmation.eventID), \(bind: order.id),
+                    \(bind: confirmation.outcome.rawValue), \(bind: confirmation.amount.micros), \(bind: confirmation.amount.currency.code),
+                    \(bind: now.unixMicros))
+            ON CONFLICT (provider, event_id) DO NOTHING
+            RETURNING id
+            """).first()
+        guard inserted != nil else { return PaymentOutcome(order: order, duplicate: true, fulfilledNow: false) }
+
+        var lifecycle = OrderLifecycle(orderID: order.id, state: order.state)
+        let reference = confirmation.providerReference ?? order.providerReference
+        switch try lifecycle.handle(confirmation.outcome == .succeeded ? .paymentConfirmed : .paymentFailed) {
+        case .none:
+            return PaymentOutcome(order: order, duplicate: false, fulfilledNow: false)
+        case .record:
+            order = order.with(state: lifecycle.state, updatedAt: now, providerReference: reference)
+            try await save(order, in: db)
+            return PaymentOutcome(order: order, duplicate: false, fulfilledNow: false)
+        case .notifyFailure:
+            let reason = confirmation.failureReason ?? "declined"
+            order = order.with(state: lifecycle.state, updatedAt: now, providerReference: reference, failureReason: reason)
+            try await save(order, in: db)
+            let contacts = try await NotificationContactRow.load(msisdns: [order.msisdn.e164], in: db)
+            if let contact = contacts[order.msisdn.e164]?.contact {
+                let notifications = contact.notifications(
+                    for: .paymentFailed(amount: order.quote.price, reason: reason),
+                    eventKey: "order:\(order.id):\(confirmation.eventID):payment_failed")
+                _ = try await OutboxStore.enqueue(notifications, now: now, in: db)
+            }
+            return PaymentOutcome(order: order, duplicate: false, fulfilledNow: false)
+        case .fulfil:
+            order = order.with(state: .paid, updatedAt: now, providerReference: reference, paidAt: now, failureReason: .some(nil))
+            let fulfilled = try await fulfil(order, now: now, database: database, in: db)
+            try await save(fulfilled, in: db)
+            return PaymentOutcome(order: fulfilled, duplicate: false, fulfilledNow: fulfilled.state == .fulfilled)
+        }
+    }
+
+    /// Fulfils orders left `paid` (their line was not active when the money came): run by the
+    /// reconciliation job; each order in its own transaction.
+    public func fulfilPaidOrders(now: Date, limit: Int = 100) async throws -> Int {
+        let ids = try await database.read { db in
+            try await db.raw("SELECT id FROM orders WHERE state = 'paid' ORDER BY paid_at LIMIT \(bind: limit)").all().map { try $0.string("id") }
+        }
+        var count = 0
+        for id in ids {
+            let done = try await database.transaction { [database] db in
+                let order = try await Self.lock(id, database: database, in: db)
+                guard order.state == .paid else { return false }
+                let fulfilled = try await Self.fulfil(order, now: now, database: database, in: db)
+                guard fulfilled.state == .fulfilled else { return false }
+                try await Self.save(fulfilled, in: db)
+                return true
+            }
+            if done { count += 1 }
+        }
+        return count
+    }
+
+    /// Expires orders whose payment window closed with nothing confirmed (`created` or `awaiting_payment`, as
+    /// ``OrderLifecycle`` allows). A confirmation that arrives later still fulfils the order.
+    public func expireOverdue(now: Date) async throws -> Int {
+        try await database.transaction { db in
+            try await db.raw("""
+                UPDATE orders SET state = 'expired', updated_at = \(bind: now.unixMicros)
+                WHERE state IN ('created', 'awaiting_payment') AND expires_at <= \(bind: now.unixMicros)
+                RETURNING id
+                """).all().count
+        }
+    }
+
+    // MARK: Inside a transaction
+
+    /// Applies the order's ledger operations, or leaves it `paid` with the reason when its line cannot take them.
+    private static func fulfil(_ order: RechargeOrder, now: Date, database: Database, in db: any SQLDatabase) async throws -> RechargeOrder {
+        let line = try await LedgerStore.loadLine(db, order.msisdn, lock: database.forUpdate)
+        guard line.status.acceptsTopUps else {
+            return order.with(state: .paid, updatedAt: now, failureReason: "line is \(line.status.rawValue); fulfilled when it is active again")
+        }
+        let requests = try await ledgerRequests(for: order, line: line, now: now, in: db)
+        var operationIDs: [Int64] = []
+        for outcome in try await LedgerBatch.apply(requests, in: db, database: database) {
+            // Rejections other than the line status checked above (insufficient balance for a pack's debit cannot
+            // happen: the same batch credits the price first) roll the whole confirmation back.
+            operationIDs.append(try outcome.get().operation.id)
+        }
+        let balances = try await NotificationContactRow.monetaryBalances(lineIDs: [line.id], at: now, in: db)
+        return order.with(state: .fulfilled, updatedAt: now, failureReason: .some(nil), fulfilledAt: now, operationIDs: operationIDs,
+                          balanceAfter: Money(micros: balances[line.id] ?? 0, currency: line.currency))
+    }
+
+    /// Top-up: the credit to the main balance from the payment method's clearing account. Pack: the price
+    /// paid in and spent (clearing → main → pack revenue), then one bucket per allowance with the pack's validity.
+    private static func ledgerRequests(for order: RechargeOrder, line: Line, now: Date, in db: any SQLDatabase) async throws -> [LedgerRequest] {
+        let quote = order.quote
+        let channel = order.paymentMethod.channel
+        func account(_ code: String, _ kind: LedgerAccountKind, _ unit: String) async throws -> Int64 {
+            try await LedgerStore.upsertAccount(db, code: code, kind: kind, unit: unit, now: now)
+        }
+        func request(_ command: LedgerRequest.Command, key: String, counterparty: Int64) throws -> LedgerRequest {
+            let fingerprint: String
+            switch command {
+            case .topUp(let topUp): fingerprint = topUp.fingerprint
+            case .debit(let debit): fingerprint = debit.fingerprint
+            }
+            return LedgerRequest(command: command, key: try IdempotencyKey(key), fingerprint: sha256Hex(fingerprint), now: now, counterparty: counterparty)
+        }
+        let clearing = try await account(LedgerAccountCode.clearing(channel, unit: quote.price.currency.code), .clearing, quote.price.currency.code)
+        switch quote.productKind {
+        case .topUp:
+            guard let credit = quote.credit else { throw DatabaseError.invariantViolated("top-up order \(order.id) has no credit") }
+            let source = credit.currency == quote.price.currency
+                ? clearing
+                : try await account(LedgerAccountCode.clearing(channel, unit: credit.currency.code), .clearing, credit.currency.code)
+            return [try request(.topUp(try TopUpCommand(msisdn: order.msisdn, value: .money(credit), channel: channel, reference: order.id)),
+                                key: "order:\(order.id):credit", counterparty: source)]
+        case .pack, .plan:
+            let price = quote.price
+            let revenue = try await account(LedgerAccountCode.packRevenue(unit: price.currency.code), .revenue, price.currency.code)
+            var requests = [
+                try request(.topUp(try TopUpCommand(msisdn: order.msisdn, value: .money(price), channel: channel, reference: order.id)),
+                            key: "order:\(order.id):pay", counterparty: clearing),
+                try request(.debit(try DebitCommand(msisdn: order.msisdn, kind: .monetary, amount: price.micros, currency: price.currency,
+                                                    channel: channel, reference: order.id)),
+                            key: "order:\(order.id):buy", counterparty: revenue),
+            ]
+            let validUntil = quote.validityDays.map { now.addingTimeInterval(TimeInterval($0) * 86_400) }
+            for (index, allowance) in quote.allowances.enumerated() {
+                let unit = allowance.kind.unit(currency: line.currency)
+                let grant = try BucketGrant(kind: allowance.kind, amount: allowance.amount, name: quote.names["en"], validFrom: now,
+                                            validUntil: validUntil, priority: BucketGrant.defaultPriority)
+                requests.append(try request(
+                    .topUp(try TopUpCommand(msisdn: order.msisdn, value: .bucket(grant, currency: line.currency), channel: channel, reference: order.id)),
+                    key: "order:\(order.id):grant:\(index + 1)",
+                    counterparty: try await account(LedgerAccountCode.allowance(unit: unit), .allowance, unit)))
+            }
+            return requests
+        }
+    }
+
+    private static func lock(_ id: String, database: Database, in db: any SQLDatabase) async throws -> RechargeOrder {
+        guard let row = try await db.raw("""
+            SELECT \(unsafeRaw: OrderRow.columns) FROM orders WHERE id = \(bind: id)\(unsafeRaw: database.forUpdate)
+            """).first()
+        else { throw RechargeError.orderNotFound(id) }
+        return try OrderRow.decode(row)
+    }
+
+    private static func loadByCreationKey(_ key: String, in db: any SQLDatabase) async throws -> (RechargeOrder, String)? {
+        guard let row = try await db.raw("""
+            SELECT \(unsafeRaw: OrderRow.columns), fingerprint FROM orders WHERE creation_key = \(bind: key)
+            """).first()
+        else { return nil }
+        return (try OrderRow.decode(row), try row.string("fingerprint"))
+    }
+
+    private static func save(_ order: RechargeOrder, in db: any SQLDatabase) async throws {
+        try await db.raw("""
+            UPDATE orders SET state = \(bind: order.state.rawValue), provider_reference = \(bind: order.providerReference),
+                failure_reason = \(bind: order.failureReason), operation_ids = \(bind: order.operationIDs.map(String.init).joined(separator: ",")),
+                updated_at = \(bind: order.updatedAt.unixMicros), paid_at = \(bind: order.paidAt?.unixMicros),
+                fulfilled_at = \(bind: order.fulfilledAt?.unixMicros), balance_after_micros = \(bind: order.balanceAfter?.micros)
+            WHERE id = \(bind: order.id)
+            """).run()
+    }
+}
+
+/// How an order row is read.
+enum OrderRow {
+    static let columns = """
+        id, msisdn, state, payment_method, quote, provider_reference, failure_reason, operation_ids, created_at, updated_at,
+        expires_at, paid_at, fulfilled_at, balance_after_micros
+        """
+
+    static func decode(_ row: any SQLRow) throws -> RechargeOrder {
+        let quote = try LedgerStore.decodeResult(try row.string("quote"), as: OrderQuote.self)
+        guard let state = OrderState(rawValue: try row.string("state")),
+              let method = PaymentMethod(rawValue: try row.string("payment_method"))
+        else { throw DatabaseError.invariantViolated("order \(try row.string("id")) has an unknown state or payment method") }
+        let operations = try row.string("operation_ids").split(separator: ",").compactMap { Int64($0) }
+        return RechargeOrder(
+            id: try row.string("id"), msisdn: try MSISDN(try row.string("msisdn")), quote: quote, paymentMethod: method, state: state,
+            providerReference: try row.optional("provider_reference"), failureReason: try row.optional("failure_reason"),
+            operationIDs: operations, createdAt: Date(unixMicros: try row.int64("created_at")),
+            updatedAt: Date(unixMicros: try row.int64("updated_at")), expiresAt: Date(unixMicros: try row.int64("expires_at")),
+            paidAt: try row.optional("paid_at", as: Int64.self).map(Date.init(unixMicros:)),
+            fulfilledAt: try row.optional("fulfilled_at", as: Int64.self).map(Date.init(unixMicros:)),
+            balanceAfter: try row.optional("balance_after_micros", as: Int64.self).map { Money(micros: $0, currency: quote.credit?.currency ?? quote.price.currency) })
+    }
+}
+
+extension RechargeOrder {
+    /// A copy with the fields a transition changes.
+    func with(state: OrderState, updatedAt: Date, providerReference: String? = nil, paidAt: Date? = nil, failureReason: String?? = .none,
+              fulfilledAt: Date? = nil, operationIDs: [Int64]? = nil, balanceAfter: Money? = nil) -> RechargeOrder {
+        RechargeOrder(
+            id: id, msisdn: msisdn, quote: quote, paymentMethod: paymentMethod, state: state,
+            providerReference: providerReference ?? self.providerReference,
+            failureReason: failureReason ?? self.failureReason, operationIDs: operationIDs ?? self.operationIDs,
+            createdAt: createdAt, updatedAt: updatedAt, expiresAt: expiresAt, paidAt: paidAt ?? self.paidAt,
+            fulfilledAt: fulfilledAt ?? self.fulfilledAt, balanceAfter: balanceAfter ?? self.balanceAfter)
+    }
+}
