@@ -68,6 +68,10 @@ public struct Product: Sendable, Equatable, Identifiable {
     public struct Allowance: Sendable, Equatable {
         public let kind: BucketKind
         public let amount: Int64
+        public init(kind: BucketKind, amount: Int64) {
+            self.kind = kind
+            self.amount = amount
+        }
     }
 
     /// Where a pack works: a name people know ("US", "North America", "Global") and its ISO 3166 countries.
@@ -262,22 +266,40 @@ public struct CatalogDefinition: Sendable, Equatable, Codable {
     public struct Range: Sendable, Equatable, Codable {
         public let min: String
         public let max: String
+        public init(min: String, max: String) {
+            self.min = min
+            self.max = max
+        }
     }
 
     public struct Product: Sendable, Equatable, Codable {
         public struct Allowance: Sendable, Equatable, Codable {
             public let kind: BucketKind
             public let amount: String
+            public init(kind: BucketKind, amount: String) {
+                self.kind = kind
+                self.amount = amount
+            }
         }
         public struct Coverage: Sendable, Equatable, Codable {
             public let name: String
             public let countries: [String]
+            public init(name: String, countries: [String]) {
+                self.name = name
+                self.countries = countries
+            }
         }
         public struct Plan: Sendable, Equatable, Codable {
             public let billing: RechargeCore.Product.PlanTerms.Billing
             public let overagePerMegabyte: String?
             public let overagePerMinute: String?
             public let overagePerSMS: String?
+            public init(billing: RechargeCore.Product.PlanTerms.Billing, overagePerMegabyte: String?, overagePerMinute: String?, overagePerSMS: String?) {
+                self.billing = billing
+                self.overagePerMegabyte = overagePerMegabyte
+                self.overagePerMinute = overagePerMinute
+                self.overagePerSMS = overagePerSMS
+            }
         }
 
         public let code: String
@@ -291,6 +313,21 @@ public struct CatalogDefinition: Sendable, Equatable, Codable {
         public let autoRenew: Bool?
         public let plan: Plan?
         public let active: Bool?
+
+        public init(code: String, kind: RechargeCore.Product.Kind, names: [String: String], prices: [String: String], credit: [String: String]?,
+                    allowances: [Allowance]?, validityDays: Int?, coverage: Coverage?, autoRenew: Bool?, plan: Plan?, active: Bool?) {
+            self.code = code
+            self.kind = kind
+            self.names = names
+            self.prices = prices
+            self.credit = credit
+            self.allowances = allowances
+            self.validityDays = validityDays
+            self.coverage = coverage
+            self.autoRenew = autoRenew
+            self.plan = plan
+            self.active = active
+        }
     }
 
     public let customTopUp: [String: Range]?

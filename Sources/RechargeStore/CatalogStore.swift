@@ -55,8 +55,16 @@ public final class CatalogStore: Sendable {
     }
 
     static func load(_ db: any SQLDatabase) async throws -> Catalog {
-        let rows = try await db.raw("SELECT definition FROM products ORDER BY active DESC, position, code").all()
-        let products = try rows.map { try LedgerStore.decodeResult(try $0.string("definition"), as: CatalogDefinition.Product.self) }
+        let rows = try await db.raw("SELECT definition, active FROM products ORDER BY active DESC, position, code").all()
+        let products = try rows.map { row in
+            let stored = try LedgerStore.decodeResult(try row.string("definition"), as: CatalogDefinition.Product.self)
+            // The column, not the stored entry, says whether it is sold: an import deactivates products it omits.
+            guard try row.decode(column: "active", as: Int.self) == 0 else { return stored }
+            return CatalogDefinition.Product(
+                code: stored.code, kind: stored.kind, names: stored.names, prices: stored.prices, credit: stored.credit,
+                allowances: stored.allowances, validityDays: stored.validityDays, coverage: stored.coverage, autoRenew: stored.autoRenew,
+                plan: stored.plan, active: false)
+        }
         let custom = try await db.raw("SELECT value FROM catalog_settings WHERE name = 'custom_top_up'").first()
         let ranges = try custom.map { try LedgerStore.decodeResult(try $0.string("value"), as: [String: CatalogDefinition.Range].self) }
         return try Catalog(CatalogDefinition(customTopUp: ranges, products: products))

@@ -253,7 +253,10 @@ public final class OrderStore: Sendable {
     /// Applies the order's ledger operations, or leaves it `paid` with the reason when its line cannot take them.
     private static func fulfil(_ order: RechargeOrder, now: Date, database: Database, in db: any SQLDatabase) async throws -> RechargeOrder {
         let line = try await LedgerStore.loadLine(db, order.msisdn, lock: database.forUpdate)
-        guard line.status.acceptsTopUps else {
+        // A pack is paid in and spent in one go, so its line must accept debits too (a suspended line takes
+        // top-ups but not purchases).
+        let accepts = order.quote.productKind == .topUp ? line.status.acceptsTopUps : line.status.acceptsDebits
+        guard accepts else {
             return order.with(state: .paid, updatedAt: now, failureReason: "line is \(line.status.rawValue); fulfilled when it is active again")
         }
         let requests = try await ledgerRequests(for: order, line: line, now: now, in: db)

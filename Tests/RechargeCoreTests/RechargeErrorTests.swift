@@ -25,13 +25,21 @@ struct RechargeErrorTests {
             .lineNotActive(msisdn: "+14155550100", status: .suspended),
             .insufficientBalance(msisdn: "+14155550100", unit: "USD", available: 5, requested: 10),
             .idempotencyKeyReused("key-1"),
+            .invalidCatalog("products[0]: code must be lower-case"),
+            .productNotFound("topup-10"),
+            .orderNotFound("ord_x"),
+            .illegalOrderTransition(order: "ord_x", from: .fulfilled, event: "cancelled"),
+            .paymentMethodUnavailable("paypal"),
+            .paymentNotVerified(provider: "stripe", reason: "no matching signature"),
+            .paymentMismatch(order: "ord_x", reason: "9 USD paid, 10 USD due"),
         ]
         for sample in samples {
             switch sample {   // exhaustive: a new case must be added to `samples` above
             case .invalidRequest, .unknownCurrency, .invalidAmount, .nonPositiveAmount, .amountOverflow,
                  .currencyMismatch, .invalidMSISDN, .invalidICCID, .invalidCursor, .missingIdempotencyKey,
                  .invalidIdempotencyKey, .lineNotFound, .lineAlreadyExists, .iccidInUse, .illegalLineTransition,
-                 .lineNotActive, .insufficientBalance, .idempotencyKeyReused:
+                 .lineNotActive, .insufficientBalance, .idempotencyKeyReused, .invalidCatalog, .productNotFound, .orderNotFound,
+                 .illegalOrderTransition, .paymentMethodUnavailable, .paymentNotVerified, .paymentMismatch:
                 break
             }
         }

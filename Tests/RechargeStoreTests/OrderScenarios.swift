@@ -1,0 +1,252 @@
+import Foundation
+import RechargeCore
+import RechargeStore
+import RechargeTestSupport
+import SQLKit
+import Testing
+
+/// Catalog and orders on each engine: import, quotes, exactly-once fulfilment under duplicate and concurrent
+/// confirmations, mismatches, failure, cancellation and expiry.
+enum OrderScenarios {
+    static let now = TestDatabase.epoch
+    static let alice = LedgerScenarios.alice
+
+    static let catalogFile = CatalogDefinition(
+        customTopUp: ["USD": .init(min: "5", max: "500")],
+        products: [
+            .init(code: "topup-10", kind: .topUp, names: ["en": "$10 credit", "zh-Hans": "10美元话费"], prices: ["USD": "10.00"],
+                  credit: ["USD": "10.00"], allowances: nil, validityDays: nil, coverage: nil, autoRenew: nil, plan: nil, active: nil),
+            .init(code: "us-data-5gb", kind: .pack, names: ["en": "US 5 GB / 30 days", "zh-Hans": "美国 5GB 30天"], prices: ["USD": "15.00"],
+                  credit: nil, allowances: [.init(kind: .data, amount: "5GB"), .init(kind: .voice, amount: "100min")], validityDays: 30,
+                  coverage: .init(name: "US", countries: ["US"]), autoRenew: true, plan: nil, active: nil),
+        ])
+
+    struct Fixture {
+        let database: Database
+        let ledger: LedgerStore
+        let catalog: CatalogStore
+        let orders: OrderStore
+    }
+
+    static func with(_ backend: Backend, _ body: (Fixture) async throws -> Void) async throws {
+        try await TestDatabase.with(backend) { database in
+            let fixture = Fixture(database: database, ledger: LedgerStore(database: database), catalog: CatalogStore(database: database),
+                                  orders: OrderStore(database: database))
+            _ = try await fixture.catalog.importCatalog(try Catalog(catalogFile), now: now)
+            _ = try await LedgerScenarios.open(fixture.ledger, alice)
+            try await body(fixture)
+        }
+    }
+
+    static func usd(_ text: String) throws -> Money { try Money(decimal: text, currency: .usd) }
+
+    static func confirmation(_ order: RechargeOrder, event: String, outcome: PaymentConfirmation.Outcome = .succeeded, amount: Money? = nil,
+                             provider: PaymentMethod = .sandbox) -> PaymentConfirmation {
+        PaymentConfirmation(provider: provider, eventID: event, orderID: order.id, outcome: outcome, amount: amount ?? order.quote.price,
+                            providerReference: "ref-\(event)", failureReason: outcome == .failed ? "card declined" : nil)
+    }
+
+    static func balance(_ fixture: Fixture, at instant: Date = now) async throws -> Int64 {
+        try await fixture.ledger.balance(alice, at: instant).totals.first { $0.kind == .monetary }?.remaining ?? 0
+    }
+
+    static func catalogRoundTrips(_ backend: Backend) async throws {
+        try await with(backend) { fixture in
+            let stored = try await fixture.catalog.catalog()
+            #expect(stored == (try Catalog(catalogFile)))
+            let pack = try #require(stored.product("us-data-5gb"))
+            #expect(pack.allowances == [.init(kind: .data, amount: 5 << 30), .init(kind: .voice, amount: 6000)])
+            #expect(pack.coverage?.countries == ["US"])
+            // A second import without the pack keeps it (old orders name it) but stops selling it.
+            let smaller = CatalogDefinition(customTopUp: nil, products: [catalogFile.products[0]])
+            let summary = try await fixture.catalog.importCatalog(try Catalog(smaller), now: now)
+            #expect(summary.added == 0 && summary.updated == 1 && summary.deactivated == 1)
+            #expect(try await fixture.catalog.catalog().product("us-data-5gb")?.active == false)
+            await #expect(throws: RechargeError.productNotFound("us-data-5gb")) {
+                _ = try await fixture.orders.create(msisdn: alice, item: .product("us-data-5gb"), paymentMethod: .sandbox,
+                                                    key: try IdempotencyKey("k1"), now: now)
+            }
+            // Custom amounts are no longer offered either.
+            await #expect(throws: RechargeError.self) {
+                _ = try await fixture.orders.create(msisdn: alice, item: .amount(try usd("20")), paymentMethod: .sandbox,
+                                                    key: try IdempotencyKey("k2"), now: now)
+            }
+        }
+    }
+
+    static func topUpOrderIsFulfilledOnce(_ backend: Backend) async throws {
+        try await with(backend) { fixture in
+            let created = try await fixture.orders.create(msisdn: alice, item: .product("topup-10"), paymentMethod: .sandbox,
+                                                          key: try IdempotencyKey("create-1"), now: now)
+            #expect(!created.replayed)
+            #expect(created.order.state == .created)
+            #expect(created.order.quote.price == (try usd("10")))
+            // Same key, same request: the same order. Same key, other request: refused.
+            let again = try await fixture.orders.create(msisdn: alice, item: .product("topup-10"), paymentMethod: .sandbox,
+                                                        key: try IdempotencyKey("create-1"), now: now)
+            #expect(again.replayed && again.order.id == created.order.id)
+            await #expect(throws: RechargeError.idempotencyKeyReused("create-1")) {
+                _ = try await fixture.orders.create(msisdn: alice, item: .amount(try usd("20")), paymentMethod: .sandbox,
+                                                    key: try IdempotencyKey("create-1"), now: now)
+            }
+            let waiting = try await fixture.orders.startCheckout(created.order.id, providerReference: "sbx_1", now: now)
+            #expect(waiting.state == .awaitingPayment)
+
+            let first = try await fixture.orders.apply(confirmation(waiting, event: "evt_1"), now: now)
+            #expect(first.fulfilledNow && !first.duplicate)
+            #expect(first.order.state == .fulfilled)
+            #expect(first.order.operationIDs.count == 1)
+            #expect(first.order.balanceAfter == (try usd("10")))
+            // The same event again, and another event saying the same: nothing more.
+            let replay = try await fixture.orders.apply(confirmation(waiting, event: "evt_1"), now: now)
+            #expect(replay.duplicate && !replay.fulfilledNow)
+            let other = try await fixture.orders.apply(confirmation(waiting, event: "evt_2"), now: now)
+            #expect(!other.duplicate && !other.fulfilledNow && other.order.state == .fulfilled)
+            #expect(try await balance(fixture) == 10_000_000)
+            // A paid order cannot be cancelled.
+            await #expect(throws: RechargeError.illegalOrderTransition(order: waiting.id, from: .fulfilled, event: "cancelled")) {
+                _ = try await fixture.orders.cancel(waiting.id, now: now)
+            }
+            #expect(try await LedgerAudit(database: fixture.database).run().isBalanced)
+        }
+    }
+
+    static func packOrderGrantsAllowances(_ backend: Backend) async throws {
+        try await with(backend) { fixture in
+            let order = try await fixture.orders.create(msisdn: alice, item: .product("us-data-5gb"), paymentMethod: .sandbox,
+                                                        key: try IdempotencyKey("pack"), now: now).order
+            let outcome = try await fixture.orders.apply(confirmation(order, event: "evt_pack"), now: now)
+            #expect(outcome.order.state == .fulfilled)
+            #expect(outcome.order.operationIDs.count == 4)
+            let summary = try await fixture.ledger.balance(alice, at: now)
+            #expect(summary.totals.first { $0.kind == .data }?.remaining == 5 << 30)
+            #expect(summary.totals.first { $0.kind == .voice }?.remaining == 6000)
+            // The money came in and went to pack revenue: the main balance is where it was.
+            #expect(summary.totals.first { $0.kind == .monetary }?.remaining == 0)
+            let data = try #require(summary.buckets.first { $0.kind == .data })
+            #expect(data.validUntil == now.addingTimeInterval(30 * 86_400))
+            #expect(data.name == "US 5 GB / 30 days")
+            #expect(try await LedgerAudit(database: fixture.database).run().isBalanced)
+        }
+    }
+
+    static func mismatchedAndFailedPaymentsChangeNothing(_ backend: Backend) async throws {
+        try await with(backend) { fixture in
+            let order = try await fixture.orders.create(msisdn: alice, item: .amount(try usd("25")), paymentMethod: .sandbox,
+                                                        key: try IdempotencyKey("custom"), now: now).order
+            #expect(order.quote.credit == (try usd("25")))
+            await #expect(throws: RechargeError.paymentMismatch(order: order.id, reason: "24.99 USD paid, 25.00 USD due")) {
+                _ = try await fixture.orders.apply(confirmation(order, event: "evt_short", amount: try usd("24.99")), now: now)
+            }
+            await #expect(throws: RechargeError.self) {
+                _ = try await fixture.orders.apply(confirmation(order, event: "evt_wrong_provider", provider: .stripe), now: now)
+            }
+            #expect(try await fixture.orders.order(order.id).state == .created)
+            // The rejected event ids were not recorded: the genuine event with the same id still counts.
+            let failed = try await fixture.orders.apply(confirmation(order, event: "evt_short", outcome: .failed), now: now)
+            #expect(failed.order.state == .failed && failed.order.failureReason == "card declined")
+            // The subscriber is told (an SMS to the line).
+            let queued = try await OutboxStore(database: fixture.database).list(limit: 10)
+            #expect(queued.contains { $0.eventName == "payment_failed" && $0.recipient == alice.e164 })
+            // The customer retries with the same payment and it goes through: the order is fulfilled after all.
+            let paid = try await fixture.orders.apply(confirmation(order, event: "evt_retry"), now: now)
+            #expect(paid.fulfilledNow && paid.order.failureReason == nil)
+            #expect(try await balance(fixture) == 25_000_000)
+            await #expect(throws: RechargeError.orderNotFound("ord_nothere")) { _ = try await fixture.orders.order("ord_nothere") }
+        }
+    }
+
+    static func expiryAndLatePayment(_ backend: Backend) async throws {
+        try await with(backend) { fixture in
+            let order = try await fixture.orders.create(msisdn: alice, item: .product("topup-10"), paymentMethod: .sandbox,
+                                                        key: try IdempotencyKey("late"), now: now, lifetime: 600).order
+            let cancelled = try await fixture.orders.create(msisdn: alice, item: .product("topup-10"), paymentMethod: .sandbox,
+                                                            key: try IdempotencyKey("cancel"), now: now).order
+            #expect(try await fixture.orders.cancel(cancelled.id, now: now).state == .cancelled)
+            #expect(try await fixture.orders.expireOverdue(now: now.addingTimeInterval(599)) == 0)
+            #expect(try await fixture.orders.expireOverdue(now: now.addingTimeInterval(600)) == 1)
+            #expect(try await fixture.orders.order(order.id).state == .expired)
+            // Money taken after the window closed is still credited.
+            let late = try await fixture.orders.apply(confirmation(order, event: "evt_late"), now: now.addingTimeInterval(900))
+            #expect(late.fulfilledNow)
+            #expect(try await balance(fixture, at: now.addingTimeInterval(900)) == 10_000_000)
+            #expect(try await fixture.orders.orders(msisdn: alice).map(\.id).sorted() == [order.id, cancelled.id].sorted())
+        }
+    }
+
+    static func suspendedLineIsFulfilledWhenActive(_ backend: Backend) async throws {
+        try await with(backend) { fixture in
+            // A suspended line takes top-ups but not purchases: its pack waits, paid, until it is active again.
+            let topUp = try await fixture.orders.create(msisdn: alice, item: .product("topup-10"), paymentMethod: .sandbox,
+                                                        key: try IdempotencyKey("susp-topup"), now: now).order
+            let pack = try await fixture.orders.create(msisdn: alice, item: .product("us-data-5gb"), paymentMethod: .sandbox,
+                                                       key: try IdempotencyKey("susp-pack"), now: now).order
+            _ = try await fixture.ledger.changeStatus(alice, to: .suspended, now: now)
+            #expect(try await fixture.orders.apply(confirmation(topUp, event: "evt_t"), now: now).fulfilledNow)
+            let outcome = try await fixture.orders.apply(confirmation(pack, event: "evt_p"), now: now)
+            #expect(outcome.order.state == .paid && !outcome.fulfilledNow)
+            #expect(outcome.order.failureReason?.contains("suspended") == true)
+            #expect(try await fixture.orders.fulfilPaidOrders(now: now) == 0)
+            _ = try await fixture.ledger.changeStatus(alice, to: .active, now: now)
+            #expect(try await fixture.orders.fulfilPaidOrders(now: now) == 1)
+            let fulfilled = try await fixture.orders.order(pack.id)
+            #expect(fulfilled.state == .fulfilled && fulfilled.failureReason == nil)
+            let summary = try await fixture.ledger.balance(alice, at: now)
+            #expect(summary.totals.first { $0.kind == .data }?.remaining == 5 << 30)
+            #expect(try await balance(fixture) == 10_000_000)
+            #expect(try await LedgerAudit(database: fixture.database).run().isBalanced)
+        }
+    }
+
+    /// The same notification ten times at once, with other events for the same order and the expiry job
+    /// racing them: one fulfilment, one credit.
+    static func concurrentConfirmationsFulfilOnce(_ backend: Backend) async throws {
+        try await with(backend) { fixture in
+            var orders: [RechargeOrder] = []
+            for index in 0..<5 {
+                orders.append(try await fixture.orders.create(msisdn: alice, item: .product("topup-10"), paymentMethod: .sandbox,
+                                                              key: try IdempotencyKey("race-\(index)"), now: now, lifetime: 1).order)
+            }
+            let store = fixture.orders
+            let fulfilments = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for order in orders {
+                    for copy in 0..<10 {
+                        let event = copy < 7 ? "evt_\(order.id)" : "evt_\(order.id)_\(copy)"
+                        group.addTask { try await store.apply(confirmation(order, event: event), now: now.addingTimeInterval(2)).fulfilledNow }
+                    }
+                    group.addTask { try await store.expireOverdue(now: now.addingTimeInterval(2)) >= 0 ? false : false }
+                }
+                var count = 0
+                for try await fulfilled in group where fulfilled { count += 1 }
+                return count
+            }
+            #expect(fulfilments == orders.count)
+            #expect(try await balance(fixture, at: now.addingTimeInterval(2)) == Int64(orders.count) * 10_000_000)
+            for order in orders { #expect(try await fixture.orders.order(order.id).state == .fulfilled) }
+            let report = try await LedgerAudit(database: fixture.database).run()
+            #expect(report.isBalanced, "\(report.discrepancies)")
+        }
+    }
+}
+
+@Suite("Orders on SQLite")
+struct SQLiteOrderTests {
+    @Test func catalog() async throws { try await OrderScenarios.catalogRoundTrips(.sqlite) }
+    @Test func topUpOrder() async throws { try await OrderScenarios.topUpOrderIsFulfilledOnce(.sqlite) }
+    @Test func packOrder() async throws { try await OrderScenarios.packOrderGrantsAllowances(.sqlite) }
+    @Test func mismatches() async throws { try await OrderScenarios.mismatchedAndFailedPaymentsChangeNothing(.sqlite) }
+    @Test func expiry() async throws { try await OrderScenarios.expiryAndLatePayment(.sqlite) }
+    @Test func suspendedLine() async throws { try await OrderScenarios.suspendedLineIsFulfilledWhenActive(.sqlite) }
+    @Test func concurrentConfirmations() async throws { try await OrderScenarios.concurrentConfirmationsFulfilOnce(.sqlite) }
+}
+
+@Suite("Orders on PostgreSQL", .enabled(if: TestDatabase.postgresAvailable, "RECHARGE_TEST_POSTGRES_URL is not set: run scripts/test to start PostgreSQL"))
+struct PostgresOrderTests {
+    @Test func catalog() async throws { try await OrderScenarios.catalogRoundTrips(.postgres) }
+    @Test func topUpOrder() async throws { try await OrderScenarios.topUpOrderIsFulfilledOnce(.postgres) }
+    @Test func packOrder() async throws { try await OrderScenarios.packOrderGrantsAllowances(.postgres) }
+    @Test func mismatches() async throws { try await OrderScenarios.mismatchedAndFailedPaymentsChangeNothing(.postgres) }
+    @Test func expiry() async throws { try await OrderScenarios.expiryAndLatePayment(.postgres) }
+    @Test func suspendedLine() async throws { try await OrderScenarios.suspendedLineIsFulfilledWhenActive(.postgres) }
+    @Test func concurrentConfirmations() async throws { try await OrderScenarios.concurrentConfirmationsFulfilOnce(.postgres) }
+}
