@@ -24,6 +24,10 @@ public struct RechargeServices: Sendable {
     public let apiKeys: APIKeyStore
     public let outbox: OutboxStore
     public let notificationPreferences: NotificationPreferencesStore
+    public let catalog: CatalogStore
+    public let orders: OrderStore
+    /// The payment methods offered (the sandbox by default).
+    public let payments: PaymentProviders
     /// Renders outbox rows on the operator pages; nil if the bundled templates could not be loaded.
     public let renderer: NotificationRenderer?
     public let metrics: PrometheusCollectorRegistry
@@ -32,13 +36,17 @@ public struct RechargeServices: Sendable {
 
     public init(
         database: Database, metrics: PrometheusCollectorRegistry = .init(), apiKeyCacheLifetime: Duration = .seconds(1),
-        clock: @escaping @Sendable () -> Date = { Date() }, renderer: NotificationRenderer? = try? NotificationRenderer.bundled()
+        clock: @escaping @Sendable () -> Date = { Date() }, renderer: NotificationRenderer? = try? NotificationRenderer.bundled(),
+        payments: PaymentProviders = PaymentProviders(sandbox: SandboxGateway())
     ) {
         self.database = database
         self.ledger = LedgerStore(database: database)
         self.apiKeys = APIKeyStore(database: database, cacheLifetime: apiKeyCacheLifetime)
         self.outbox = OutboxStore(database: database)
         self.notificationPreferences = NotificationPreferencesStore(database: database)
+        self.catalog = CatalogStore(database: database)
+        self.orders = OrderStore(database: database)
+        self.payments = payments
         self.renderer = renderer
         self.metrics = metrics
         self.clock = clock
@@ -57,6 +65,8 @@ public func buildRouter(_ services: RechargeServices) -> Router<RechargeRequestC
     NotificationPreferencesController(store: services.notificationPreferences, clock: services.clock).addRoutes(to: v1)
     let dev = router.group("dev").add(middleware: APIKeyAuthenticator(keys: services.apiKeys))
     OutboxController(outbox: services.outbox, renderer: services.renderer).addRoutes(v1: v1, dev: dev)
+    OrdersController(catalog: services.catalog, orders: services.orders, payments: services.payments, clock: services.clock).addRoutes(to: v1)
+    PaymentWebhooksController(orders: services.orders, payments: services.payments, clock: services.clock).addRoutes(to: router)
     routeTable.load(router.routes.map { ("\($0.path)", $0.method.rawValue) })
     return router
 }

@@ -34,25 +34,25 @@ struct LinesController {
 
     @Sendable func getLine(_ request: Request, context: RechargeRequestContext) async throws -> Response {
         _ = try context.require(.read)
-        return try JSONResponse.make(LineOutput(try await ledger.line(try msisdn(context))))
+        return try JSONResponse.make(LineOutput(try await ledger.line(try Self.msisdn(context))))
     }
 
     @Sendable func changeLine(_ request: Request, context: RechargeRequestContext) async throws -> Response {
         _ = try context.require(.admin)
-        let msisdn = try msisdn(context)
+        let msisdn = try Self.msisdn(context)
         let body = try await JSONBody.decode(ChangeLineRequest.self, from: request, context: context)
         return try JSONResponse.make(LineOutput(try await ledger.changeStatus(msisdn, to: body.status, now: clock())))
     }
 
     @Sendable func balance(_ request: Request, context: RechargeRequestContext) async throws -> Response {
         _ = try context.require(.read)
-        return try JSONResponse.make(BalanceOutput(try await ledger.balance(try msisdn(context), at: clock())))
+        return try JSONResponse.make(BalanceOutput(try await ledger.balance(try Self.msisdn(context), at: clock())))
     }
 
     @Sendable func topUp(_ request: Request, context: RechargeRequestContext) async throws -> Response {
         _ = try context.require(.write)
-        let msisdn = try msisdn(context)
-        let key = try idempotencyKey(request)
+        let msisdn = try Self.msisdn(context)
+        let key = try Self.idempotencyKey(request)
         let body = try await JSONBody.decode(TopUpRequest.self, from: request, context: context)
         let now = clock()
         let result = try await ledger.topUp(try body.command(msisdn: msisdn, now: now), key: key, now: now)
@@ -61,8 +61,8 @@ struct LinesController {
 
     @Sendable func debit(_ request: Request, context: RechargeRequestContext) async throws -> Response {
         _ = try context.require(.write)
-        let msisdn = try msisdn(context)
-        let key = try idempotencyKey(request)
+        let msisdn = try Self.msisdn(context)
+        let key = try Self.idempotencyKey(request)
         let body = try await JSONBody.decode(DebitRequest.self, from: request, context: context)
         let result = try await ledger.debit(try body.command(msisdn: msisdn), key: key, now: clock())
         return try operationResponse(result)
@@ -70,7 +70,7 @@ struct LinesController {
 
     @Sendable func history(_ request: Request, context: RechargeRequestContext) async throws -> Response {
         _ = try context.require(.read)
-        let msisdn = try msisdn(context)
+        let msisdn = try Self.msisdn(context)
         let query = request.uri.queryParameters
         func date(_ name: String) throws -> Date? {
             guard let text = query.get(name) else { return nil }
@@ -100,12 +100,12 @@ struct LinesController {
         return response
     }
 
-    private func msisdn(_ context: RechargeRequestContext) throws -> MSISDN {
+    static func msisdn(_ context: RechargeRequestContext) throws -> MSISDN {
         let raw = context.parameters.get("msisdn") ?? ""
         return try MSISDN(raw.removingPercentEncoding ?? raw)
     }
 
-    private func idempotencyKey(_ request: Request) throws -> IdempotencyKey {
+    static func idempotencyKey(_ request: Request) throws -> IdempotencyKey {
         guard let value = request.headers[Self.idempotencyKeyHeader] else { throw RechargeError.missingIdempotencyKey }
         return try IdempotencyKey(value)
     }

@@ -1,0 +1,133 @@
+import Foundation
+import RechargeCore
+import RechargeStore
+
+/// `POST /v1/lines/{msisdn}/orders`: a product by code, or a custom amount; and how it will be paid.
+struct CreateOrderRequest: StrictlyDecodable {
+    let product: String?
+    let amount: MoneyInput?
+    let paymentMethod: PaymentMethod
+
+    static let allowedFields: [String: Set<String>] = [
+        "": ["product", "amount", "paymentMethod"],
+        "amount": MoneyInput.fields,
+    ]
+
+    func item() throws(RechargeError) -> OrderStore.Item {
+        switch (product, amount) {
+        case (let code?, nil): return .product(code)
+        case (nil, let amount?): return .amount(try amount.money())
+        default: throw .invalidRequest("Give either 'product' (a catalog code) or 'amount', not both and not neither.")
+        }
+    }
+}
+
+/// What the client must show the payer to pay an order.
+struct CheckoutOutput: Encodable {
+    /// `redirect`: send the browser to `url`. (Later: `qr_code` with `content`, `client_secret` with `secret`.)
+    let type: String
+    let url: String?
+}
+
+struct AllowanceOutput: Encodable {
+    let kind: BucketKind
+    let amount: Int64
+    let unit: String
+}
+
+struct OrderOutput: Encodable {
+    let id: String
+    let msisdn: String
+    let state: OrderState
+    let paymentMethod: PaymentMethod
+    let product: String?
+    let kind: Product.Kind
+    let names: [String: String]
+    let price: MoneyOutput
+    let credit: MoneyOutput?
+    let allowances: [AllowanceOutput]
+    let validityDays: Int?
+    let providerReference: String?
+    let failureReason: String?
+    let createdAt: String
+    let expiresAt: String
+    let paidAt: String?
+    let fulfilledAt: String?
+    let balanceAfter: MoneyOutput?
+    let checkout: CheckoutOutput?
+
+    init(_ order: RechargeOrder, checkout: CheckoutOutput? = nil) {
+        id = order.id
+        msisdn = order.msisdn.e164
+        state = order.state
+        paymentMethod = order.paymentMethod
+        product = order.quote.productCode
+        kind = order.quote.productKind
+        names = order.quote.names
+        price = MoneyOutput(order.quote.price)
+        credit = order.quote.credit.map(MoneyOutput.init)
+        allowances = order.quote.allowances.map { AllowanceOutput(kind: $0.kind, amount: $0.amount, unit: $0.kind.unit(currency: order.quote.price.currency)) }
+        validityDays = order.quote.validityDays
+        providerReference = order.providerReference
+        failureReason = order.failureReason
+        createdAt = RFC3339.format(order.createdAt)
+        expiresAt = RFC3339.format(order.expiresAt)
+        paidAt = order.paidAt.map(RFC3339.format)
+        fulfilledAt = order.fulfilledAt.map(RFC3339.format)
+        balanceAfter = order.balanceAfter.map(MoneyOutput.init)
+        self.checkout = checkout
+    }
+}
+
+struct OrderListOutput: Encodable {
+    let items: [OrderOutput]
+}
+
+/// A fulfilled order's receipt: what was bought, paid and granted, and the balance right after.
+struct ReceiptOutput: Encodable {
+    let receiptNumber: String
+    let order: String
+    let msisdn: String
+    let description: [String: String]
+    let paymentMethod: PaymentMethod
+    let providerReference: String?
+    let paid: MoneyOutput
+    let discount: MoneyOutput?
+    let credited: MoneyOutput?
+    let allowances: [AllowanceOutput]
+    let validityDays: Int?
+    let balanceAfter: MoneyOutput?
+    let paidAt: String?
+    let fulfilledAt: String?
+    let state: OrderState
+
+    init(_ order: RechargeOrder) {
+        receiptNumber = "R-" + order.id.dropFirst(4).uppercased()
+        self.order = order.id
+        msisdn = order.msisdn.e164
+        description = order.quote.names
+        paymentMethod = order.paymentMethod
+        providerReference = order.providerReference
+        paid = MoneyOutput(order.quote.price)
+        discount = nil
+        credited = order.quote.credit.map(MoneyOutput.init)
+        let output = OrderOutput(order)
+        allowances = output.allowances
+        validityDays = order.quote.validityDays
+        balanceAfter = order.balanceAfter.map(MoneyOutput.init)
+        paidAt = output.paidAt
+        fulfilledAt = output.fulfilledAt
+        state = order.state
+    }
+}
+
+/// `GET /v1/catalog` and the body of `PUT /v1/catalog`: the catalog file's own shape.
+extension CatalogDefinition: StrictlyDecodable {
+    static let allowedFields: [String: Set<String>] = [
+        "": ["customTopUp", "products"],
+        "products": ["code", "kind", "names", "prices", "credit", "allowances", "validityDays", "coverage", "autoRenew", "plan", "active"],
+        "products.allowances": ["kind", "amount"],
+        "products.coverage": ["name", "countries"],
+        "products.plan": ["billing", "overagePerMegabyte", "overagePerMinute", "overagePerSMS"],
+    ]
+}

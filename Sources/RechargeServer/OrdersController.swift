@@ -1,0 +1,170 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import RechargeCore
+import RechargeStore
+
+/// `/v1/catalog`, `/v1/lines/{msisdn}/orders` and `/v1/orders/{id}`: what is for sale, and recharge orders from
+/// creation to receipt. Payment happens at the provider (the sandbox checkout page by default); the order is
+/// fulfilled only by the provider's verified notification, never by the browser coming back.
+struct OrdersController {
+    let catalog: CatalogStore
+    let orders: OrderStore
+    let payments: PaymentProviders
+    let clock: @Sendable () -> Date
+
+    func addRoutes(to group: RouterGroup<RechargeRequestContext>) {
+        group.get("catalog", use: getCatalog)
+        group.put("catalog", use: putCatalog)
+        group.post("lines/{msisdn}/orders", use: create)
+        group.get("lines/{msisdn}/orders", use: list)
+        group.get("orders/{id}", use: get)
+        group.post("orders/{id}/cancel", use: cancel)
+        group.get("orders/{id}/receipt", use: receipt)
+    }
+
+    @Sendable func getCatalog(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+        _ = try context.require(.read)
+        return try JSONResponse.make(try await catalog.catalog().definition)
+    }
+
+    /// Replaces the catalog (admin): products not in the body stop being sold.
+    @Sendable func putCatalog(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+        _ = try context.require(.admin)
+        let body = try await JSONBody.decode(CatalogDefinition.self, from: request, context: context)
+        _ = try await catalog.importCatalog(try Catalog(body), now: clock())
+        return try JSONResponse.make(try await catalog.catalog().definition)
+    }
+
+    @Sendable func create(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+        _ = try context.require(.write)
+        let msisdn = try LinesController.msisdn(context)
+        let key = try LinesController.idempotencyKey(request)
+        let body = try await JSONBody.decode(CreateOrderRequest.self, from: request, context: context)
+        guard payments.offers(body.paymentMethod) else { throw RechargeError.paymentMethodUnavailable(body.paymentMethod.rawValue) }
+        let now = clock()
+        let creation = try await orders.create(msisdn: msisdn, item: try body.item(), paymentMethod: body.paymentMethod, key: key, now: now)
+        // Checkout starts once per order; a replayed create finds it started and gets the same answer.
+        var order = creation.order
+        if order.state == .created {
+            order = try await orders.startCheckout(order.id, providerReference: payments.reference(for: order), now: now)
+        }
+        var response = try JSONResponse.make(OrderOutput(order, checkout: payments.checkout(for: order)), status: .created)
+        response.headers[.location] = "/v1/orders/\(order.id)"
+        if creation.replayed { response.headers[LinesController.replayedHeader] = "true" }
+        return response
+    }
+
+    @Sendable func list(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+        _ = try context.require(.read)
+        let items = try await orders.orders(msisdn: try LinesController.msisdn(context), limit: 100)
+        return try JSONResponse.make(OrderListOutput(items: items.map { OrderOutput($0) }))
+    }
+
+    @Sendable func get(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+        _ = try context.require(.read)
+        let order = try await orders.order(try id(context))
+        return try JSONResponse.make(OrderOutput(order, checkout: order.state == .awaitingPayment ? payments.checkout(for: order) : nil))
+    }
+
+    @Sendable func cancel(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+        _ = try context.require(.write)
+        return try JSONResponse.make(OrderOutput(try await orders.cancel(try id(context), now: clock())))
+    }
+
+    /// JSON, or a printable HTML page when the client asks for `text/html`.
+    @Sendable func receipt(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+        _ = try context.require(.read)
+        let order = try await orders.order(try id(context))
+        guard [.fulfilled, .refunded, .partiallyRefunded].contains(order.state) else {
+            throw Problem(status: .conflict, code: "receipt-not-available", title: "Receipt not available",
+                          detail: "Order \(order.id) is \(order.state.rawValue); receipts exist for fulfilled orders.")
+        }
+        let receipt = ReceiptOutput(order)
+        if request.headers[.accept]?.contains("text/html") == true {
+            let language = request.headers[.acceptLanguage]?.hasPrefix("zh") == true ? "zh-Hans" : "en"
+            return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(string: ReceiptPage.html(receipt, language: language))))
+        }
+        return try JSONResponse.make(receipt)
+    }
+
+    private func id(_ context: RechargeRequestContext) throws -> String {
+        context.parameters.get("id") ?? ""
+    }
+}
+
+/// The payment methods this server offers, and how each one's checkout is presented.
+public struct PaymentProviders: Sendable {
+    /// The built-in sandbox; nil when switched off (production).
+    public let sandbox: SandboxGateway?
+
+    public init(sandbox: SandboxGateway?) {
+        self.sandbox = sandbox
+    }
+
+    public func offers(_ method: PaymentMethod) -> Bool {
+        switch method {
+        case .sandbox: sandbox != nil
+        case .stripe, .paypal, .alipay, .wechatPay, .bankTransfer: false
+        }
+    }
+
+    public var offered: [PaymentMethod] { PaymentMethod.allCases.filter(offers) }
+
+    func reference(for order: RechargeOrder) -> String? {
+        switch order.paymentMethod {
+        case .sandbox: "sbx_" + order.id.dropFirst(4)
+        default: nil
+        }
+    }
+
+    func checkout(for order: RechargeOrder) -> CheckoutOutput? {
+        switch order.paymentMethod {
+        case .sandbox: CheckoutOutput(type: "redirect", url: "/sandbox/checkout/\(order.id)")
+        default: nil
+        }
+    }
+}
+
+/// The printable receipt, in English or Simplified Chinese.
+enum ReceiptPage {
+    static func html(_ receipt: ReceiptOutput, language: String) -> String {
+        let zh = language == "zh-Hans"
+        func row(_ label: String, _ value: String?) -> String {
+            guard let value else { return "" }
+            return "<tr><th scope=\"row\">\(OutboxController.escape(label))</th><td>\(OutboxController.escape(value))</td></tr>"
+        }
+        func money(_ money: MoneyOutput?) -> String? { money.map { "\($0.value) \($0.currency)" } }
+        let allowances = receipt.allowances.map { allowance in
+            "\(Quantity.format(allowance.amount, kind: allowance.kind)) \(allowance.kind.rawValue)"
+        }.joined(separator: ", ")
+        let title = zh ? "充值收据" : "Recharge receipt"
+        return """
+            <!doctype html>
+            <html lang="\(zh ? "zh-Hans" : "en")"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+            <title>\(title) \(receipt.receiptNumber)</title>
+            <style>body{font-family:system-ui,sans-serif;max-width:32em;margin:1em auto;padding:0 1em;color:#111}table{width:100%;border-collapse:collapse}th,td{text-align:left;padding:6px;border-bottom:1px solid #ddd}th{font-weight:600;width:40%}@media print{button{display:none}}</style>
+            </head><body>
+            <h1>\(title)</h1>
+            <table>
+            \(row(zh ? "收据编号" : "Receipt number", receipt.receiptNumber))
+            \(row(zh ? "订单" : "Order", receipt.order))
+            \(row(zh ? "号码" : "Phone number", receipt.msisdn))
+            \(row(zh ? "项目" : "Item", receipt.description[language] ?? receipt.description["en"]))
+            \(row(zh ? "支付方式" : "Paid with", receipt.paymentMethod.rawValue))
+            \(row(zh ? "支付参考号" : "Payment reference", receipt.providerReference))
+            \(row(zh ? "支付金额" : "Amount paid", money(receipt.paid)))
+            \(row(zh ? "优惠" : "Discount", money(receipt.discount)))
+            \(row(zh ? "充入余额" : "Credited", money(receipt.credited)))
+            \(row(zh ? "套餐内容" : "Allowances", allowances.isEmpty ? nil : allowances))
+            \(row(zh ? "有效期(天)" : "Valid for (days)", receipt.validityDays.map(String.init)))
+            \(row(zh ? "充值后余额" : "Balance after", money(receipt.balanceAfter)))
+            \(row(zh ? "支付时间" : "Paid at", receipt.paidAt))
+            \(row(zh ? "状态" : "Status", receipt.state.rawValue))
+            </table>
+            <p><button type="button" onclick="window.print()">\(zh ? "打印" : "Print")</button></p>
+            </body></html>
+            """
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import RechargeCore
+import RechargeStore
+
+/// Payment notifications (`POST /webhooks/{provider}`) and the sandbox provider's hosted checkout page
+/// (`/sandbox/checkout/{id}`). Neither takes an API key: a notification is trusted only through its
+/// signature over the raw body, the checkout page only sends such notifications.
+struct PaymentWebhooksController {
+    let orders: OrderStore
+    let payments: PaymentProviders
+    let clock: @Sendable () -> Date
+
+    static let maximumNotificationSize = 64 * 1024
+
+    func addRoutes(to router: Router<RechargeRequestContext>) {
+        router.post("webhooks/sandbox", use: sandboxNotification)
+        if payments.sandbox != nil {
+            router.get("sandbox/checkout/{id}", use: checkoutPage)
+            router.post("sandbox/checkout/{id}", use: checkoutAction)
+        }
+    }
+
+    /// A verified notification applies once; a forged, stale, replayed or mismatched one changes nothing and
+    /// is answered with a problem (providers retry on non-2xx, which for a forgery is harmless).
+    @Sendable func sandboxNotification(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+        guard let sandbox = payments.sandbox else { throw RechargeError.paymentMethodUnavailable("sandbox") }
+        var request = request
+        let body = try await request.collectBody(upTo: Self.maximumNotificationSize)
+        let outcome = try await receive(Array(buffer: body), signature: request.headers[HTTPField.Name(SandboxGateway.signatureHeader)!],
+                                        gateway: sandbox, logger: context.logger)
+        var json = JSONWriter(capacity: 128)
+        json.object { json in
+            json.field("received", true)
+            json.field("duplicate", outcome.duplicate)
+            json.field("order", outcome.order.id)
+            json.field("state", outcome.order.state.rawValue)
+        }
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
+    }
+
+    private func receive(_ body: [UInt8], signature: String?, gateway: SandboxGateway, logger: Logger) async throws -> OrderStore.PaymentOutcome {
+        let now = clock()
+        do {
+            let confirmation = try gateway.verify(body: body, signature: signature, now: now)
+            let outcome = try await orders.apply(confirmation, now: now)
+            logger.info("Payment notification", metadata: [
+                "provider": "sandbox", "event": "\(confirmation.eventID)", "order": "\(outcome.order.id)",
+                "state": "\(outcome.order.state.rawValue)", "duplicate": "\(outcome.duplicate)",
+            ])
+            return outcome
+        } catch let error as RechargeError {
+            logger.warning("Payment notification rejected", metadata: ["provider": "sandbox", "reason": "\(error.detail)"])
+            throw error
+        }
+    }
+
+    // MARK: The sandbox's hosted checkout page
+
+    @Sendable func checkoutPage(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+        let order = try await orders.order(context.parameters.get("id") ?? "")
+        let zh = request.headers[.acceptLanguage]?.hasPrefix("zh") == true
+        let price = "\(order.quote.price.decimalString) \(order.quote.price.currency.code)"
+        let item = order.quote.names[zh ? "zh-Hans" : "en"] ?? order.quote.names["en"] ?? ""
+        let canPay = [.created, .awaitingPayment, .failed].contains(order.state)
+        let status: String
+        switch order.state {
+        case .fulfilled: status = zh ? "已支付，已到账。" : "Paid. The recharge has been applied."
+        case .failed: status = zh ? "支付失败，可以重试。" : "The payment failed. You can try again."
+        case .expired: status = zh ? "订单已过期。" : "This order has expired."
+        case .cancelled: status = zh ? "订单已取消。" : "This order was cancelled."
+        case .paid: status = zh ? "已支付，等待到账。" : "Paid; the recharge will be applied shortly."
+        default: status = zh ? "等待支付。" : "Waiting for payment."
+        }
+        let escape = OutboxController.escape
+        let buttons = canPay ? """
+            <form method="post"><input type="hidden" name="action" value="pay"><button id="pay" type="submit">\(zh ? "支付" : "Pay") \(escape(price))</button></form>
+            <form method="post"><input type="hidden" name="action" value="fail"><button id="fail" type="submit" class="secondary">\(zh ? "模拟失败" : "Fail")</button></form>
+            """ : ""
+        let html = """
+            <!doctype html>
+            <html lang="\(zh ? "zh-Hans" : "en")"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+            <title>\(zh ? "沙盒支付" : "Sandbox checkout")</title>
+            <style>body{font-family:system-ui,sans-serif;max-width:28em;margin:2em auto;padding:0 1em;color:#111}button{font-size:1.1em;padding:.6em 1.2em;margin:.3em 0;width:100%;background:#0b57d0;color:#fff;border:0;border-radius:6px}button.secondary{background:#5f6368}.note{color:#444;font-size:.9em}</style>
+            </head><body>
+            <h1>\(zh ? "沙盒支付" : "Sandbox checkout")</h1>
+            <p class="note">\(zh ? "测试用支付页面，不会产生真实扣款。" : "A test payment page: no real money moves.")</p>
+            <p>\(escape(item))<br><strong>\(escape(price))</strong> · \(escape(order.msisdn.e164))</p>
+            <p id="status" data-state="\(order.state.rawValue)">\(status)</p>
+            \(buttons)
+            </body></html>
+            """
+        return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+                        body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    /// Pay or Fail: the sandbox sends its signed notification (the same bytes a webhook would carry) and shows the result.
+    @Sendable func checkoutAction(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+        guard let sandbox = payments.sandbox else { throw RechargeError.paymentMethodUnavailable("sandbox") }
+        let id = context.parameters.get("id") ?? ""
+        var request = request
+        let form = String(buffer: try await request.collectBody(upTo: 1024))
+        let action = form.split(separator: "&").first { $0.hasPrefix("action=") }?.dropFirst("action=".count)
+        guard action == "pay" || action == "fail" else {
+            throw Problem(status: .badRequest, code: "invalid-request", title: "Invalid request", detail: "action must be pay or fail.", field: "action")
+        }
+        let order = try await orders.order(id)
+        guard order.paymentMethod == .sandbox else { throw RechargeError.paymentMethodUnavailable(order.paymentMethod.rawValue) }
+        var generator = SystemRandomNumberGenerator()
+        let eventID = "evt_sbx_" + RechargeOrder.newID(using: &generator).dropFirst(4)
+        let notification = sandbox.notification(for: order, succeeded: action == "pay", eventID: eventID, now: clock())
+        _ = try await receive(notification.body, signature: notification.signature, gateway: sandbox, logger: context.logger)
+        return Response(status: .seeOther, headers: [.location: "/sandbox/checkout/\(id)"])
+    }
+}

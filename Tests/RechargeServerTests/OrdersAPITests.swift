@@ -1,0 +1,150 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import RechargeCore
+import RechargeServer
+import RechargeStore
+import RechargeTestSupport
+import Testing
+
+/// The online recharge over HTTP: catalog, order, sandbox checkout, signed notification, receipt.
+@Suite("Orders API")
+struct OrdersAPITests {
+    static let catalog = """
+        {"customTopUp": {"USD": {"min": "5", "max": "500"}},
+         "products": [
+           {"code": "topup-10", "kind": "top_up", "names": {"en": "$10 credit", "zh-Hans": "10美元话费"},
+            "prices": {"USD": "10.00"}, "credit": {"USD": "10.00"}},
+           {"code": "us-data-5gb", "kind": "pack", "names": {"en": "US 5 GB", "zh-Hans": "美国 5GB"}, "prices": {"USD": "15.00"},
+            "allowances": [{"kind": "data", "amount": "5GB"}], "validityDays": 30, "coverage": {"name": "US", "countries": ["US"]}}
+         ]}
+        """
+
+    static func setUp(_ api: APIHarness) async throws {
+        #expect(try await api.openLine().status == .created)
+        let put = try await api.send(.put, "/v1/catalog", key: api.admin, json: catalog)
+        #expect(put.status == .ok, "\(String(buffer: put.body))")
+    }
+
+    func createOrder(_ api: APIHarness, _ json: String, key: String) async throws -> TestResponse {
+        try await api.send(.post, "/v1/lines/+14155550100/orders", key: api.writer, idempotencyKey: key, json: json)
+    }
+
+    func notify(_ api: APIHarness, _ body: String, signature: String?) async throws -> TestResponse {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let signature { headers[HTTPField.Name(SandboxGateway.signatureHeader)!] = signature }
+        return try await api.client.execute(uri: "/webhooks/sandbox", method: .post, headers: headers, body: ByteBuffer(string: body))
+    }
+
+    func sign(_ api: APIHarness, _ body: String, at date: Date = APIHarness.now) throws -> String {
+        try #require(api.services.payments.sandbox).sign(Array(body.utf8), timestamp: Int64(date.timeIntervalSince1970))
+    }
+
+    @Test func catalogIsManagedByAdmins() async throws {
+        try await APIHarness.run { api in
+            try await Self.setUp(api)
+            let listed = try api.json(try await api.send(.get, "/v1/catalog", key: api.reader))
+            let products = try #require(listed["products"] as? [[String: Any]])
+            #expect(products.map { $0["code"] as? String } == ["topup-10", "us-data-5gb"])
+            #expect((products[1]["allowances"] as? [[String: Any]])?.first?["amount"] as? String == "5GB")
+            try api.expectProblem(try await api.send(.put, "/v1/catalog", key: api.writer, json: Self.catalog), .forbidden, "forbidden")
+            try api.expectProblem(try await api.send(.put, "/v1/catalog", key: api.admin, json: #"{"products": [{"code": "X Y", "kind": "pack", "names": {"en": "x"}, "prices": {"USD": "1"}}]}"#),
+                                  .badRequest, "invalid-catalog")
+            try api.expectProblem(try await api.send(.put, "/v1/catalog", key: api.admin, json: #"{"products": [], "extra": 1}"#), .badRequest, "malformed-body")
+        }
+    }
+
+    @Test func sandboxCheckoutFulfilsAndGivesAReceipt() async throws {
+        try await APIHarness.run { api in
+            try await Self.setUp(api)
+            let created = try await createOrder(api, #"{"product": "topup-10", "paymentMethod": "sandbox"}"#, key: "order-1")
+            #expect(created.status == .created, "\(String(buffer: created.body))")
+            let order = try api.json(created)
+            let id = try #require(order["id"] as? String)
+            #expect(order["state"] as? String == "awaiting_payment")
+            let checkout = try #require(order["checkout"] as? [String: Any])
+            #expect(checkout["url"] as? String == "/sandbox/checkout/\(id)")
+            // The same request again: the same order.
+            let replay = try await createOrder(api, #"{"product": "topup-10", "paymentMethod": "sandbox"}"#, key: "order-1")
+            #expect(try api.json(replay)["id"] as? String == id)
+            #expect(replay.headers[HTTPField.Name("Idempotent-Replayed")!] == "true")
+
+            // Nothing is credited by visiting the page.
+            let page = try await api.client.execute(uri: "/sandbox/checkout/\(id)", method: .get)
+            #expect(page.status == .ok)
+            #expect(String(buffer: page.body).contains("10.00 USD"))
+            #expect(try await api.mainBalance() == "0.00")
+
+            let pay = try await api.client.execute(uri: "/sandbox/checkout/\(id)", method: .post,
+                                                   headers: [.contentType: "application/x-www-form-urlencoded"], body: ByteBuffer(string: "action=pay"))
+            #expect(pay.status == .seeOther)
+            #expect(try await api.mainBalance() == "10.00")
+            let paid = try api.json(try await api.send(.get, "/v1/orders/\(id)", key: api.reader))
+            #expect(paid["state"] as? String == "fulfilled")
+            #expect((paid["balanceAfter"] as? [String: Any])?["value"] as? String == "10.00")
+            // Pressing Pay again (a second event) changes nothing.
+            _ = try await api.client.execute(uri: "/sandbox/checkout/\(id)", method: .post, body: ByteBuffer(string: "action=pay"))
+            #expect(try await api.mainBalance() == "10.00")
+
+            let receipt = try api.json(try await api.send(.get, "/v1/orders/\(id)/receipt", key: api.reader))
+            #expect((receipt["paid"] as? [String: Any])?["value"] as? String == "10.00")
+            #expect((receipt["credited"] as? [String: Any])?["value"] as? String == "10.00")
+            var headers: HTTPFields = [.authorization: "Bearer \(api.reader)", .accept: "text/html", .acceptLanguage: "zh-CN,zh;q=0.9"]
+            let html = try await api.client.execute(uri: "/v1/orders/\(id)/receipt", method: .get, headers: headers)
+            #expect(html.headers[.contentType] == "text/html; charset=utf-8")
+            #expect(String(buffer: html.body).contains("充值收据") && String(buffer: html.body).contains("10美元话费"))
+            headers[.acceptLanguage] = "en"
+            #expect(String(buffer: try await api.client.execute(uri: "/v1/orders/\(id)/receipt", method: .get, headers: headers).body).contains("Recharge receipt"))
+
+            let list = try api.json(try await api.send(.get, "/v1/lines/+14155550100/orders", key: api.reader))
+            #expect((list["items"] as? [[String: Any]])?.count == 1)
+            try api.expectProblem(try await api.send(.post, "/v1/orders/\(id)/cancel", key: api.writer), .conflict, "illegal-order-transition")
+        }
+    }
+
+    @Test func notificationsAreVerifiedOnRawBytes() async throws {
+        try await APIHarness.run { api in
+            try await Self.setUp(api)
+            let id = try #require(try api.json(try await createOrder(api, #"{"amount": {"currency": "USD", "value": "25.00"}, "paymentMethod": "sandbox"}"#, key: "o2"))["id"] as? String)
+            func body(_ event: String, amount: Int = 2500) -> String {
+                #"{"id":"\#(event)","type":"payment.succeeded","order":"\#(id)","amount":\#(amount),"currency":"USD","reference":"sbx_x"}"#
+            }
+            let genuine = body("evt_1")
+            // Forged (no or wrong signature), tampered (signed, then changed), stale (signed 10 minutes ago).
+            try api.expectProblem(try await notify(api, genuine, signature: nil), .badRequest, "payment-not-verified")
+            try api.expectProblem(try await notify(api, genuine, signature: "t=\(Int(APIHarness.now.timeIntervalSince1970)),v1=\(String(repeating: "ab", count: 32))"),
+                                  .badRequest, "payment-not-verified")
+            try api.expectProblem(try await notify(api, body("evt_1", amount: 250000), signature: try sign(api, genuine)), .badRequest, "payment-not-verified")
+            try api.expectProblem(try await notify(api, genuine, signature: try sign(api, genuine, at: APIHarness.now.addingTimeInterval(-600))),
+                                  .badRequest, "payment-not-verified")
+            // Signed but for the wrong amount: the order's price is re-checked.
+            let short = body("evt_short", amount: 2499)
+            try api.expectProblem(try await notify(api, short, signature: try sign(api, short)), .unprocessableContent, "payment-mismatch")
+            #expect(try await api.mainBalance() == "0.00")
+
+            let first = try await notify(api, genuine, signature: try sign(api, genuine))
+            #expect(first.status == .ok)
+            #expect(try api.json(first)["duplicate"] as? Bool == false)
+            // Delivered again (providers retry): acknowledged, nothing applied.
+            let again = try await notify(api, genuine, signature: try sign(api, genuine))
+            #expect(try api.json(again)["duplicate"] as? Bool == true)
+            #expect(try await api.mainBalance() == "25.00")
+        }
+    }
+
+    @Test func badOrdersAreRefused() async throws {
+        try await APIHarness.run { api in
+            try await Self.setUp(api)
+            try api.expectProblem(try await createOrder(api, #"{"product": "nope", "paymentMethod": "sandbox"}"#, key: "b1"), .unprocessableContent, "product-not-found")
+            try api.expectProblem(try await createOrder(api, #"{"paymentMethod": "sandbox"}"#, key: "b2"), .badRequest, "invalid-request")
+            try api.expectProblem(try await createOrder(api, #"{"product": "topup-10", "paymentMethod": "paypal"}"#, key: "b3"), .unprocessableContent, "payment-method-unavailable")
+            try api.expectProblem(try await createOrder(api, #"{"amount": {"currency": "USD", "value": "1.00"}, "paymentMethod": "sandbox"}"#, key: "b4"), .badRequest, "invalid-amount")
+            try api.expectProblem(try await api.send(.post, "/v1/lines/+14155550100/orders", key: api.writer, json: #"{"product": "topup-10", "paymentMethod": "sandbox"}"#),
+                                  .badRequest, "missing-idempotency-key")
+            try api.expectProblem(try await api.send(.get, "/v1/orders/ord_doesnotexist", key: api.reader), .notFound, "order-not-found")
+            let orders = try api.json(try await api.send(.get, "/v1/lines/+14155550100/orders", key: api.reader))
+            #expect((orders["items"] as? [Any])?.isEmpty == true)
+        }
+    }
+}
