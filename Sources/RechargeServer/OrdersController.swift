@@ -31,8 +31,15 @@ struct OrdersController {
     /// Replaces the catalog (admin): products not in the body stop being sold.
     @Sendable func putCatalog(_ request: Request, context: RechargeRequestContext) async throws -> Response {
         _ = try context.require(.admin)
-        let body = try await JSONBody.decode(CatalogDefinition.self, from: request, context: context)
-        _ = try await catalog.importCatalog(try Catalog(body), now: clock())
+        let parsed: Catalog
+        if request.headers[.contentType]?.contains("yaml") == true {
+            var request = request
+            let text = String(buffer: try await request.collectBody(upTo: context.maxUploadSize))
+            parsed = try CatalogFile.parse(text)
+        } else {
+            parsed = try Catalog(try await JSONBody.decode(CatalogDefinition.self, from: request, context: context))
+        }
+        _ = try await catalog.importCatalog(parsed, now: clock())
         return try JSONResponse.make(try await catalog.catalog().definition)
     }
 

@@ -37,6 +37,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds between validity-reminder scans. Env: RECHARGE_REMINDER_INTERVAL.")
     var reminderInterval: Int?
 
+    @Flag(help: "Do not offer the built-in sandbox payment provider (production). Env: RECHARGE_SANDBOX=off.")
+    var noSandbox = false
+
+    @Option(help: "Secret that signs sandbox payment notifications, so they can also be sent with curl (default: random per process). Env: RECHARGE_SANDBOX_SECRET.")
+    var sandboxSecret: String?
+
+    @Flag(help: "Do not run the order reconciliation job (expiry of unpaid orders, fulfilment of paid ones) in this process.")
+    var noReconciliation = false
+
     @Option(help: "trace, debug, info, notice, warning, error or critical. Env: RECHARGE_LOG_LEVEL.")
     var logLevel: String?
 
@@ -59,12 +68,21 @@ struct Serve: AsyncParsableCommand {
             } ?? 300
             guard (1...86_400).contains(interval) else { throw CLIError("the reminder interval must be 1 to 86400 seconds, not \(interval)") }
             let db = try await self.database.open(migrate: migrate)
-            let services = RechargeServices(database: db)
+            let sandboxOff = noSandbox || environment["RECHARGE_SANDBOX"] == "off"
+            let secret = sandboxSecret ?? environment["RECHARGE_SANDBOX_SECRET"]
+            if let secret, secret.utf8.count < 16 { throw CLIError("the sandbox secret must be at least 16 bytes") }
+            let services = RechargeServices(
+                database: db, payments: PaymentProviders(sandbox: sandboxOff ? nil : SandboxGateway(secret: secret.map { Array($0.utf8) })))
+            logger.info("Payment methods", metadata: ["offered": "\(services.payments.offered.map(\.rawValue).joined(separator: ", "))"])
             logger.info("Database ready", metadata: ["database": "\(db.location)", "schema": "\(Migrations.latestVersion)"])
             try await FirstRun.printAdminKeyIfNone(services: services, port: configuration.port, keyFile: adminKeyFile ?? environment["RECHARGE_ADMIN_KEY_FILE"])
             if demo {
                 let seeded = try await DemoData.seed(services.ledger, now: Date())
                 logger.info("Demo data ready", metadata: ["lines": "\(seeded.map(\.e164).joined(separator: ", "))"])
+                if try await services.catalog.catalog().products.isEmpty {
+                    let summary = try await services.catalog.importCatalog(try CatalogFile.parse(try CatalogFile.demoText()), now: Date())
+                    logger.info("Demo catalog imported", metadata: ["products": "\(summary.added)"])
+                }
             }
             let app = buildApplication(configuration, services: services, logger: logger)
             var running: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
@@ -84,6 +102,11 @@ struct Serve: AsyncParsableCommand {
                 running.append(.init(service: ReminderService(
                     store: ReminderStore(database: db), configuration: .init(interval: .seconds(interval)),
                     logger: logger)))
+            }
+            if noReconciliation {
+                logger.notice("Order reconciliation is off in this process: another node runs it")
+            } else {
+                running.append(.init(service: OrderReconciliationService(orders: services.orders, logger: logger)))
             }
             // The HTTP server, the outbox delivery and the reminder scan run side by side and stop together on SIGTERM/SIGINT.
             let group = ServiceGroup(configuration: .init(services: running, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

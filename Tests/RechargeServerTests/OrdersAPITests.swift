@@ -55,6 +55,28 @@ struct OrdersAPITests {
         }
     }
 
+    @Test func catalogFiles() async throws {
+        let demo = try CatalogFile.parse(try CatalogFile.demoText())
+        #expect(demo.products.count >= 8)
+        #expect(demo.product("us-data-5gb-30d")?.allowances.first?.amount == 5 << 30)
+        #expect(demo.product("na-talk-text-30d")?.coverage?.countries == ["US", "CA", "MX"])
+        #expect(demo.products.allSatisfy { $0.names["zh-Hans"] != nil })
+        #expect(throws: RechargeError.invalidCatalog("unknown field 'products.validityDay'")) {
+            try CatalogFile.parse("products:\n  - {code: a, kind: pack, names: {en: A}, prices: {USD: \"1\"}, validityDay: 3}\n")
+        }
+        #expect(throws: RechargeError.self) { try CatalogFile.parse("products: [") }
+        #expect(throws: RechargeError.self) { try CatalogFile.parse("- just a list") }
+        try await APIHarness.run { api in
+            var headers: HTTPFields = [.authorization: "Bearer \(api.admin)", .contentType: "application/yaml"]
+            let put = try await api.client.execute(uri: "/v1/catalog", method: .put, headers: headers, body: ByteBuffer(string: try CatalogFile.demoText()))
+            #expect(put.status == .ok)
+            #expect((try api.json(put)["products"] as? [Any])?.count == demo.products.count)
+            headers[.contentType] = "application/yaml"
+            let bad = try await api.client.execute(uri: "/v1/catalog", method: .put, headers: headers, body: ByteBuffer(string: "products: [{code: x}]"))
+            try api.expectProblem(bad, .badRequest, "invalid-catalog")
+        }
+    }
+
     @Test func sandboxCheckoutFulfilsAndGivesAReceipt() async throws {
         try await APIHarness.run { api in
             try await Self.setUp(api)
