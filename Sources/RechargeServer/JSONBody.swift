@@ -23,6 +23,16 @@ enum JSONBody {
         return decoder
     }()
 
+    /// The raw body, at most `limit` bytes; more is `413`.
+    static func collect(_ request: Request, upTo limit: Int) async throws -> ByteBuffer {
+        var request = request
+        do {
+            return try await request.collectBody(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw Problem.bodyTooLarge(limit: limit)
+        }
+    }
+
     /// Reads the body (at most the context's upload limit) and decodes it, turning every failure into a
     /// problem that names the offending field.
     static func decode<T: StrictlyDecodable>(_ type: T.Type, from request: Request, context: some RequestContext) async throws -> T {

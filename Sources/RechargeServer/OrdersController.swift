@@ -33,8 +33,7 @@ struct OrdersController {
         _ = try context.require(.admin)
         let parsed: Catalog
         if request.headers[.contentType]?.contains("yaml") == true {
-            var request = request
-            let text = String(buffer: try await request.collectBody(upTo: context.maxUploadSize))
+            let text = String(buffer: try await JSONBody.collect(request, upTo: context.maxUploadSize))
             parsed = try CatalogFile.parse(text)
         } else {
             parsed = try Catalog(try await JSONBody.decode(CatalogDefinition.self, from: request, context: context))

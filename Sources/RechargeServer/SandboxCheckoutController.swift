@@ -28,8 +28,7 @@ struct PaymentWebhooksController {
     /// is answered with a problem (providers retry on non-2xx, which for a forgery is harmless).
     @Sendable func sandboxNotification(_ request: Request, context: RechargeRequestContext) async throws -> Response {
         guard let sandbox = payments.sandbox else { throw RechargeError.paymentMethodUnavailable("sandbox") }
-        var request = request
-        let body = try await request.collectBody(upTo: Self.maximumNotificationSize)
+        let body = try await JSONBody.collect(request, upTo: Self.maximumNotificationSize)
         let outcome = try await receive(Array(buffer: body), signature: request.headers[HTTPField.Name(SandboxGateway.signatureHeader)!],
                                         gateway: sandbox, logger: context.logger)
         var json = JSONWriter(capacity: 128)
@@ -101,8 +100,7 @@ struct PaymentWebhooksController {
     @Sendable func checkoutAction(_ request: Request, context: RechargeRequestContext) async throws -> Response {
         guard let sandbox = payments.sandbox else { throw RechargeError.paymentMethodUnavailable("sandbox") }
         let id = context.parameters.get("id") ?? ""
-        var request = request
-        let form = String(buffer: try await request.collectBody(upTo: 1024))
+        let form = String(buffer: try await JSONBody.collect(request, upTo: 1024))
         let action = form.split(separator: "&").first { $0.hasPrefix("action=") }?.dropFirst("action=".count)
         guard action == "pay" || action == "fail" else {
             throw Problem(status: .badRequest, code: "invalid-request", title: "Invalid request", detail: "action must be pay or fail.", field: "action")
