@@ -7,14 +7,27 @@ public struct Catalog: Sendable, Equatable {
     public let customTopUp: [Currency: ClosedRange<Int64>]
     /// In file order.
     public let products: [Product]
+    public let promotions: [Promotion]
 
-    public init(customTopUp: [Currency: ClosedRange<Int64>], products: [Product]) throws(RechargeError) {
+    public init(customTopUp: [Currency: ClosedRange<Int64>], products: [Product], promotions: [Promotion] = []) throws(RechargeError) {
         var seen = Set<String>()
         for product in products where !seen.insert(product.code).inserted {
             throw .invalidCatalog("product code '\(product.code)' appears twice")
         }
+        var promotionCodes = Set<String>()
+        var discountCodes = Set<String>()
+        for promotion in promotions {
+            guard promotionCodes.insert(promotion.code).inserted else { throw .invalidCatalog("promotion '\(promotion.code)' appears twice") }
+            if let code = promotion.discountCode, !discountCodes.insert(code).inserted {
+                throw .invalidCatalog("discount code '\(code)' is used by two promotions")
+            }
+            for product in promotion.products where !seen.contains(product) {
+                throw .invalidCatalog("promotion \(promotion.code) names unknown product '\(product)'")
+            }
+        }
         self.customTopUp = customTopUp
         self.products = products
+        self.promotions = promotions
     }
 
     public func product(_ code: String) -> Product? { products.first { $0.code == code } }
@@ -39,7 +52,15 @@ public struct Catalog: Sendable, Equatable {
                 throw .invalidCatalog("products[\(index)] (\(product.code)): \(error.detail)")
             }
         }
-        try self.init(customTopUp: ranges, products: products)
+        var promotions: [Promotion] = []
+        for (index, promotion) in (definition.promotions ?? []).enumerated() {
+            do {
+                promotions.append(try Promotion(promotion))
+            } catch {
+                throw .invalidCatalog("promotions[\(index)]: \(error.detail)")
+            }
+        }
+        try self.init(customTopUp: ranges, products: products, promotions: promotions)
     }
 
     public var definition: CatalogDefinition {
@@ -49,7 +70,8 @@ public struct Catalog: Sendable, Equatable {
                     min: Money(micros: range.lowerBound, currency: currency).decimalString,
                     max: Money(micros: range.upperBound, currency: currency).decimalString))
             }),
-            products: products.map(\.definition))
+            products: products.map(\.definition),
+            promotions: promotions.isEmpty ? nil : promotions.map(\.definition))
     }
 }
 
@@ -332,9 +354,11 @@ public struct CatalogDefinition: Sendable, Equatable, Codable {
 
     public let customTopUp: [String: Range]?
     public let products: [Product]
+    public let promotions: [Promotion]?
 
-    public init(customTopUp: [String: Range]?, products: [Product]) {
+    public init(customTopUp: [String: Range]?, products: [Product], promotions: [Promotion]? = nil) {
         self.customTopUp = customTopUp
         self.products = products
+        self.promotions = promotions
     }
 }

@@ -31,6 +31,7 @@ public enum RechargeError: Error, Equatable, Sendable, Codable, CustomStringConv
     case paymentMethodUnavailable(String)
     case paymentNotVerified(provider: String, reason: String)
     case paymentMismatch(order: String, reason: String)
+    case promotionUnavailable(code: String, reason: String)
 
     /// A stable slug naming the kind of failure (`https://recharge.dev/problems/<code>`).
     public var code: String {
@@ -60,6 +61,7 @@ public enum RechargeError: Error, Equatable, Sendable, Codable, CustomStringConv
         case .paymentMethodUnavailable: "payment-method-unavailable"
         case .paymentNotVerified: "payment-not-verified"
         case .paymentMismatch: "payment-mismatch"
+        case .promotionUnavailable: "promotion-unavailable"
         }
     }
 
@@ -91,6 +93,7 @@ public enum RechargeError: Error, Equatable, Sendable, Codable, CustomStringConv
         case .paymentMethodUnavailable: "Payment method not available"
         case .paymentNotVerified: "Payment notification not verified"
         case .paymentMismatch: "Payment does not match the order"
+        case .promotionUnavailable: "Promotion not available"
         }
     }
 
@@ -124,6 +127,7 @@ public enum RechargeError: Error, Equatable, Sendable, Codable, CustomStringConv
         case .paymentMethodUnavailable(let method): "Payment method '\(method)' is not offered by this server."
         case .paymentNotVerified(let provider, let reason): "The \(provider) notification was rejected: \(reason)."
         case .paymentMismatch(let order, let reason): "The payment does not match order \(order): \(reason)."
+        case .promotionUnavailable(let code, let reason): "Promotion code \(code) cannot be used: \(reason)."
         }
     }
 

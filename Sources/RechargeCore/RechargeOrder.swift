@@ -166,21 +166,52 @@ public struct OrderQuote: Sendable, Equatable, Codable {
     public let productKind: Product.Kind
     /// Display names per language, copied from the product (or made up for a custom amount).
     public let names: [String: String]
-    /// What the payer pays: whole minor units of its currency.
+    /// What the payer pays: whole minor units of its currency (the list price less any discount).
     public let price: Money
+    /// The catalog price before promotions.
+    public let listPrice: Money
+    public let discount: Money?
     /// Money for the line's main balance (top-ups).
     public let credit: Money?
+    /// Bonus money granted in its own bucket, valid `bonusValidityDays`.
+    public let bonus: Money?
+    public let bonusValidityDays: Int?
     public let allowances: [Allowance]
     public let validityDays: Int?
+    /// Codes of the promotions applied; those with usage limits hold one use each while the order lives.
+    public let promotions: [String]
+    /// The subset of `promotions` whose use is counted against a limit.
+    public let limitedPromotions: [String]
 
-    public init(productCode: String?, productKind: Product.Kind, names: [String: String], price: Money, credit: Money?, allowances: [Allowance], validityDays: Int?) {
+    public init(productCode: String?, productKind: Product.Kind, names: [String: String], price: Money, credit: Money?, allowances: [Allowance],
+                validityDays: Int?, listPrice: Money? = nil, discount: Money? = nil, bonus: Money? = nil, bonusValidityDays: Int? = nil,
+                promotions: [String] = [], limitedPromotions: [String] = []) {
         self.productCode = productCode
         self.productKind = productKind
         self.names = names
         self.price = price
+        self.listPrice = listPrice ?? price
+        self.discount = discount
         self.credit = credit
+        self.bonus = bonus
+        self.bonusValidityDays = bonusValidityDays
         self.allowances = allowances
         self.validityDays = validityDays
+        self.promotions = promotions
+        self.limitedPromotions = limitedPromotions
+    }
+
+    /// This quote with the chosen promotions applied.
+    public func applying(_ choice: PromotionChoice) throws(RechargeError) -> OrderQuote {
+        var price = self.price
+        if let discount = choice.discount { price = try price.subtracting(discount.amount) }
+        var bonusDays: Int?
+        if let bonus = choice.bonus, case .topUpBonus(_, let days) = bonus.promotion.benefit { bonusDays = days }
+        let applied = [choice.discount?.promotion, choice.bonus?.promotion].compactMap { $0 }
+        return OrderQuote(
+            productCode: productCode, productKind: productKind, names: names, price: price, credit: credit, allowances: allowances,
+            validityDays: validityDays, listPrice: listPrice, discount: choice.discount?.amount, bonus: choice.bonus?.amount,
+            bonusValidityDays: bonusDays, promotions: applied.map(\.code), limitedPromotions: applied.filter(\.hasLimits).map(\.code))
     }
 
     /// A quote for a catalog product, paid in `currency` for a line in `lineCurrency`.

@@ -39,6 +39,8 @@ public enum LedgerAccountKind: String, Sendable, Codable, CaseIterable {
     case clearing
     case revenue
     case allowance
+    /// What promotions cost the operator (bonus money granted).
+    case expense
 }
 
 /// Names of the operator-side ledger accounts. One account per unit, so a transfer never mixes units.
@@ -51,6 +53,7 @@ public enum LedgerAccountCode {
     public static func usageRevenue(unit: String) -> String { "revenue:usage:\(unit)" }
     /// What subscribers paid for packs and plans.
     public static func packRevenue(unit: String) -> String { "revenue:packs:\(unit)" }
+    public static func promotionExpense(unit: String) -> String { "expense:promotions:\(unit)" }
     public static func allowance(unit: String) -> String { "allowance:\(unit)" }
 }
 

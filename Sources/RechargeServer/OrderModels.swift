@@ -7,9 +7,10 @@ struct CreateOrderRequest: StrictlyDecodable {
     let product: String?
     let amount: MoneyInput?
     let paymentMethod: PaymentMethod
+    let promotionCode: String?
 
     static let allowedFields: [String: Set<String>] = [
-        "": ["product", "amount", "paymentMethod"],
+        "": ["product", "amount", "paymentMethod", "promotionCode"],
         "amount": MoneyInput.fields,
     ]
 
@@ -19,6 +20,52 @@ struct CreateOrderRequest: StrictlyDecodable {
         case (nil, let amount?): return .amount(try amount.money())
         default: throw .invalidRequest("Give either 'product' (a catalog code) or 'amount', not both and not neither.")
         }
+    }
+}
+
+/// `POST /v1/lines/{msisdn}/quotes`: the price of a product or amount with a promotion code, before ordering.
+struct QuoteRequest: StrictlyDecodable {
+    let product: String?
+    let amount: MoneyInput?
+    let promotionCode: String?
+
+    static let allowedFields: [String: Set<String>] = [
+        "": ["product", "amount", "promotionCode"],
+        "amount": MoneyInput.fields,
+    ]
+
+    func item() throws(RechargeError) -> OrderStore.Item {
+        try CreateOrderRequest(product: product, amount: amount, paymentMethod: .sandbox, promotionCode: nil).item()
+    }
+}
+
+struct QuoteOutput: Encodable {
+    let product: String?
+    let kind: Product.Kind
+    let names: [String: String]
+    let listPrice: MoneyOutput
+    let discount: MoneyOutput?
+    let price: MoneyOutput
+    let credit: MoneyOutput?
+    let bonus: MoneyOutput?
+    let bonusValidityDays: Int?
+    let allowances: [AllowanceOutput]
+    let validityDays: Int?
+    let promotions: [String]
+
+    init(_ quote: OrderQuote) {
+        product = quote.productCode
+        kind = quote.productKind
+        names = quote.names
+        listPrice = MoneyOutput(quote.listPrice)
+        discount = quote.discount.map(MoneyOutput.init)
+        price = MoneyOutput(quote.price)
+        credit = quote.credit.map(MoneyOutput.init)
+        bonus = quote.bonus.map(MoneyOutput.init)
+        bonusValidityDays = quote.bonusValidityDays
+        allowances = quote.allowances.map { AllowanceOutput(kind: $0.kind, amount: $0.amount, unit: $0.kind.unit(currency: quote.price.currency)) }
+        validityDays = quote.validityDays
+        promotions = quote.promotions
     }
 }
 
@@ -44,7 +91,12 @@ struct OrderOutput: Encodable {
     let kind: Product.Kind
     let names: [String: String]
     let price: MoneyOutput
+    let listPrice: MoneyOutput
+    let discount: MoneyOutput?
     let credit: MoneyOutput?
+    let bonus: MoneyOutput?
+    let bonusValidityDays: Int?
+    let promotions: [String]
     let allowances: [AllowanceOutput]
     let validityDays: Int?
     let providerReference: String?
@@ -65,7 +117,12 @@ struct OrderOutput: Encodable {
         kind = order.quote.productKind
         names = order.quote.names
         price = MoneyOutput(order.quote.price)
+        listPrice = MoneyOutput(order.quote.listPrice)
+        discount = order.quote.discount.map(MoneyOutput.init)
         credit = order.quote.credit.map(MoneyOutput.init)
+        bonus = order.quote.bonus.map(MoneyOutput.init)
+        bonusValidityDays = order.quote.bonusValidityDays
+        promotions = order.quote.promotions
         allowances = order.quote.allowances.map { AllowanceOutput(kind: $0.kind, amount: $0.amount, unit: $0.kind.unit(currency: order.quote.price.currency)) }
         validityDays = order.quote.validityDays
         providerReference = order.providerReference
@@ -92,8 +149,11 @@ struct ReceiptOutput: Encodable {
     let paymentMethod: PaymentMethod
     let providerReference: String?
     let paid: MoneyOutput
+    let listPrice: MoneyOutput
     let discount: MoneyOutput?
     let credited: MoneyOutput?
+    let bonus: MoneyOutput?
+    let promotions: [String]
     let allowances: [AllowanceOutput]
     let validityDays: Int?
     let balanceAfter: MoneyOutput?
@@ -109,8 +169,11 @@ struct ReceiptOutput: Encodable {
         paymentMethod = order.paymentMethod
         providerReference = order.providerReference
         paid = MoneyOutput(order.quote.price)
-        discount = nil
+        listPrice = MoneyOutput(order.quote.listPrice)
+        discount = order.quote.discount.map(MoneyOutput.init)
         credited = order.quote.credit.map(MoneyOutput.init)
+        bonus = order.quote.bonus.map(MoneyOutput.init)
+        promotions = order.quote.promotions
         let output = OrderOutput(order)
         allowances = output.allowances
         validityDays = order.quote.validityDays
@@ -124,7 +187,10 @@ struct ReceiptOutput: Encodable {
 /// `GET /v1/catalog` and the body of `PUT /v1/catalog`: the catalog file's own shape.
 extension CatalogDefinition: StrictlyDecodable {
     static let allowedFields: [String: Set<String>] = [
-        "": ["customTopUp", "products"],
+        "": ["customTopUp", "products", "promotions"],
+        "promotions": ["code", "names", "currency", "tiers", "bonusValidityDays", "percentOff", "amountOff", "products", "discountCode",
+                       "limitTotal", "limitPerLine", "startsAt", "endsAt"],
+        "promotions.tiers": ["min", "bonus"],
         "products": ["code", "kind", "names", "prices", "credit", "allowances", "validityDays", "coverage", "autoRenew", "plan", "active"],
         "products.allowances": ["kind", "amount"],
         "products.coverage": ["name", "countries"],

@@ -16,6 +16,7 @@ struct OrdersController {
     func addRoutes(to group: RouterGroup<RechargeRequestContext>) {
         group.get("catalog", use: getCatalog)
         group.put("catalog", use: putCatalog)
+        group.post("lines/{msisdn}/quotes", use: quote)
         group.post("lines/{msisdn}/orders", use: create)
         group.get("lines/{msisdn}/orders", use: list)
         group.get("orders/{id}", use: get)
@@ -49,7 +50,8 @@ struct OrdersController {
         let body = try await JSONBody.decode(CreateOrderRequest.self, from: request, context: context)
         guard payments.offers(body.paymentMethod) else { throw RechargeError.paymentMethodUnavailable(body.paymentMethod.rawValue) }
         let now = clock()
-        let creation = try await orders.create(msisdn: msisdn, item: try body.item(), paymentMethod: body.paymentMethod, key: key, now: now)
+        let creation = try await orders.create(msisdn: msisdn, item: try body.item(), paymentMethod: body.paymentMethod,
+                                               promotionCode: body.promotionCode, key: key, now: now)
         // Checkout starts once per order; a replayed create finds it started and gets the same answer.
         var order = creation.order
         if order.state == .created {
@@ -59,6 +61,14 @@ struct OrdersController {
         response.headers[.location] = "/v1/orders/\(order.id)"
         if creation.replayed { response.headers[LinesController.replayedHeader] = "true" }
         return response
+    }
+
+    /// The price with promotions applied, nothing reserved: what the portal shows when a code is entered.
+    @Sendable func quote(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+        _ = try context.require(.read)
+        let msisdn = try LinesController.msisdn(context)
+        let body = try await JSONBody.decode(QuoteRequest.self, from: request, context: context)
+        return try JSONResponse.make(QuoteOutput(try await orders.quote(msisdn: msisdn, item: try body.item(), promotionCode: body.promotionCode, now: clock())))
     }
 
     @Sendable func list(_ request: Request, context: RechargeRequestContext) async throws -> Response {
@@ -161,8 +171,11 @@ enum ReceiptPage {
             \(row(zh ? "支付方式" : "Paid with", receipt.paymentMethod.rawValue))
             \(row(zh ? "支付参考号" : "Payment reference", receipt.providerReference))
             \(row(zh ? "支付金额" : "Amount paid", money(receipt.paid)))
+            \(row(zh ? "原价" : "List price", receipt.discount == nil ? nil : money(receipt.listPrice)))
             \(row(zh ? "优惠" : "Discount", money(receipt.discount)))
             \(row(zh ? "充入余额" : "Credited", money(receipt.credited)))
+            \(row(zh ? "赠送余额" : "Bonus credit", money(receipt.bonus)))
+            \(row(zh ? "促销" : "Promotions", receipt.promotions.isEmpty ? nil : receipt.promotions.joined(separator: ", ")))
             \(row(zh ? "套餐内容" : "Allowances", allowances.isEmpty ? nil : allowances))
             \(row(zh ? "有效期(天)" : "Valid for (days)", receipt.validityDays.map(String.init)))
             \(row(zh ? "充值后余额" : "Balance after", money(receipt.balanceAfter)))

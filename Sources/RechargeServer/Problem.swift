@@ -41,7 +41,7 @@ public struct Problem: Error, Sendable, Encodable, Equatable {
             .notFound
         case .lineAlreadyExists, .iccidInUse, .illegalLineTransition, .lineNotActive, .idempotencyKeyReused, .illegalOrderTransition:
             .conflict
-        case .currencyMismatch, .insufficientBalance, .productNotFound, .paymentMethodUnavailable, .paymentMismatch:
+        case .currencyMismatch, .insufficientBalance, .productNotFound, .paymentMethodUnavailable, .paymentMismatch, .promotionUnavailable:
             .unprocessableContent
         }
     }

@@ -22,6 +22,7 @@ public final class CatalogStore: Sendable {
     public func importCatalog(_ catalog: Catalog, now: Date) async throws -> ImportSummary {
         let definitions = try catalog.products.map { product in (product, try LedgerStore.encodeResult(product.definition)) }
         let settings = try LedgerStore.encodeResult(catalog.definition.customTopUp ?? [:])
+        let promotions = try LedgerStore.encodeResult(catalog.definition.promotions ?? [])
         return try await database.transaction { db in
             let existing = Set(try await db.raw("SELECT code FROM products").all().map { try $0.string("code") })
             for (position, (product, definition)) in definitions.enumerated() {
@@ -42,6 +43,10 @@ public final class CatalogStore: Sendable {
             }
             try await db.raw("""
                 INSERT INTO catalog_settings (name, value, updated_at) VALUES ('custom_top_up', \(bind: settings), \(bind: now.unixMicros))
+                ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+                """).run()
+            try await db.raw("""
+                INSERT INTO catalog_settings (name, value, updated_at) VALUES ('promotions', \(bind: promotions), \(bind: now.unixMicros))
                 ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
                 """).run()
             return ImportSummary(added: incoming.subtracting(existing).count, updated: incoming.intersection(existing).count,
@@ -65,9 +70,16 @@ public final class CatalogStore: Sendable {
                 allowances: stored.allowances, validityDays: stored.validityDays, coverage: stored.coverage, autoRenew: stored.autoRenew,
                 plan: stored.plan, active: false)
         }
-        let custom = try await db.raw("SELECT value FROM catalog_settings WHERE name = 'custom_top_up'").first()
-        let ranges = try custom.map { try LedgerStore.decodeResult(try $0.string("value"), as: [String: CatalogDefinition.Range].self) }
-        return try Catalog(CatalogDefinition(customTopUp: ranges, products: products))
+        var ranges: [String: CatalogDefinition.Range]?
+        var promotions: [CatalogDefinition.Promotion]?
+        for row in try await db.raw("SELECT name, value FROM catalog_settings").all() {
+            switch try row.string("name") {
+            case "custom_top_up": ranges = try LedgerStore.decodeResult(try row.string("value"), as: [String: CatalogDefinition.Range].self)
+            case "promotions": promotions = try LedgerStore.decodeResult(try row.string("value"), as: [CatalogDefinition.Promotion].self)
+            default: continue
+            }
+        }
+        return try Catalog(CatalogDefinition(customTopUp: ranges, products: products, promotions: promotions))
     }
 
     /// One product by code, active or not.

@@ -265,6 +265,24 @@ public enum Migrations {
                 )
                 """,
                 "CREATE INDEX payment_events_by_order ON payment_events (order_id)",
+                // Uses of promotions with limits, held by live orders (created, awaiting payment, failed, paid, fulfilled):
+                // a conditional UPDATE … WHERE used < limit takes one, so racing orders can never exceed it.
+                """
+                CREATE TABLE promotion_usage (
+                    promotion TEXT PRIMARY KEY,
+                    used BIGINT NOT NULL CHECK (used >= 0),
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE promotion_line_usage (
+                    promotion TEXT NOT NULL,
+                    line_id BIGINT NOT NULL REFERENCES lines (id),
+                    used BIGINT NOT NULL CHECK (used >= 0),
+                    updated_at BIGINT NOT NULL,
+                    PRIMARY KEY (promotion, line_id)
+                )
+                """,
             ]
         },
     ]

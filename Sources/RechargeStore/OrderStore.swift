@@ -39,14 +39,15 @@ public final class OrderStore: Sendable {
 
     /// Creates an order in state `created` with its quote fixed now. `Idempotency-Key` semantics: the same key
     /// for the same line with the same request returns the first order; with a different request it is refused.
-    public func create(msisdn: MSISDN, item: Item, paymentMethod: PaymentMethod, key: IdempotencyKey, now: Date,
+    public func create(msisdn: MSISDN, item: Item, paymentMethod: PaymentMethod, promotionCode: String? = nil, key: IdempotencyKey, now: Date,
                        lifetime: TimeInterval = OrderStore.defaultLifetime) async throws -> Creation {
         let itemText: String
         switch item {
         case .product(let code): itemText = "product|\(code)"
         case .amount(let money): itemText = "amount|\(money.currency.code)|\(money.micros)"
         }
-        let fingerprint = sha256Hex("order|\(msisdn.e164)|\(itemText)|\(paymentMethod.rawValue)")
+        let code = promotionCode?.trimmingCharacters(in: .whitespaces).uppercased() ?? ""
+        let fingerprint = sha256Hex("order|\(msisdn.e164)|\(itemText)|\(paymentMethod.rawValue)|\(code)")
         let creationKey = "\(msisdn.e164) \(key.value)"
         if let existing = try await database.read({ db in try await Self.loadByCreationKey(creationKey, in: db) }) {
             return try Self.replay(existing, fingerprint: fingerprint, key: key)
@@ -59,15 +60,8 @@ public final class OrderStore: Sendable {
                 }
                 let line = try await LedgerStore.loadLine(db, msisdn, lock: nil)
                 guard line.status.acceptsTopUps else { throw RechargeError.lineNotActive(msisdn: msisdn.e164, status: line.status) }
-                let catalog = try await CatalogStore.load(db)
-                let quote: OrderQuote
-                switch item {
-                case .product(let code):
-                    guard let product = catalog.product(code), product.active else { throw RechargeError.productNotFound(code) }
-                    quote = try OrderQuote.product(product, currency: line.currency, lineCurrency: line.currency)
-                case .amount(let money):
-                    quote = try OrderQuote.customTopUp(money, catalog: catalog, lineCurrency: line.currency)
-                }
+                let (quote, promotions) = try await Self.quote(item: item, line: line, promotionCode: promotionCode, now: now, in: db)
+                try await Self.take(promotions.filter(\.hasLimits), lineID: line.id, enforcingLimits: true, now: now, in: db)
                 let order = RechargeOrder(
                     id: id, msisdn: msisdn, quote: quote, paymentMethod: paymentMethod, state: .created, providerReference: nil,
                     failureReason: nil, operationIDs: [], createdAt: now, updatedAt: now, expiresAt: now.addingTimeInterval(lifetime),
@@ -92,6 +86,106 @@ public final class OrderStore: Sendable {
     private static func replay(_ existing: (RechargeOrder, String), fingerprint: String, key: IdempotencyKey) throws -> Creation {
         guard existing.1 == fingerprint else { throw RechargeError.idempotencyKeyReused(key.value) }
         return Creation(order: existing.0, replayed: true)
+    }
+
+    /// What an order would cost now, with promotions applied (nothing is reserved): for showing the price
+    /// change when a subscriber enters a code.
+    public func quote(msisdn: MSISDN, item: Item, promotionCode: String?, now: Date) async throws -> OrderQuote {
+        try await database.read { db in
+            let line = try await LedgerStore.loadLine(db, msisdn, lock: nil)
+            let (quote, promotions) = try await Self.quote(item: item, line: line, promotionCode: promotionCode, now: now, in: db)
+            try await Self.checkRemaining(promotions.filter(\.hasLimits), lineID: line.id, in: db)
+            return quote
+        }
+    }
+
+    private static func quote(item: Item, line: Line, promotionCode: String?, now: Date, in db: any SQLDatabase) async throws -> (OrderQuote, [Promotion]) {
+        let catalog = try await CatalogStore.load(db)
+        let base: OrderQuote
+        var product: Product?
+        switch item {
+        case .product(let code):
+            guard let found = catalog.product(code), found.active else { throw RechargeError.productNotFound(code) }
+            product = found
+            base = try OrderQuote.product(found, currency: line.currency, lineCurrency: line.currency)
+        case .amount(let money):
+            base = try OrderQuote.customTopUp(money, catalog: catalog, lineCurrency: line.currency)
+        }
+        let choice = try PromotionChoice.choose(from: catalog.promotions, product: product, listPrice: base.price, credit: base.credit,
+                                                enteredCode: promotionCode, at: now)
+        return (try base.applying(choice), [choice.discount?.promotion, choice.bonus?.promotion].compactMap { $0 })
+    }
+
+    /// Takes one use of each promotion, overall and for the line, by conditional updates: when the limit is
+    /// reached the update matches no row and the order is refused (its transaction rolls back).
+    private static func take(_ promotions: [Promotion], lineID: Int64, enforcingLimits: Bool, now: Date, in db: any SQLDatabase) async throws {
+        for promotion in promotions {
+            let total = enforcingLimits ? Int64(promotion.limitTotal ?? Int.max) : Int64.max
+            let perLine = enforcingLimits ? Int64(promotion.limitPerLine ?? Int.max) : Int64.max
+            try await db.raw("""
+                INSERT INTO promotion_usage (promotion, used, updated_at) VALUES (\(bind: promotion.code), 0, \(bind: now.unixMicros))
+                ON CONFLICT (promotion) DO NOTHING
+                """).run()
+            guard try await db.raw("""
+                UPDATE promotion_usage SET used = used + 1, updated_at = \(bind: now.unixMicros)
+                WHERE promotion = \(bind: promotion.code) AND used < \(bind: total) RETURNING used
+                """).first() != nil
+            else { throw RechargeError.promotionUnavailable(code: promotion.discountCode ?? promotion.code, reason: "it has been used the maximum number of times") }
+            try await db.raw("""
+                INSERT INTO promotion_line_usage (promotion, line_id, used, updated_at)
+                VALUES (\(bind: promotion.code), \(bind: lineID), 0, \(bind: now.unixMicros))
+                ON CONFLICT (promotion, line_id) DO NOTHING
+                """).run()
+            guard try await db.raw("""
+                UPDATE promotion_line_usage SET used = used + 1, updated_at = \(bind: now.unixMicros)
+                WHERE promotion = \(bind: promotion.code) AND line_id = \(bind: lineID) AND used < \(bind: perLine) RETURNING used
+                """).first() != nil
+            else { throw RechargeError.promotionUnavailable(code: promotion.discountCode ?? promotion.code, reason: "this line has already used it the maximum number of times") }
+        }
+    }
+
+    private static func lineID(of orderID: String, in db: any SQLDatabase) async throws -> Int64 {
+        guard let row = try await db.raw("SELECT line_id FROM orders WHERE id = \(bind: orderID)").first() else {
+            throw RechargeError.orderNotFound(orderID)
+        }
+        return try row.int64("line_id")
+    }
+
+    /// Gives back the uses an order held (it was cancelled or expired unpaid).
+    private static func release(_ codes: [String], lineID: Int64, now: Date, in db: any SQLDatabase) async throws {
+        for code in codes {
+            try await db.raw("""
+                UPDATE promotion_usage SET used = used - 1, updated_at = \(bind: now.unixMicros) WHERE promotion = \(bind: code) AND used > 0
+                """).run()
+            try await db.raw("""
+                UPDATE promotion_line_usage SET used = used - 1, updated_at = \(bind: now.unixMicros)
+                WHERE promotion = \(bind: code) AND line_id = \(bind: lineID) AND used > 0
+                """).run()
+        }
+    }
+
+    private static func checkRemaining(_ promotions: [Promotion], lineID: Int64, in db: any SQLDatabase) async throws {
+        for promotion in promotions {
+            if let limit = promotion.limitTotal,
+               let used = try await db.raw("SELECT used FROM promotion_usage WHERE promotion = \(bind: promotion.code)").first()?.int64("used"),
+               used >= limit {
+                throw RechargeError.promotionUnavailable(code: promotion.discountCode ?? promotion.code, reason: "it has been used the maximum number of times")
+            }
+            if let limit = promotion.limitPerLine,
+               let used = try await db.raw("""
+                   SELECT used FROM promotion_line_usage WHERE promotion = \(bind: promotion.code) AND line_id = \(bind: lineID)
+                   """).first()?.int64("used"),
+               used >= limit {
+                throw RechargeError.promotionUnavailable(code: promotion.discountCode ?? promotion.code, reason: "this line has already used it the maximum number of times")
+            }
+        }
+    }
+
+    /// How many uses of a promotion live orders hold (for reports and tests).
+    public func promotionUses(_ code: String) async throws -> Int64 {
+        try await database.read { db in
+            try await db.raw("SELECT used FROM promotion_usage WHERE promotion = \(bind: code)").first()?.int64("used") ?? 0
+        }
     }
 
     public func order(_ id: String) async throws -> RechargeOrder {
@@ -137,6 +231,9 @@ public final class OrderStore: Sendable {
             case .record, .notifyFailure, .fulfil:
                 order = order.with(state: lifecycle.state, updatedAt: now, providerReference: providerReference ?? order.providerReference)
                 try await Self.save(order, in: db)
+                if order.state == .cancelled, !order.quote.limitedPromotions.isEmpty {
+                    try await Self.release(order.quote.limitedPromotions, lineID: try await Self.lineID(of: order.id, in: db), now: now, in: db)
+                }
                 return order
             }
         }
@@ -208,6 +305,12 @@ public final class OrderStore: Sendable {
             }
             return PaymentOutcome(order: order, duplicate: false, fulfilledNow: false)
         case .fulfil:
+            // An order whose uses were given back (expired or cancelled) takes them again: the price was paid with
+            // the promotion, so it is honoured even past its limit.
+            if [.expired, .cancelled].contains(order.state), !order.quote.limitedPromotions.isEmpty {
+                let promotions = try await CatalogStore.load(db).promotions.filter { order.quote.limitedPromotions.contains($0.code) }
+                try await take(promotions, lineID: try await lineID(of: order.id, in: db), enforcingLimits: false, now: now, in: db)
+            }
             order = order.with(state: .paid, updatedAt: now, providerReference: reference, paidAt: now, failureReason: .some(nil))
             let fulfilled = try await fulfil(order, now: now, database: database, in: db)
             try await save(fulfilled, in: db)
@@ -240,11 +343,18 @@ public final class OrderStore: Sendable {
     /// ``OrderLifecycle`` allows). A confirmation that arrives later still fulfils the order.
     public func expireOverdue(now: Date) async throws -> Int {
         try await database.transaction { db in
-            try await db.raw("""
+            let expired = try await db.raw("""
                 UPDATE orders SET state = 'expired', updated_at = \(bind: now.unixMicros)
                 WHERE state IN ('created', 'awaiting_payment') AND expires_at <= \(bind: now.unixMicros)
-                RETURNING id
-                """).all().count
+                RETURNING id, line_id, quote
+                """).all()
+            for row in expired {
+                let quote = try LedgerStore.decodeResult(try row.string("quote"), as: OrderQuote.self)
+                if !quote.limitedPromotions.isEmpty {
+                    try await Self.release(quote.limitedPromotions, lineID: try row.int64("line_id"), now: now, in: db)
+                }
+            }
+            return expired.count
         }
     }
 
@@ -294,8 +404,19 @@ public final class OrderStore: Sendable {
             let source = credit.currency == quote.price.currency
                 ? clearing
                 : try await account(LedgerAccountCode.clearing(channel, unit: credit.currency.code), .clearing, credit.currency.code)
-            return [try request(.topUp(try TopUpCommand(msisdn: order.msisdn, value: .money(credit), channel: channel, reference: order.id)),
-                                key: "order:\(order.id):credit", counterparty: source)]
+            var requests = [try request(.topUp(try TopUpCommand(msisdn: order.msisdn, value: .money(credit), channel: channel, reference: order.id)),
+                                        key: "order:\(order.id):credit", counterparty: source)]
+            if let bonus = quote.bonus {
+                // Bonus money has its own bucket and expiry, and is funded by promotion expense, not by the payer.
+                let expense = try await account(LedgerAccountCode.promotionExpense(unit: bonus.currency.code), .expense, bonus.currency.code)
+                let grant = try BucketGrant(
+                    kind: .monetary, amount: bonus.micros, name: quote.promotions.first.map { "Bonus (\($0))" } ?? "Bonus", validFrom: now,
+                    validUntil: quote.bonusValidityDays.map { now.addingTimeInterval(TimeInterval($0) * 86_400) }, priority: BucketGrant.defaultPriority)
+                requests.append(try request(
+                    .topUp(try TopUpCommand(msisdn: order.msisdn, value: .bucket(grant, currency: bonus.currency), channel: .promotion, reference: order.id)),
+                    key: "order:\(order.id):bonus", counterparty: expense))
+            }
+            return requests
         case .pack, .plan:
             let price = quote.price
             let revenue = try await account(LedgerAccountCode.packRevenue(unit: price.currency.code), .revenue, price.currency.code)

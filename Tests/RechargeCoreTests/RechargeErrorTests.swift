@@ -32,6 +32,7 @@ struct RechargeErrorTests {
             .paymentMethodUnavailable("paypal"),
             .paymentNotVerified(provider: "stripe", reason: "no matching signature"),
             .paymentMismatch(order: "ord_x", reason: "9 USD paid, 10 USD due"),
+            .promotionUnavailable(code: "SAVE20", reason: "limit reached"),
         ]
         for sample in samples {
             switch sample {   // exhaustive: a new case must be added to `samples` above
@@ -39,7 +40,7 @@ struct RechargeErrorTests {
                  .currencyMismatch, .invalidMSISDN, .invalidICCID, .invalidCursor, .missingIdempotencyKey,
                  .invalidIdempotencyKey, .lineNotFound, .lineAlreadyExists, .iccidInUse, .illegalLineTransition,
                  .lineNotActive, .insufficientBalance, .idempotencyKeyReused, .invalidCatalog, .productNotFound, .orderNotFound,
-                 .illegalOrderTransition, .paymentMethodUnavailable, .paymentNotVerified, .paymentMismatch:
+                 .illegalOrderTransition, .paymentMethodUnavailable, .paymentNotVerified, .paymentMismatch, .promotionUnavailable:
                 break
             }
         }
