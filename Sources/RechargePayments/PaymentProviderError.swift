@@ -1,12 +1,5 @@
 import Foundation
 
-/// The payment provider whose protocol a `PaymentProviderError` comes from.
-public enum PaymentProvider: String, Sendable, Codable, CaseIterable {
-    case stripe
-    case alipay
-    case wechatPay = "wechat_pay"
-}
-
 /// Why a provider's notification or signing request was refused, precise enough for a log line and, later,
 /// an `application/problem+json` body. A rejected notification is never credited, so every case is final.
 public enum PaymentProviderError: Error, Equatable, Sendable, CustomStringConvertible {
