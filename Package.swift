@@ -96,6 +96,16 @@ let package = Package(
             ],
             resources: [.copy("Resources/templates")]
         ),
+        // Payment providers' own signature protocols (Stripe-Signature, Alipay RSA2, WeChat Pay API v3),
+        // verified on raw bytes. No store, no server, no network.
+        .target(
+            name: "RechargePayments",
+            dependencies: [
+                "RechargeCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "recharge",
             dependencies: [
@@ -138,6 +148,14 @@ let package = Package(
                 "RechargeTestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "RechargePaymentsTests",
+            dependencies: [
+                "RechargePayments",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
         .testTarget(name: "RechargeStoreTests", dependencies: ["RechargeStore", "RechargeCore", "RechargeTestSupport"]),
