@@ -45,7 +45,7 @@ public struct RechargeServices: Sendable {
         self.outbox = OutboxStore(database: database)
         self.notificationPreferences = NotificationPreferencesStore(database: database)
         self.catalog = CatalogStore(database: database)
-        self.orders = OrderStore(database: database)
+        self.orders = OrderStore(database: database, catalog: self.catalog)
         self.payments = payments
         self.renderer = renderer
         self.metrics = metrics

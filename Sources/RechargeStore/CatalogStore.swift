@@ -1,10 +1,16 @@
 import Foundation
+import NIOConcurrencyHelpers
 import RechargeCore
 import SQLKit
 
 /// The operator's catalog: products and the custom top-up ranges, replaced as a whole by an import.
+///
+/// Orders read the catalog on every quote, so the parsed catalog is cached per import: each import writes a
+/// new `version` token, and a reader checks that one small row before reusing what it parsed (several nodes
+/// see each other's imports at once).
 public final class CatalogStore: Sendable {
     public let database: Database
+    private let cache = NIOLockedValueBox<(version: String, catalog: Catalog)?>(nil)
 
     public init(database: Database) {
         self.database = database
@@ -46,6 +52,10 @@ public final class CatalogStore: Sendable {
                 ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
                 """).run()
             try await db.raw("""
+                INSERT INTO catalog_settings (name, value, updated_at) VALUES ('version', \(bind: UUID().uuidString), \(bind: now.unixMicros))
+                ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+                """).run()
+            try await db.raw("""
                 INSERT INTO catalog_settings (name, value, updated_at) VALUES ('promotions', \(bind: promotions), \(bind: now.unixMicros))
                 ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
                 """).run()
@@ -56,7 +66,16 @@ public final class CatalogStore: Sendable {
 
     /// The whole catalog, inactive products included (they still explain old orders), in import order.
     public func catalog() async throws -> Catalog {
-        try await database.read { db in try await Self.load(db) }
+        try await database.read { db in try await self.current(in: db) }
+    }
+
+    /// The catalog as of this transaction: the cached one if no import happened since it was parsed.
+    func current(in db: any SQLDatabase) async throws -> Catalog {
+        let version = try await db.raw("SELECT value FROM catalog_settings WHERE name = 'version'").first()?.string("value") ?? ""
+        if let cached = cache.withLockedValue({ $0 }), cached.version == version { return cached.catalog }
+        let catalog = try await Self.load(db)
+        cache.withLockedValue { $0 = (version, catalog) }
+        return catalog
     }
 
     static func load(_ db: any SQLDatabase) async throws -> Catalog {

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import RechargeCore
 import SQLKit
 
@@ -11,16 +12,18 @@ import SQLKit
 /// (`order:<id>:…`), so even a fulfilment retried after a crash cannot credit twice.
 public final class OrderStore: Sendable {
     public let database: Database
+    public let catalog: CatalogStore
     private let makeID: @Sendable () -> String
 
     /// How long an order waits for its payment before the reconciliation job expires it.
     public static let defaultLifetime: TimeInterval = 30 * 60
 
-    public init(database: Database, makeID: @escaping @Sendable () -> String = {
+    public init(database: Database, catalog: CatalogStore? = nil, makeID: @escaping @Sendable () -> String = {
         var generator = SystemRandomNumberGenerator()
         return RechargeOrder.newID(using: &generator)
     }) {
         self.database = database
+        self.catalog = catalog ?? CatalogStore(database: database)
         self.makeID = makeID
     }
 
@@ -53,15 +56,21 @@ public final class OrderStore: Sendable {
             return try Self.replay(existing, fingerprint: fingerprint, key: key)
         }
         let id = makeID()
+        // Orders racing for one limited promotion queue here, in memory, rather than each holding a pooled
+        // connection while PostgreSQL makes it wait for the promotion's row lock. The row's conditional update
+        // stays the guarantee (across nodes too); the gate only keeps the queue off the pool.
+        let limited = try await database.read { [catalog] db in
+            let line = try await LedgerStore.loadLine(db, msisdn, lock: nil)
+            return try await Self.quote(item: item, line: line, promotionCode: promotionCode, catalog: catalog, now: now, in: db).0.limitedPromotions
+        }
         do {
-            return try await database.transaction { db in
+            return try await withPromotionGates(limited) { try await self.database.transaction { db in
                 if let existing = try await Self.loadByCreationKey(creationKey, in: db) {
                     return try Self.replay(existing, fingerprint: fingerprint, key: key)
                 }
                 let line = try await LedgerStore.loadLine(db, msisdn, lock: nil)
                 guard line.status.acceptsTopUps else { throw RechargeError.lineNotActive(msisdn: msisdn.e164, status: line.status) }
-                let (quote, promotions) = try await Self.quote(item: item, line: line, promotionCode: promotionCode, now: now, in: db)
-                try await Self.take(promotions.filter(\.hasLimits), lineID: line.id, enforcingLimits: true, now: now, in: db)
+                let (quote, promotions) = try await Self.quote(item: item, line: line, promotionCode: promotionCode, catalog: self.catalog, now: now, in: db)
                 let order = RechargeOrder(
                     id: id, msisdn: msisdn, quote: quote, paymentMethod: paymentMethod, state: .created, providerReference: nil,
                     failureReason: nil, operationIDs: [], createdAt: now, updatedAt: now, expiresAt: now.addingTimeInterval(lifetime),
@@ -74,13 +83,29 @@ public final class OrderStore: Sendable {
                             \(bind: try LedgerStore.encodeResult(quote)), \(bind: creationKey), \(bind: fingerprint),
                             \(bind: now.unixMicros), \(bind: now.unixMicros), \(bind: order.expiresAt.unixMicros))
                     """).run()
+                // Last, so the promotion's row lock is held only until the commit that follows.
+                try await Self.take(promotions.filter(\.hasLimits), lineID: line.id, enforcingLimits: true, now: now, in: db)
                 return Creation(order: order, replayed: false)
-            }
+            } }
         } catch let error where database.isUniqueViolation(error) {
             // Another node created the order for this key between our check and our insert.
             guard let existing = try await database.read({ db in try await Self.loadByCreationKey(creationKey, in: db) }) else { throw error }
             return try Self.replay(existing, fingerprint: fingerprint, key: key)
         }
+    }
+
+    private let gates = NIOLockedValueBox<[String: AsyncGate]>([:])
+
+    private func withPromotionGates<T: Sendable>(_ codes: [String], _ body: () async throws -> T) async throws -> T {
+        guard let first = codes.sorted().first else { return try await body() }
+        let gate = gates.withLockedValue { gates in
+            if let gate = gates[first] { return gate }
+            let gate = AsyncGate()
+            gates[first] = gate
+            return gate
+        }
+        // Codes are taken in sorted order, so two orders holding two promotions never wait on each other.
+        return try await gate.withLock { try await withPromotionGates(Array(codes.sorted().dropFirst()), body) }
     }
 
     private static func replay(_ existing: (RechargeOrder, String), fingerprint: String, key: IdempotencyKey) throws -> Creation {
@@ -93,14 +118,15 @@ public final class OrderStore: Sendable {
     public func quote(msisdn: MSISDN, item: Item, promotionCode: String?, now: Date) async throws -> OrderQuote {
         try await database.read { db in
             let line = try await LedgerStore.loadLine(db, msisdn, lock: nil)
-            let (quote, promotions) = try await Self.quote(item: item, line: line, promotionCode: promotionCode, now: now, in: db)
+            let (quote, promotions) = try await Self.quote(item: item, line: line, promotionCode: promotionCode, catalog: self.catalog, now: now, in: db)
             try await Self.checkRemaining(promotions.filter(\.hasLimits), lineID: line.id, in: db)
             return quote
         }
     }
 
-    private static func quote(item: Item, line: Line, promotionCode: String?, now: Date, in db: any SQLDatabase) async throws -> (OrderQuote, [Promotion]) {
-        let catalog = try await CatalogStore.load(db)
+    private static func quote(item: Item, line: Line, promotionCode: String?, catalog store: CatalogStore, now: Date,
+                              in db: any SQLDatabase) async throws -> (OrderQuote, [Promotion]) {
+        let catalog = try await store.current(in: db)
         let base: OrderQuote
         var product: Product?
         switch item {
@@ -122,15 +148,7 @@ public final class OrderStore: Sendable {
         for promotion in promotions {
             let total = enforcingLimits ? Int64(promotion.limitTotal ?? Int.max) : Int64.max
             let perLine = enforcingLimits ? Int64(promotion.limitPerLine ?? Int.max) : Int64.max
-            try await db.raw("""
-                INSERT INTO promotion_usage (promotion, used, updated_at) VALUES (\(bind: promotion.code), 0, \(bind: now.unixMicros))
-                ON CONFLICT (promotion) DO NOTHING
-                """).run()
-            guard try await db.raw("""
-                UPDATE promotion_usage SET used = used + 1, updated_at = \(bind: now.unixMicros)
-                WHERE promotion = \(bind: promotion.code) AND used < \(bind: total) RETURNING used
-                """).first() != nil
-            else { throw RechargeError.promotionUnavailable(code: promotion.discountCode ?? promotion.code, reason: "it has been used the maximum number of times") }
+            let shown = promotion.discountCode ?? promotion.code
             try await db.raw("""
                 INSERT INTO promotion_line_usage (promotion, line_id, used, updated_at)
                 VALUES (\(bind: promotion.code), \(bind: lineID), 0, \(bind: now.unixMicros))
@@ -140,7 +158,17 @@ public final class OrderStore: Sendable {
                 UPDATE promotion_line_usage SET used = used + 1, updated_at = \(bind: now.unixMicros)
                 WHERE promotion = \(bind: promotion.code) AND line_id = \(bind: lineID) AND used < \(bind: perLine) RETURNING used
                 """).first() != nil
-            else { throw RechargeError.promotionUnavailable(code: promotion.discountCode ?? promotion.code, reason: "this line has already used it the maximum number of times") }
+            else { throw RechargeError.promotionUnavailable(code: shown, reason: "this line has already used it the maximum number of times") }
+            try await db.raw("""
+                INSERT INTO promotion_usage (promotion, used, updated_at) VALUES (\(bind: promotion.code), 0, \(bind: now.unixMicros))
+                ON CONFLICT (promotion) DO NOTHING
+                """).run()
+            // The one hot row: every order with this promotion waits here for the previous one's commit.
+            guard try await db.raw("""
+                UPDATE promotion_usage SET used = used + 1, updated_at = \(bind: now.unixMicros)
+                WHERE promotion = \(bind: promotion.code) AND used < \(bind: total) RETURNING used
+                """).first() != nil
+            else { throw RechargeError.promotionUnavailable(code: shown, reason: "it has been used the maximum number of times") }
         }
     }
 

@@ -72,7 +72,7 @@ struct Serve: AsyncParsableCommand {
             let secret = sandboxSecret ?? environment["RECHARGE_SANDBOX_SECRET"]
             if let secret, secret.utf8.count < 16 { throw CLIError("the sandbox secret must be at least 16 bytes") }
             let services = RechargeServices(
-                database: db, payments: PaymentProviders(sandbox: sandboxOff ? nil : SandboxGateway(secret: secret.map { Array($0.utf8) })))
+                database: db, payments: PaymentProviders(sandbox: sandboxOff ? nil : SandboxGateway(secret: secret)))
             logger.info("Payment methods", metadata: ["offered": "\(services.payments.offered.map(\.rawValue).joined(separator: ", "))"])
             logger.info("Database ready", metadata: ["database": "\(db.location)", "schema": "\(Migrations.latestVersion)"])
             try await FirstRun.printAdminKeyIfNone(services: services, port: configuration.port, keyFile: adminKeyFile ?? environment["RECHARGE_ADMIN_KEY_FILE"])

@@ -28,11 +28,24 @@ enum OrderScenarios {
         let orders: OrderStore
     }
 
-    static func with(_ backend: Backend, _ body: (Fixture) async throws -> Void) async throws {
+    static let promotions: [CatalogDefinition.Promotion] = [
+        .init(code: "recharge-bonus", names: ["en": "Recharge 50 get 5", "zh-Hans": "充50送5"], currency: "USD",
+              tiers: [.init(min: "50", bonus: "5"), .init(min: "100", bonus: "12")], bonusValidityDays: 30, percentOff: nil, amountOff: nil,
+              products: nil, discountCode: nil, limitTotal: nil, limitPerLine: nil, startsAt: nil, endsAt: nil),
+        .init(code: "save20", names: ["en": "20% off data"], currency: "USD", tiers: nil, bonusValidityDays: nil, percentOff: 20, amountOff: nil,
+              products: ["us-data-5gb"], discountCode: "save20", limitTotal: 100, limitPerLine: nil, startsAt: nil, endsAt: nil),
+        .init(code: "welcome", names: ["en": "Welcome: 2 off"], currency: "USD", tiers: nil, bonusValidityDays: nil, percentOff: nil, amountOff: "2",
+              products: nil, discountCode: "WELCOME", limitTotal: nil, limitPerLine: 1, startsAt: nil, endsAt: nil),
+        .init(code: "last-year", names: ["en": "Expired"], currency: "USD", tiers: nil, bonusValidityDays: nil, percentOff: 50, amountOff: nil,
+              products: nil, discountCode: "OLD50", limitTotal: nil, limitPerLine: nil, startsAt: "2020-01-01T00:00:00Z", endsAt: "2021-01-01T00:00:00Z"),
+    ]
+
+    static func with(_ backend: Backend, promotions: [CatalogDefinition.Promotion] = [], _ body: (Fixture) async throws -> Void) async throws {
         try await TestDatabase.with(backend) { database in
             let fixture = Fixture(database: database, ledger: LedgerStore(database: database), catalog: CatalogStore(database: database),
                                   orders: OrderStore(database: database))
-            _ = try await fixture.catalog.importCatalog(try Catalog(catalogFile), now: now)
+            let file = CatalogDefinition(customTopUp: catalogFile.customTopUp, products: catalogFile.products, promotions: promotions)
+            _ = try await fixture.catalog.importCatalog(try Catalog(file), now: now)
             _ = try await LedgerScenarios.open(fixture.ledger, alice)
             try await body(fixture)
         }
@@ -229,6 +242,104 @@ enum OrderScenarios {
     }
 }
 
+extension OrderScenarios {
+    static func bonusesAndDiscounts(_ backend: Backend) async throws {
+        try await with(backend, promotions: promotions) { fixture in
+            _ = try await LedgerScenarios.open(fixture.ledger, LedgerScenarios.bob)
+            // Automatic bonus: 60 reaches the 50 tier (5), not the 100 tier.
+            let topUp = try await fixture.orders.create(msisdn: alice, item: .amount(try usd("60")), paymentMethod: .sandbox,
+                                                        key: try IdempotencyKey("bonus"), now: now).order
+            let five = try usd("5"), sixty = try usd("60")
+            #expect(topUp.quote.bonus == five && topUp.quote.price == sixty && topUp.quote.promotions == ["recharge-bonus"])
+            let paid = try await fixture.orders.apply(confirmation(topUp, event: "evt_bonus"), now: now)
+            #expect(paid.order.operationIDs.count == 2)
+            let summary = try await fixture.ledger.balance(alice, at: now)
+            #expect(summary.totals.first { $0.kind == .monetary }?.remaining == 65_000_000)
+            let bonus = try #require(summary.buckets.first { $0.kind == .monetary && !$0.isMain })
+            #expect(bonus.remaining == 5_000_000 && bonus.validUntil == now.addingTimeInterval(30 * 86_400))
+            // Under 50: no bonus.
+            let small = try await fixture.orders.quote(msisdn: alice, item: .amount(try usd("20")), promotionCode: nil, now: now)
+            #expect(small.bonus == nil && small.promotions.isEmpty)
+
+            // A code: 20% off the pack; codes are case-insensitive and trimmed.
+            let quote = try await fixture.orders.quote(msisdn: alice, item: .product("us-data-5gb"), promotionCode: " Save20 ", now: now)
+            let fifteen = try usd("15"), three = try usd("3"), twelve = try usd("12")
+            #expect(quote.listPrice == fifteen && quote.discount == three && quote.price == twelve)
+            let pack = try await fixture.orders.create(msisdn: alice, item: .product("us-data-5gb"), paymentMethod: .sandbox,
+                                                       promotionCode: "SAVE20", key: try IdempotencyKey("pack-code"), now: now).order
+            #expect(try await fixture.orders.promotionUses("save20") == 1)
+            // The provider must be paid the discounted price.
+            await #expect(throws: RechargeError.self) {
+                _ = try await fixture.orders.apply(confirmation(pack, event: "evt_full", amount: try usd("15")), now: now)
+            }
+            #expect(try await fixture.orders.apply(confirmation(pack, event: "evt_disc"), now: now).fulfilledNow)
+
+            // Refusals name the code and the reason, and reserve nothing.
+            await #expect(throws: RechargeError.promotionUnavailable(code: "NOPE", reason: "no such code")) {
+                _ = try await fixture.orders.quote(msisdn: alice, item: .product("us-data-5gb"), promotionCode: "nope", now: now)
+            }
+            await #expect(throws: RechargeError.promotionUnavailable(code: "OLD50", reason: "not valid at this time")) {
+                _ = try await fixture.orders.quote(msisdn: alice, item: .product("us-data-5gb"), promotionCode: "old50", now: now)
+            }
+            await #expect(throws: RechargeError.promotionUnavailable(code: "SAVE20", reason: "not valid for this product")) {
+                _ = try await fixture.orders.quote(msisdn: alice, item: .product("topup-10"), promotionCode: "save20", now: now)
+            }
+            // Once per line: the second order on the same line is refused, another line may use it; a cancelled
+            // order gives its use back.
+            let first = try await fixture.orders.create(msisdn: alice, item: .product("us-data-5gb"), paymentMethod: .sandbox,
+                                                        promotionCode: "welcome", key: try IdempotencyKey("w1"), now: now).order
+            #expect(first.quote.price == (try usd("13")))
+            await #expect(throws: RechargeError.promotionUnavailable(code: "WELCOME", reason: "this line has already used it the maximum number of times")) {
+                _ = try await fixture.orders.create(msisdn: alice, item: .product("us-data-5gb"), paymentMethod: .sandbox,
+                                                    promotionCode: "welcome", key: try IdempotencyKey("w2"), now: now)
+            }
+            _ = try await fixture.orders.create(msisdn: LedgerScenarios.bob, item: .product("us-data-5gb"), paymentMethod: .sandbox,
+                                                promotionCode: "welcome", key: try IdempotencyKey("w3"), now: now)
+            _ = try await fixture.orders.cancel(first.id, now: now)
+            let again = try await fixture.orders.create(msisdn: alice, item: .product("us-data-5gb"), paymentMethod: .sandbox,
+                                                        promotionCode: "welcome", key: try IdempotencyKey("w4"), now: now, lifetime: 60).order
+            // Expiry gives the use back too.
+            #expect(try await fixture.orders.promotionUses("welcome") == 2)
+            #expect(try await fixture.orders.expireOverdue(now: now.addingTimeInterval(60)) >= 1)
+            #expect(try await fixture.orders.promotionUses("welcome") == 1)
+            // …and a late payment takes it again: the price was paid with the discount.
+            #expect(try await fixture.orders.apply(confirmation(again, event: "evt_late_w"), now: now.addingTimeInterval(90)).fulfilledNow)
+            #expect(try await fixture.orders.promotionUses("welcome") == 2)
+            let report = try await LedgerAudit(database: fixture.database).run()
+            #expect(report.isBalanced, "\(report.discrepancies)")
+        }
+    }
+
+    /// A code limited to 100 uses, 300 orders racing for it: exactly 100 get it.
+    static func limitedCodeUnderRace(_ backend: Backend) async throws {
+        try await with(backend, promotions: promotions) { fixture in
+            let store = fixture.orders
+            let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for index in 0..<300 {
+                    group.addTask {
+                        // A client retries what the server answers 503 to (PostgreSQL's pool is smaller than the crowd).
+                        while true {
+                            do {
+                                _ = try await store.create(msisdn: alice, item: .product("us-data-5gb"), paymentMethod: .sandbox, promotionCode: "SAVE20",
+                                                           key: try IdempotencyKey("race-\(index)"), now: now)
+                                return true
+                            } catch RechargeError.promotionUnavailable {
+                                return false
+                            } catch DatabaseError.unavailable {
+                                try await Task.sleep(for: .milliseconds(20))
+                            }
+                        }
+                    }
+                }
+                return try await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 }.count == 100)
+            #expect(try await store.promotionUses("save20") == 100)
+            #expect(try await store.orders(msisdn: alice, limit: 200).count == 100)
+        }
+    }
+}
+
 @Suite("Orders on SQLite")
 struct SQLiteOrderTests {
     @Test func catalog() async throws { try await OrderScenarios.catalogRoundTrips(.sqlite) }
@@ -238,6 +349,8 @@ struct SQLiteOrderTests {
     @Test func expiry() async throws { try await OrderScenarios.expiryAndLatePayment(.sqlite) }
     @Test func suspendedLine() async throws { try await OrderScenarios.suspendedLineIsFulfilledWhenActive(.sqlite) }
     @Test func concurrentConfirmations() async throws { try await OrderScenarios.concurrentConfirmationsFulfilOnce(.sqlite) }
+    @Test func promotions() async throws { try await OrderScenarios.bonusesAndDiscounts(.sqlite) }
+    @Test func limitedCodeRace() async throws { try await OrderScenarios.limitedCodeUnderRace(.sqlite) }
 }
 
 @Suite("Orders on PostgreSQL", .enabled(if: TestDatabase.postgresAvailable, "RECHARGE_TEST_POSTGRES_URL is not set: run scripts/test to start PostgreSQL"))
@@ -249,4 +362,6 @@ struct PostgresOrderTests {
     @Test func expiry() async throws { try await OrderScenarios.expiryAndLatePayment(.postgres) }
     @Test func suspendedLine() async throws { try await OrderScenarios.suspendedLineIsFulfilledWhenActive(.postgres) }
     @Test func concurrentConfirmations() async throws { try await OrderScenarios.concurrentConfirmationsFulfilOnce(.postgres) }
+    @Test func promotions() async throws { try await OrderScenarios.bonusesAndDiscounts(.postgres) }
+    @Test func limitedCodeRace() async throws { try await OrderScenarios.limitedCodeUnderRace(.postgres) }
 }
