@@ -128,8 +128,12 @@ public struct DebitCommand: Sendable, Equatable {
     public let currency: Currency?
     public let channel: Channel
     public let reference: String?
+    /// Draw only from the main balance, never below zero (refunds: money paid in goes back out of the balance
+    /// it went into, not out of bonus or pack buckets, and never into credit).
+    public let mainBalanceOnly: Bool
 
-    public init(msisdn: MSISDN, kind: BucketKind, amount: Int64, currency: Currency?, channel: Channel, reference: String?) throws(RechargeError) {
+    public init(msisdn: MSISDN, kind: BucketKind, amount: Int64, currency: Currency?, channel: Channel, reference: String?,
+                mainBalanceOnly: Bool = false) throws(RechargeError) {
         guard amount > 0 else { throw .nonPositiveAmount(String(amount)) }
         guard amount <= TopUpCommand.maximumAmount else { throw .amountOverflow }
         if kind == .monetary, currency == nil { throw .invalidRequest("A monetary debit needs a currency.") }
@@ -140,10 +144,11 @@ public struct DebitCommand: Sendable, Equatable {
         self.currency = kind == .monetary ? currency : nil
         self.channel = channel
         self.reference = reference
+        self.mainBalanceOnly = mainBalanceOnly
     }
 
     public var fingerprint: String {
         ["debit", msisdn.e164, kind.rawValue, currency?.code ?? "", String(amount), channel.rawValue, reference ?? ""]
-            .joined(separator: "|")
+            .joined(separator: "|") + (mainBalanceOnly ? "|main" : "")
     }
 }

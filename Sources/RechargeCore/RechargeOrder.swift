@@ -331,3 +331,34 @@ public struct PaymentConfirmation: Sendable, Equatable {
         self.failureReason = failureReason
     }
 }
+
+/// Money given back on a fulfilled order, through the provider that took it.
+public struct OrderRefund: Sendable, Equatable {
+    public enum State: String, Sendable, Codable { case pending, succeeded, failed }
+    /// `rf_` and 24 random characters.
+    public let id: String
+    public let orderID: String
+    public let amount: Money
+    public let state: State
+    public let reason: String
+    public let providerReference: String?
+    /// The ledger debit that took the amount off the line.
+    public let operationID: Int64?
+    public let balanceAfter: Money?
+    public let createdAt: Date
+    public let updatedAt: Date
+
+    public init(id: String, orderID: String, amount: Money, state: State, reason: String, providerReference: String?, operationID: Int64?,
+                balanceAfter: Money?, createdAt: Date, updatedAt: Date) {
+        self.id = id
+        self.orderID = orderID
+        self.amount = amount
+        self.state = state
+        self.reason = reason
+        self.providerReference = providerReference
+        self.operationID = operationID
+        self.balanceAfter = balanceAfter
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}

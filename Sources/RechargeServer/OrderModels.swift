@@ -197,3 +197,37 @@ extension CatalogDefinition: StrictlyDecodable {
         "products.plan": ["billing", "overagePerMegabyte", "overagePerMinute", "overagePerSMS"],
     ]
 }
+
+/// `POST /v1/orders/{id}/refunds`: all that is refundable (no `amount`) or part of it, and why.
+struct RefundRequest: StrictlyDecodable {
+    let amount: MoneyInput?
+    let reason: String
+
+    static let allowedFields: [String: Set<String>] = ["": ["amount", "reason"], "amount": MoneyInput.fields]
+}
+
+struct RefundOutput: Encodable {
+    let id: String
+    let order: String
+    let amount: MoneyOutput
+    let state: OrderRefund.State
+    let reason: String
+    let providerReference: String?
+    let balanceAfter: MoneyOutput?
+    let createdAt: String
+
+    init(_ refund: OrderRefund) {
+        id = refund.id
+        order = refund.orderID
+        amount = MoneyOutput(refund.amount)
+        state = refund.state
+        reason = refund.reason
+        providerReference = refund.providerReference
+        balanceAfter = refund.balanceAfter.map(MoneyOutput.init)
+        createdAt = RFC3339.format(refund.createdAt)
+    }
+}
+
+struct RefundListOutput: Encodable {
+    let items: [RefundOutput]
+}

@@ -22,6 +22,8 @@ struct OrdersController {
         group.get("orders/{id}", use: get)
         group.post("orders/{id}/cancel", use: cancel)
         group.get("orders/{id}/receipt", use: receipt)
+        group.post("orders/{id}/refunds", use: refund)
+        group.get("orders/{id}/refunds", use: listRefunds)
     }
 
     @Sendable func getCatalog(_ request: Request, context: RechargeRequestContext) async throws -> Response {
@@ -88,6 +90,28 @@ struct OrdersController {
         return try JSONResponse.make(OrderOutput(try await orders.cancel(try id(context), now: clock())))
     }
 
+    /// Takes the amount off the line and the order in one transaction, then has the provider send it back.
+    @Sendable func refund(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+        _ = try context.require(.write)
+        let key = try LinesController.idempotencyKey(request)
+        let body = try await JSONBody.decode(RefundRequest.self, from: request, context: context)
+        let now = clock()
+        let started = try await orders.startRefund(orderID: try id(context), amount: try body.amount?.money(), reason: body.reason, key: key, now: now)
+        var refund = started.refund
+        if refund.state == .pending {
+            let reference = try await payments.refund(refund, order: started.order)
+            refund = try await orders.completeRefund(refund.id, providerReference: reference, now: clock())
+        }
+        var response = try JSONResponse.make(RefundOutput(refund), status: .created)
+        if started.replayed { response.headers[LinesController.replayedHeader] = "true" }
+        return response
+    }
+
+    @Sendable func listRefunds(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+        _ = try context.require(.read)
+        return try JSONResponse.make(RefundListOutput(items: try await orders.refunds(orderID: try id(context)).map(RefundOutput.init)))
+    }
+
     /// JSON, or a printable HTML page when the client asks for `text/html`.
     @Sendable func receipt(_ request: Request, context: RechargeRequestContext) async throws -> Response {
         _ = try context.require(.read)
@@ -132,6 +156,18 @@ public struct PaymentProviders: Sendable {
         switch order.paymentMethod {
         case .sandbox: "sbx_" + order.id.dropFirst(4)
         default: nil
+        }
+    }
+
+    /// Sends a refund back through the provider the order was paid with; returns the provider's refund id.
+    func refund(_ refund: OrderRefund, order: RechargeOrder) async throws -> String {
+        switch order.paymentMethod {
+        case .sandbox:
+            guard sandbox != nil else { throw RechargeError.paymentMethodUnavailable("sandbox") }
+            // The sandbox gives money back at once; a real provider's call goes here, keyed by the refund id.
+            return "re_sbx_" + refund.id.dropFirst(3)
+        case .stripe, .paypal, .alipay, .wechatPay, .bankTransfer:
+            throw RechargeError.paymentMethodUnavailable(order.paymentMethod.rawValue)
         }
     }
 

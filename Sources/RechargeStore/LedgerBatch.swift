@@ -178,7 +178,15 @@ struct LedgerBatch {
             let working = buckets[line.id] ?? []
             let draws: [BucketDraw]
             do {
-                draws = try ConsumptionOrder.plan(debit: command.amount, unit: unit, from: working.map(\.bucket), at: request.now, msisdn: line.msisdn)
+                let candidates = command.mainBalanceOnly
+                    ? working.map(\.bucket).filter(\.isMain).map { bucket in
+                        // Not into credit: the main balance's floor is zero for this debit.
+                        Bucket(id: bucket.id, lineID: bucket.lineID, accountID: bucket.accountID, kind: bucket.kind, unit: bucket.unit, name: bucket.name,
+                               remaining: bucket.remaining, floor: 0, validFrom: bucket.validFrom, validUntil: bucket.validUntil,
+                               priority: bucket.priority, isMain: true)
+                    }
+                    : working.map(\.bucket)
+                draws = try ConsumptionOrder.plan(debit: command.amount, unit: unit, from: candidates, at: request.now, msisdn: line.msisdn)
             } catch {
                 return reject(request, line: line, error)
             }

@@ -267,6 +267,26 @@ public enum Migrations {
                 "CREATE INDEX payment_events_by_order ON payment_events (order_id)",
                 // Uses of promotions with limits, held by live orders (created, awaiting payment, failed, paid, fulfilled):
                 // a conditional UPDATE … WHERE used < limit takes one, so racing orders can never exceed it.
+                // Money given back on an order, through the provider it came from. `pending` while the provider is
+                // asked (the ledger reversal is already in, in the same transaction as the order's state change).
+                """
+                CREATE TABLE refunds (
+                    id TEXT PRIMARY KEY,
+                    order_id TEXT NOT NULL REFERENCES orders (id),
+                    amount_micros BIGINT NOT NULL CHECK (amount_micros > 0),
+                    currency TEXT NOT NULL,
+                    state TEXT NOT NULL CHECK (state IN ('pending', 'succeeded', 'failed')),
+                    reason TEXT NOT NULL,
+                    provider_reference TEXT,
+                    operation_id BIGINT,
+                    balance_after_micros BIGINT,
+                    creation_key TEXT NOT NULL UNIQUE,
+                    fingerprint TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX refunds_by_order ON refunds (order_id)",
                 """
                 CREATE TABLE promotion_usage (
                     promotion TEXT PRIMARY KEY,

@@ -469,6 +469,14 @@ public final class OrderStore: Sendable {
         }
     }
 
+    static func lockOrder(_ id: String, database: Database, in db: any SQLDatabase) async throws -> RechargeOrder {
+        try await lock(id, database: database, in: db)
+    }
+
+    static func lineIDOfOrder(_ id: String, in db: any SQLDatabase) async throws -> Int64 { try await lineID(of: id, in: db) }
+
+    static func saveOrder(_ order: RechargeOrder, in db: any SQLDatabase) async throws { try await save(order, in: db) }
+
     private static func lock(_ id: String, database: Database, in db: any SQLDatabase) async throws -> RechargeOrder {
         guard let row = try await db.raw("""
             SELECT \(unsafeRaw: OrderRow.columns) FROM orders WHERE id = \(bind: id)\(unsafeRaw: database.forUpdate)

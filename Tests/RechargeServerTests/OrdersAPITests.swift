@@ -119,6 +119,22 @@ struct OrdersAPITests {
             headers[.acceptLanguage] = "en"
             #expect(String(buffer: try await api.client.execute(uri: "/v1/orders/\(id)/receipt", method: .get, headers: headers).body).contains("Recharge receipt"))
 
+            // Refund 4.00 of it through the sandbox, then the rest.
+            let refund = try await api.send(.post, "/v1/orders/\(id)/refunds", key: api.writer, idempotencyKey: "rf-1",
+                                            json: #"{"amount": {"currency": "USD", "value": "4.00"}, "reason": "customer request"}"#)
+            #expect(refund.status == .created, "\(String(buffer: refund.body))")
+            let refunded = try api.json(refund)
+            #expect(refunded["state"] as? String == "succeeded")
+            #expect((refunded["providerReference"] as? String)?.hasPrefix("re_sbx_") == true)
+            #expect(try await api.mainBalance() == "6.00")
+            try api.expectProblem(try await api.send(.post, "/v1/orders/\(id)/refunds", key: api.writer, idempotencyKey: "rf-2",
+                                                     json: #"{"amount": {"currency": "USD", "value": "7.00"}, "reason": "too much"}"#), .badRequest, "invalid-amount")
+            _ = try await api.send(.post, "/v1/orders/\(id)/refunds", key: api.writer, idempotencyKey: "rf-3", json: #"{"reason": "the rest"}"#)
+            #expect(try await api.mainBalance() == "0.00")
+            let refunds = try api.json(try await api.send(.get, "/v1/orders/\(id)/refunds", key: api.reader))
+            #expect((refunds["items"] as? [[String: Any]])?.compactMap { ($0["amount"] as? [String: Any])?["value"] as? String } == ["4.00", "6.00"])
+            #expect(try api.json(try await api.send(.get, "/v1/orders/\(id)", key: api.reader))["state"] as? String == "refunded")
+
             let list = try api.json(try await api.send(.get, "/v1/lines/+14155550100/orders", key: api.reader))
             #expect((list["items"] as? [[String: Any]])?.count == 1)
             try api.expectProblem(try await api.send(.post, "/v1/orders/\(id)/cancel", key: api.writer), .conflict, "illegal-order-transition")

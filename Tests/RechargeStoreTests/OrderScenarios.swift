@@ -340,6 +340,70 @@ extension OrderScenarios {
     }
 }
 
+extension OrderScenarios {
+    static func refunds(_ backend: Backend) async throws {
+        try await with(backend, promotions: promotions) { fixture in
+            let store = fixture.orders
+            func paid(_ item: OrderStore.Item, _ key: String) async throws -> RechargeOrder {
+                let order = try await store.create(msisdn: alice, item: item, paymentMethod: .sandbox, key: try IdempotencyKey(key), now: now).order
+                return try await store.apply(confirmation(order, event: "evt_\(key)"), now: now).order
+            }
+            let order = try await paid(.amount(try usd("30")), "r1")
+            // Part, then the rest; the order's state follows; each refund is one debit of the main balance.
+            let part = try await store.startRefund(orderID: order.id, amount: try usd("10"), reason: "customer asked", key: try IdempotencyKey("rf-1"), now: now)
+            #expect(part.refund.state == .pending && part.order.state == .partiallyRefunded && !part.replayed)
+            #expect(part.refund.balanceAfter == (try usd("20")))
+            let done = try await store.completeRefund(part.refund.id, providerReference: "re_1", now: now)
+            #expect(done.state == .succeeded && done.providerReference == "re_1")
+            let again = try await store.startRefund(orderID: order.id, amount: try usd("10"), reason: "customer asked", key: try IdempotencyKey("rf-1"), now: now)
+            #expect(again.replayed && again.refund.id == part.refund.id)
+            await #expect(throws: RechargeError.idempotencyKeyReused("rf-1")) {
+                _ = try await store.startRefund(orderID: order.id, amount: try usd("11"), reason: "customer asked", key: try IdempotencyKey("rf-1"), now: now)
+            }
+            // More than is left on the order is refused and changes nothing.
+            await #expect(throws: RechargeError.self) {
+                _ = try await store.startRefund(orderID: order.id, amount: try usd("20.01"), reason: "x", key: try IdempotencyKey("rf-2"), now: now)
+            }
+            // Money already spent cannot go back: spend 15 of the remaining 20, then only 5 can be refunded.
+            _ = try await fixture.ledger.debit(try DebitCommand(msisdn: alice, kind: .monetary, amount: 15_000_000, currency: .usd, channel: .network, reference: nil),
+                                                key: try IdempotencyKey("usage-1"), now: now)
+            await #expect(throws: RechargeError.self) {
+                _ = try await store.startRefund(orderID: order.id, amount: nil, reason: "rest", key: try IdempotencyKey("rf-3"), now: now)
+            }
+            let rest = try await store.startRefund(orderID: order.id, amount: try usd("5"), reason: "rest", key: try IdempotencyKey("rf-4"), now: now)
+            #expect(rest.order.state == .partiallyRefunded)
+            #expect(rest.refund.balanceAfter == (try usd("0")))
+            #expect(try await store.refunds(orderID: order.id).map(\.amount.micros) == [10_000_000, 5_000_000])
+            // A full refund of an untouched order closes it.
+            let other = try await paid(.product("topup-10"), "r2")
+            let full = try await store.startRefund(orderID: other.id, amount: nil, reason: "duplicate purchase", key: try IdempotencyKey("rf-5"), now: now)
+            #expect(full.refund.amount == (try usd("10")))
+            #expect(full.order.state == .refunded)
+            await #expect(throws: RechargeError.self) {
+                _ = try await store.startRefund(orderID: other.id, amount: nil, reason: "again", key: try IdempotencyKey("rf-6"), now: now)
+            }
+            // A bonus is kept and not paid out: 60 paid, 5 bonus, at most 55 goes back.
+            let bonus = try await paid(.amount(try usd("60")), "r3")
+            let capped = try await store.startRefund(orderID: bonus.id, amount: nil, reason: "changed mind", key: try IdempotencyKey("rf-7"), now: now)
+            #expect(capped.refund.amount == (try usd("55")))
+            #expect(capped.order.state == .partiallyRefunded)
+            // Unpaid and pack orders are refused.
+            let unpaid = try await store.create(msisdn: alice, item: .product("topup-10"), paymentMethod: .sandbox, key: try IdempotencyKey("r4"), now: now).order
+            await #expect(throws: RechargeError.self) {
+                _ = try await store.startRefund(orderID: unpaid.id, amount: nil, reason: "x", key: try IdempotencyKey("rf-8"), now: now)
+            }
+            let pack = try await paid(.product("us-data-5gb"), "r5")
+            await #expect(throws: RechargeError.self) {
+                _ = try await store.startRefund(orderID: pack.id, amount: nil, reason: "x", key: try IdempotencyKey("rf-9"), now: now)
+            }
+            let messages = try await OutboxStore(database: fixture.database).list(limit: 100)
+            #expect(Set(messages.filter { $0.eventName == "refund" }.map(\.eventKey)).count == 4)
+            let report = try await LedgerAudit(database: fixture.database).run()
+            #expect(report.isBalanced, "\(report.discrepancies)")
+        }
+    }
+}
+
 @Suite("Orders on SQLite")
 struct SQLiteOrderTests {
     @Test func catalog() async throws { try await OrderScenarios.catalogRoundTrips(.sqlite) }
@@ -351,6 +415,7 @@ struct SQLiteOrderTests {
     @Test func concurrentConfirmations() async throws { try await OrderScenarios.concurrentConfirmationsFulfilOnce(.sqlite) }
     @Test func promotions() async throws { try await OrderScenarios.bonusesAndDiscounts(.sqlite) }
     @Test func limitedCodeRace() async throws { try await OrderScenarios.limitedCodeUnderRace(.sqlite) }
+    @Test func refunds() async throws { try await OrderScenarios.refunds(.sqlite) }
 }
 
 @Suite("Orders on PostgreSQL", .enabled(if: TestDatabase.postgresAvailable, "RECHARGE_TEST_POSTGRES_URL is not set: run scripts/test to start PostgreSQL"))
@@ -364,4 +429,5 @@ struct PostgresOrderTests {
     @Test func concurrentConfirmations() async throws { try await OrderScenarios.concurrentConfirmationsFulfilOnce(.postgres) }
     @Test func promotions() async throws { try await OrderScenarios.bonusesAndDiscounts(.postgres) }
     @Test func limitedCodeRace() async throws { try await OrderScenarios.limitedCodeUnderRace(.postgres) }
+    @Test func refunds() async throws { try await OrderScenarios.refunds(.postgres) }
 }
