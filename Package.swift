@@ -166,6 +166,7 @@ let package = Package(
                 "RechargeStore",
                 "RechargeCore",
                 "RechargeTestSupport",
+                "RechargePayments",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

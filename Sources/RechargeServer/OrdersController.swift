@@ -138,9 +138,12 @@ struct OrdersController {
 public struct PaymentProviders: Sendable {
     /// The built-in sandbox; nil when switched off (production).
     public let sandbox: SandboxGateway?
+    /// Stripe's webhook side; nil when no webhook secret is configured.
+    public let stripe: StripeGateway?
 
-    public init(sandbox: SandboxGateway?) {
+    public init(sandbox: SandboxGateway?, stripe: StripeGateway? = nil) {
         self.sandbox = sandbox
+        self.stripe = stripe
     }
 
     public func offers(_ method: PaymentMethod) -> Bool {

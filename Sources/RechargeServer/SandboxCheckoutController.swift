@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import RechargeCore
+import RechargePayments
 import RechargeStore
 
 /// Payment notifications (`POST /webhooks/{provider}`) and the sandbox provider's hosted checkout page
@@ -18,6 +19,7 @@ struct PaymentWebhooksController {
 
     func addRoutes(to router: Router<RechargeRequestContext>) {
         router.post("webhooks/sandbox", use: sandboxNotification)
+        router.post("webhooks/stripe", use: stripeNotification)
         if payments.sandbox != nil {
             router.get("sandbox/checkout/{id}", use: checkoutPage)
             router.post("sandbox/checkout/{id}", use: checkoutAction)
@@ -28,9 +30,42 @@ struct PaymentWebhooksController {
     /// is answered with a problem (providers retry on non-2xx, which for a forgery is harmless).
     @Sendable func sandboxNotification(_ request: Request, context: RechargeRequestContext) async throws -> Response {
         guard let sandbox = payments.sandbox else { throw RechargeError.paymentMethodUnavailable("sandbox") }
-        let body = try await JSONBody.collect(request, upTo: Self.maximumNotificationSize)
-        let outcome = try await receive(Array(buffer: body), signature: request.headers[HTTPField.Name(SandboxGateway.signatureHeader)!],
-                                        gateway: sandbox, logger: context.logger)
+        let body = Array(buffer: try await JSONBody.collect(request, upTo: Self.maximumNotificationSize))
+        let signature = request.headers[HTTPField.Name(SandboxGateway.signatureHeader)!]
+        let outcome = try await receive("sandbox", logger: context.logger) { now throws(RechargeError) in
+            try sandbox.verify(body: body, signature: signature, now: now)
+        }
+        return Self.acknowledgement(outcome)
+    }
+
+    /// Stripe events: payment successes and failures move orders; other types are acknowledged and logged.
+    @Sendable func stripeNotification(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+        guard let stripe = payments.stripe else { throw RechargeError.paymentMethodUnavailable("stripe") }
+        let body = Array(buffer: try await JSONBody.collect(request, upTo: Self.maximumNotificationSize))
+        let signature = request.headers[HTTPField.Name(StripeWebhookSignature.headerName)!]
+        let now = clock()
+        let verified: StripeGateway.Outcome
+        do {
+            verified = try stripe.verify(body: body, signature: signature, now: now)
+        } catch {
+            context.logger.warning("Payment notification rejected", metadata: ["provider": "stripe", "reason": "\(error.detail)"])
+            throw error
+        }
+        switch verified {
+        case .ignored(let type):
+            context.logger.info("Stripe event acknowledged, not acted on", metadata: ["type": "\(type)"])
+            var json = JSONWriter(capacity: 64)
+            json.object { json in
+                json.field("received", true)
+                json.field("ignored", type)
+            }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
+        case .confirmation(let confirmation):
+            return Self.acknowledgement(try await receive("stripe", logger: context.logger) { _ in confirmation })
+        }
+    }
+
+    static func acknowledgement(_ outcome: OrderStore.PaymentOutcome) -> Response {
         var json = JSONWriter(capacity: 128)
         json.object { json in
             json.field("received", true)
@@ -41,18 +76,20 @@ struct PaymentWebhooksController {
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
     }
 
-    private func receive(_ body: [UInt8], signature: String?, gateway: SandboxGateway, logger: Logger) async throws -> OrderStore.PaymentOutcome {
+    /// Verifies (the closure checks the signature on the raw bytes), then applies once; every rejection is logged.
+    private func receive(_ provider: String, logger: Logger,
+                         verify: (Date) throws(RechargeError) -> PaymentConfirmation) async throws -> OrderStore.PaymentOutcome {
         let now = clock()
         do {
-            let confirmation = try gateway.verify(body: body, signature: signature, now: now)
+            let confirmation = try verify(now)
             let outcome = try await orders.apply(confirmation, now: now)
             logger.info("Payment notification", metadata: [
-                "provider": "sandbox", "event": "\(confirmation.eventID)", "order": "\(outcome.order.id)",
+                "provider": "\(provider)", "event": "\(confirmation.eventID)", "order": "\(outcome.order.id)",
                 "state": "\(outcome.order.state.rawValue)", "duplicate": "\(outcome.duplicate)",
             ])
             return outcome
         } catch let error as RechargeError {
-            logger.warning("Payment notification rejected", metadata: ["provider": "sandbox", "reason": "\(error.detail)"])
+            logger.warning("Payment notification rejected", metadata: ["provider": "\(provider)", "reason": "\(error.detail)"])
             throw error
         }
     }
@@ -110,7 +147,9 @@ struct PaymentWebhooksController {
         var generator = SystemRandomNumberGenerator()
         let eventID = "evt_sbx_" + RechargeOrder.newID(using: &generator).dropFirst(4)
         let notification = sandbox.notification(for: order, succeeded: action == "pay", eventID: eventID, now: clock())
-        _ = try await receive(notification.body, signature: notification.signature, gateway: sandbox, logger: context.logger)
+        _ = try await receive("sandbox", logger: context.logger) { now throws(RechargeError) in
+            try sandbox.verify(body: notification.body, signature: notification.signature, now: now)
+        }
         return Response(status: .seeOther, headers: [.location: "/sandbox/checkout/\(id)"])
     }
 }

@@ -18,9 +18,10 @@ struct APIHarness {
 
     static let now = TestDatabase.epoch
 
-    static func run(_ body: @escaping @Sendable (APIHarness) async throws -> Void) async throws {
+    static func run(payments: PaymentProviders = PaymentProviders(sandbox: SandboxGateway()),
+                    _ body: @escaping @Sendable (APIHarness) async throws -> Void) async throws {
         try await TestDatabase.with(.sqlite) { database in
-            let services = RechargeServices(database: database, apiKeyCacheLifetime: .zero, clock: { now })
+            let services = RechargeServices(database: database, apiKeyCacheLifetime: .zero, clock: { now }, payments: payments)
             let admin = try await services.apiKeys.create(name: "admin", scope: .admin, now: now).secret
             let writer = try await services.apiKeys.create(name: "writer", scope: .write, now: now).secret
             let reader = try await services.apiKeys.create(name: "reader", scope: .read, now: now).secret

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import RechargeCore
+import RechargePayments
 import RechargeServer
 import RechargeStore
 import RechargeTestSupport
@@ -168,6 +169,46 @@ struct OrdersAPITests {
             let again = try await notify(api, genuine, signature: try sign(api, genuine))
             #expect(try api.json(again)["duplicate"] as? Bool == true)
             #expect(try await api.mainBalance() == "25.00")
+        }
+    }
+
+    /// Stripe events, signed the way Stripe signs them (StripeWebhookSignature, held byte-equal to the stripe SDK's
+    /// own header in RechargePaymentsTests), through the HTTP route.
+    @Test func stripeEventsMoveOrders() async throws {
+        let secret = "whsec_test_recharge"
+        try await APIHarness.run(payments: PaymentProviders(sandbox: nil, stripe: StripeGateway(webhookSecret: secret))) { api in
+            try await Self.setUp(api)
+            let order = try await api.services.orders.create(msisdn: try MSISDN("+14155550100"), item: .product("topup-10"), paymentMethod: .stripe,
+                                                             key: try IdempotencyKey("s1"), now: APIHarness.now).order
+            func event(_ id: String, _ type: String, amount: Int = 1000, order: String? = nil) -> String {
+                #"{"id":"\#(id)","object":"event","type":"\#(type)","data":{"object":{"id":"pi_123","object":"payment_intent","amount":\#(amount),"amount_received":\#(amount),"currency":"usd","metadata":{"order":"\#(order ?? "")"}}}}"#
+            }
+            func post(_ body: String, signature: String?) async throws -> TestResponse {
+                var headers: HTTPFields = [.contentType: "application/json"]
+                if let signature { headers[HTTPField.Name("Stripe-Signature")!] = signature }
+                return try await api.client.execute(uri: "/webhooks/stripe", method: .post, headers: headers, body: ByteBuffer(string: body))
+            }
+            let timestamp = Int64(APIHarness.now.timeIntervalSince1970)
+            func sign(_ body: String, at time: Int64 = timestamp) -> String { StripeWebhookSignature.sign(payload: Array(body.utf8), secret: secret, timestamp: time) }
+            let succeeded = event("evt_1", "payment_intent.succeeded", order: order.id)
+            try api.expectProblem(try await post(succeeded, signature: nil), .badRequest, "payment-not-verified")
+            try api.expectProblem(try await post(succeeded, signature: sign(succeeded, at: timestamp - 301)), .badRequest, "payment-not-verified")
+            try api.expectProblem(try await post(event("evt_1", "payment_intent.succeeded", amount: 100000, order: order.id), signature: sign(succeeded)),
+                                  .badRequest, "payment-not-verified")
+            let short = event("evt_short", "payment_intent.succeeded", amount: 999, order: order.id)
+            try api.expectProblem(try await post(short, signature: sign(short)), .unprocessableContent, "payment-mismatch")
+            // Several v1 values while a secret rolls over: any one matching is enough.
+            let rolled = sign(succeeded) + ",v1=" + String(repeating: "0", count: 64)
+            let first = try await post(succeeded, signature: rolled)
+            #expect(first.status == .ok, "\(String(buffer: first.body))")
+            #expect(try api.json(first)["state"] as? String == "fulfilled")
+            #expect(try api.json(try await post(succeeded, signature: sign(succeeded)))["duplicate"] as? Bool == true)
+            #expect(try await api.mainBalance() == "10.00")
+            let other = event("evt_2", "charge.succeeded", order: order.id)
+            #expect(try api.json(try await post(other, signature: sign(other)))["ignored"] as? String == "charge.succeeded")
+            // The sandbox is off here: its routes answer as absent.
+            try api.expectProblem(try await api.client.execute(uri: "/webhooks/sandbox", method: .post, body: ByteBuffer(string: "{}")),
+                                  .unprocessableContent, "payment-method-unavailable")
         }
     }
 

@@ -1,0 +1,74 @@
+import Foundation
+import RechargeCore
+import RechargePayments
+
+/// Stripe, as the order flow sees it: webhook events turned into payment confirmations.
+///
+/// `POST /webhooks/stripe` carries an Event; its `Stripe-Signature` is checked on the raw bytes with the
+/// endpoint secret (``StripeWebhookSignature``: HMAC-SHA256 of `t.payload`, several `v1` values, 300 s)
+/// before anything is parsed. The order is found through the PaymentIntent's `metadata.order`, which the
+/// checkout sets; the Event id is the de-duplication key.
+public struct StripeGateway: Sendable {
+    public let webhookSecret: String
+
+    public init(webhookSecret: String) {
+        self.webhookSecret = webhookSecret
+    }
+
+    /// What a verified event means for an order.
+    public enum Outcome: Sendable, Equatable {
+        case confirmation(PaymentConfirmation)
+        /// A type the order flow does not act on (acknowledged so Stripe stops retrying).
+        case ignored(type: String)
+    }
+
+    public func verify(body: [UInt8], signature: String?, now: Date) throws(RechargeError) -> Outcome {
+        do {
+            try StripeWebhookSignature(secret: webhookSecret).verify(payload: body, header: signature, now: now)
+        } catch {
+            throw .paymentNotVerified(provider: "stripe", reason: error.description)
+        }
+        struct Event: Decodable {
+            struct Payload: Decodable {
+                struct Object: Decodable {
+                    struct PaymentError: Decodable { let message: String?; let code: String? }
+                    let id: String
+                    let object: String
+                    let amount: Int64?
+                    let amount_received: Int64?
+                    let currency: String?
+                    let metadata: [String: String]?
+                    let last_payment_error: PaymentError?
+                }
+                let object: Object
+            }
+            let id: String
+            let type: String
+            let data: Payload
+        }
+        let event: Event
+        do {
+            event = try JSONDecoder().decode(Event.self, from: Data(body))
+        } catch {
+            throw .paymentNotVerified(provider: "stripe", reason: "the body is not a Stripe event")
+        }
+        let intent = event.data.object
+        let outcome: PaymentConfirmation.Outcome
+        switch event.type {
+        case "payment_intent.succeeded": outcome = .succeeded
+        case "payment_intent.payment_failed": outcome = .failed
+        default: return .ignored(type: event.type)
+        }
+        guard intent.object == "payment_intent" else { throw .paymentNotVerified(provider: "stripe", reason: "\(event.type) without a PaymentIntent") }
+        guard let order = intent.metadata?["order"] else {
+            throw .paymentNotVerified(provider: "stripe", reason: "PaymentIntent \(intent.id) names no order in metadata.order")
+        }
+        guard let currencyCode = intent.currency, let minor = outcome == .succeeded ? (intent.amount_received ?? intent.amount) : intent.amount else {
+            throw .paymentNotVerified(provider: "stripe", reason: "PaymentIntent \(intent.id) has no amount or currency")
+        }
+        let amount = try Money.fromMinorUnits(minor, currency: try Currency(code: currencyCode.uppercased()))
+        let reason = intent.last_payment_error.map { [$0.code, $0.message].compactMap { $0 }.joined(separator: ": ") }
+        return .confirmation(PaymentConfirmation(provider: .stripe, eventID: event.id, orderID: order, outcome: outcome, amount: amount,
+                                                 providerReference: intent.id, failureReason: reason))
+    }
+}
