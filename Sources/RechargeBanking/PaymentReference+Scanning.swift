@@ -2,10 +2,12 @@ extension PaymentReference {
     /// Every valid RF reference written inside free text such as a remittance line
     /// (`"Payment RF18 5390 0754 7034 thanks"`), in order of appearance, without duplicates.
     ///
-    /// Payers put the reference anywhere, split it into groups, or glue a word after it. A candidate may
-    /// end only where the payer's own text has a break (a separator or a non-alphanumeric character), and
-    /// the longest candidate whose check digits are right wins: that keeps a trailing word out of the
-    /// reference without guessing at arbitrary cut points, each of which would be a 1-in-97 false match.
+    /// Payers put the reference anywhere, split it into groups, or write a word right after it. A reading
+    /// may end only where the payer's own text has a break (a separator or a non-alphanumeric character),
+    /// never at an arbitrary cut. Even so one occurrence can have two valid readings: whether appending a
+    /// word keeps mod 97 at 1 depends only on the check digits and the word, so about one reference in 97
+    /// "absorbs" a given trailing word. Such occurrences yield every valid reading, longest first, and the
+    /// caller's store (which knows which references it issued) decides, as ``StatementMatcher`` does.
     public static func references(in text: String) -> [PaymentReference] {
         let scalars = Array(text.unicodeScalars)
         var found: [PaymentReference] = []
@@ -18,23 +20,15 @@ extension PaymentReference {
                 index += 1
                 continue
             }
-            if let (reference, end) = candidate(startingAt: index, in: scalars) {
-                if !found.contains(reference) { found.append(reference) }
-                index = end
-            } else {
-                index += 2
-            }
+            let (readings, end) = readings(startingAt: index, in: scalars)
+            for reading in readings where !found.contains(reading) { found.append(reading) }
+            index = readings.isEmpty ? index + 2 : end
         }
         return found
     }
 
-    /// The first valid RF reference in `text`, if any.
-    public static func firstReference(in text: String) -> PaymentReference? {
-        references(in: text).first
-    }
-
-    /// The longest valid reference starting at `start`, and the scalar index just after it.
-    private static func candidate(startingAt start: Int, in scalars: [Unicode.Scalar]) -> (PaymentReference, Int)? {
+    /// The valid readings starting at `start`, longest first, and the scalar index just after the longest.
+    private static func readings(startingAt start: Int, in scalars: [Unicode.Scalar]) -> ([PaymentReference], Int) {
         let longest = 4 + maximumBodyLength
         var compact = String.UnicodeScalarView()
         var breaks: [(length: Int, end: Int)] = []
@@ -52,10 +46,14 @@ extension PaymentReference {
             }
         }
         if compact.count <= longest, breaks.last?.length != compact.count { breaks.append((compact.count, position)) }
+        let text = String(compact)
+        var readings: [PaymentReference] = []
+        var end = start
         for cut in breaks.reversed() where cut.length >= 5 && cut.length <= longest {
-            let text = String(String(compact).prefix(cut.length))
-            if let reference = try? PaymentReference(text) { return (reference, cut.end) }
+            guard let reference = try? PaymentReference(String(text.prefix(cut.length))) else { continue }
+            if readings.isEmpty { end = cut.end }
+            readings.append(reference)
         }
-        return nil
+        return (readings, end)
     }
 }

@@ -101,7 +101,7 @@ struct StatementCSVParserTests {
         ("", "not a decimal"), ("1e2", "not a decimal"), ("99999999999999999", "too large"),
     ])
     func rejectsBadAmountsWithTheLine(_ amount: String, _ reasonFragment: String) {
-        let error = csvError("date,amount,currency,reference,payer,entry_id\n2024-03-05,1.00,USD,,,A\n2024-03-05,\(amount),USD,,,B\n")
+        let error = csvError("date,amount,currency,reference,payer,entry_id\n2024-03-05,1.00,USD,,,A\n2024-03-05,\"\(amount)\",USD,,,B\n")
         #expect(error?.line == 3)
         #expect(error?.reason.contains(reasonFragment) == true, "\(error?.reason ?? "")")
     }

@@ -109,14 +109,16 @@ struct StatementMatcherTests {
             PaymentReference(body: "SPLIT0001"): MatchTarget(orderID: "ord_split", expected: money("15", usd)),
             PaymentReference(body: "WRONGAMT1"): MatchTarget(orderID: "ord_wrong", expected: money("25", usd)),
         ]
+        let wrong = try PaymentReference(body: "WRONGAMT1")
+        let unknown = try PaymentReference(body: "UNKNOWN99")
         let matches = StatementMatcher.classify(statement.entries) { orders[$0] }
         #expect(matches.map(\.outcome) == [
             .matched(orderID: "ord_lina", amount: money("30", usd)),
             .matched(orderID: "ord_zhang", amount: money("10", usd)),
             .matched(orderID: "ord_split", amount: money("15", usd)),
-            .amountMismatch(orderID: "ord_wrong", reference: try PaymentReference(body: "WRONGAMT1"),
+            .amountMismatch(orderID: "ord_wrong", reference: wrong,
                             expected: money("25", usd), received: money("20", usd)),
-            .unknownReference([try PaymentReference(body: "UNKNOWN99")]),
+            .unknownReference([unknown]),
         ])
     }
 
