@@ -56,6 +56,9 @@ public struct StatementEntry: Hashable, Sendable {
     public var debtorName: String?
     /// The payer's end-to-end id, `NOTPROVIDED` included as the bank wrote it.
     public var endToEndID: String?
+    /// The bank marked this entry as undoing an earlier one (camt.053 `RvslInd`), e.g. a returned credit
+    /// booked as a debit. Kept so a reconciler can spot a payment taken back after it was matched.
+    public var isReversal: Bool
     /// Free text the bank adds to the entry (camt.053 `AddtlNtryInf`/`AddtlTxInf`); some banks put the
     /// payer's remittance text only here.
     public var additionalInformation: String?
@@ -63,7 +66,7 @@ public struct StatementEntry: Hashable, Sendable {
     public init(
         entryReference: String, bookingDate: BankDate, valueDate: BankDate? = nil, direction: CreditDebit,
         amount: Money, remittance: RemittanceInformation = .init(), debtorName: String? = nil,
-        endToEndID: String? = nil, additionalInformation: String? = nil
+        endToEndID: String? = nil, additionalInformation: String? = nil, isReversal: Bool = false
     ) {
         self.entryReference = entryReference
         self.bookingDate = bookingDate
@@ -74,6 +77,7 @@ public struct StatementEntry: Hashable, Sendable {
         self.debtorName = debtorName
         self.endToEndID = endToEndID
         self.additionalInformation = additionalInformation
+        self.isReversal = isReversal
     }
 }
 

@@ -82,7 +82,8 @@ public struct Camt053Parser: Sendable {
 
         let base = StatementEntry(
             entryReference: "", bookingDate: bookingDate, valueDate: valueDate, direction: direction,
-            amount: amount, additionalInformation: entryInformation
+            amount: amount, additionalInformation: entryInformation,
+            isReversal: node.value("RvslInd").map { $0 == "true" || $0 == "1" } ?? false
         )
         let transactionAmounts = try details.enumerated().map { (index, detail) throws(BankingError) -> Money? in
             let detailLocation = "\(location), transaction \(index + 1)"

@@ -140,6 +140,14 @@ struct Camt053ParserTests {
         #expect(statement.notes == [StatementNote(entryReference: "B2", kind: .batchAmountsDiffer(entryAmount: money("9", eur)))])
     }
 
+    @Test func readsTheReversalIndicator() throws {
+        let reversal = Camt.entry(amount: "25.00", indicator: "DBIT", reference: "R1")
+            .replacingOccurrences(of: "<CdtDbtInd>DBIT</CdtDbtInd>", with: "<CdtDbtInd>DBIT</CdtDbtInd><RvslInd>true</RvslInd>")
+        let statement = try #require(try parser.parse(Data(Camt.document(entries: reversal + Camt.entry(amount: "1.00")).utf8)).first)
+        #expect(statement.entries.map(\.isReversal) == [true, false])
+        #expect(statement.entries[0].direction == .debit)
+    }
+
     @Test func otherNotBookedStatusesAreNoted() throws {
         let xml = Camt.document(entries: Camt.entry(amount: "1.00", status: "<Sts><Cd>INFO</Cd></Sts>", reference: "I1")
                                 + Camt.entry(amount: "1.00", status: "<Sts>FUTR</Sts>", reference: "F1"))
