@@ -68,9 +68,9 @@ let package = Package(
             ],
             resources: [.copy("Resources/openapi.json"), .copy("Resources/demo-catalog.yaml")]
         ),
-        // Protocol clients for notifications: SMTP (email) and SMPP 3.4 (SMS) on SwiftNIO. No store, no server.
         // Bank transfers: RF creditor references, camt.053 and CSV statement import, matching to orders. No I/O.
         .target(name: "RechargeBanking", dependencies: ["RechargeCore"]),
+        // Protocol clients for notifications: SMTP (email) and SMPP 3.4 (SMS) on SwiftNIO. No store, no server.
         .target(
             name: "RechargeMessaging",
             dependencies: [
