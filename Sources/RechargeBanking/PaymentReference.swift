@@ -30,7 +30,7 @@ public struct PaymentReference: Hashable, Sendable, CustomStringConvertible, Cod
         guard bodyLength >= 1, bodyLength <= Self.maximumBodyLength else {
             throw .invalidReference(text, reason: "RF and check digits must be followed by 1 to 21 letters or digits")
         }
-        guard compact.dropFirst(2).prefix(2).allSatisfy(\.isASCIIDigitCharacter) else {
+        guard compact.dropFirst(2).prefix(2).allSatisfy({ $0.isASCII && $0.isNumber }) else {
             throw .invalidReference(text, reason: "the check digits are not digits")
         }
         guard Self.mod97(rearranged: compact) == 1 else {
@@ -147,8 +147,4 @@ public struct PaymentReference: Hashable, Sendable, CustomStringConvertible, Cod
         }
         return remainder
     }
-}
-
-extension Character {
-    var isASCIIDigitCharacter: Bool { isASCII && isNumber }
 }

@@ -1,41 +1,5 @@
 import RechargeCore
 
-/// What the caller's order store says a payment reference is for: the order and the amount it expects.
-public struct MatchTarget: Hashable, Sendable {
-    public var orderID: String
-    public var expected: Money
-
-    public init(orderID: String, expected: Money) {
-        self.orderID = orderID
-        self.expected = expected
-    }
-}
-
-/// The verdict on one credit entry. Everything but ``matched(orderID:amount:)`` goes to the review list:
-/// a bank transfer is never credited on a guess.
-public enum MatchOutcome: Hashable, Sendable {
-    /// A valid reference resolved to an order and the amount and currency are exactly what it expects.
-    case matched(orderID: String, amount: Money)
-    /// A valid reference resolved to an order, but the payer sent a different amount or currency.
-    case amountMismatch(orderID: String, reference: PaymentReference, expected: Money, received: Money)
-    /// Valid references were found, none known to the order store (old, cancelled or another creditor's).
-    case unknownReference([PaymentReference])
-    /// No valid RF reference anywhere in the remittance information (missing, or mistyped so the check
-    /// digits fail).
-    case noReference
-}
-
-/// One credit entry with its verdict.
-public struct StatementMatch: Hashable, Sendable {
-    public var entry: StatementEntry
-    public var outcome: MatchOutcome
-
-    public init(entry: StatementEntry, outcome: MatchOutcome) {
-        self.entry = entry
-        self.outcome = outcome
-    }
-}
-
 /// Classifies the credit entries of a statement against the orders awaiting bank transfers. Pure and
 /// deterministic: the store is reached only through the caller's lookup closure, so the same entries and
 /// the same answers always give the same result.
