@@ -68,6 +68,8 @@ let package = Package(
             ],
             resources: [.copy("Resources/openapi.json"), .copy("Resources/demo-catalog.yaml")]
         ),
+        // Bank transfers: RF creditor references, camt.053 and CSV statement import, matching to orders. No I/O.
+        .target(name: "RechargeBanking", dependencies: ["RechargeCore"]),
         // Protocol clients for notifications: SMTP (email) and SMPP 3.4 (SMS) on SwiftNIO. No store, no server.
         .target(
             name: "RechargeMessaging",
@@ -130,6 +132,11 @@ let package = Package(
             path: "Tests/RechargeTestSupport"
         ),
         .testTarget(name: "RechargeCoreTests", dependencies: ["RechargeCore"]),
+        .testTarget(
+            name: "RechargeBankingTests",
+            dependencies: ["RechargeBanking", "RechargeCore"],
+            resources: [.copy("Fixtures")]
+        ),
         .testTarget(
             name: "RechargeMessagingTests",
             dependencies: [
