@@ -37,6 +37,7 @@ let package = Package(
             name: "RechargeStore",
             dependencies: [
                 "RechargeCore",
+                "RechargeBanking",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "SQLiteKit", package: "sqlite-kit"),
                 .product(name: "PostgresKit", package: "postgres-kit"),
@@ -57,6 +58,7 @@ let package = Package(
                 "RechargeStore",
                 "RechargeNotifications",
                 "RechargePayments",
+                "RechargeBanking",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -116,6 +118,7 @@ let package = Package(
                 "RechargeServer",
                 "RechargeNotifications",
                 "RechargeMessaging",
+                "RechargeBanking",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -165,7 +168,7 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
-        .testTarget(name: "RechargeStoreTests", dependencies: ["RechargeStore", "RechargeCore", "RechargeTestSupport"]),
+        .testTarget(name: "RechargeStoreTests", dependencies: ["RechargeStore", "RechargeCore", "RechargeBanking", "RechargeTestSupport"]),
         .testTarget(
             name: "RechargeServerTests",
             dependencies: [
@@ -174,6 +177,7 @@ let package = Package(
                 "RechargeCore",
                 "RechargeTestSupport",
                 "RechargePayments",
+                "RechargeBanking",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

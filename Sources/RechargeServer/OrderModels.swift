@@ -71,9 +71,14 @@ struct QuoteOutput: Encodable {
 
 /// What the client must show the payer to pay an order.
 struct CheckoutOutput: Encodable {
-    /// `redirect`: send the browser to `url`. (Later: `qr_code` with `content`, `client_secret` with `secret`.)
+    /// `redirect`: send the browser to `url`; `bank_transfer`: show the account and the reference to write on
+    /// the transfer. (Later: `qr_code` with `content`, `client_secret` with `secret`.)
     let type: String
     let url: String?
+    let reference: String?
+    let account: String?
+    let accountName: String?
+    let bankName: String?
 }
 
 struct AllowanceOutput: Encodable {

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import RechargeBanking
 import RechargeCore
 import RechargeStore
 
@@ -53,7 +54,7 @@ struct OrdersController {
         guard payments.offers(body.paymentMethod) else { throw RechargeError.paymentMethodUnavailable(body.paymentMethod.rawValue) }
         let now = clock()
         let creation = try await orders.create(msisdn: msisdn, item: try body.item(), paymentMethod: body.paymentMethod,
-                                               promotionCode: body.promotionCode, key: key, now: now)
+                                               promotionCode: body.promotionCode, key: key, now: now, lifetime: payments.lifetime(body.paymentMethod))
         // Checkout starts once per order; a replayed create finds it started and gets the same answer.
         var order = creation.order
         if order.state == .created {
@@ -140,16 +141,25 @@ public struct PaymentProviders: Sendable {
     public let sandbox: SandboxGateway?
     /// Stripe's webhook side; nil when no webhook secret is configured.
     public let stripe: StripeGateway?
+    /// The account bank transfers are paid into; nil: bank transfer is not offered.
+    public let bankAccount: BankTransferAccount?
 
-    public init(sandbox: SandboxGateway?, stripe: StripeGateway? = nil) {
+    public init(sandbox: SandboxGateway?, stripe: StripeGateway? = nil, bankAccount: BankTransferAccount? = nil) {
         self.sandbox = sandbox
         self.stripe = stripe
+        self.bankAccount = bankAccount
+    }
+
+    /// How long an order of this method waits for its money: bank transfers take days.
+    func lifetime(_ method: PaymentMethod) -> TimeInterval {
+        method == .bankTransfer ? 7 * 86_400 : OrderStore.defaultLifetime
     }
 
     public func offers(_ method: PaymentMethod) -> Bool {
         switch method {
         case .sandbox: sandbox != nil
-        case .stripe, .paypal, .alipay, .wechatPay, .bankTransfer: false
+        case .bankTransfer: bankAccount != nil
+        case .stripe, .paypal, .alipay, .wechatPay: false
         }
     }
 
@@ -157,8 +167,12 @@ public struct PaymentProviders: Sendable {
 
     func reference(for order: RechargeOrder) -> String? {
         switch order.paymentMethod {
-        case .sandbox: "sbx_" + order.id.dropFirst(4)
-        default: nil
+        case .sandbox: return "sbx_" + order.id.dropFirst(4)
+        case .bankTransfer:
+            // An RF creditor reference (ISO 11649): its mod-97 check digits catch most typing mistakes.
+            var generator = SystemRandomNumberGenerator()
+            return PaymentReference.random(using: &generator).electronic
+        default: return nil
         }
     }
 
@@ -170,14 +184,21 @@ public struct PaymentProviders: Sendable {
             // The sandbox gives money back at once; a real provider's call goes here, keyed by the refund id.
             return "re_sbx_" + refund.id.dropFirst(3)
         case .stripe, .paypal, .alipay, .wechatPay, .bankTransfer:
+            // Bank transfers go back by the operator's own payment run; not through this API yet.
             throw RechargeError.paymentMethodUnavailable(order.paymentMethod.rawValue)
         }
     }
 
     func checkout(for order: RechargeOrder) -> CheckoutOutput? {
         switch order.paymentMethod {
-        case .sandbox: CheckoutOutput(type: "redirect", url: "/sandbox/checkout/\(order.id)")
-        default: nil
+        case .sandbox:
+            return CheckoutOutput(type: "redirect", url: "/sandbox/checkout/\(order.id)", reference: nil, account: nil, accountName: nil, bankName: nil)
+        case .bankTransfer:
+            guard let account = bankAccount, let text = order.providerReference, let reference = try? PaymentReference(text) else { return nil }
+            return CheckoutOutput(type: "bank_transfer", url: nil, reference: reference.printed, account: account.account,
+                                  accountName: account.holder, bankName: account.bank)
+        default:
+            return nil
         }
     }
 }
@@ -224,5 +245,19 @@ enum ReceiptPage {
             <p><button type="button" onclick="window.print()">\(zh ? "打印" : "Print")</button></p>
             </body></html>
             """
+    }
+}
+
+/// The operator's account that bank transfers are paid into, shown to the payer with the order's reference.
+public struct BankTransferAccount: Sendable, Equatable {
+    public let holder: String
+    /// IBAN, or account and routing number as the bank prints them.
+    public let account: String
+    public let bank: String?
+
+    public init(holder: String, account: String, bank: String?) {
+        self.holder = holder
+        self.account = account
+        self.bank = bank
     }
 }

@@ -248,6 +248,8 @@ public enum Migrations {
                 )
                 """,
                 "CREATE INDEX orders_by_line ON orders (line_id, created_at)",
+                // Bank transfers are matched to orders by the payment reference, kept as the provider reference.
+                "CREATE UNIQUE INDEX orders_by_provider_reference ON orders (payment_method, provider_reference)",
                 "CREATE INDEX orders_open_by_expiry ON orders (state, expires_at)",
                 // Every verified provider notification, once: (provider, event_id) is unique, so a replay or a
                 // concurrent duplicate finds its row and changes nothing.
@@ -287,6 +289,25 @@ public enum Migrations {
                 )
                 """,
                 "CREATE INDEX refunds_by_order ON refunds (order_id)",
+                // Bank statement credits that matched no order (or not its amount): an operator looks at them.
+                // (account, entry_reference) is unique, so importing a statement twice adds nothing.
+                """
+                CREATE TABLE bank_review (
+                    id \(db.identityColumn),
+                    account TEXT NOT NULL,
+                    entry_reference TEXT NOT NULL,
+                    outcome TEXT NOT NULL,
+                    order_id TEXT,
+                    amount_micros BIGINT NOT NULL,
+                    currency TEXT NOT NULL,
+                    booking_date TEXT NOT NULL,
+                    debtor TEXT,
+                    remittance TEXT NOT NULL,
+                    state TEXT NOT NULL CHECK (state IN ('open', 'resolved')),
+                    created_at BIGINT NOT NULL,
+                    UNIQUE (account, entry_reference)
+                )
+                """,
                 """
                 CREATE TABLE promotion_usage (
                     promotion TEXT PRIMARY KEY,

@@ -43,6 +43,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Secret that signs sandbox payment notifications, so they can also be sent with curl (default: random per process). Env: RECHARGE_SANDBOX_SECRET.")
     var sandboxSecret: String?
 
+    @Option(help: "Offer bank transfer into this account (IBAN, or account and routing number). Env: RECHARGE_BANK_ACCOUNT.")
+    var bankAccount: String?
+
+    @Option(help: "Holder of the bank-transfer account. Env: RECHARGE_BANK_HOLDER.")
+    var bankHolder: String?
+
+    @Option(help: "Name of the bank, shown to payers. Env: RECHARGE_BANK_NAME.")
+    var bankName: String?
+
     @Flag(help: "Do not run the order reconciliation job (expiry of unpaid orders, fulfilment of paid ones) in this process.")
     var noReconciliation = false
 
@@ -71,8 +80,12 @@ struct Serve: AsyncParsableCommand {
             let sandboxOff = noSandbox || environment["RECHARGE_SANDBOX"] == "off"
             let secret = sandboxSecret ?? environment["RECHARGE_SANDBOX_SECRET"]
             if let secret, secret.utf8.count < 16 { throw CLIError("the sandbox secret must be at least 16 bytes") }
+            let bank = (bankAccount ?? environment["RECHARGE_BANK_ACCOUNT"]).map { account in
+                BankTransferAccount(holder: bankHolder ?? environment["RECHARGE_BANK_HOLDER"] ?? "Recharge", account: account,
+                                    bank: bankName ?? environment["RECHARGE_BANK_NAME"])
+            }
             let services = RechargeServices(
-                database: db, payments: PaymentProviders(sandbox: sandboxOff ? nil : SandboxGateway(secret: secret)))
+                database: db, payments: PaymentProviders(sandbox: sandboxOff ? nil : SandboxGateway(secret: secret), bankAccount: bank))
             logger.info("Payment methods", metadata: ["offered": "\(services.payments.offered.map(\.rawValue).joined(separator: ", "))"])
             logger.info("Database ready", metadata: ["database": "\(db.location)", "schema": "\(Migrations.latestVersion)"])
             try await FirstRun.printAdminKeyIfNone(services: services, port: configuration.port, keyFile: adminKeyFile ?? environment["RECHARGE_ADMIN_KEY_FILE"])

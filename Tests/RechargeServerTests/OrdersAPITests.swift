@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import RechargeBanking
 import RechargeCore
 import RechargePayments
 import RechargeServer
@@ -208,6 +209,24 @@ struct OrdersAPITests {
             #expect(try api.json(try await post(other, signature: sign(other)))["ignored"] as? String == "charge.succeeded")
             // The sandbox is off here: its routes answer as absent.
             try api.expectProblem(try await api.client.execute(uri: "/webhooks/sandbox", method: .post, body: ByteBuffer(string: "{}")),
+                                  .unprocessableContent, "payment-method-unavailable")
+        }
+    }
+
+    @Test func bankTransferOrdersShowWhereToPay() async throws {
+        let account = BankTransferAccount(holder: "Recharge Mobile LLC", account: "DE89370400440532013000", bank: "Example Bank")
+        try await APIHarness.run(payments: PaymentProviders(sandbox: nil, bankAccount: account)) { api in
+            try await Self.setUp(api)
+            let created = try api.json(try await createOrder(api, #"{"product": "topup-10", "paymentMethod": "bank_transfer"}"#, key: "bt-1"))
+            let checkout = try #require(created["checkout"] as? [String: Any])
+            #expect(checkout["type"] as? String == "bank_transfer")
+            #expect(checkout["account"] as? String == "DE89370400440532013000")
+            let printed = try #require(checkout["reference"] as? String)
+            #expect(printed.hasPrefix("RF") && printed.contains(" "))
+            #expect(try RechargeBanking.PaymentReference(printed).electronic == created["providerReference"] as? String)
+            // Seven days to pay, not thirty minutes.
+            #expect(created["expiresAt"] as? String == "2026-11-25T11:06:40.000Z")
+            try api.expectProblem(try await createOrder(api, #"{"product": "topup-10", "paymentMethod": "sandbox"}"#, key: "bt-2"),
                                   .unprocessableContent, "payment-method-unavailable")
         }
     }

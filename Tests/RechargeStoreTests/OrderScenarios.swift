@@ -1,4 +1,5 @@
 import Foundation
+import RechargeBanking
 import RechargeCore
 import RechargeStore
 import RechargeTestSupport
@@ -404,6 +405,62 @@ extension OrderScenarios {
     }
 }
 
+extension OrderScenarios {
+    static func camt053(_ entries: [(reference: String, amount: String, direction: String, id: String)]) -> Data {
+        let body = entries.map { entry in
+            """
+            <Ntry><Amt Ccy="USD">\(entry.amount)</Amt><CdtDbtInd>\(entry.direction)</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts>
+              <BookgDt><Dt>2026-11-20</Dt></BookgDt><AcctSvcrRef>\(entry.id)</AcctSvcrRef>
+              <NtryDtls><TxDtls><RltdPties><Dbtr><Pty><Nm>王芳</Nm></Pty></Dbtr></RltdPties>
+                <RmtInf><Ustrd>话费充值 \(entry.reference)</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>
+            """
+        }.joined()
+        return Data("""
+            <?xml version="1.0" encoding="UTF-8"?>
+            <Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt>
+            <GrpHdr><MsgId>M1</MsgId><CreDtTm>2026-11-20T23:00:00Z</CreDtTm></GrpHdr>
+            <Stmt><Id>S1</Id><CreDtTm>2026-11-20T23:00:00Z</CreDtTm>
+            <Acct><Id><IBAN>DE89370400440532013000</IBAN></Id><Ccy>USD</Ccy></Acct>\(body)</Stmt></BkToCstmrStmt></Document>
+            """.utf8)
+    }
+
+    static func bankTransfers(_ backend: Backend) async throws {
+        try await with(backend) { fixture in
+            var generator = SystemRandomNumberGenerator()
+            func bankOrder(_ item: OrderStore.Item, _ key: String) async throws -> (RechargeOrder, PaymentReference) {
+                let order = try await fixture.orders.create(msisdn: alice, item: item, paymentMethod: .bankTransfer, key: try IdempotencyKey(key),
+                                                            now: now, lifetime: 7 * 86_400).order
+                let reference = PaymentReference.random(using: &generator)
+                return (try await fixture.orders.startCheckout(order.id, providerReference: reference.electronic, now: now), reference)
+            }
+            let (first, firstReference) = try await bankOrder(.amount(try usd("30")), "bank-1")
+            let (second, secondReference) = try await bankOrder(.product("topup-10"), "bank-2")
+            let statement = try Camt053Parser().parse(camt053([
+                (firstReference.printed.lowercased(), "30.00", "CRDT", "E1"),        // as a payer might type it
+                (secondReference.electronic, "9.00", "CRDT", "E2"),                  // short: to review
+                ("RF18539007547034", "12.00", "CRDT", "E3"),                         // valid, but no such order
+                ("thanks", "5.00", "CRDT", "E4"),                                    // no reference at all
+                (firstReference.electronic, "30.00", "DBIT", "E5"),                  // a debit: not a payment in
+            ]))
+            let importer = BankStatementImport(orders: fixture.orders)
+            let summary = try await importer.apply(statement[0], now: now)
+            #expect(summary.credits == 4 && summary.paid == 1 && summary.toReview == 3 && summary.debitsIgnored == 1)
+            #expect(try await fixture.orders.order(first.id).state == .fulfilled)
+            #expect(try await fixture.orders.order(second.id).state == .awaitingPayment)
+            #expect(try await balance(fixture) == 30_000_000)
+            // The same statement again (or an overlapping one): nothing paid twice, nothing reviewed twice.
+            let again = try await importer.apply(statement[0], now: now)
+            #expect(again.paid == 0 && again.alreadyApplied == 1 && again.toReview == 0)
+            #expect(try await balance(fixture) == 30_000_000)
+            let review = try await fixture.orders.bankReview()
+            #expect(review.map(\.outcome) == ["amount_mismatch", "unknown_reference", "no_reference"])
+            #expect(review.first?.orderID == second.id && review.first?.debtor == "王芳")
+            let report = try await LedgerAudit(database: fixture.database).run()
+            #expect(report.isBalanced, "\(report.discrepancies)")
+        }
+    }
+}
+
 @Suite("Orders on SQLite")
 struct SQLiteOrderTests {
     @Test func catalog() async throws { try await OrderScenarios.catalogRoundTrips(.sqlite) }
@@ -416,6 +473,7 @@ struct SQLiteOrderTests {
     @Test func promotions() async throws { try await OrderScenarios.bonusesAndDiscounts(.sqlite) }
     @Test func limitedCodeRace() async throws { try await OrderScenarios.limitedCodeUnderRace(.sqlite) }
     @Test func refunds() async throws { try await OrderScenarios.refunds(.sqlite) }
+    @Test func bankTransfers() async throws { try await OrderScenarios.bankTransfers(.sqlite) }
 }
 
 @Suite("Orders on PostgreSQL", .enabled(if: TestDatabase.postgresAvailable, "RECHARGE_TEST_POSTGRES_URL is not set: run scripts/test to start PostgreSQL"))
@@ -430,4 +488,5 @@ struct PostgresOrderTests {
     @Test func promotions() async throws { try await OrderScenarios.bonusesAndDiscounts(.postgres) }
     @Test func limitedCodeRace() async throws { try await OrderScenarios.limitedCodeUnderRace(.postgres) }
     @Test func refunds() async throws { try await OrderScenarios.refunds(.postgres) }
+    @Test func bankTransfers() async throws { try await OrderScenarios.bankTransfers(.postgres) }
 }
