@@ -289,6 +289,22 @@ public enum Migrations {
                 )
                 """,
                 "CREATE INDEX refunds_by_order ON refunds (order_id)",
+                // A payer's dispute (chargeback): while open, what it could take back is off the balance and the
+                // line is suspended; closing it (won or lost) reactivates the line, and a win gives the money back.
+                """
+                CREATE TABLE disputes (
+                    id TEXT PRIMARY KEY,
+                    provider TEXT NOT NULL,
+                    order_id TEXT NOT NULL REFERENCES orders (id),
+                    amount_micros BIGINT NOT NULL,
+                    debited_micros BIGINT NOT NULL,
+                    currency TEXT NOT NULL,
+                    state TEXT NOT NULL CHECK (state IN ('open', 'won', 'lost')),
+                    suspended_line INTEGER NOT NULL CHECK (suspended_line IN (0, 1)),
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
                 // Bank statement credits that matched no order (or not its amount): an operator looks at them.
                 // (account, entry_reference) is unique, so importing a statement twice adds nothing.
                 """
