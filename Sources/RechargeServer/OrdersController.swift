@@ -53,13 +53,14 @@ struct OrdersController {
         let body = try await JSONBody.decode(CreateOrderRequest.self, from: request, context: context)
         guard payments.offers(body.paymentMethod) else { throw RechargeError.paymentMethodUnavailable(body.paymentMethod.rawValue) }
         let now = clock()
-        let creation = try await orders.create(msisdn: msisdn, item: try body.item(), paymentMethod: body.paymentMethod,
-                                               promotionCode: body.promotionCode, key: key, now: now, lifetime: payments.lifetime(body.paymentMethod))
-        // Checkout starts once per order; a replayed create finds it started and gets the same answer.
-        var order = creation.order
-        if order.state == .created {
-            order = try await orders.startCheckout(order.id, providerReference: payments.reference(for: order), now: now)
-        }
+        // Checkout starts in the creating transaction (the sandbox's and bank transfer's references are made
+        // here); a replayed create finds it started and gets the same answer.
+        let payments = self.payments
+        let method = body.paymentMethod
+        let creation = try await orders.create(msisdn: msisdn, item: try body.item(), paymentMethod: method,
+                                               promotionCode: body.promotionCode, key: key, now: now, lifetime: payments.lifetime(method),
+                                               checkout: { id in payments.reference(forOrder: id, method: method) })
+        let order = creation.order
         var response = try JSONResponse.make(OrderOutput(order, checkout: payments.checkout(for: order)), status: .created)
         response.headers[.location] = "/v1/orders/\(order.id)"
         if creation.replayed { response.headers[LinesController.replayedHeader] = "true" }
@@ -165,9 +166,9 @@ public struct PaymentProviders: Sendable {
 
     public var offered: [PaymentMethod] { PaymentMethod.allCases.filter(offers) }
 
-    func reference(for order: RechargeOrder) -> String? {
-        switch order.paymentMethod {
-        case .sandbox: return "sbx_" + order.id.dropFirst(4)
+    func reference(forOrder id: String, method: PaymentMethod) -> String? {
+        switch method {
+        case .sandbox: return "sbx_" + id.dropFirst(4)
         case .bankTransfer:
             // An RF creditor reference (ISO 11649): its mod-97 check digits catch most typing mistakes.
             var generator = SystemRandomNumberGenerator()

@@ -62,6 +62,21 @@ struct PaymentWebhooksController {
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
         case .confirmation(let confirmation):
             return Self.acknowledgement(try await receive("stripe", logger: context.logger) { _ in confirmation })
+        case .dispute(let eventID, let disputeID, let paymentIntent, let event):
+            let outcome = try await orders.applyDispute(provider: .stripe, eventID: eventID, disputeID: disputeID,
+                                                        providerReference: paymentIntent, event: event, now: now)
+            context.logger.notice("Payment dispute", metadata: [
+                "provider": "stripe", "dispute": "\(disputeID)", "order": "\(outcome.orderID)", "state": "\(outcome.state)",
+                "held": "\(outcome.debited)", "duplicate": "\(outcome.duplicate)",
+            ])
+            var json = JSONWriter(capacity: 128)
+            json.object { json in
+                json.field("received", true)
+                json.field("duplicate", outcome.duplicate)
+                json.field("order", outcome.orderID)
+                json.field("dispute", outcome.state)
+            }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
         }
     }
 

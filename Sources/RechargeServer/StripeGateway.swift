@@ -1,6 +1,7 @@
 import Foundation
 import RechargeCore
 import RechargePayments
+import RechargeStore
 
 /// Stripe, as the order flow sees it: webhook events turned into payment confirmations.
 ///
@@ -18,6 +19,8 @@ public struct StripeGateway: Sendable {
     /// What a verified event means for an order.
     public enum Outcome: Sendable, Equatable {
         case confirmation(PaymentConfirmation)
+        /// A dispute (chargeback) opened or closed on the PaymentIntent `paymentIntent`.
+        case dispute(eventID: String, disputeID: String, paymentIntent: String, event: RechargeStore.OrderStore.DisputeEvent)
         /// A type the order flow does not act on (acknowledged so Stripe stops retrying).
         case ignored(type: String)
     }
@@ -39,6 +42,8 @@ public struct StripeGateway: Sendable {
                     let currency: String?
                     let metadata: [String: String]?
                     let last_payment_error: PaymentError?
+                    let payment_intent: String?
+                    let status: String?
                 }
                 let object: Object
             }
@@ -57,6 +62,20 @@ public struct StripeGateway: Sendable {
         switch event.type {
         case "payment_intent.succeeded": outcome = .succeeded
         case "payment_intent.payment_failed": outcome = .failed
+        case "charge.dispute.created", "charge.dispute.closed":
+            guard intent.object == "dispute", let paymentIntent = intent.payment_intent else {
+                throw .paymentNotVerified(provider: "stripe", reason: "\(event.type) without a dispute on a PaymentIntent")
+            }
+            if event.type == "charge.dispute.created" {
+                guard let minor = intent.amount, let code = intent.currency else {
+                    throw .paymentNotVerified(provider: "stripe", reason: "dispute \(intent.id) has no amount or currency")
+                }
+                let amount = try Money.fromMinorUnits(minor, currency: try Currency(code: code.uppercased()))
+                return .dispute(eventID: event.id, disputeID: intent.id, paymentIntent: paymentIntent, event: .opened(amount: amount))
+            }
+            // `warning_closed`: an inquiry that never became a chargeback; the money was never taken.
+            let won = intent.status == "won" || intent.status == "warning_closed"
+            return .dispute(eventID: event.id, disputeID: intent.id, paymentIntent: paymentIntent, event: .closed(won: won))
         default: return .ignored(type: event.type)
         }
         guard intent.object == "payment_intent" else { throw .paymentNotVerified(provider: "stripe", reason: "\(event.type) without a PaymentIntent") }

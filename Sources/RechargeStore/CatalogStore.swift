@@ -69,6 +69,12 @@ public final class CatalogStore: Sendable {
         try await database.read { db in try await self.current(in: db) }
     }
 
+    /// False only when the catalog last read here has no promotion with usage limits (then orders need not
+    /// queue for one). True before anything was read.
+    var mayHaveLimitedPromotions: Bool {
+        cache.withLockedValue { cached in cached.map { $0.catalog.promotions.contains(where: \.hasLimits) } ?? true }
+    }
+
     /// The catalog as of this transaction: the cached one if no import happened since it was parsed.
     func current(in db: any SQLDatabase) async throws -> Catalog {
         let version = try await db.raw("SELECT value FROM catalog_settings WHERE name = 'version'").first()?.string("value") ?? ""

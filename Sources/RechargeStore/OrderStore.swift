@@ -42,8 +42,13 @@ public final class OrderStore: Sendable {
 
     /// Creates an order in state `created` with its quote fixed now. `Idempotency-Key` semantics: the same key
     /// for the same line with the same request returns the first order; with a different request it is refused.
+    ///
+    /// `checkout`, when given, starts checkout in the same transaction: it receives the new order's id and returns
+    /// the provider's reference for it (a local one: the sandbox's, or a bank-transfer RF reference), and the
+    /// order is created `awaiting_payment`.
     public func create(msisdn: MSISDN, item: Item, paymentMethod: PaymentMethod, promotionCode: String? = nil, key: IdempotencyKey, now: Date,
-                       lifetime: TimeInterval = OrderStore.defaultLifetime) async throws -> Creation {
+                       lifetime: TimeInterval = OrderStore.defaultLifetime,
+                       checkout: (@Sendable (String) -> String?)? = nil) async throws -> Creation {
         let itemText: String
         switch item {
         case .product(let code): itemText = "product|\(code)"
@@ -52,16 +57,17 @@ public final class OrderStore: Sendable {
         let code = promotionCode?.trimmingCharacters(in: .whitespaces).uppercased() ?? ""
         let fingerprint = sha256Hex("order|\(msisdn.e164)|\(itemText)|\(paymentMethod.rawValue)|\(code)")
         let creationKey = "\(msisdn.e164) \(key.value)"
-        if let existing = try await database.read({ db in try await Self.loadByCreationKey(creationKey, in: db) }) {
-            return try Self.replay(existing, fingerprint: fingerprint, key: key)
-        }
         let id = makeID()
         // Orders racing for one limited promotion queue here, in memory, rather than each holding a pooled
         // connection while PostgreSQL makes it wait for the promotion's row lock. The row's conditional update
-        // stays the guarantee (across nodes too); the gate only keeps the queue off the pool.
-        let limited = try await database.read { [catalog] db in
-            let line = try await LedgerStore.loadLine(db, msisdn, lock: nil)
-            return try await Self.quote(item: item, line: line, promotionCode: promotionCode, catalog: catalog, now: now, in: db).0.limitedPromotions
+        // stays the guarantee (across nodes too); the gate only keeps the queue off the pool. Without limited
+        // promotions in the catalog (as last read) there is nothing to queue for and no need to look.
+        var limited: [String] = []
+        if catalog.mayHaveLimitedPromotions {
+            limited = try await database.read { [catalog] db in
+                let line = try await LedgerStore.loadLine(db, msisdn, lock: nil)
+                return try await Self.quote(item: item, line: line, promotionCode: promotionCode, catalog: catalog, now: now, in: db).0.limitedPromotions
+            }
         }
         do {
             return try await withPromotionGates(limited) { try await self.database.transaction { db in
@@ -71,17 +77,19 @@ public final class OrderStore: Sendable {
                 let line = try await LedgerStore.loadLine(db, msisdn, lock: nil)
                 guard line.status.acceptsTopUps else { throw RechargeError.lineNotActive(msisdn: msisdn.e164, status: line.status) }
                 let (quote, promotions) = try await Self.quote(item: item, line: line, promotionCode: promotionCode, catalog: self.catalog, now: now, in: db)
+                let reference = checkout?(id)
                 let order = RechargeOrder(
-                    id: id, msisdn: msisdn, quote: quote, paymentMethod: paymentMethod, state: .created, providerReference: nil,
+                    id: id, msisdn: msisdn, quote: quote, paymentMethod: paymentMethod,
+                    state: checkout == nil ? .created : .awaitingPayment, providerReference: reference,
                     failureReason: nil, operationIDs: [], createdAt: now, updatedAt: now, expiresAt: now.addingTimeInterval(lifetime),
                     paidAt: nil, fulfilledAt: nil, balanceAfter: nil)
                 try await db.raw("""
                     INSERT INTO orders (id, line_id, msisdn, state, payment_method, price_micros, currency, quote, creation_key,
-                                        fingerprint, created_at, updated_at, expires_at)
-                    VALUES (\(bind: id), \(bind: line.id), \(bind: msisdn.e164), \(bind: OrderState.created.rawValue),
+                                        fingerprint, created_at, updated_at, expires_at, provider_reference)
+                    VALUES (\(bind: id), \(bind: line.id), \(bind: msisdn.e164), \(bind: order.state.rawValue),
                             \(bind: paymentMethod.rawValue), \(bind: quote.price.micros), \(bind: quote.price.currency.code),
                             \(bind: try LedgerStore.encodeResult(quote)), \(bind: creationKey), \(bind: fingerprint),
-                            \(bind: now.unixMicros), \(bind: now.unixMicros), \(bind: order.expiresAt.unixMicros))
+                            \(bind: now.unixMicros), \(bind: now.unixMicros), \(bind: order.expiresAt.unixMicros), \(bind: reference))
                     """).run()
                 // Last, so the promotion's row lock is held only until the commit that follows.
                 try await Self.take(promotions.filter(\.hasLimits), lineID: line.id, enforcingLimits: true, now: now, in: db)

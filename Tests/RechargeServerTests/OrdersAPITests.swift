@@ -205,6 +205,22 @@ struct OrdersAPITests {
             #expect(try api.json(first)["state"] as? String == "fulfilled")
             #expect(try api.json(try await post(succeeded, signature: sign(succeeded)))["duplicate"] as? Bool == true)
             #expect(try await api.mainBalance() == "10.00")
+            // A chargeback: what is left of the 10.00 (all of it) is held and the line suspended until it closes.
+            func dispute(_ id: String, _ type: String, status: String) -> String {
+                #"{"id":"\#(id)","object":"event","type":"\#(type)","data":{"object":{"id":"dp_1","object":"dispute","amount":1000,"currency":"usd","payment_intent":"pi_123","status":"\#(status)"}}}"#
+            }
+            let opened = dispute("evt_d1", "charge.dispute.created", status: "needs_response")
+            #expect(try api.json(try await post(opened, signature: sign(opened)))["dispute"] as? String == "open")
+            #expect(try api.json(try await post(opened, signature: sign(opened)))["duplicate"] as? Bool == true)
+            #expect(try await api.mainBalance() == "0.00")
+            let line = try api.json(try await api.send(.get, "/v1/lines/+14155550100", key: api.reader))
+            #expect(line["status"] as? String == "suspended")
+            let won = dispute("evt_d2", "charge.dispute.closed", status: "won")
+            #expect(try api.json(try await post(won, signature: sign(won)))["dispute"] as? String == "won")
+            #expect(try await api.mainBalance() == "10.00")
+            #expect(try api.json(try await api.send(.get, "/v1/lines/+14155550100", key: api.reader))["status"] as? String == "active")
+            #expect(try await LedgerAudit(database: api.services.database).run().isBalanced)
+
             let other = event("evt_2", "charge.succeeded", order: order.id)
             #expect(try api.json(try await post(other, signature: sign(other)))["ignored"] as? String == "charge.succeeded")
             // The sandbox is off here: its routes answer as absent.

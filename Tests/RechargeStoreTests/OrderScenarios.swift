@@ -461,6 +461,42 @@ extension OrderScenarios {
     }
 }
 
+extension OrderScenarios {
+    /// A chargeback on an order whose money was partly spent: only what is left is held; a lost dispute keeps it.
+    static func disputes(_ backend: Backend) async throws {
+        try await with(backend) { fixture in
+            let store = fixture.orders
+            let order = try await store.create(msisdn: alice, item: .product("topup-10"), paymentMethod: .stripe, key: try IdempotencyKey("d1"), now: now,
+                                               checkout: { _ in "pi_dispute" }).order
+            #expect(order.state == .awaitingPayment && order.providerReference == "pi_dispute")
+            _ = try await store.apply(PaymentConfirmation(provider: .stripe, eventID: "evt_paid", orderID: order.id, outcome: .succeeded,
+                                                          amount: order.quote.price, providerReference: "pi_dispute", failureReason: nil), now: now)
+            _ = try await fixture.ledger.debit(try DebitCommand(msisdn: alice, kind: .monetary, amount: 7_000_000, currency: .usd, channel: .network, reference: nil),
+                                                key: try IdempotencyKey("spend"), now: now)
+            let opened = try await store.applyDispute(provider: .stripe, eventID: "evt_o", disputeID: "dp_9", providerReference: "pi_dispute",
+                                                      event: .opened(amount: try usd("10")), now: now)
+            let three = try usd("3")
+            #expect(opened.state == "open" && opened.debited == three && !opened.duplicate)
+            #expect(try await fixture.ledger.line(alice).status == .suspended)
+            #expect(try await balance(fixture) == 0)
+            let again = try await store.applyDispute(provider: .stripe, eventID: "evt_o", disputeID: "dp_9", providerReference: "pi_dispute",
+                                                     event: .opened(amount: try usd("10")), now: now)
+            #expect(again.duplicate)
+            let lost = try await store.applyDispute(provider: .stripe, eventID: "evt_c", disputeID: "dp_9", providerReference: "pi_dispute",
+                                                    event: .closed(won: false), now: now)
+            #expect(lost.state == "lost")
+            #expect(try await fixture.ledger.line(alice).status == .active)
+            #expect(try await balance(fixture) == 0)
+            await #expect(throws: RechargeError.self) {
+                _ = try await store.applyDispute(provider: .stripe, eventID: "evt_x", disputeID: "dp_x", providerReference: "pi_unknown",
+                                                 event: .opened(amount: try usd("1")), now: now)
+            }
+            let report = try await LedgerAudit(database: fixture.database).run()
+            #expect(report.isBalanced, "\(report.discrepancies)")
+        }
+    }
+}
+
 @Suite("Orders on SQLite")
 struct SQLiteOrderTests {
     @Test func catalog() async throws { try await OrderScenarios.catalogRoundTrips(.sqlite) }
@@ -474,6 +510,7 @@ struct SQLiteOrderTests {
     @Test func limitedCodeRace() async throws { try await OrderScenarios.limitedCodeUnderRace(.sqlite) }
     @Test func refunds() async throws { try await OrderScenarios.refunds(.sqlite) }
     @Test func bankTransfers() async throws { try await OrderScenarios.bankTransfers(.sqlite) }
+    @Test func disputes() async throws { try await OrderScenarios.disputes(.sqlite) }
 }
 
 @Suite("Orders on PostgreSQL", .enabled(if: TestDatabase.postgresAvailable, "RECHARGE_TEST_POSTGRES_URL is not set: run scripts/test to start PostgreSQL"))
@@ -489,4 +526,5 @@ struct PostgresOrderTests {
     @Test func limitedCodeRace() async throws { try await OrderScenarios.limitedCodeUnderRace(.postgres) }
     @Test func refunds() async throws { try await OrderScenarios.refunds(.postgres) }
     @Test func bankTransfers() async throws { try await OrderScenarios.bankTransfers(.postgres) }
+    @Test func disputes() async throws { try await OrderScenarios.disputes(.postgres) }
 }
