@@ -39,12 +39,12 @@ final class HTTPRecorder {
         guard let python = PaymentPeer.python else {
             throw Failure(description: "RECHARGE_TEST_PEERS_PYTHON is not set; run eval \"$(scripts/start-peers)\"")
         }
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("http-recorder-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("http-recorder-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let bodyFile = directory.appendingPathComponent("response.json")
         try responseBody.write(to: bodyFile)
 
-        process = Process()
+        let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
         process.arguments = [Self.script.path, "--log", directory.appendingPathComponent("requests.jsonl").path,
                              "--status", String(status), "--body-file", bodyFile.path] + (hang ? ["--hang"] : [])
@@ -64,6 +64,8 @@ final class HTTPRecorder {
             throw Failure(description: "http_recorder.py printed no port: \(String(decoding: line, as: UTF8.self))")
         }
         self.port = port
+        self.process = process
+        self.directory = directory
     }
 
     deinit {
