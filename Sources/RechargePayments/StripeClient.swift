@@ -119,8 +119,7 @@ public struct StripeClient: Sendable {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         guard (200..<300).contains(status) else {
-            struct Envelope: Decodable { let error: StripeErrorObject }
-            if let envelope = try? decoder.decode(Envelope.self, from: body) {
+            if let envelope = try? decoder.decode(StripeErrorEnvelope.self, from: body) {
                 throw .api(status: status, error: envelope.error)
             }
             throw .unexpectedResponse(status: status, reason: "no Stripe error object in the body (\(body.count) bytes)")
@@ -152,4 +151,9 @@ public struct StripeClient: Sendable {
         // The form encoder writes a space as "+" (a literal "+" comes out as %2B); in a path it is %20.
         FormURLEncoding.encodeComponent(id).replacingOccurrences(of: "+", with: "%20")
     }
+}
+
+/// Stripe's error response body: `{"error": {…}}`.
+private struct StripeErrorEnvelope: Decodable {
+    let error: StripeErrorObject
 }

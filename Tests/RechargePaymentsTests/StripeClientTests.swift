@@ -75,9 +75,10 @@ import Testing
     }
 
     @Test func unreachableHostIsANetworkError() async {
-        // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+        // Port 1 on loopback: nothing listens there. AsyncHTTPClient retries a refused connection until the
+        // timeout, then reports the last connection error, which is a network error, not a timeout.
         let client = StripeClient(
-            configuration: .init(secretKey: "sk_test_x", baseURL: "http://127.0.0.1:1", requestTimeout: .seconds(5)),
+            configuration: .init(secretKey: "sk_test_x", baseURL: "http://127.0.0.1:1", requestTimeout: .seconds(1)),
             httpClient: .shared)
         let error = await #expect(throws: StripeAPIError.self) {
             try await client.retrievePaymentIntent(id: "pi_1")
