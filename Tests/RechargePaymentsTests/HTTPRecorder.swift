@@ -30,49 +30,56 @@ final class HTTPRecorder {
 
     let port: Int
     private let process: Process
+    /// The recorder's stdin: closing it stops the recorder, even if this process dies first.
+    private let lifeline: Pipe
     private let directory: URL
     private var log: URL { directory.appendingPathComponent("requests.jsonl") }
 
     var url: String { "http://127.0.0.1:\(port)" }
 
-    init(status: Int = 200, responseBody: Data = Data("{}".utf8), hang: Bool = false) throws {
+    private init(port: Int, process: Process, lifeline: Pipe, directory: URL) {
+        self.port = port
+        self.process = process
+        self.lifeline = lifeline
+        self.directory = directory
+    }
+
+    /// Starts a recorder and waits (without blocking a thread) until it listens.
+    static func start(status: Int = 200, responseBody: Data = Data("{}".utf8), hang: Bool = false) async throws -> HTTPRecorder {
         guard let python = PaymentPeer.python else {
             throw Failure(description: "RECHARGE_TEST_PEERS_PYTHON is not set; run eval \"$(scripts/start-peers)\"")
         }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("http-recorder-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let bodyFile = directory.appendingPathComponent("response.json")
+        let portFile = directory.appendingPathComponent("port")
         try responseBody.write(to: bodyFile)
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [Self.script.path, "--log", directory.appendingPathComponent("requests.jsonl").path,
-                             "--status", String(status), "--body-file", bodyFile.path] + (hang ? ["--hang"] : [])
-        let stdout = Pipe()
-        process.standardOutput = stdout
+        process.arguments = [script.path, "--log", directory.appendingPathComponent("requests.jsonl").path,
+                             "--port-file", portFile.path, "--status", String(status), "--body-file", bodyFile.path]
+            + (hang ? ["--hang"] : [])
+        let lifeline = Pipe()
+        process.standardInput = lifeline
         try process.run()
 
-        // The first line of stdout is the port it listens on.
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = stdout.fileHandleForReading.availableData
-            guard !chunk.isEmpty else { break }
-            line.append(chunk)
+        for _ in 0..<200 {
+            if let text = try? String(contentsOf: portFile, encoding: .utf8), let port = Int(text) {
+                return HTTPRecorder(port: port, process: process, lifeline: lifeline, directory: directory)
+            }
+            try await Task.sleep(for: .milliseconds(50))
         }
-        guard let port = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            process.terminate()
-            throw Failure(description: "http_recorder.py printed no port: \(String(decoding: line, as: UTF8.self))")
-        }
-        self.port = port
-        self.process = process
-        self.directory = directory
+        try? lifeline.fileHandleForWriting.close()
+        process.terminate()
+        throw Failure(description: "http_recorder.py did not start listening within 10 s")
     }
 
     deinit {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        // Not waitUntilExit: on Linux it spins its run loop, and a child that ignored the signal would
+        // hang the test run.
+        try? lifeline.fileHandleForWriting.close()
+        process.terminate()
         try? FileManager.default.removeItem(at: directory)
     }
 

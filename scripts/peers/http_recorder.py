@@ -6,24 +6,39 @@ canned response. Used two ways:
     Stripe-Signature header that were sent;
   * as a stand-in Stripe that lets the test read the exact request StripeClient sent (headers, body).
 
-  http_recorder.py --log FILE [--status N] [--body-file FILE] [--hang]
+  http_recorder.py --log FILE --port-file FILE [--status N] [--body-file FILE] [--hang]
 
-Listens on a free 127.0.0.1 port and prints it as the first line of stdout. Every request is appended to
+Listens on a free 127.0.0.1 port and writes it to the port file (renamed into place, so a reader never
+sees half of it). Every request is appended to
 FILE as one JSON line {"method", "path", "headers": {name: value}, "body_base64"}. With --hang it never
-answers (for timeout tests). Stops on SIGTERM.
+answers (for timeout tests). Stops on SIGTERM or when its stdin closes (so it never outlives the test
+that started it). Foundation's Process on Linux starts children with most signals blocked, so they are
+unblocked first.
 """
 import argparse
 import base64
 import http.server
 import json
+import os
+import signal
 import sys
 import threading
 import time
 
 
+def exit_when_stdin_closes():
+    while sys.stdin.buffer.read(4096):
+        pass
+    os._exit(0)
+
+
 def main():
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, signal.valid_signals())
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    threading.Thread(target=exit_when_stdin_closes, daemon=True).start()
     parser = argparse.ArgumentParser()
     parser.add_argument("--log", required=True)
+    parser.add_argument("--port-file", required=True)
     parser.add_argument("--status", type=int, default=200)
     parser.add_argument("--body-file")
     parser.add_argument("--hang", action="store_true")
@@ -64,7 +79,9 @@ def main():
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    print(server.server_address[1], flush=True)
+    with open(args.port_file + ".tmp", "w") as f:
+        f.write(str(server.server_address[1]))
+    os.rename(args.port_file + ".tmp", args.port_file)
     server.serve_forever()
 
 
