@@ -97,15 +97,20 @@ public struct StripeClient: Sendable {
             request.body = .bytes(Array(form.encoded.utf8))
         }
 
-        let status: Int
-        let body: Data
+        let response: HTTPClientResponse
         do {
-            let response = try await httpClient.execute(request, timeout: .nanoseconds(timeoutNanoseconds))
-            status = Int(response.status.code)
-            let buffer = try await response.body.collect(upTo: Self.maximumResponseBytes)
-            body = Data(buffer.readableBytesView)
+            response = try await httpClient.execute(request, timeout: .nanoseconds(timeoutNanoseconds))
         } catch {
             throw Self.transportError(error)
+        }
+        let status = Int(response.status.code)
+        let body: Data
+        do {
+            body = Data(try await response.body.collect(upTo: Self.maximumResponseBytes).readableBytesView)
+        } catch {
+            // Stripe answered but the body did not arrive whole: too large, cut off, or too slow.
+            let transport = Self.transportError(error)
+            throw transport == .timedOut ? transport : .unexpectedResponse(status: status, reason: "body not read: \(error)")
         }
         return try Self.decode(status: status, body: body)
     }
