@@ -121,6 +121,8 @@ let package = Package(
                 "RechargeNotifications",
                 "RechargeMessaging",
                 "RechargeBanking",
+                "RechargePayments",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -181,6 +183,7 @@ let package = Package(
                 "RechargeTestSupport",
                 "RechargePayments",
                 "RechargeBanking",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

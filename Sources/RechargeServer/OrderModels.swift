@@ -72,13 +72,15 @@ struct QuoteOutput: Encodable {
 /// What the client must show the payer to pay an order.
 struct CheckoutOutput: Encodable {
     /// `redirect`: send the browser to `url`; `bank_transfer`: show the account and the reference to write on
-    /// the transfer. (Later: `qr_code` with `content`, `client_secret` with `secret`.)
+    /// the transfer; `client_secret`: hand `clientSecret` to Stripe.js. (Later: `qr_code` with `content`.)
     let type: String
     let url: String?
     let reference: String?
     let account: String?
     let accountName: String?
     let bankName: String?
+    /// `client_secret`: the PaymentIntent's secret, for Stripe.js / Elements in the payer's browser.
+    let clientSecret: String?
 }
 
 struct AllowanceOutput: Encodable {

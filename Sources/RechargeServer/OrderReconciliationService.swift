@@ -8,12 +8,15 @@ import ServiceLifecycle
 /// conditional UPDATE, fulfilment locks each order and its ledger keys make a second attempt a no-op.
 public struct OrderReconciliationService: Service {
     let orders: OrderStore
+    let payments: PaymentProviders
     let interval: Duration
     let clock: @Sendable () -> Date
     let logger: Logger
 
-    public init(orders: OrderStore, interval: Duration = .seconds(30), clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger) {
+    public init(orders: OrderStore, payments: PaymentProviders = PaymentProviders(sandbox: nil), interval: Duration = .seconds(30),
+                clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger) {
         self.orders = orders
+        self.payments = payments
         self.interval = interval
         self.clock = clock
         self.logger = logger
@@ -33,6 +36,22 @@ public struct OrderReconciliationService: Service {
     public func runOnce() async {
         let now = clock()
         do {
+            // Ask the provider about orders waiting more than a minute (their notification may be lost), before expiry.
+            var queried = 0
+            if let stripe = payments.stripe, stripe.client != nil {
+                for order in try await orders.awaitingPayment(method: .stripe, createdBefore: now.addingTimeInterval(-60), limit: 100) {
+                    guard let intent = order.providerReference else { continue }
+                    do {
+                        if let confirmation = try await stripe.query(paymentIntent: intent, order: order) {
+                            _ = try await orders.apply(confirmation, now: now)
+                            queried += 1
+                        }
+                    } catch {
+                        logger.warning("Stripe status query failed", metadata: ["order": "\(order.id)", "error": "\(error)"])
+                    }
+                }
+            }
+            if queried > 0 { logger.info("Orders confirmed by status query", metadata: ["count": "\(queried)"]) }
             let expired = try await orders.expireOverdue(now: now)
             let fulfilled = try await orders.fulfilPaidOrders(now: now)
             if expired + fulfilled > 0 {

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import RechargeBanking
 import RechargeCore
+import RechargePayments
 import RechargeStore
 
 /// `/v1/catalog`, `/v1/lines/{msisdn}/orders` and `/v1/orders/{id}`: what is for sale, and recharge orders from
@@ -57,11 +58,32 @@ struct OrdersController {
         // here); a replayed create finds it started and gets the same answer.
         let payments = self.payments
         let method = body.paymentMethod
+        var localCheckout: (@Sendable (String) -> String?)?
+        if payments.startsCheckoutLocally(method) {
+            localCheckout = { id in payments.reference(forOrder: id, method: method) }
+        }
         let creation = try await orders.create(msisdn: msisdn, item: try body.item(), paymentMethod: method,
                                                promotionCode: body.promotionCode, key: key, now: now, lifetime: payments.lifetime(method),
-                                               checkout: { id in payments.reference(forOrder: id, method: method) })
-        let order = creation.order
-        var response = try JSONResponse.make(OrderOutput(order, checkout: payments.checkout(for: order)), status: .created)
+                                               checkout: localCheckout)
+        var order = creation.order
+        var checkout = payments.checkout(for: order)
+        if let stripe = payments.stripe?.client, method == .stripe {
+            // The PaymentIntent is made after the order is committed (never a network call inside a transaction),
+            // keyed by the order id, so a retried create (or a crash in between) finds the same intent.
+            let intent: StripePaymentIntent
+            do {
+                intent = try await stripe.createPaymentIntent(
+                    amountMinorUnits: order.quote.price.minorUnits(rounding: .halfEven), currency: order.quote.price.currency.code.lowercased(),
+                    orderID: order.id, idempotencyKey: "order:\(order.id):intent")
+            } catch {
+                throw Problem(status: .badGateway, code: "payment-provider-unavailable", title: "Payment provider unavailable",
+                              detail: "Stripe could not start the payment of order \(order.id): \(error). Retry with the same Idempotency-Key.")
+            }
+            if order.state == .created { order = try await orders.startCheckout(order.id, providerReference: intent.id, now: now) }
+            checkout = CheckoutOutput(type: "client_secret", url: nil, reference: intent.id, account: nil, accountName: nil, bankName: nil,
+                                      clientSecret: intent.clientSecret)
+        }
+        var response = try JSONResponse.make(OrderOutput(order, checkout: checkout), status: .created)
         response.headers[.location] = "/v1/orders/\(order.id)"
         if creation.replayed { response.headers[LinesController.replayedHeader] = "true" }
         return response
@@ -151,6 +173,9 @@ public struct PaymentProviders: Sendable {
         self.bankAccount = bankAccount
     }
 
+    /// Sandbox and bank transfer make their references here; Stripe's comes from its API after the order exists.
+    func startsCheckoutLocally(_ method: PaymentMethod) -> Bool { method == .sandbox || method == .bankTransfer }
+
     /// How long an order of this method waits for its money: bank transfers take days.
     func lifetime(_ method: PaymentMethod) -> TimeInterval {
         method == .bankTransfer ? 7 * 86_400 : OrderStore.defaultLifetime
@@ -160,7 +185,8 @@ public struct PaymentProviders: Sendable {
         switch method {
         case .sandbox: sandbox != nil
         case .bankTransfer: bankAccount != nil
-        case .stripe, .paypal, .alipay, .wechatPay: false
+        case .stripe: stripe?.client != nil
+        case .paypal, .alipay, .wechatPay: false
         }
     }
 
@@ -184,7 +210,18 @@ public struct PaymentProviders: Sendable {
             guard sandbox != nil else { throw RechargeError.paymentMethodUnavailable("sandbox") }
             // The sandbox gives money back at once; a real provider's call goes here, keyed by the refund id.
             return "re_sbx_" + refund.id.dropFirst(3)
-        case .stripe, .paypal, .alipay, .wechatPay, .bankTransfer:
+        case .stripe:
+            guard let client = stripe?.client, let intent = order.providerReference else {
+                throw RechargeError.paymentMethodUnavailable("stripe")
+            }
+            do {
+                return try await client.createRefund(paymentIntent: intent, amountMinorUnits: refund.amount.minorUnits(rounding: .halfEven),
+                                                     idempotencyKey: "refund:\(refund.id)").id
+            } catch {
+                throw Problem(status: .badGateway, code: "payment-provider-unavailable", title: "Payment provider unavailable",
+                              detail: "Stripe did not take refund \(refund.id): \(error). It stays pending; retry with the same Idempotency-Key.")
+            }
+        case .paypal, .alipay, .wechatPay, .bankTransfer:
             // Bank transfers go back by the operator's own payment run; not through this API yet.
             throw RechargeError.paymentMethodUnavailable(order.paymentMethod.rawValue)
         }
@@ -193,11 +230,12 @@ public struct PaymentProviders: Sendable {
     func checkout(for order: RechargeOrder) -> CheckoutOutput? {
         switch order.paymentMethod {
         case .sandbox:
-            return CheckoutOutput(type: "redirect", url: "/sandbox/checkout/\(order.id)", reference: nil, account: nil, accountName: nil, bankName: nil)
+            return CheckoutOutput(type: "redirect", url: "/sandbox/checkout/\(order.id)", reference: nil, account: nil, accountName: nil, bankName: nil,
+                                  clientSecret: nil)
         case .bankTransfer:
             guard let account = bankAccount, let text = order.providerReference, let reference = try? PaymentReference(text) else { return nil }
             return CheckoutOutput(type: "bank_transfer", url: nil, reference: reference.printed, account: account.account,
-                                  accountName: account.holder, bankName: account.bank)
+                                  accountName: account.holder, bankName: account.bank, clientSecret: nil)
         default:
             return nil
         }

@@ -11,9 +11,29 @@ import RechargeStore
 /// checkout sets; the Event id is the de-duplication key.
 public struct StripeGateway: Sendable {
     public let webhookSecret: String
+    /// The API client (PaymentIntents, refunds); without it Stripe's webhooks are still verified but Stripe is
+    /// not offered for new orders.
+    public let client: StripeClient?
 
-    public init(webhookSecret: String) {
+    public init(webhookSecret: String, client: StripeClient? = nil) {
         self.webhookSecret = webhookSecret
+        self.client = client
+    }
+
+    /// The status query of the reconciliation job: a PaymentIntent that succeeded (and whose webhook may have
+    /// been lost) becomes a confirmation; anything else is nil (still open, or failed without money taken).
+    public func query(paymentIntent id: String, order: RechargeOrder) async throws -> PaymentConfirmation? {
+        guard let client else { return nil }
+        let intent: StripePaymentIntent
+        do {
+            intent = try await client.retrievePaymentIntent(id: id)
+        } catch {
+            throw RechargeError.paymentNotVerified(provider: "stripe", reason: "status query of \(id) failed: \(error)")
+        }
+        guard intent.status == .succeeded, intent.orderID == order.id else { return nil }
+        let amount = try Money.fromMinorUnits(intent.amount, currency: try Currency(code: intent.currency.uppercased()))
+        return PaymentConfirmation(provider: .stripe, eventID: "query:\(intent.id):succeeded", orderID: order.id, outcome: .succeeded,
+                                   amount: amount, providerReference: intent.id, failureReason: nil)
     }
 
     /// What a verified event means for an order.

@@ -375,6 +375,17 @@ public final class OrderStore: Sendable {
         return count
     }
 
+    /// Orders of `method` still waiting for their money, created before `createdBefore`, oldest first (for status queries).
+    public func awaitingPayment(method: PaymentMethod, createdBefore: Date, limit: Int) async throws -> [RechargeOrder] {
+        try await database.read { db in
+            try await db.raw("""
+                SELECT \(unsafeRaw: OrderRow.columns) FROM orders
+                WHERE state = 'awaiting_payment' AND payment_method = \(bind: method.rawValue) AND created_at < \(bind: createdBefore.unixMicros)
+                ORDER BY created_at LIMIT \(bind: limit)
+                """).all().map(OrderRow.decode)
+        }
+    }
+
     /// Expires orders whose payment window closed with nothing confirmed (`created` or `awaiting_payment`, as
     /// ``OrderLifecycle`` allows). A confirmation that arrives later still fulfils the order.
     public func expireOverdue(now: Date) async throws -> Int {

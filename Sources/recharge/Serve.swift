@@ -1,9 +1,11 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import Logging
 import RechargeCore
 import RechargeNotifications
+import RechargePayments
 import RechargeServer
 import RechargeStore
 import ServiceLifecycle
@@ -52,6 +54,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Name of the bank, shown to payers. Env: RECHARGE_BANK_NAME.")
     var bankName: String?
 
+    @Option(help: "Stripe secret API key (sk_…): offers Stripe for new orders. Env: RECHARGE_STRIPE_SECRET_KEY.")
+    var stripeSecretKey: String?
+
+    @Option(help: "Stripe webhook endpoint secret (whsec_…) for POST /webhooks/stripe. Env: RECHARGE_STRIPE_WEBHOOK_SECRET.")
+    var stripeWebhookSecret: String?
+
+    @Option(help: "Stripe API base URL (default https://api.stripe.com; a localstripe URL in tests). Env: RECHARGE_STRIPE_API_URL.")
+    var stripeAPIURL: String?
+
     @Flag(help: "Do not run the order reconciliation job (expiry of unpaid orders, fulfilment of paid ones) in this process.")
     var noReconciliation = false
 
@@ -84,8 +95,19 @@ struct Serve: AsyncParsableCommand {
                 BankTransferAccount(holder: bankHolder ?? environment["RECHARGE_BANK_HOLDER"] ?? "Recharge", account: account,
                                     bank: bankName ?? environment["RECHARGE_BANK_NAME"])
             }
+            var stripe: StripeGateway?
+            let httpClient = HTTPClient.shared   // process-wide; never shut down
+            if let webhookSecret = stripeWebhookSecret ?? environment["RECHARGE_STRIPE_WEBHOOK_SECRET"] {
+                let client = (stripeSecretKey ?? environment["RECHARGE_STRIPE_SECRET_KEY"]).map { key in
+                    StripeClient(configuration: .init(secretKey: key, baseURL: stripeAPIURL ?? environment["RECHARGE_STRIPE_API_URL"] ?? "https://api.stripe.com"),
+                                 httpClient: httpClient)
+                }
+                stripe = StripeGateway(webhookSecret: webhookSecret, client: client)
+            } else if stripeSecretKey ?? environment["RECHARGE_STRIPE_SECRET_KEY"] != nil {
+                throw CLIError("Stripe needs its webhook secret too (--stripe-webhook-secret): orders are fulfilled only from verified notifications")
+            }
             let services = RechargeServices(
-                database: db, payments: PaymentProviders(sandbox: sandboxOff ? nil : SandboxGateway(secret: secret), bankAccount: bank))
+                database: db, payments: PaymentProviders(sandbox: sandboxOff ? nil : SandboxGateway(secret: secret), stripe: stripe, bankAccount: bank))
             logger.info("Payment methods", metadata: ["offered": "\(services.payments.offered.map(\.rawValue).joined(separator: ", "))"])
             logger.info("Database ready", metadata: ["database": "\(db.location)", "schema": "\(Migrations.latestVersion)"])
             try await FirstRun.printAdminKeyIfNone(services: services, port: configuration.port, keyFile: adminKeyFile ?? environment["RECHARGE_ADMIN_KEY_FILE"])
@@ -119,7 +141,7 @@ struct Serve: AsyncParsableCommand {
             if noReconciliation {
                 logger.notice("Order reconciliation is off in this process: another node runs it")
             } else {
-                running.append(.init(service: OrderReconciliationService(orders: services.orders, logger: logger)))
+                running.append(.init(service: OrderReconciliationService(orders: services.orders, payments: services.payments, logger: logger)))
             }
             // The HTTP server, the outbox delivery and the reminder scan run side by side and stop together on SIGTERM/SIGINT.
             let group = ServiceGroup(configuration: .init(services: running, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
