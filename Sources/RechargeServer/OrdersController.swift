@@ -166,11 +166,17 @@ public struct PaymentProviders: Sendable {
     public let stripe: StripeGateway?
     /// The account bank transfers are paid into; nil: bank transfer is not offered.
     public let bankAccount: BankTransferAccount?
+    /// Alipay's and WeChat Pay's notification side; nil when not configured.
+    public let alipay: AlipayGateway?
+    public let wechatPay: WeChatPayGateway?
 
-    public init(sandbox: SandboxGateway?, stripe: StripeGateway? = nil, bankAccount: BankTransferAccount? = nil) {
+    public init(sandbox: SandboxGateway?, stripe: StripeGateway? = nil, bankAccount: BankTransferAccount? = nil,
+                alipay: AlipayGateway? = nil, wechatPay: WeChatPayGateway? = nil) {
         self.sandbox = sandbox
         self.stripe = stripe
         self.bankAccount = bankAccount
+        self.alipay = alipay
+        self.wechatPay = wechatPay
     }
 
     /// Sandbox and bank transfer make their references here; Stripe's comes from its API after the order exists.

@@ -20,6 +20,8 @@ struct PaymentWebhooksController {
     func addRoutes(to router: Router<RechargeRequestContext>) {
         router.post("webhooks/sandbox", use: sandboxNotification)
         router.post("webhooks/stripe", use: stripeNotification)
+        router.post("webhooks/alipay", use: alipayNotification)
+        router.post("webhooks/wechat_pay", use: wechatPayNotification)
         if payments.sandbox != nil {
             router.get("sandbox/checkout/{id}", use: checkoutPage)
             router.post("sandbox/checkout/{id}", use: checkoutAction)
@@ -77,6 +79,41 @@ struct PaymentWebhooksController {
                 json.field("dispute", outcome.state)
             }
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
+        }
+    }
+
+    /// Alipay retries until it reads exactly `success`; anything refused is answered `fail` (and logged).
+    @Sendable func alipayNotification(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+        guard let alipay = payments.alipay else { throw RechargeError.paymentMethodUnavailable("alipay") }
+        let body = Array(buffer: try await JSONBody.collect(request, upTo: Self.maximumNotificationSize))
+        do {
+            _ = try await receive("alipay", logger: context.logger) { _ throws(RechargeError) in try alipay.verify(body: body) }
+            return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: "success")))
+        } catch let error as RechargeError {
+            return Response(status: Problem.status(for: error), headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: "fail")))
+        }
+    }
+
+    /// WeChat Pay wants 200/204 for accepted, and `{"code":"FAIL","message":…}` with a 4xx/5xx otherwise.
+    @Sendable func wechatPayNotification(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+        guard let wechat = payments.wechatPay else { throw RechargeError.paymentMethodUnavailable("wechat_pay") }
+        let body = Array(buffer: try await JSONBody.collect(request, upTo: Self.maximumNotificationSize))
+        func header(_ name: String) -> String? { request.headers[HTTPField.Name(name)!] }
+        let headers = WeChatPaySignatureHeaders(
+            timestamp: header(WeChatPaySignatureHeaders.timestampName), nonce: header(WeChatPaySignatureHeaders.nonceName),
+            signature: header(WeChatPaySignatureHeaders.signatureName), serial: header(WeChatPaySignatureHeaders.serialName))
+        do {
+            _ = try await receive("wechat_pay", logger: context.logger) { now throws(RechargeError) in
+                try wechat.verify(body: body, headers: headers, now: now)
+            }
+            return Response(status: .noContent)
+        } catch let error as RechargeError {
+            var json = JSONWriter(capacity: 128)
+            json.object { json in
+                json.field("code", "FAIL")
+                json.field("message", error.detail)
+            }
+            return Response(status: Problem.status(for: error), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
         }
     }
 

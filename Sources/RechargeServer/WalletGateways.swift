@@ -1,0 +1,95 @@
+import _CryptoExtras
+import Foundation
+import RechargeCore
+import RechargePayments
+
+/// Alipay's asynchronous notifications (`POST /webhooks/alipay`, form-encoded), turned into confirmations.
+///
+/// The RSA2 signature is checked with Alipay's public key over the raw form bytes before any field is read
+/// (``AlipayNotification``); then the app id and seller id are re-checked against our configuration, the
+/// order is `out_trade_no`, the amount `total_amount` in CNY, the event id `notify_id`. Alipay wants the
+/// exact body `success` back, or it retries.
+public struct AlipayGateway: Sendable {
+    public let appID: String
+    /// The merchant's Alipay account (`seller_id`, 2088…); checked when set.
+    public let sellerID: String?
+    let alipayPublicKey: _RSA.Signing.PublicKey
+
+    public init(appID: String, sellerID: String?, alipayPublicKey: String) throws {
+        self.appID = appID
+        self.sellerID = sellerID
+        self.alipayPublicKey = try ProviderRSAKey.publicKey(alipayPublicKey, provider: .alipay)
+    }
+
+    public func verify(body: [UInt8]) throws(RechargeError) -> PaymentConfirmation {
+        let notification: AlipayNotification
+        do {
+            notification = try AlipayNotification.verify(body: body, alipayPublicKey: alipayPublicKey)
+        } catch {
+            throw .paymentNotVerified(provider: "alipay", reason: error.description)
+        }
+        guard notification.appID == appID else {
+            throw .paymentNotVerified(provider: "alipay", reason: "app_id \(notification.appID) is not ours")
+        }
+        if let sellerID, notification.sellerID != sellerID {
+            throw .paymentNotVerified(provider: "alipay", reason: "seller_id \(notification.sellerID ?? "(none)") is not ours")
+        }
+        let outcome: PaymentConfirmation.Outcome
+        switch notification.tradeStatus {
+        case "TRADE_SUCCESS", "TRADE_FINISHED": outcome = .succeeded
+        case "TRADE_CLOSED": outcome = .failed
+        default:
+            throw .paymentNotVerified(provider: "alipay", reason: "trade_status \(notification.tradeStatus) is not final")
+        }
+        let amount = try Money.fromMinorUnits(notification.totalAmountMinorUnits, currency: try Currency(code: "CNY"))
+        return PaymentConfirmation(provider: .alipay, eventID: notification.notifyID, orderID: notification.outTradeNo, outcome: outcome,
+                                   amount: amount, providerReference: notification.tradeNo,
+                                   failureReason: outcome == .failed ? "the Alipay trade was closed unpaid" : nil)
+    }
+}
+
+/// WeChat Pay API v3 payment notifications (`POST /webhooks/wechat_pay`), turned into confirmations.
+///
+/// The `Wechatpay-Signature` over `timestamp\nnonce\nbody\n` is checked with the platform key named by
+/// `Wechatpay-Serial`, the timestamp must be within 300 s, and the AES-256-GCM resource is decrypted with the
+/// APIv3 key (``WeChatPayNotification``); then mchid and appid are re-checked, the order is `out_trade_no`,
+/// the amount `amount.total` fen, the event id the notification's `id`.
+public struct WeChatPayGateway: Sendable {
+    public let mchID: String
+    public let appID: String
+    let platformKeys: [String: _RSA.Signing.PublicKey]
+    let apiV3Key: WeChatPayAPIv3Key
+
+    public init(mchID: String, appID: String, platformKeys: [String: String], apiV3Key: String) throws {
+        self.mchID = mchID
+        self.appID = appID
+        var keys: [String: _RSA.Signing.PublicKey] = [:]
+        for (serial, pem) in platformKeys { keys[serial] = try ProviderRSAKey.publicKey(pem, provider: .wechatPay) }
+        self.platformKeys = keys
+        self.apiV3Key = try WeChatPayAPIv3Key(apiV3Key)
+    }
+
+    public func verify(body: [UInt8], headers: WeChatPaySignatureHeaders, now: Date) throws(RechargeError) -> PaymentConfirmation {
+        let notification: WeChatPayNotification
+        do {
+            notification = try WeChatPayNotification.verify(body: body, headers: headers, platformKeys: platformKeys, apiV3Key: apiV3Key, now: now)
+        } catch {
+            throw .paymentNotVerified(provider: "wechat_pay", reason: error.description)
+        }
+        let transaction = notification.transaction
+        guard transaction.mchID == mchID, transaction.appID == appID else {
+            throw .paymentNotVerified(provider: "wechat_pay", reason: "mchid \(transaction.mchID) / appid \(transaction.appID) are not ours")
+        }
+        let outcome: PaymentConfirmation.Outcome
+        switch transaction.tradeState {
+        case "SUCCESS": outcome = .succeeded
+        case "CLOSED", "PAYERROR", "REVOKED": outcome = .failed
+        default:
+            throw .paymentNotVerified(provider: "wechat_pay", reason: "trade_state \(transaction.tradeState) is not final")
+        }
+        let amount = try Money.fromMinorUnits(transaction.amount.total, currency: try Currency(code: transaction.amount.currency))
+        return PaymentConfirmation(provider: .wechatPay, eventID: notification.id, orderID: transaction.outTradeNo, outcome: outcome,
+                                   amount: amount, providerReference: transaction.transactionID,
+                                   failureReason: outcome == .failed ? "WeChat Pay trade \(transaction.tradeState)" : nil)
+    }
+}
