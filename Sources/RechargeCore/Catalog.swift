@@ -8,8 +8,10 @@ public struct Catalog: Sendable, Equatable {
     /// In file order.
     public let products: [Product]
     public let promotions: [Promotion]
+    public let exchangeRates: [ExchangeRate]
 
-    public init(customTopUp: [Currency: ClosedRange<Int64>], products: [Product], promotions: [Promotion] = []) throws(RechargeError) {
+    public init(customTopUp: [Currency: ClosedRange<Int64>], products: [Product], promotions: [Promotion] = [],
+                exchangeRates: [ExchangeRate] = []) throws(RechargeError) {
         var seen = Set<String>()
         for product in products where !seen.insert(product.code).inserted {
             throw .invalidCatalog("product code '\(product.code)' appears twice")
@@ -25,9 +27,18 @@ public struct Catalog: Sendable, Equatable {
                 throw .invalidCatalog("promotion \(promotion.code) names unknown product '\(product)'")
             }
         }
+        var pairs = Set<String>()
+        for rate in exchangeRates where !pairs.insert("\(rate.base.code)/\(rate.quote.code)").inserted {
+            throw .invalidCatalog("fxRates: \(rate.base.code)/\(rate.quote.code) appears twice")
+        }
         self.customTopUp = customTopUp
         self.products = products
         self.promotions = promotions
+        self.exchangeRates = exchangeRates
+    }
+
+    public func exchangeRate(from base: Currency, to quote: Currency) -> ExchangeRate? {
+        exchangeRates.first { $0.base == base && $0.quote == quote }
     }
 
     public func product(_ code: String) -> Product? { products.first { $0.code == code } }
@@ -60,7 +71,9 @@ public struct Catalog: Sendable, Equatable {
                 throw .invalidCatalog("promotions[\(index)]: \(error.detail)")
             }
         }
-        try self.init(customTopUp: ranges, products: products, promotions: promotions)
+        var rates: [ExchangeRate] = []
+        for rate in definition.fxRates ?? [] { rates.append(try ExchangeRate(rate)) }
+        try self.init(customTopUp: ranges, products: products, promotions: promotions, exchangeRates: rates)
     }
 
     public var definition: CatalogDefinition {
@@ -71,7 +84,8 @@ public struct Catalog: Sendable, Equatable {
                     max: Money(micros: range.upperBound, currency: currency).decimalString))
             }),
             products: products.map(\.definition),
-            promotions: promotions.isEmpty ? nil : promotions.map(\.definition))
+            promotions: promotions.isEmpty ? nil : promotions.map(\.definition),
+            fxRates: exchangeRates.isEmpty ? nil : exchangeRates.map(\.definition))
     }
 }
 
@@ -355,10 +369,12 @@ public struct CatalogDefinition: Sendable, Equatable, Codable {
     public let customTopUp: [String: Range]?
     public let products: [Product]
     public let promotions: [Promotion]?
+    public let fxRates: [ExchangeRate]?
 
-    public init(customTopUp: [String: Range]?, products: [Product], promotions: [Promotion]? = nil) {
+    public init(customTopUp: [String: Range]?, products: [Product], promotions: [Promotion]? = nil, fxRates: [ExchangeRate]? = nil) {
         self.customTopUp = customTopUp
         self.products = products
         self.promotions = promotions
+        self.fxRates = fxRates
     }
 }

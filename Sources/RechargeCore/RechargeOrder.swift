@@ -182,10 +182,18 @@ public struct OrderQuote: Sendable, Equatable, Codable {
     public let promotions: [String]
     /// The subset of `promotions` whose use is counted against a limit.
     public let limitedPromotions: [String]
+    /// What the ledger books for the payment, in the line's currency, when the payer pays in another one
+    /// (`price` is then in the payer's currency); nil when they are the same.
+    public let settlement: Money?
+    /// The exchange rate used, when the price was converted (not when the product has its own price there).
+    public let fx: FXQuote?
+
+    /// The payment in the line's currency: what the ledger moves.
+    public var settlementAmount: Money { settlement ?? price }
 
     public init(productCode: String?, productKind: Product.Kind, names: [String: String], price: Money, credit: Money?, allowances: [Allowance],
                 validityDays: Int?, listPrice: Money? = nil, discount: Money? = nil, bonus: Money? = nil, bonusValidityDays: Int? = nil,
-                promotions: [String] = [], limitedPromotions: [String] = []) {
+                promotions: [String] = [], limitedPromotions: [String] = [], settlement: Money? = nil, fx: FXQuote? = nil) {
         self.productCode = productCode
         self.productKind = productKind
         self.names = names
@@ -199,6 +207,28 @@ public struct OrderQuote: Sendable, Equatable, Codable {
         self.validityDays = validityDays
         self.promotions = promotions
         self.limitedPromotions = limitedPromotions
+        self.settlement = settlement
+        self.fx = fx
+    }
+
+    /// This quote paid in `currency`: the product's own price there (top-ups without a discount), else the
+    /// line-currency price converted at the catalog's rate, which the quote keeps with its source and expiry.
+    public func paid(in currency: Currency, product: Product?, catalog: Catalog, at instant: Date) throws(RechargeError) -> OrderQuote {
+        guard currency != price.currency else { return self }
+        var converted: Money
+        var fx: FXQuote?
+        if let own = product?.price(in: currency), discount == nil {
+            converted = own
+        } else if let rate = catalog.exchangeRate(from: price.currency, to: currency) {
+            converted = try rate.convert(price)
+            fx = FXQuote(base: rate.base.code, quote: rate.quote.code, rate: rate.definition.rate, source: rate.source,
+                         expiresAt: instant.addingTimeInterval(TimeInterval(rate.validMinutes) * 60))
+        } else {
+            throw .invalidRequest("There is no price or exchange rate for paying in \(currency.code); pay in \(price.currency.code).")
+        }
+        return OrderQuote(productCode: productCode, productKind: productKind, names: names, price: converted, credit: credit, allowances: allowances,
+                          validityDays: validityDays, listPrice: listPrice, discount: discount, bonus: bonus, bonusValidityDays: bonusValidityDays,
+                          promotions: promotions, limitedPromotions: limitedPromotions, settlement: price, fx: fx)
     }
 
     /// This quote with the chosen promotions applied.
@@ -211,7 +241,8 @@ public struct OrderQuote: Sendable, Equatable, Codable {
         return OrderQuote(
             productCode: productCode, productKind: productKind, names: names, price: price, credit: credit, allowances: allowances,
             validityDays: validityDays, listPrice: listPrice, discount: choice.discount?.amount, bonus: choice.bonus?.amount,
-            bonusValidityDays: bonusDays, promotions: applied.map(\.code), limitedPromotions: applied.filter(\.hasLimits).map(\.code))
+            bonusValidityDays: bonusDays, promotions: applied.map(\.code), limitedPromotions: applied.filter(\.hasLimits).map(\.code),
+            settlement: settlement, fx: fx)
     }
 
     /// A quote for a catalog product, paid in `currency` for a line in `lineCurrency`.

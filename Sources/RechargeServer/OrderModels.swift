@@ -8,11 +8,15 @@ struct CreateOrderRequest: StrictlyDecodable {
     let amount: MoneyInput?
     let paymentMethod: PaymentMethod
     let promotionCode: String?
+    /// The payer's currency, when not the line's: the product's own price there, or the catalog's exchange rate.
+    let currency: String?
 
     static let allowedFields: [String: Set<String>] = [
-        "": ["product", "amount", "paymentMethod", "promotionCode"],
+        "": ["product", "amount", "paymentMethod", "promotionCode", "currency"],
         "amount": MoneyInput.fields,
     ]
+
+    func payCurrency() throws(RechargeError) -> Currency? { try currency.map { code throws(RechargeError) in try Currency(code: code) } }
 
     func item() throws(RechargeError) -> OrderStore.Item {
         switch (product, amount) {
@@ -28,14 +32,15 @@ struct QuoteRequest: StrictlyDecodable {
     let product: String?
     let amount: MoneyInput?
     let promotionCode: String?
+    let currency: String?
 
     static let allowedFields: [String: Set<String>] = [
-        "": ["product", "amount", "promotionCode"],
+        "": ["product", "amount", "promotionCode", "currency"],
         "amount": MoneyInput.fields,
     ]
 
     func item() throws(RechargeError) -> OrderStore.Item {
-        try CreateOrderRequest(product: product, amount: amount, paymentMethod: .sandbox, promotionCode: nil).item()
+        try CreateOrderRequest(product: product, amount: amount, paymentMethod: .sandbox, promotionCode: nil, currency: nil).item()
     }
 }
 
@@ -52,6 +57,8 @@ struct QuoteOutput: Encodable {
     let allowances: [AllowanceOutput]
     let validityDays: Int?
     let promotions: [String]
+    let settlement: MoneyOutput?
+    let fx: FXQuoteOutput?
 
     init(_ quote: OrderQuote) {
         product = quote.productCode
@@ -66,6 +73,25 @@ struct QuoteOutput: Encodable {
         allowances = quote.allowances.map { AllowanceOutput(kind: $0.kind, amount: $0.amount, unit: $0.kind.unit(currency: quote.price.currency)) }
         validityDays = quote.validityDays
         promotions = quote.promotions
+        settlement = quote.settlement.map(MoneyOutput.init)
+        fx = quote.fx.map(FXQuoteOutput.init)
+    }
+}
+
+/// The exchange rate an order was priced at: 1 `base` costs `rate` `quote`, from `source`, until `expiresAt`.
+struct FXQuoteOutput: Encodable {
+    let base: String
+    let quote: String
+    let rate: String
+    let source: String
+    let expiresAt: String
+
+    init(_ fx: FXQuote) {
+        base = fx.base
+        quote = fx.quote
+        rate = fx.rate
+        source = fx.source
+        expiresAt = RFC3339.format(fx.expiresAt)
     }
 }
 
@@ -104,6 +130,8 @@ struct OrderOutput: Encodable {
     let bonus: MoneyOutput?
     let bonusValidityDays: Int?
     let promotions: [String]
+    let settlement: MoneyOutput?
+    let fx: FXQuoteOutput?
     let allowances: [AllowanceOutput]
     let validityDays: Int?
     let providerReference: String?
@@ -130,6 +158,8 @@ struct OrderOutput: Encodable {
         bonus = order.quote.bonus.map(MoneyOutput.init)
         bonusValidityDays = order.quote.bonusValidityDays
         promotions = order.quote.promotions
+        settlement = order.quote.settlement.map(MoneyOutput.init)
+        fx = order.quote.fx.map(FXQuoteOutput.init)
         allowances = order.quote.allowances.map { AllowanceOutput(kind: $0.kind, amount: $0.amount, unit: $0.kind.unit(currency: order.quote.price.currency)) }
         validityDays = order.quote.validityDays
         providerReference = order.providerReference
@@ -194,7 +224,8 @@ struct ReceiptOutput: Encodable {
 /// `GET /v1/catalog` and the body of `PUT /v1/catalog`: the catalog file's own shape.
 extension CatalogDefinition: StrictlyDecodable {
     static let allowedFields: [String: Set<String>] = [
-        "": ["customTopUp", "products", "promotions"],
+        "": ["customTopUp", "products", "promotions", "fxRates"],
+        "fxRates": ["base", "quote", "rate", "source", "validMinutes"],
         "promotions": ["code", "names", "currency", "tiers", "bonusValidityDays", "percentOff", "amountOff", "products", "discountCode",
                        "limitTotal", "limitPerLine", "startsAt", "endsAt"],
         "promotions.tiers": ["min", "bonus"],

@@ -63,7 +63,8 @@ struct OrdersController {
             localCheckout = { id in payments.reference(forOrder: id, method: method) }
         }
         let creation = try await orders.create(msisdn: msisdn, item: try body.item(), paymentMethod: method,
-                                               promotionCode: body.promotionCode, key: key, now: now, lifetime: payments.lifetime(method),
+                                               promotionCode: body.promotionCode, payCurrency: try body.payCurrency(), key: key, now: now,
+                                               lifetime: payments.lifetime(method),
                                                checkout: localCheckout)
         var order = creation.order
         var checkout = payments.checkout(for: order)
@@ -94,7 +95,9 @@ struct OrdersController {
         _ = try context.require(.read)
         let msisdn = try LinesController.msisdn(context)
         let body = try await JSONBody.decode(QuoteRequest.self, from: request, context: context)
-        return try JSONResponse.make(QuoteOutput(try await orders.quote(msisdn: msisdn, item: try body.item(), promotionCode: body.promotionCode, now: clock())))
+        let payCurrency = try body.currency.map { code throws(RechargeError) in try Currency(code: code) }
+        return try JSONResponse.make(QuoteOutput(try await orders.quote(msisdn: msisdn, item: try body.item(), promotionCode: body.promotionCode,
+                                                                        payCurrency: payCurrency, now: clock())))
     }
 
     @Sendable func list(_ request: Request, context: RechargeRequestContext) async throws -> Response {

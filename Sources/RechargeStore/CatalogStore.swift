@@ -29,6 +29,7 @@ public final class CatalogStore: Sendable {
         let definitions = try catalog.products.map { product in (product, try LedgerStore.encodeResult(product.definition)) }
         let settings = try LedgerStore.encodeResult(catalog.definition.customTopUp ?? [:])
         let promotions = try LedgerStore.encodeResult(catalog.definition.promotions ?? [])
+        let rates = try LedgerStore.encodeResult(catalog.definition.fxRates ?? [])
         return try await database.transaction { db in
             let existing = Set(try await db.raw("SELECT code FROM products").all().map { try $0.string("code") })
             for (position, (product, definition)) in definitions.enumerated() {
@@ -53,6 +54,10 @@ public final class CatalogStore: Sendable {
                 """).run()
             try await db.raw("""
                 INSERT INTO catalog_settings (name, value, updated_at) VALUES ('version', \(bind: UUID().uuidString), \(bind: now.unixMicros))
+                ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+                """).run()
+            try await db.raw("""
+                INSERT INTO catalog_settings (name, value, updated_at) VALUES ('fx_rates', \(bind: rates), \(bind: now.unixMicros))
                 ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
                 """).run()
             try await db.raw("""
@@ -97,14 +102,16 @@ public final class CatalogStore: Sendable {
         }
         var ranges: [String: CatalogDefinition.Range]?
         var promotions: [CatalogDefinition.Promotion]?
+        var rates: [CatalogDefinition.ExchangeRate]?
         for row in try await db.raw("SELECT name, value FROM catalog_settings").all() {
             switch try row.string("name") {
             case "custom_top_up": ranges = try LedgerStore.decodeResult(try row.string("value"), as: [String: CatalogDefinition.Range].self)
             case "promotions": promotions = try LedgerStore.decodeResult(try row.string("value"), as: [CatalogDefinition.Promotion].self)
+            case "fx_rates": rates = try LedgerStore.decodeResult(try row.string("value"), as: [CatalogDefinition.ExchangeRate].self)
             default: continue
             }
         }
-        return try Catalog(CatalogDefinition(customTopUp: ranges, products: products, promotions: promotions))
+        return try Catalog(CatalogDefinition(customTopUp: ranges, products: products, promotions: promotions, fxRates: rates))
     }
 
     /// One product by code, active or not.

@@ -36,7 +36,8 @@ extension OrderStore {
                     else { throw RechargeError.orderNotFound("paid by \(provider.rawValue) \(providerReference)") }
                     let order = try await Self.lockOrder(try row.string("id"), database: database, in: db)
                     let lineID = try row.int64("line_id")
-                    let currency = order.quote.price.currency
+                    // What the line holds is in the settlement currency (the quoted amount for a payer in another one).
+                    let currency = order.quote.settlementAmount.currency
                     let recorded = try await db.raw("""
                         INSERT INTO payment_events (provider, event_id, order_id, outcome, amount_micros, currency, received_at)
                         VALUES (\(bind: provider.rawValue), \(bind: eventID), \(bind: order.id), 'dispute', 0, \(bind: currency.code), \(bind: now.unixMicros))
@@ -54,7 +55,9 @@ extension OrderStore {
                     let clearing = try await LedgerStore.upsertAccount(
                         db, code: LedgerAccountCode.clearing(order.paymentMethod.channel, unit: currency.code), kind: .clearing, unit: currency.code, now: now)
                     switch event {
-                    case .opened(let amount):
+                    case .opened(let disputed):
+                        let amount = disputed.currency == currency || order.quote.settlement == nil
+                            ? disputed : order.quote.settlementAmount
                         if let existing { return outcome(try existing.string("state"), try existing.int64("debited_micros"), duplicate: true) }
                         guard amount.currency == currency, amount.isPositive else {
                             throw RechargeError.paymentMismatch(order: order.id, reason: "dispute of \(amount) on an order paid in \(currency.code)")

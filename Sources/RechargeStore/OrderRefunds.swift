@@ -43,6 +43,9 @@ extension OrderStore {
                     guard order.quote.productKind == .topUp else {
                         throw RechargeError.invalidRequest("Order \(order.id) bought a pack; pack refunds are made by customer service, not through this API yet.")
                     }
+                    guard order.quote.settlement == nil else {
+                        throw RechargeError.invalidRequest("Order \(order.id) was paid in \(order.quote.price.currency.code) for a line in \(order.quote.settlementAmount.currency.code); such refunds are made by customer service, not through this API yet.")
+                    }
                     let price = order.quote.price
                     let refunded = try await db.raw("""
                         SELECT CAST(COALESCE(SUM(amount_micros), 0) AS BIGINT) AS total FROM refunds WHERE order_id = \(bind: order.id) AND state <> 'failed'

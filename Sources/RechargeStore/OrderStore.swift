@@ -46,7 +46,8 @@ public final class OrderStore: Sendable {
     /// `checkout`, when given, starts checkout in the same transaction: it receives the new order's id and returns
     /// the provider's reference for it (a local one: the sandbox's, or a bank-transfer RF reference), and the
     /// order is created `awaiting_payment`.
-    public func create(msisdn: MSISDN, item: Item, paymentMethod: PaymentMethod, promotionCode: String? = nil, key: IdempotencyKey, now: Date,
+    public func create(msisdn: MSISDN, item: Item, paymentMethod: PaymentMethod, promotionCode: String? = nil, payCurrency: Currency? = nil,
+                       key: IdempotencyKey, now: Date,
                        lifetime: TimeInterval = OrderStore.defaultLifetime,
                        checkout: (@Sendable (String) -> String?)? = nil) async throws -> Creation {
         let itemText: String
@@ -55,7 +56,7 @@ public final class OrderStore: Sendable {
         case .amount(let money): itemText = "amount|\(money.currency.code)|\(money.micros)"
         }
         let code = promotionCode?.trimmingCharacters(in: .whitespaces).uppercased() ?? ""
-        let fingerprint = sha256Hex("order|\(msisdn.e164)|\(itemText)|\(paymentMethod.rawValue)|\(code)")
+        let fingerprint = sha256Hex("order|\(msisdn.e164)|\(itemText)|\(paymentMethod.rawValue)|\(code)|\(payCurrency?.code ?? "")")
         let creationKey = "\(msisdn.e164) \(key.value)"
         let id = makeID()
         // Orders racing for one limited promotion queue here, in memory, rather than each holding a pooled
@@ -66,7 +67,7 @@ public final class OrderStore: Sendable {
         if catalog.mayHaveLimitedPromotions {
             limited = try await database.read { [catalog] db in
                 let line = try await LedgerStore.loadLine(db, msisdn, lock: nil)
-                return try await Self.quote(item: item, line: line, promotionCode: promotionCode, catalog: catalog, now: now, in: db).0.limitedPromotions
+                return try await Self.quote(item: item, line: line, promotionCode: promotionCode, payCurrency: payCurrency, catalog: catalog, now: now, in: db).0.limitedPromotions
             }
         }
         do {
@@ -76,12 +77,14 @@ public final class OrderStore: Sendable {
                 }
                 let line = try await LedgerStore.loadLine(db, msisdn, lock: nil)
                 guard line.status.acceptsTopUps else { throw RechargeError.lineNotActive(msisdn: msisdn.e164, status: line.status) }
-                let (quote, promotions) = try await Self.quote(item: item, line: line, promotionCode: promotionCode, catalog: self.catalog, now: now, in: db)
+                let (quote, promotions) = try await Self.quote(item: item, line: line, promotionCode: promotionCode, payCurrency: payCurrency, catalog: self.catalog, now: now, in: db)
                 let reference = checkout?(id)
                 let order = RechargeOrder(
                     id: id, msisdn: msisdn, quote: quote, paymentMethod: paymentMethod,
                     state: checkout == nil ? .created : .awaitingPayment, providerReference: reference,
-                    failureReason: nil, operationIDs: [], createdAt: now, updatedAt: now, expiresAt: now.addingTimeInterval(lifetime),
+                    failureReason: nil, operationIDs: [], createdAt: now, updatedAt: now,
+                    // An order priced at an exchange rate is payable while the rate quote holds.
+                    expiresAt: min(now.addingTimeInterval(lifetime), quote.fx?.expiresAt ?? .distantFuture),
                     paidAt: nil, fulfilledAt: nil, balanceAfter: nil)
                 try await db.raw("""
                     INSERT INTO orders (id, line_id, msisdn, state, payment_method, price_micros, currency, quote, creation_key,
@@ -123,16 +126,16 @@ public final class OrderStore: Sendable {
 
     /// What an order would cost now, with promotions applied (nothing is reserved): for showing the price
     /// change when a subscriber enters a code.
-    public func quote(msisdn: MSISDN, item: Item, promotionCode: String?, now: Date) async throws -> OrderQuote {
+    public func quote(msisdn: MSISDN, item: Item, promotionCode: String?, payCurrency: Currency? = nil, now: Date) async throws -> OrderQuote {
         try await database.read { db in
             let line = try await LedgerStore.loadLine(db, msisdn, lock: nil)
-            let (quote, promotions) = try await Self.quote(item: item, line: line, promotionCode: promotionCode, catalog: self.catalog, now: now, in: db)
+            let (quote, promotions) = try await Self.quote(item: item, line: line, promotionCode: promotionCode, payCurrency: payCurrency, catalog: self.catalog, now: now, in: db)
             try await Self.checkRemaining(promotions.filter(\.hasLimits), lineID: line.id, in: db)
             return quote
         }
     }
 
-    private static func quote(item: Item, line: Line, promotionCode: String?, catalog store: CatalogStore, now: Date,
+    private static func quote(item: Item, line: Line, promotionCode: String?, payCurrency: Currency?, catalog store: CatalogStore, now: Date,
                               in db: any SQLDatabase) async throws -> (OrderQuote, [Promotion]) {
         let catalog = try await store.current(in: db)
         let base: OrderQuote
@@ -147,7 +150,9 @@ public final class OrderStore: Sendable {
         }
         let choice = try PromotionChoice.choose(from: catalog.promotions, product: product, listPrice: base.price, credit: base.credit,
                                                 enteredCode: promotionCode, at: now)
-        return (try base.applying(choice), [choice.discount?.promotion, choice.bonus?.promotion].compactMap { $0 })
+        var quote = try base.applying(choice)
+        if let payCurrency { quote = try quote.paid(in: payCurrency, product: product, catalog: catalog, at: now) }
+        return (quote, [choice.discount?.promotion, choice.bonus?.promotion].compactMap { $0 })
     }
 
     /// Takes one use of each promotion, overall and for the line, by conditional updates: when the limit is
@@ -444,11 +449,13 @@ public final class OrderStore: Sendable {
             }
             return LedgerRequest(command: command, key: try IdempotencyKey(key), fingerprint: sha256Hex(fingerprint), now: now, counterparty: counterparty)
         }
-        let clearing = try await account(LedgerAccountCode.clearing(channel, unit: quote.price.currency.code), .clearing, quote.price.currency.code)
+        // The ledger books the payment in the line's currency (the quoted amount when the payer paid in another).
+        let paid = quote.settlementAmount
+        let clearing = try await account(LedgerAccountCode.clearing(channel, unit: paid.currency.code), .clearing, paid.currency.code)
         switch quote.productKind {
         case .topUp:
             guard let credit = quote.credit else { throw DatabaseError.invariantViolated("top-up order \(order.id) has no credit") }
-            let source = credit.currency == quote.price.currency
+            let source = credit.currency == paid.currency
                 ? clearing
                 : try await account(LedgerAccountCode.clearing(channel, unit: credit.currency.code), .clearing, credit.currency.code)
             var requests = [try request(.topUp(try TopUpCommand(msisdn: order.msisdn, value: .money(credit), channel: channel, reference: order.id)),
@@ -465,7 +472,7 @@ public final class OrderStore: Sendable {
             }
             return requests
         case .pack, .plan:
-            let price = quote.price
+            let price = paid
             let revenue = try await account(LedgerAccountCode.packRevenue(unit: price.currency.code), .revenue, price.currency.code)
             var requests = [
                 try request(.topUp(try TopUpCommand(msisdn: order.msisdn, value: .money(price), channel: channel, reference: order.id)),

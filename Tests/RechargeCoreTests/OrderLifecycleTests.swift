@@ -156,4 +156,18 @@ struct OrderLifecycleTests {
             try OrderQuote.customTopUp(try Money(decimal: "12", currency: try Currency(code: "CNY")), catalog: catalog, lineCurrency: .usd)
         }
     }
+
+    @Test func exchangeRatesConvertExactlyAndRoundUpOnce() throws {
+        let cny = try Currency(code: "CNY")
+        let rate = try ExchangeRate(.init(base: "USD", quote: "CNY", rate: "7.2345", source: "desk", validMinutes: 15))
+        #expect(try rate.convert(try Money(decimal: "10", currency: .usd)) == (try Money(decimal: "72.35", currency: cny)))   // 72.345 up
+        #expect(try rate.convert(try Money(decimal: "100", currency: .usd)) == (try Money(decimal: "723.45", currency: cny)))  // exact
+        #expect(try rate.convert(try Money(decimal: "0.01", currency: .usd)) == (try Money(decimal: "0.08", currency: cny)))  // 0.072345 up
+        // A billion dollars converts without overflow or float.
+        #expect(try rate.convert(try Money(decimal: "1000000000", currency: .usd)) == (try Money(decimal: "7234500000", currency: cny)))
+        #expect(throws: RechargeError.self) { try rate.convert(try Money(decimal: "1", currency: cny)) }
+        #expect(throws: RechargeError.self) { try ExchangeRate(.init(base: "USD", quote: "USD", rate: "1", source: "x", validMinutes: 5)) }
+        #expect(throws: RechargeError.self) { try ExchangeRate(.init(base: "USD", quote: "CNY", rate: "7.23456789", source: "x", validMinutes: 5)) }
+        #expect(throws: RechargeError.self) { try ExchangeRate(.init(base: "USD", quote: "CNY", rate: "0", source: "x", validMinutes: 5)) }
+    }
 }

@@ -497,6 +497,54 @@ extension OrderScenarios {
     }
 }
 
+extension OrderScenarios {
+    /// A USD line paid in CNY: at the catalog's rate (kept on the order, with its expiry), or at a product's own
+    /// CNY price; the line gets exactly the USD it was quoted.
+    static func payingInAnotherCurrency(_ backend: Backend) async throws {
+        try await TestDatabase.with(backend) { database in
+            let ledger = LedgerStore(database: database)
+            let catalog = CatalogStore(database: database)
+            let orders = OrderStore(database: database, catalog: catalog)
+            var products = catalogFile.products
+            products.append(.init(code: "global-1gb", kind: .pack, names: ["en": "Global 1 GB"], prices: ["USD": "9.00", "CNY": "65.00"], credit: nil,
+                                  allowances: [.init(kind: .data, amount: "1GB")], validityDays: 7, coverage: nil, autoRenew: nil, plan: nil, active: nil))
+            _ = try await catalog.importCatalog(try Catalog(CatalogDefinition(
+                customTopUp: catalogFile.customTopUp, products: products,
+                fxRates: [.init(base: "USD", quote: "CNY", rate: "7.2345", source: "ops desk", validMinutes: 15)])), now: now)
+            _ = try await LedgerScenarios.open(ledger, alice)
+            let cny = try Currency(code: "CNY")
+            let order = try await orders.create(msisdn: alice, item: .product("topup-10"), paymentMethod: .sandbox, payCurrency: cny,
+                                                key: try IdempotencyKey("fx-1"), now: now).order
+            #expect(order.quote.price == Money(micros: 72_350_000, currency: cny))
+            let ten = try usd("10"), nine = try usd("9")
+            #expect(order.quote.settlement == ten && order.quote.credit == ten)
+            #expect(order.quote.fx?.rate == "7.2345" && order.quote.fx?.source == "ops desk")
+            #expect(order.quote.fx?.expiresAt == now.addingTimeInterval(900) && order.expiresAt == now.addingTimeInterval(900))
+            await #expect(throws: RechargeError.self) {
+                _ = try await orders.apply(confirmation(order, event: "evt_usd", amount: try usd("10")), now: now)
+            }
+            #expect(try await orders.apply(confirmation(order, event: "evt_cny"), now: now).fulfilledNow)
+            #expect(try await balance(Fixture(database: database, ledger: ledger, catalog: catalog, orders: orders)) == 10_000_000)
+            // The product's own CNY price, no rate involved.
+            let pack = try await orders.create(msisdn: alice, item: .product("global-1gb"), paymentMethod: .sandbox, payCurrency: cny,
+                                               key: try IdempotencyKey("fx-2"), now: now).order
+            #expect(pack.quote.price == Money(micros: 65_000_000, currency: cny) && pack.quote.fx == nil && pack.quote.settlement == nine)
+            #expect(try await orders.apply(confirmation(pack, event: "evt_pack_cny"), now: now).fulfilledNow)
+            #expect(try await ledger.balance(alice, at: now).totals.first { $0.kind == .data }?.remaining == 1 << 30)
+            // No rate, no price: refused. Refunds of such orders go to customer service.
+            await #expect(throws: RechargeError.self) {
+                _ = try await orders.create(msisdn: alice, item: .product("topup-10"), paymentMethod: .sandbox, payCurrency: try Currency(code: "EUR"),
+                                            key: try IdempotencyKey("fx-3"), now: now)
+            }
+            await #expect(throws: RechargeError.self) {
+                _ = try await orders.startRefund(orderID: order.id, amount: nil, reason: "x", key: try IdempotencyKey("fx-r"), now: now)
+            }
+            let report = try await LedgerAudit(database: database).run()
+            #expect(report.isBalanced, "\(report.discrepancies)")
+        }
+    }
+}
+
 @Suite("Orders on SQLite")
 struct SQLiteOrderTests {
     @Test func catalog() async throws { try await OrderScenarios.catalogRoundTrips(.sqlite) }
@@ -511,6 +559,7 @@ struct SQLiteOrderTests {
     @Test func refunds() async throws { try await OrderScenarios.refunds(.sqlite) }
     @Test func bankTransfers() async throws { try await OrderScenarios.bankTransfers(.sqlite) }
     @Test func disputes() async throws { try await OrderScenarios.disputes(.sqlite) }
+    @Test func payingInAnotherCurrency() async throws { try await OrderScenarios.payingInAnotherCurrency(.sqlite) }
 }
 
 @Suite("Orders on PostgreSQL", .enabled(if: TestDatabase.postgresAvailable, "RECHARGE_TEST_POSTGRES_URL is not set: run scripts/test to start PostgreSQL"))
@@ -527,4 +576,5 @@ struct PostgresOrderTests {
     @Test func refunds() async throws { try await OrderScenarios.refunds(.postgres) }
     @Test func bankTransfers() async throws { try await OrderScenarios.bankTransfers(.postgres) }
     @Test func disputes() async throws { try await OrderScenarios.disputes(.postgres) }
+    @Test func payingInAnotherCurrency() async throws { try await OrderScenarios.payingInAnotherCurrency(.postgres) }
 }
