@@ -72,6 +72,12 @@ enum LedgerNotifications {
             switch operation.kind {
             case .topUp:
                 line.alarm.credited(to: after)
+                // A pack bought online passes its price through the main balance (`order:<id>:pay`, then `…:buy`);
+                // the subscriber hears about the pack, not about a top-up that was spent at once.
+                if operation.idempotencyKey.hasPrefix("order:"), operation.idempotencyKey.hasSuffix(":pay") {
+                    lines[operation.msisdn] = line
+                    continue
+                }
                 let event = NotificationEvent.topUpApplied(amount: money(change), balance: money(after), channel: operation.channel)
                 notifications += line.contact.notifications(
                     for: event, eventKey: OutgoingNotification.eventKey(operationKey: operation.idempotencyKey, .topUpApplied))

@@ -428,6 +428,14 @@ public final class OrderStore: Sendable {
             // happen: the same batch credits the price first) roll the whole confirmation back.
             operationIDs.append(try outcome.get().operation.id)
         }
+        // A data pack announces itself (money top-ups are announced by the ledger's own top_up_applied).
+        if order.quote.productKind != .topUp, let data = order.quote.allowances.first(where: { $0.kind == .data }),
+           let contact = try await NotificationContactRow.load(msisdns: [order.msisdn.e164], in: db)[order.msisdn.e164]?.contact {
+            let validUntil = order.quote.validityDays.map { now.addingTimeInterval(TimeInterval($0) * 86_400) }
+            _ = try await OutboxStore.enqueue(
+                contact.notifications(for: .dataPackAdded(bytes: data.amount, validUntil: validUntil), eventKey: "order:\(order.id):data_pack_added"),
+                now: now, in: db)
+        }
         let balances = try await NotificationContactRow.monetaryBalances(lineIDs: [line.id], at: now, in: db)
         return order.with(state: .fulfilled, updatedAt: now, failureReason: .some(nil), fulfilledAt: now, operationIDs: operationIDs,
                           balanceAfter: Money(micros: balances[line.id] ?? 0, currency: line.currency))

@@ -140,6 +140,9 @@ enum OrderScenarios {
             let data = try #require(summary.buckets.first { $0.kind == .data })
             #expect(data.validUntil == now.addingTimeInterval(30 * 86_400))
             #expect(data.name == "US 5 GB / 30 days")
+            // The subscriber hears of the pack, not of a top-up spent at once.
+            let events = try await OutboxStore(database: fixture.database).list(limit: 20).map(\.eventName)
+            #expect(events.contains("data_pack_added") && !events.contains("top_up_applied"))
             #expect(try await LedgerAudit(database: fixture.database).run().isBalanced)
         }
     }
