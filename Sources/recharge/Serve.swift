@@ -106,8 +106,10 @@ struct Serve: AsyncParsableCommand {
             } else if stripeSecretKey ?? environment["RECHARGE_STRIPE_SECRET_KEY"] != nil {
                 throw CLIError("Stripe needs its webhook secret too (--stripe-webhook-secret): orders are fulfilled only from verified notifications")
             }
+            let wallets = try WalletConfiguration.load(environment)
             let services = RechargeServices(
-                database: db, payments: PaymentProviders(sandbox: sandboxOff ? nil : SandboxGateway(secret: secret), stripe: stripe, bankAccount: bank))
+                database: db, payments: PaymentProviders(sandbox: sandboxOff ? nil : SandboxGateway(secret: secret), stripe: stripe, bankAccount: bank,
+                                                         alipay: wallets.alipay, wechatPay: wallets.wechatPay))
             logger.info("Payment methods", metadata: ["offered": "\(services.payments.offered.map(\.rawValue).joined(separator: ", "))"])
             logger.info("Database ready", metadata: ["database": "\(db.location)", "schema": "\(Migrations.latestVersion)"])
             try await FirstRun.printAdminKeyIfNone(services: services, port: configuration.port, keyFile: adminKeyFile ?? environment["RECHARGE_ADMIN_KEY_FILE"])
@@ -182,5 +184,33 @@ enum FirstRun {
 
 
         """.utf8))
+    }
+}
+
+/// Alipay and WeChat Pay, from the environment (keys come from files, never from the command line).
+enum WalletConfiguration {
+    static func load(_ environment: [String: String]) throws -> (alipay: AlipayGateway?, wechatPay: WeChatPayGateway?) {
+        func file(_ name: String) throws -> String? {
+            guard let path = environment[name] else { return nil }
+            guard let data = FileManager.default.contents(atPath: path) else { throw CLIError("\(name): cannot read '\(path)'") }
+            return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        var alipay: AlipayGateway?
+        if let appID = environment["RECHARGE_ALIPAY_APP_ID"] {
+            guard let key = try file("RECHARGE_ALIPAY_PUBLIC_KEY_FILE") else {
+                throw CLIError("RECHARGE_ALIPAY_APP_ID needs RECHARGE_ALIPAY_PUBLIC_KEY_FILE (Alipay's public key, to verify notifications)")
+            }
+            alipay = try AlipayGateway(appID: appID, sellerID: environment["RECHARGE_ALIPAY_SELLER_ID"], alipayPublicKey: key)
+        }
+        var wechat: WeChatPayGateway?
+        if let mchID = environment["RECHARGE_WECHAT_MCHID"] {
+            guard let appID = environment["RECHARGE_WECHAT_APPID"], let serial = environment["RECHARGE_WECHAT_PLATFORM_SERIAL"],
+                  let platformKey = try file("RECHARGE_WECHAT_PLATFORM_KEY_FILE"), let apiV3Key = try file("RECHARGE_WECHAT_APIV3_KEY_FILE")
+            else {
+                throw CLIError("RECHARGE_WECHAT_MCHID needs RECHARGE_WECHAT_APPID, RECHARGE_WECHAT_PLATFORM_SERIAL, RECHARGE_WECHAT_PLATFORM_KEY_FILE and RECHARGE_WECHAT_APIV3_KEY_FILE")
+            }
+            wechat = try WeChatPayGateway(mchID: mchID, appID: appID, platformKeys: [serial: platformKey], apiV3Key: apiV3Key)
+        }
+        return (alipay, wechat)
     }
 }
