@@ -153,6 +153,18 @@ struct AlipayClientPeerTests {
         }
     }
 
+    @Test func noAnswerWithinTheTimeoutIsTimedOut() async throws {
+        let silent = try await HTTPRecorder.start(hang: true)
+        let alipay = AlipayClient(
+            configuration: .init(
+                appID: Self.appID, merchantPrivateKey: TestKeys.merchant, alipayPublicKey: TestKeys.provider.publicKey,
+                gatewayURL: "\(silent.url)/gateway.do", requestTimeout: .milliseconds(500)),
+            httpClient: .shared)
+        await #expect(throws: AlipayAPIError.timedOut) {
+            try await alipay.query(outTradeNo: tradeNo())
+        }
+    }
+
     @Test func tamperedResponseIsNotTrusted() async throws {
         try await withGateway { gateway in
             let alipay = client(gateway)

@@ -157,6 +157,19 @@ struct WeChatPayClientPeerTests {
         }
     }
 
+    @Test func noAnswerWithinTheTimeoutIsTimedOut() async throws {
+        let silent = try await HTTPRecorder.start(hang: true)
+        let wechat = WeChatPayClient(
+            configuration: .init(
+                mchID: Self.mchID, appID: "wxd678efh567hg6787", merchantSerialNo: Self.merchantSerial,
+                merchantPrivateKey: TestKeys.merchant, platformKeys: [:], notifyURL: "https://recharge.example/n",
+                baseURL: silent.url, requestTimeout: .milliseconds(500)),
+            httpClient: .shared)
+        await #expect(throws: WeChatPayAPIError.timedOut) {
+            try await wechat.nativePay(outTradeNo: tradeNo(), description: "x", totalFen: 100)
+        }
+    }
+
     @Test func tamperedOrUnknownSignedResponseIsNotTrusted() async throws {
         try await withGateway { gateway in
             let wechat = client(gateway)
