@@ -135,7 +135,11 @@ let package = Package(
         // scripts/test starts (RECHARGE_TEST_POSTGRES_URL).
         .target(
             name: "RechargeTestSupport",
-            dependencies: ["RechargeStore", "RechargeCore", .product(name: "SQLKit", package: "sql-kit")],
+            dependencies: [
+                "RechargeStore", "RechargeCore", .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
             path: "Tests/RechargeTestSupport"
         ),
         .testTarget(name: "RechargeCoreTests", dependencies: ["RechargeCore"]),
@@ -168,6 +172,7 @@ let package = Package(
             name: "RechargePaymentsTests",
             dependencies: [
                 "RechargePayments",
+                "RechargeTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -107,6 +107,8 @@ struct CheckoutOutput: Encodable {
     let bankName: String?
     /// `client_secret`: the PaymentIntent's secret, for Stripe.js / Elements in the payer's browser.
     let clientSecret: String?
+    /// `qr_code`: what the QR code must contain (Alipay's `qr_code`, WeChat Pay's `code_url`), for the wallet app to scan.
+    let qrCode: String?
 }
 
 struct AllowanceOutput: Encodable {

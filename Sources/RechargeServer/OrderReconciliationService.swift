@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import RechargeCore
 import RechargeStore
 import ServiceLifecycle
 
@@ -48,6 +49,20 @@ public struct OrderReconciliationService: Service {
                         }
                     } catch {
                         logger.warning("Stripe status query failed", metadata: ["order": "\(order.id)", "error": "\(error)"])
+                    }
+                }
+            }
+            for (method, query) in [(PaymentMethod.alipay, payments.alipay.map { gateway in { @Sendable (order: RechargeOrder) in try await gateway.query(order) } }),
+                                    (.wechatPay, payments.wechatPay.map { gateway in { @Sendable (order: RechargeOrder) in try await gateway.query(order) } })] {
+                guard let query else { continue }
+                for order in try await orders.awaitingPayment(method: method, createdBefore: now.addingTimeInterval(-60), limit: 100) {
+                    do {
+                        if let confirmation = try await query(order) {
+                            _ = try await orders.apply(confirmation, now: now)
+                            queried += 1
+                        }
+                    } catch {
+                        logger.warning("Status query failed", metadata: ["provider": "\(method.rawValue)", "order": "\(order.id)", "error": "\(error)"])
                     }
                 }
             }

@@ -63,7 +63,8 @@ struct OrdersController {
             localCheckout = { id in payments.reference(forOrder: id, method: method) }
         }
         let creation = try await orders.create(msisdn: msisdn, item: try body.item(), paymentMethod: method,
-                                               promotionCode: body.promotionCode, payCurrency: try body.payCurrency(), key: key, now: now,
+                                               promotionCode: body.promotionCode, payCurrency: try body.payCurrency() ?? payments.defaultCurrency(method),
+                                               key: key, now: now,
                                                lifetime: payments.lifetime(method),
                                                checkout: localCheckout)
         var order = creation.order
@@ -82,7 +83,35 @@ struct OrdersController {
             }
             if order.state == .created { order = try await orders.startCheckout(order.id, providerReference: intent.id, now: now) }
             checkout = CheckoutOutput(type: "client_secret", url: nil, reference: intent.id, account: nil, accountName: nil, bankName: nil,
-                                      clientSecret: intent.clientSecret)
+                                      clientSecret: intent.clientSecret, qrCode: nil)
+        }
+        if method == .alipay || method == .wechatPay {
+            // A QR code for the payer's wallet app; the trade number is the order id, so a retried create asks for the
+            // same trade again (both gateways answer a repeated out_trade_no with the same trade).
+            let price = order.quote.price
+            guard price.currency.code == "CNY" else {
+                throw RechargeError.invalidRequest("\(method.rawValue) takes payment in CNY; this order is priced in \(price.currency.code).")
+            }
+            let content: String
+            do {
+                if method == .alipay, let client = payments.alipay?.client {
+                    content = try await client.precreate(outTradeNo: order.id, totalAmountMinorUnits: price.minorUnits(rounding: .halfEven),
+                                                         subject: order.quote.names["zh-Hans"] ?? order.quote.names["en"] ?? order.id).qrCode
+                } else if let client = payments.wechatPay?.client {
+                    content = try await client.nativePay(outTradeNo: order.id, description: order.quote.names["zh-Hans"] ?? order.quote.names["en"] ?? order.id,
+                                                         totalFen: price.minorUnits(rounding: .halfEven))
+                } else {
+                    throw RechargeError.paymentMethodUnavailable(method.rawValue)
+                }
+            } catch let error as RechargeError {
+                throw error
+            } catch {
+                throw Problem(status: .badGateway, code: "payment-provider-unavailable", title: "Payment provider unavailable",
+                              detail: "\(method.rawValue) could not start the payment of order \(order.id): \(error). Retry with the same Idempotency-Key.")
+            }
+            if order.state == .created { order = try await orders.startCheckout(order.id, providerReference: order.id, now: now) }
+            checkout = CheckoutOutput(type: "qr_code", url: nil, reference: order.id, account: nil, accountName: nil, bankName: nil,
+                                      clientSecret: nil, qrCode: content)
         }
         var response = try JSONResponse.make(OrderOutput(order, checkout: checkout), status: .created)
         response.headers[.location] = "/v1/orders/\(order.id)"
@@ -185,6 +214,11 @@ public struct PaymentProviders: Sendable {
     /// Sandbox and bank transfer make their references here; Stripe's comes from its API after the order exists.
     func startsCheckoutLocally(_ method: PaymentMethod) -> Bool { method == .sandbox || method == .bankTransfer }
 
+    /// Wallets that take CNY price orders in CNY unless the client asks otherwise.
+    func defaultCurrency(_ method: PaymentMethod) -> Currency? {
+        method == .alipay || method == .wechatPay ? try? Currency(code: "CNY") : nil
+    }
+
     /// How long an order of this method waits for its money: bank transfers take days.
     func lifetime(_ method: PaymentMethod) -> TimeInterval {
         method == .bankTransfer ? 7 * 86_400 : OrderStore.defaultLifetime
@@ -195,7 +229,9 @@ public struct PaymentProviders: Sendable {
         case .sandbox: sandbox != nil
         case .bankTransfer: bankAccount != nil
         case .stripe: stripe?.client != nil
-        case .paypal, .alipay, .wechatPay: false
+        case .alipay: alipay?.client != nil
+        case .wechatPay: wechatPay?.client != nil
+        case .paypal: false
         }
     }
 
@@ -230,7 +266,27 @@ public struct PaymentProviders: Sendable {
                 throw Problem(status: .badGateway, code: "payment-provider-unavailable", title: "Payment provider unavailable",
                               detail: "Stripe did not take refund \(refund.id): \(error). It stays pending; retry with the same Idempotency-Key.")
             }
-        case .paypal, .alipay, .wechatPay, .bankTransfer:
+        case .alipay:
+            guard let client = alipay?.client else { throw RechargeError.paymentMethodUnavailable("alipay") }
+            do {
+                _ = try await client.refund(outTradeNo: order.id, refundAmountMinorUnits: refund.amount.minorUnits(rounding: .halfEven),
+                                            outRequestNo: refund.id)
+                return "alipay:" + refund.id
+            } catch {
+                throw Problem(status: .badGateway, code: "payment-provider-unavailable", title: "Payment provider unavailable",
+                              detail: "Alipay did not take refund \(refund.id): \(error). It stays pending; retry with the same Idempotency-Key.")
+            }
+        case .wechatPay:
+            guard let client = wechatPay?.client else { throw RechargeError.paymentMethodUnavailable("wechat_pay") }
+            do {
+                let answer = try await client.refund(outTradeNo: order.id, outRefundNo: refund.id, refundFen: refund.amount.minorUnits(rounding: .halfEven),
+                                                     totalFen: order.quote.price.minorUnits(rounding: .halfEven))
+                return answer.refundID ?? "wechat:" + refund.id
+            } catch {
+                throw Problem(status: .badGateway, code: "payment-provider-unavailable", title: "Payment provider unavailable",
+                              detail: "WeChat Pay did not take refund \(refund.id): \(error). It stays pending; retry with the same Idempotency-Key.")
+            }
+        case .paypal, .bankTransfer:
             // Bank transfers go back by the operator's own payment run; not through this API yet.
             throw RechargeError.paymentMethodUnavailable(order.paymentMethod.rawValue)
         }
@@ -240,11 +296,11 @@ public struct PaymentProviders: Sendable {
         switch order.paymentMethod {
         case .sandbox:
             return CheckoutOutput(type: "redirect", url: "/sandbox/checkout/\(order.id)", reference: nil, account: nil, accountName: nil, bankName: nil,
-                                  clientSecret: nil)
+                                  clientSecret: nil, qrCode: nil)
         case .bankTransfer:
             guard let account = bankAccount, let text = order.providerReference, let reference = try? PaymentReference(text) else { return nil }
             return CheckoutOutput(type: "bank_transfer", url: nil, reference: reference.printed, account: account.account,
-                                  accountName: account.holder, bankName: account.bank, clientSecret: nil)
+                                  accountName: account.holder, bankName: account.bank, clientSecret: nil, qrCode: nil)
         default:
             return nil
         }

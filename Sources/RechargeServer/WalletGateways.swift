@@ -14,11 +14,25 @@ public struct AlipayGateway: Sendable {
     /// The merchant's Alipay account (`seller_id`, 2088…); checked when set.
     public let sellerID: String?
     let alipayPublicKey: _RSA.Signing.PublicKey
+    /// The OpenAPI client (precreate, query, refund); without it notifications are verified but Alipay is not
+    /// offered for new orders.
+    public let client: AlipayClient?
 
-    public init(appID: String, sellerID: String?, alipayPublicKey: String) throws {
+    public init(appID: String, sellerID: String?, alipayPublicKey: String, client: AlipayClient? = nil) throws {
         self.appID = appID
         self.sellerID = sellerID
         self.alipayPublicKey = try ProviderRSAKey.publicKey(alipayPublicKey, provider: .alipay)
+        self.client = client
+    }
+
+    /// The reconciliation job's status query: a paid trade whose notification may have been lost.
+    public func query(_ order: RechargeOrder) async throws -> PaymentConfirmation? {
+        guard let client else { return nil }
+        let status = try await client.query(outTradeNo: order.id)
+        guard status.isPaid else { return nil }
+        return PaymentConfirmation(provider: .alipay, eventID: "query:\(status.tradeNo ?? order.id):paid", orderID: order.id, outcome: .succeeded,
+                                   amount: try Money.fromMinorUnits(status.totalAmountMinorUnits, currency: try Currency(code: "CNY")),
+                                   providerReference: status.tradeNo, failureReason: nil)
     }
 
     public func verify(body: [UInt8]) throws(RechargeError) -> PaymentConfirmation {
@@ -59,14 +73,27 @@ public struct WeChatPayGateway: Sendable {
     public let appID: String
     let platformKeys: [String: _RSA.Signing.PublicKey]
     let apiV3Key: WeChatPayAPIv3Key
+    /// The API v3 client (Native pay, query, refund); without it WeChat Pay is not offered for new orders.
+    public let client: WeChatPayClient?
 
-    public init(mchID: String, appID: String, platformKeys: [String: String], apiV3Key: String) throws {
+    public init(mchID: String, appID: String, platformKeys: [String: String], apiV3Key: String, client: WeChatPayClient? = nil) throws {
         self.mchID = mchID
         self.appID = appID
+        self.client = client
         var keys: [String: _RSA.Signing.PublicKey] = [:]
         for (serial, pem) in platformKeys { keys[serial] = try ProviderRSAKey.publicKey(pem, provider: .wechatPay) }
         self.platformKeys = keys
         self.apiV3Key = try WeChatPayAPIv3Key(apiV3Key)
+    }
+
+    /// The reconciliation job's status query.
+    public func query(_ order: RechargeOrder) async throws -> PaymentConfirmation? {
+        guard let client else { return nil }
+        let transaction = try await client.query(outTradeNo: order.id)
+        guard transaction.isPaid else { return nil }
+        return PaymentConfirmation(provider: .wechatPay, eventID: "query:\(transaction.transactionID ?? order.id):paid", orderID: order.id,
+                                   outcome: .succeeded, amount: try Money.fromMinorUnits(transaction.totalFen, currency: try Currency(code: "CNY")),
+                                   providerReference: transaction.transactionID, failureReason: nil)
     }
 
     public func verify(body: [UInt8], headers: WeChatPaySignatureHeaders, now: Date) throws(RechargeError) -> PaymentConfirmation {

@@ -106,7 +106,7 @@ struct Serve: AsyncParsableCommand {
             } else if stripeSecretKey ?? environment["RECHARGE_STRIPE_SECRET_KEY"] != nil {
                 throw CLIError("Stripe needs its webhook secret too (--stripe-webhook-secret): orders are fulfilled only from verified notifications")
             }
-            let wallets = try WalletConfiguration.load(environment)
+            let wallets = try WalletConfiguration.load(environment, httpClient: httpClient)
             let services = RechargeServices(
                 database: db, payments: PaymentProviders(sandbox: sandboxOff ? nil : SandboxGateway(secret: secret), stripe: stripe, bankAccount: bank,
                                                          alipay: wallets.alipay, wechatPay: wallets.wechatPay))
@@ -189,18 +189,27 @@ enum FirstRun {
 
 /// Alipay and WeChat Pay, from the environment (keys come from files, never from the command line).
 enum WalletConfiguration {
-    static func load(_ environment: [String: String]) throws -> (alipay: AlipayGateway?, wechatPay: WeChatPayGateway?) {
+    static func load(_ environment: [String: String], httpClient: HTTPClient) throws -> (alipay: AlipayGateway?, wechatPay: WeChatPayGateway?) {
         func file(_ name: String) throws -> String? {
             guard let path = environment[name] else { return nil }
             guard let data = FileManager.default.contents(atPath: path) else { throw CLIError("\(name): cannot read '\(path)'") }
             return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         }
+        // Where providers send notifications: this server's public address.
+        let publicURL = environment["RECHARGE_PUBLIC_URL"]
         var alipay: AlipayGateway?
         if let appID = environment["RECHARGE_ALIPAY_APP_ID"] {
             guard let key = try file("RECHARGE_ALIPAY_PUBLIC_KEY_FILE") else {
                 throw CLIError("RECHARGE_ALIPAY_APP_ID needs RECHARGE_ALIPAY_PUBLIC_KEY_FILE (Alipay's public key, to verify notifications)")
             }
-            alipay = try AlipayGateway(appID: appID, sellerID: environment["RECHARGE_ALIPAY_SELLER_ID"], alipayPublicKey: key)
+            var client: AlipayClient?
+            if let merchantKey = try file("RECHARGE_ALIPAY_PRIVATE_KEY_FILE") {
+                guard let publicURL else { throw CLIError("the Alipay client needs RECHARGE_PUBLIC_URL (for its notify_url)") }
+                client = AlipayClient(configuration: try .init(
+                    appID: appID, merchantPrivateKeyPEM: merchantKey, alipayPublicKeyPEM: key, notifyURL: publicURL + "/webhooks/alipay",
+                    gatewayURL: environment["RECHARGE_ALIPAY_GATEWAY"] ?? "https://openapi.alipay.com/gateway.do"), httpClient: httpClient)
+            }
+            alipay = try AlipayGateway(appID: appID, sellerID: environment["RECHARGE_ALIPAY_SELLER_ID"], alipayPublicKey: key, client: client)
         }
         var wechat: WeChatPayGateway?
         if let mchID = environment["RECHARGE_WECHAT_MCHID"] {
@@ -209,7 +218,18 @@ enum WalletConfiguration {
             else {
                 throw CLIError("RECHARGE_WECHAT_MCHID needs RECHARGE_WECHAT_APPID, RECHARGE_WECHAT_PLATFORM_SERIAL, RECHARGE_WECHAT_PLATFORM_KEY_FILE and RECHARGE_WECHAT_APIV3_KEY_FILE")
             }
-            wechat = try WeChatPayGateway(mchID: mchID, appID: appID, platformKeys: [serial: platformKey], apiV3Key: apiV3Key)
+            var client: WeChatPayClient?
+            if let merchantKey = try file("RECHARGE_WECHAT_MERCHANT_KEY_FILE") {
+                guard let merchantSerial = environment["RECHARGE_WECHAT_MERCHANT_SERIAL"], let publicURL else {
+                    throw CLIError("the WeChat Pay client needs RECHARGE_WECHAT_MERCHANT_SERIAL and RECHARGE_PUBLIC_URL")
+                }
+                client = WeChatPayClient(configuration: .init(
+                    mchID: mchID, appID: appID, merchantSerialNo: merchantSerial,
+                    merchantPrivateKey: try ProviderRSAKey.privateKey(merchantKey, provider: .wechatPay),
+                    platformKeys: [serial: try ProviderRSAKey.publicKey(platformKey, provider: .wechatPay)], notifyURL: publicURL + "/webhooks/wechat_pay",
+                    baseURL: environment["RECHARGE_WECHAT_API_URL"] ?? "https://api.mch.weixin.qq.com"), httpClient: httpClient)
+            }
+            wechat = try WeChatPayGateway(mchID: mchID, appID: appID, platformKeys: [serial: platformKey], apiV3Key: apiV3Key, client: client)
         }
         return (alipay, wechat)
     }

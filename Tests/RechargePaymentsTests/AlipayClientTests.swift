@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Crypto
 import Foundation
+import RechargeTestSupport
 @testable import RechargePayments
 import Testing
 import _CryptoExtras

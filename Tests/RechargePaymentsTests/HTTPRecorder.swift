@@ -1,4 +1,5 @@
 import Foundation
+import RechargeTestSupport
 
 /// Runs `scripts/peers/http_recorder.py`: a throwaway HTTP endpoint on a free loopback port that records
 /// every request it receives (exact body bytes and headers) and answers with a canned response. The

@@ -1,4 +1,5 @@
 import Foundation
+import RechargeTestSupport
 import RechargePayments
 import Testing
 import _CryptoExtras

@@ -8,22 +8,22 @@ import _CryptoExtras
 /// Its Python is `RECHARGE_TEST_PEERS_PYTHON`. The child is stopped by `stop()` (every test calls it in a
 /// `defer`) and, failing that, by `deinit`; closing its stdin stops it too, even if this process dies. The
 /// scripts unblock SIGTERM first, because Foundation's Process on Linux starts children with it blocked.
-final class GatewayPeer {
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
+public final class GatewayPeer: @unchecked Sendable {
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
     }
 
-    static let scriptsDirectory = URL(fileURLWithPath: #filePath)
+    public static let scriptsDirectory = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("scripts/peers")
 
-    let port: Int
+    public let port: Int
     private let process: Process
     private let lifeline: Pipe
     private let directory: URL
     private var stopped = false
 
-    var url: String { "http://127.0.0.1:\(port)" }
+    public var url: String { "http://127.0.0.1:\(port)" }
 
     private init(port: Int, process: Process, lifeline: Pipe, directory: URL) {
         self.port = port
@@ -33,7 +33,7 @@ final class GatewayPeer {
     }
 
     /// `files` are written to a fresh directory; an argument `@name` becomes that file's path.
-    static func start(script: String, arguments: [String], files: [String: Data]) async throws -> GatewayPeer {
+    public static func start(script: String, arguments: [String], files: [String: Data]) async throws -> GatewayPeer {
         guard let python = PaymentPeer.python else {
             throw Failure(description: "RECHARGE_TEST_PEERS_PYTHON is not set; run eval \"$(scripts/start-peers)\"")
         }
@@ -68,7 +68,7 @@ final class GatewayPeer {
     }
 
     /// Ends the child and waits (without `waitUntilExit`, which spins the run loop on Linux) until it is gone.
-    func stop() async {
+    public func stop() async {
         guard !stopped else { return }
         stopped = true
         try? lifeline.fileHandleForWriting.close()
@@ -88,13 +88,13 @@ final class GatewayPeer {
     }
 
     /// `POST <path>` to one of the peer's `/_test/…` hooks.
-    func hook(_ pathWithQuery: String) async throws {
+    public func hook(_ pathWithQuery: String) async throws {
         var request = HTTPClientRequest(url: url + pathWithQuery)
         request.method = .POST
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
         guard response.status.code == 200 else { throw Failure(description: "\(pathWithQuery) answered \(response.status)") }
     }
 
-    static func pem(_ key: _RSA.Signing.PrivateKey) -> Data { Data(key.pemRepresentation.utf8) }
-    static func pem(_ key: _RSA.Signing.PublicKey) -> Data { Data(key.pemRepresentation.utf8) }
+    public static func pem(_ key: _RSA.Signing.PrivateKey) -> Data { Data(key.pemRepresentation.utf8) }
+    public static func pem(_ key: _RSA.Signing.PublicKey) -> Data { Data(key.pemRepresentation.utf8) }
 }

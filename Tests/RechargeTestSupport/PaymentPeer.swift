@@ -6,25 +6,25 @@ import Foundation
 /// The Python comes from `RECHARGE_TEST_PEERS_PYTHON`, which `eval "$(scripts/start-peers)"` exports
 /// (the `.venv-peers` interpreter, where the SDKs are installed at pinned versions). Without it the peer
 /// tests are skipped, and say so, so a plain `swift test` passes on a machine without the venv.
-enum PaymentPeer {
-    static let python: String? = {
+public enum PaymentPeer {
+    public static let python: String? = {
         guard let value = ProcessInfo.processInfo.environment["RECHARGE_TEST_PEERS_PYTHON"], !value.isEmpty else { return nil }
         return value
     }()
 
-    static var isAvailable: Bool { python != nil }
+    public static var isAvailable: Bool { python != nil }
 
-    static let script = URL(fileURLWithPath: #filePath)
+    public static let script = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("scripts/peers/payment_signer.py")
 
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
     }
 
     /// `files` are written to a fresh directory and `@name` arguments replaced by their paths, so keys and
     /// bodies travel as exact bytes rather than through argv quoting.
-    static func run(_ arguments: [String], files: [String: Data] = [:]) throws -> [String: Any] {
+    public static func run(_ arguments: [String], files: [String: Data] = [:]) throws -> [String: Any] {
         guard let python else { throw Failure(description: "RECHARGE_TEST_PEERS_PYTHON is not set") }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("payment-peer-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -57,14 +57,14 @@ enum PaymentPeer {
         return object
     }
 
-    static func bytes(_ object: [String: Any], _ key: String = "body_base64") throws -> Data {
+    public static func bytes(_ object: [String: Any], _ key: String = "body_base64") throws -> Data {
         guard let text = object[key] as? String, let data = Data(base64Encoded: text) else {
             throw Failure(description: "no base64 \(key) in \(object)")
         }
         return data
     }
 
-    static func header(_ object: [String: Any], _ name: String) throws -> String {
+    public static func header(_ object: [String: Any], _ name: String) throws -> String {
         guard let headers = object["headers"] as? [String: String], let value = headers[name] else {
             throw Failure(description: "no header \(name) in \(object)")
         }
