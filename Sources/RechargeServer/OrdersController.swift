@@ -68,8 +68,10 @@ struct OrdersController {
                                                lifetime: payments.lifetime(method),
                                                checkout: localCheckout)
         var order = creation.order
-        var checkout = payments.checkout(for: order)
-        if let stripe = payments.stripe?.client, method == .stripe {
+        var checkout = order.state == .awaitingPayment ? payments.checkout(for: order) : nil
+        // A replayed create of an order already paid (or closed) answers with the order as it is, asking no provider.
+        let payable = order.state == .created || order.state == .awaitingPayment
+        if payable, let stripe = payments.stripe?.client, method == .stripe {
             // The PaymentIntent is made after the order is committed (never a network call inside a transaction),
             // keyed by the order id, so a retried create (or a crash in between) finds the same intent.
             let intent: StripePaymentIntent
@@ -85,7 +87,7 @@ struct OrdersController {
             checkout = CheckoutOutput(type: "client_secret", url: nil, reference: intent.id, account: nil, accountName: nil, bankName: nil,
                                       clientSecret: intent.clientSecret, qrCode: nil)
         }
-        if method == .alipay || method == .wechatPay {
+        if payable, method == .alipay || method == .wechatPay {
             // A QR code for the payer's wallet app; the trade number is the order id, so a retried create asks for the
             // same trade again (both gateways answer a repeated out_trade_no with the same trade).
             let price = order.quote.price
