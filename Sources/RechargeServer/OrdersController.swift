@@ -25,6 +25,8 @@ struct OrdersController {
         group.post("orders/{id}/cancel", use: cancel)
         group.get("orders/{id}/receipt", use: receipt)
         group.post("orders/{id}/refunds", use: refund)
+        group.post("bank-statements", use: importBankStatement)
+        group.get("bank-review", use: bankReview)
         group.get("orders/{id}/refunds", use: listRefunds)
     }
 
@@ -146,6 +148,68 @@ struct OrdersController {
     @Sendable func cancel(_ request: Request, context: RechargeRequestContext) async throws -> Response {
         _ = try context.require(.write)
         return try JSONResponse.make(OrderOutput(try await orders.cancel(try id(context), now: clock())))
+    }
+
+    /// A bank statement (camt.053 XML, or CSV with `?account=`): pays matching bank-transfer orders once per entry.
+    @Sendable func importBankStatement(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+        _ = try context.require(.admin)
+        let data = Data(buffer: try await JSONBody.collect(request, upTo: 8 << 20))
+        let statements: [BankStatement]
+        do {
+            if request.headers[.contentType]?.contains("csv") == true {
+                guard let account = request.uri.queryParameters.get("account") else {
+                    throw RechargeError.invalidRequest("A CSV statement needs ?account= (the account it is for).")
+                }
+                statements = [try StatementCSVParser().parse(data, statementID: "upload", account: .other(account))]
+            } else {
+                statements = try Camt053Parser().parse(data)
+            }
+        } catch let error as BankingError {
+            throw Problem(status: .badRequest, code: "invalid-statement", title: "Invalid bank statement", detail: error.detail)
+        }
+        var total = BankStatementImport.Summary()
+        for statement in statements {
+            let summary = try await BankStatementImport(orders: orders).apply(statement, now: clock())
+            total.credits += summary.credits
+            total.paid += summary.paid
+            total.alreadyApplied += summary.alreadyApplied
+            total.toReview += summary.toReview
+            total.debitsIgnored += summary.debitsIgnored
+        }
+        var json = JSONWriter(capacity: 128)
+        json.object { json in
+            json.field("statements", statements.count)
+            json.field("credits", total.credits)
+            json.field("paid", total.paid)
+            json.field("alreadyApplied", total.alreadyApplied)
+            json.field("toReview", total.toReview)
+            json.field("debitsIgnored", total.debitsIgnored)
+        }
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
+    }
+
+    @Sendable func bankReview(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+        _ = try context.require(.admin)
+        let items = try await orders.bankReview()
+        var json = JSONWriter(capacity: 256 * max(1, items.count))
+        json.object { json in
+            json.key("items")
+            json.array(items) { json, item in
+                json.object { json in
+                    json.field("id", item.id)
+                    json.field("account", item.account)
+                    json.field("entryReference", item.entryReference)
+                    json.field("outcome", item.outcome)
+                    json.field("order", item.orderID)
+                    json.field("amount", item.amount.decimalString)
+                    json.field("currency", item.amount.currency.code)
+                    json.field("bookingDate", item.bookingDate)
+                    json.field("debtor", item.debtor)
+                    json.field("remittance", item.remittance)
+                }
+            }
+        }
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
     }
 
     /// Takes the amount off the line and the order in one transaction, then has the provider send it back.

@@ -244,6 +244,32 @@ struct OrdersAPITests {
             #expect(created["expiresAt"] as? String == "2026-11-25T11:06:40.000Z")
             try api.expectProblem(try await createOrder(api, #"{"product": "topup-10", "paymentMethod": "sandbox"}"#, key: "bt-2"),
                                   .unprocessableContent, "payment-method-unavailable")
+            // The statement arrives (an admin uploads it): the order is paid once, however often it is uploaded.
+            let statement = """
+                <?xml version="1.0" encoding="UTF-8"?>
+                <Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt><GrpHdr><MsgId>M</MsgId><CreDtTm>2026-11-20T00:00:00Z</CreDtTm></GrpHdr>
+                <Stmt><Id>S</Id><CreDtTm>2026-11-20T00:00:00Z</CreDtTm><Acct><Id><IBAN>DE89370400440532013000</IBAN></Id><Ccy>USD</Ccy></Acct>
+                <Ntry><Amt Ccy="USD">10.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts><BookgDt><Dt>2026-11-20</Dt></BookgDt>
+                <AcctSvcrRef>E1</AcctSvcrRef><NtryDtls><TxDtls><RmtInf><Ustrd>\(printed)</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>
+                <Ntry><Amt Ccy="USD">3.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts><BookgDt><Dt>2026-11-20</Dt></BookgDt>
+                <AcctSvcrRef>E2</AcctSvcrRef><NtryDtls><TxDtls><RmtInf><Ustrd>for my phone</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>
+                </Stmt></BkToCstmrStmt></Document>
+                """
+            for round in 0..<2 {
+                let upload = try await api.client.execute(uri: "/v1/bank-statements", method: .post,
+                                                          headers: [.authorization: "Bearer \(api.admin)", .contentType: "application/xml"],
+                                                          body: ByteBuffer(string: statement))
+                let summary = try api.json(upload)
+                #expect(summary["paid"] as? Int == (round == 0 ? 1 : 0) && summary["alreadyApplied"] as? Int == round)
+            }
+            #expect(try await api.mainBalance() == "10.00")
+            let review = try api.json(try await api.send(.get, "/v1/bank-review", key: api.admin))
+            #expect((review["items"] as? [[String: Any]])?.map { $0["outcome"] as? String } == ["no_reference"])
+            let bad = try await api.client.execute(uri: "/v1/bank-statements", method: .post,
+                                                   headers: [.authorization: "Bearer \(api.admin)", .contentType: "application/xml"],
+                                                   body: ByteBuffer(string: "<Document><oops"))
+            try api.expectProblem(bad, .badRequest, "invalid-statement")
+            try api.expectProblem(try await api.send(.get, "/v1/bank-review", key: api.writer), .forbidden, "forbidden")
         }
     }
 
