@@ -9,7 +9,7 @@ import RechargeStore
 
 struct NotifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "notify", abstract: "Notification templates and the outbox.", subcommands: [Preview.self, List.self, Deliver.self])
+        commandName: "notify", abstract: "Notification templates and the outbox.", subcommands: [Preview.self, List.self, Deliver.self, Prefs.self])
 
     struct Preview: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Render an event's templates with sample values.")
@@ -147,5 +147,60 @@ enum DeliverySetup {
         return DeliveryService(
             outbox: OutboxStore(database: database), renderer: try NotificationRenderer.bundled(), sms: sms, email: email,
             configuration: configuration, logger: logger)
+    }
+}
+
+/// `recharge notify prefs`: a line's notification settings, shown or changed (what customer service does when a
+/// subscriber asks on the phone). Options not given keep their value.
+extension NotifyCommand {
+    struct Prefs: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show a line's notification settings, or change them (options not given keep their value).")
+
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: "The line's number.") var msisdn: String
+        @Option(help: "SMS notices: on or off.") var sms: String?
+        @Option(help: "Email notices: on or off.") var email: String?
+        @Option(help: "The line's own email address, or 'none' for the subscriber's.") var emailAddress: String?
+        @Option(help: "en or zh-Hans.") var language: String?
+        @Option(help: "Low-balance threshold, e.g. 5.00 (in the line's currency).") var lowBalance: String?
+
+        func run() async throws {
+            try await reportingErrors {
+                func flag(_ text: String?, _ name: String) throws -> Bool? {
+                    switch text {
+                    case nil: return nil
+                    case "on": return true
+                    case "off": return false
+                    case let other?: throw CLIError("--\(name) must be on or off, not '\(other)'")
+                    }
+                }
+                let sms = try flag(self.sms, "sms")
+                let email = try flag(self.email, "email")
+                let language = try self.language.map { text in
+                    guard let value = NotificationLanguage(rawValue: text) else { throw CLIError("--language must be en or zh-Hans, not '\(text)'") }
+                    return value
+                }
+                let number = try MSISDN(msisdn)
+                let db = try await database.open()
+                do {
+                    let store = NotificationPreferencesStore(database: db)
+                    var current = try await store.preferences(number)
+                    if sms != nil || email != nil || emailAddress != nil || language != nil || lowBalance != nil {
+                        let address: String? = emailAddress.map { $0 == "none" ? nil : $0 } ?? current.email
+                        let threshold = try lowBalance.map { try Money.parseCLI($0, defaultCurrency: current.lowBalanceThreshold.currency) }
+                            ?? current.lowBalanceThreshold
+                        current = try await store.replace(number, with: try NotificationPreferences(
+                            smsEnabled: sms ?? current.smsEnabled, emailEnabled: email ?? current.emailEnabled, email: address,
+                            language: language ?? current.language, lowBalanceThreshold: threshold), now: Date())
+                    }
+                    await db.close()
+                    print("\(current.msisdn): sms \(current.smsEnabled ? "on" : "off"), email \(current.emailEnabled ? "on" : "off") (\(current.email ?? "no address")), language \(current.language.rawValue), low balance below \(current.lowBalanceThreshold)")
+                } catch {
+                    await db.close()
+                    throw error
+                }
+            }
+        }
     }
 }
