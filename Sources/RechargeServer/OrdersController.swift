@@ -82,8 +82,7 @@ struct OrdersController {
                     amountMinorUnits: order.quote.price.minorUnits(rounding: .halfEven), currency: order.quote.price.currency.code.lowercased(),
                     orderID: order.id, idempotencyKey: "order:\(order.id):intent")
             } catch {
-                throw Problem(status: .badGateway, code: "payment-provider-unavailable", title: "Payment provider unavailable",
-                              detail: "Stripe could not start the payment of order \(order.id): \(error). Retry with the same Idempotency-Key.")
+                throw Problem.providerUnavailable("Stripe could not start the payment of order \(order.id): \(error). Retry with the same Idempotency-Key.")
             }
             if order.state == .created { order = try await orders.startCheckout(order.id, providerReference: intent.id, now: now) }
             checkout = CheckoutOutput(type: "client_secret", url: nil, reference: intent.id, account: nil, accountName: nil, bankName: nil,
@@ -110,8 +109,7 @@ struct OrdersController {
             } catch let error as RechargeError {
                 throw error
             } catch {
-                throw Problem(status: .badGateway, code: "payment-provider-unavailable", title: "Payment provider unavailable",
-                              detail: "\(method.rawValue) could not start the payment of order \(order.id): \(error). Retry with the same Idempotency-Key.")
+                throw Problem.providerUnavailable("\(method.rawValue) could not start the payment of order \(order.id): \(error). Retry with the same Idempotency-Key.")
             }
             if order.state == .created { order = try await orders.startCheckout(order.id, providerReference: order.id, now: now) }
             checkout = CheckoutOutput(type: "qr_code", url: nil, reference: order.id, account: nil, accountName: nil, bankName: nil,
@@ -167,15 +165,7 @@ struct OrdersController {
         } catch let error as BankingError {
             throw Problem(status: .badRequest, code: "invalid-statement", title: "Invalid bank statement", detail: error.detail)
         }
-        var total = BankStatementImport.Summary()
-        for statement in statements {
-            let summary = try await BankStatementImport(orders: orders).apply(statement, now: clock())
-            total.credits += summary.credits
-            total.paid += summary.paid
-            total.alreadyApplied += summary.alreadyApplied
-            total.toReview += summary.toReview
-            total.debitsIgnored += summary.debitsIgnored
-        }
+        let total = try await BankStatementImport(orders: orders).apply(statements, now: clock())
         var json = JSONWriter(capacity: 128)
         json.object { json in
             json.field("statements", statements.count)

@@ -78,8 +78,7 @@ public struct PaymentProviders: Sendable {
                 return try await client.createRefund(paymentIntent: intent, amountMinorUnits: refund.amount.minorUnits(rounding: .halfEven),
                                                      idempotencyKey: "refund:\(refund.id)").id
             } catch {
-                throw Problem(status: .badGateway, code: "payment-provider-unavailable", title: "Payment provider unavailable",
-                              detail: "Stripe did not take refund \(refund.id): \(error). It stays pending; retry with the same Idempotency-Key.")
+                throw Problem.providerUnavailable("Stripe did not take refund \(refund.id): \(error). It stays pending; retry with the same Idempotency-Key.")
             }
         case .alipay:
             guard let client = alipay?.client else { throw RechargeError.paymentMethodUnavailable("alipay") }
@@ -88,8 +87,7 @@ public struct PaymentProviders: Sendable {
                                             outRequestNo: refund.id)
                 return "alipay:" + refund.id
             } catch {
-                throw Problem(status: .badGateway, code: "payment-provider-unavailable", title: "Payment provider unavailable",
-                              detail: "Alipay did not take refund \(refund.id): \(error). It stays pending; retry with the same Idempotency-Key.")
+                throw Problem.providerUnavailable("Alipay did not take refund \(refund.id): \(error). It stays pending; retry with the same Idempotency-Key.")
             }
         case .wechatPay:
             guard let client = wechatPay?.client else { throw RechargeError.paymentMethodUnavailable("wechat_pay") }
@@ -98,8 +96,7 @@ public struct PaymentProviders: Sendable {
                                                      totalFen: order.quote.price.minorUnits(rounding: .halfEven))
                 return answer.refundID ?? "wechat:" + refund.id
             } catch {
-                throw Problem(status: .badGateway, code: "payment-provider-unavailable", title: "Payment provider unavailable",
-                              detail: "WeChat Pay did not take refund \(refund.id): \(error). It stays pending; retry with the same Idempotency-Key.")
+                throw Problem.providerUnavailable("WeChat Pay did not take refund \(refund.id): \(error). It stays pending; retry with the same Idempotency-Key.")
             }
         case .paypal, .bankTransfer:
             // Bank transfers go back by the operator's own payment run; not through this API yet.

@@ -58,6 +58,12 @@ public struct Problem: Error, Sendable, Encodable, Equatable {
         Problem(status: .badRequest, code: "malformed-body", title: "The request body is not valid", detail: detail, field: field)
     }
 
+    /// A payment provider could not be reached or refused the call: nothing was charged; the client retries with
+    /// the same Idempotency-Key.
+    static func providerUnavailable(_ detail: String) -> Problem {
+        Problem(status: .badGateway, code: "payment-provider-unavailable", title: "Payment provider unavailable", detail: detail)
+    }
+
     static func bodyTooLarge(limit: Int?) -> Problem {
         Problem(status: .contentTooLarge, code: "body-too-large", title: "Request body too large",
                 detail: limit.map { "Request bodies are limited to \($0 / 1024) KiB." } ?? "The request body is too large.")

@@ -23,6 +23,21 @@ public struct BankStatementImport: Sendable {
         public var debitsIgnored = 0
 
         public init() {}
+
+        mutating func add(_ other: Summary) {
+            credits += other.credits
+            paid += other.paid
+            alreadyApplied += other.alreadyApplied
+            toReview += other.toReview
+            debitsIgnored += other.debitsIgnored
+        }
+    }
+
+    /// Several statements (a camt.053 file may hold one per account), one after the other; their summaries added.
+    public func apply(_ statements: [BankStatement], now: Date) async throws -> Summary {
+        var total = Summary()
+        for statement in statements { total.add(try await apply(statement, now: now)) }
+        return total
     }
 
     public func apply(_ statement: BankStatement, now: Date) async throws -> Summary {

@@ -33,6 +33,19 @@ struct LedgerRequest: Sendable {
     }
 }
 
+extension LedgerRequest {
+    /// A request the store makes itself (order fulfilment, refunds, disputes): the key from its own text, the
+    /// fingerprint from the command.
+    init(_ command: Command, key: String, now: Date, counterparty: Int64) throws {
+        let fingerprint: String
+        switch command {
+        case .topUp(let topUp): fingerprint = topUp.fingerprint
+        case .debit(let debit): fingerprint = debit.fingerprint
+        }
+        self.init(command: command, key: try IdempotencyKey(key), fingerprint: sha256Hex(fingerprint), now: now, counterparty: counterparty)
+    }
+}
+
 /// Group commit: concurrent requests queue here and a leader applies everything queued so far in a single
 /// transaction, so many operations share one commit and one fsync, the way TigerBeetle batches transfers.
 /// No background task is needed: a request that finds fewer than `leaders` batches running becomes a

@@ -74,8 +74,7 @@ extension OrderStore {
                         db, code: LedgerAccountCode.clearing(channel, unit: price.currency.code), kind: .clearing, unit: price.currency.code, now: now)
                     let debit = try DebitCommand(msisdn: order.msisdn, kind: .monetary, amount: requested, currency: price.currency, channel: channel,
                                                  reference: refundID, mainBalanceOnly: true)
-                    let request = LedgerRequest(command: .debit(debit), key: try IdempotencyKey("refund:\(refundID)"),
-                                                fingerprint: sha256Hex(debit.fingerprint), now: now, counterparty: clearing)
+                    let request = try LedgerRequest(.debit(debit), key: "refund:\(refundID)", now: now, counterparty: clearing)
                     guard let outcome = try await LedgerBatch.apply([request], in: db, database: database).first else {
                         throw DatabaseError.invariantViolated("the ledger answered no outcome for refund \(refundID)")
                     }

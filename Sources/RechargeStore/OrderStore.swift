@@ -450,12 +450,7 @@ public final class OrderStore: Sendable {
             try await LedgerStore.upsertAccount(db, code: code, kind: kind, unit: unit, now: now)
         }
         func request(_ command: LedgerRequest.Command, key: String, counterparty: Int64) throws -> LedgerRequest {
-            let fingerprint: String
-            switch command {
-            case .topUp(let topUp): fingerprint = topUp.fingerprint
-            case .debit(let debit): fingerprint = debit.fingerprint
-            }
-            return LedgerRequest(command: command, key: try IdempotencyKey(key), fingerprint: sha256Hex(fingerprint), now: now, counterparty: counterparty)
+            try LedgerRequest(command, key: key, now: now, counterparty: counterparty)
         }
         // The ledger books the payment in the line's currency (the quoted amount when the payer paid in another).
         let paid = quote.settlementAmount

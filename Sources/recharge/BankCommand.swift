@@ -31,17 +31,9 @@ struct BankCommand: AsyncParsableCommand {
                     throw CLIError("\(file): \(error.detail)")
                 }
                 let db = try await database.open()
-                var total = BankStatementImport.Summary()
+                let total: BankStatementImport.Summary
                 do {
-                    let importer = BankStatementImport(orders: OrderStore(database: db))
-                    for statement in statements {
-                        let summary = try await importer.apply(statement, now: Date())
-                        total.credits += summary.credits
-                        total.paid += summary.paid
-                        total.alreadyApplied += summary.alreadyApplied
-                        total.toReview += summary.toReview
-                        total.debitsIgnored += summary.debitsIgnored
-                    }
+                    total = try await BankStatementImport(orders: OrderStore(database: db)).apply(statements, now: Date())
                 } catch {
                     await db.close()
                     throw error
