@@ -29,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
     ],
     targets: [
         // Pure domain: no I/O, Foundation only.
@@ -101,8 +103,9 @@ let package = Package(
             ],
             resources: [.copy("Resources/templates")]
         ),
-        // Payment providers' own signature protocols (Stripe-Signature, Alipay RSA2, WeChat Pay API v3),
-        // verified on raw bytes. No store, no server, no network.
+        // Payment providers' own protocols: clients (Stripe, PayPal, Alipay, WeChat Pay) and notification
+        // signatures (Stripe-Signature, PayPal's certificate-signed webhooks, Alipay RSA2, WeChat Pay API v3),
+        // verified on raw bytes. No store, no server.
         .target(
             name: "RechargePayments",
             dependencies: [
@@ -110,6 +113,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
         ),
         .executableTarget(

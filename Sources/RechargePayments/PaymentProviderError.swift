@@ -26,13 +26,18 @@ public enum PaymentProviderError: Error, Equatable, Sendable, CustomStringConver
     /// The signature was valid but the encrypted resource did not open with our key (wrong APIv3 key or
     /// tampered ciphertext, nonce or associated data).
     case decryptionFailed(PaymentProvider)
+    /// PayPal named a signing certificate we do not trust: a host that is not PayPal's, a chain that does not
+    /// validate to our roots, an expired certificate, or one that is not for a paypal.com host.
+    case untrustedCertificate(PaymentProvider, reason: String)
+    /// The signing certificate could not be fetched; the provider retries the delivery later.
+    case certificateUnavailable(PaymentProvider, reason: String)
 
     public var provider: PaymentProvider {
         switch self {
         case .missingSignatureHeader(let p, _), .malformedSignatureHeader(let p, _, _), .noMatchingSignature(let p),
             .timestampOutsideTolerance(let p, _, _, _), .malformedBody(let p, _), .missingField(let p, _),
             .invalidAmount(let p, _, _), .unsupportedAlgorithm(let p, _), .unknownPlatformSerial(let p, _),
-            .invalidKey(let p, _), .decryptionFailed(let p):
+            .invalidKey(let p, _), .decryptionFailed(let p), .untrustedCertificate(let p, _), .certificateUnavailable(let p, _):
             return p
         }
     }
@@ -51,6 +56,8 @@ public enum PaymentProviderError: Error, Equatable, Sendable, CustomStringConver
         case .unknownPlatformSerial: "unknown_platform_serial"
         case .invalidKey: "invalid_key"
         case .decryptionFailed: "decryption_failed"
+        case .untrustedCertificate: "untrusted_certificate"
+        case .certificateUnavailable: "certificate_unavailable"
         }
     }
 
@@ -69,6 +76,8 @@ public enum PaymentProviderError: Error, Equatable, Sendable, CustomStringConver
         case .unknownPlatformSerial(_, let serial): detail = "no platform key for serial \(serial)"
         case .invalidKey(_, let reason): detail = "key is unusable: \(reason)"
         case .decryptionFailed: detail = "resource did not decrypt with the APIv3 key"
+        case .untrustedCertificate(_, let reason): detail = "signing certificate not trusted: \(reason)"
+        case .certificateUnavailable(_, let reason): detail = "signing certificate not fetched: \(reason)"
         }
         return "\(provider.rawValue) \(code): \(detail)"
     }

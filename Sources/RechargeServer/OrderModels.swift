@@ -97,8 +97,9 @@ struct FXQuoteOutput: Encodable {
 
 /// What the client must show the payer to pay an order.
 struct CheckoutOutput: Encodable {
-    /// `redirect`: send the browser to `url`; `bank_transfer`: show the account and the reference to write on
-    /// the transfer; `client_secret`: hand `clientSecret` to Stripe.js. (Later: `qr_code` with `content`.)
+    /// `redirect`: send the browser to `url` (the sandbox page, PayPal's approval page); `bank_transfer`: show the
+    /// account and the reference to write on the transfer; `client_secret`: hand `clientSecret` to Stripe.js;
+    /// `qr_code`: show `qrCode` as a QR code.
     let type: String
     let url: String?
     let reference: String?

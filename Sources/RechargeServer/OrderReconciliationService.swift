@@ -53,7 +53,8 @@ public struct OrderReconciliationService: Service {
                 }
             }
             for (method, query) in [(PaymentMethod.alipay, payments.alipay.map { gateway in { @Sendable (order: RechargeOrder) in try await gateway.query(order) } }),
-                                    (.wechatPay, payments.wechatPay.map { gateway in { @Sendable (order: RechargeOrder) in try await gateway.query(order) } })] {
+                                    (.wechatPay, payments.wechatPay.map { gateway in { @Sendable (order: RechargeOrder) in try await gateway.query(order) } }),
+                                    (.paypal, payments.paypal.map { gateway in { @Sendable (order: RechargeOrder) in try await gateway.query(order) } })] {
                 guard let query else { continue }
                 for order in try await orders.awaitingPayment(method: method, createdBefore: now.addingTimeInterval(-60), limit: 100) {
                     do {

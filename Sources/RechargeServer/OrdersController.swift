@@ -88,6 +88,23 @@ struct OrdersController {
             checkout = CheckoutOutput(type: "client_secret", url: nil, reference: intent.id, account: nil, accountName: nil, bankName: nil,
                                       clientSecret: intent.clientSecret, qrCode: nil)
         }
+        if payable, let paypal = payments.paypal, method == .paypal {
+            // A PayPal order, made after ours is committed and keyed by its id (a retried create gets the same
+            // PayPal order back); the payer is sent to its approval page.
+            if order.state == .created {
+                let started: (reference: String, approvalURL: String)
+                do {
+                    started = try await paypal.startCheckout(order, locale: request.headers[.acceptLanguage]?.hasPrefix("zh") == true ? "zh-CN" : nil)
+                } catch let error as RechargeError {
+                    throw error
+                } catch {
+                    throw Problem.providerUnavailable("PayPal could not start the payment of order \(order.id): \(error). Retry with the same Idempotency-Key.")
+                }
+                order = try await orders.startCheckout(order.id, providerReference: started.reference, now: now)
+                checkout = CheckoutOutput(type: "redirect", url: started.approvalURL, reference: started.reference, account: nil, accountName: nil,
+                                          bankName: nil, clientSecret: nil, qrCode: nil)
+            }
+        }
         if payable, method == .alipay || method == .wechatPay {
             // A QR code for the payer's wallet app; the trade number is the order id, so a retried create asks for the
             // same trade again (both gateways answer a repeated out_trade_no with the same trade).

@@ -16,14 +16,17 @@ public struct PaymentProviders: Sendable {
     /// Alipay's and WeChat Pay's notification side; nil when not configured.
     public let alipay: AlipayGateway?
     public let wechatPay: WeChatPayGateway?
+    /// PayPal Orders v2 and its webhooks; nil when not configured.
+    public let paypal: PayPalGateway?
 
     public init(sandbox: SandboxGateway?, stripe: StripeGateway? = nil, bankAccount: BankTransferAccount? = nil,
-                alipay: AlipayGateway? = nil, wechatPay: WeChatPayGateway? = nil) {
+                alipay: AlipayGateway? = nil, wechatPay: WeChatPayGateway? = nil, paypal: PayPalGateway? = nil) {
         self.sandbox = sandbox
         self.stripe = stripe
         self.bankAccount = bankAccount
         self.alipay = alipay
         self.wechatPay = wechatPay
+        self.paypal = paypal
     }
 
     /// Sandbox and bank transfer make their references here; Stripe's comes from its API after the order exists.
@@ -46,7 +49,7 @@ public struct PaymentProviders: Sendable {
         case .stripe: stripe?.client != nil
         case .alipay: alipay?.client != nil
         case .wechatPay: wechatPay?.client != nil
-        case .paypal: false
+        case .paypal: paypal?.client != nil
         }
     }
 
@@ -98,7 +101,16 @@ public struct PaymentProviders: Sendable {
             } catch {
                 throw Problem.providerUnavailable("WeChat Pay did not take refund \(refund.id): \(error). It stays pending; retry with the same Idempotency-Key.")
             }
-        case .paypal, .bankTransfer:
+        case .paypal:
+            guard let paypal else { throw RechargeError.paymentMethodUnavailable("paypal") }
+            do {
+                return try await paypal.refund(refund, order: order)
+            } catch let error as RechargeError {
+                throw error
+            } catch {
+                throw Problem.providerUnavailable("PayPal did not take refund \(refund.id): \(error). It stays pending; retry with the same Idempotency-Key.")
+            }
+        case .bankTransfer:
             // Bank transfers go back by the operator's own payment run; not through this API yet.
             throw RechargeError.paymentMethodUnavailable(order.paymentMethod.rawValue)
         }
@@ -113,6 +125,10 @@ public struct PaymentProviders: Sendable {
             guard let account = bankAccount, let text = order.providerReference, let reference = try? PaymentReference(text) else { return nil }
             return CheckoutOutput(type: "bank_transfer", url: nil, reference: reference.printed, account: account.account,
                                   accountName: account.holder, bankName: account.bank, clientSecret: nil, qrCode: nil)
+        case .paypal:
+            guard let url = paypal?.approvalURL(order) else { return nil }
+            return CheckoutOutput(type: "redirect", url: url, reference: order.providerReference, account: nil, accountName: nil, bankName: nil,
+                                  clientSecret: nil, qrCode: nil)
         default:
             return nil
         }

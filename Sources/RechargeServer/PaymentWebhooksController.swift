@@ -22,6 +22,11 @@ struct PaymentWebhooksController {
         router.post("webhooks/stripe", use: stripeNotification)
         router.post("webhooks/alipay", use: alipayNotification)
         router.post("webhooks/wechat_pay", use: wechatPayNotification)
+        router.post("webhooks/paypal", use: paypalNotification)
+        if payments.paypal != nil {
+            router.get("paypal/return", use: paypalReturn)
+            router.get("paypal/cancel", use: paypalCancel)
+        }
         if payments.sandbox != nil {
             router.get("sandbox/checkout/{id}", use: checkoutPage)
             router.post("sandbox/checkout/{id}", use: checkoutAction)
@@ -117,13 +122,119 @@ struct PaymentWebhooksController {
         }
     }
 
+    /// PayPal webhooks: verified (locally or by PayPal's verify API), then an approval is captured, a capture
+    /// applied; other event types are acknowledged. PayPal retries a delivery that is not answered 2xx.
+    @Sendable func paypalNotification(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+        guard let paypal = payments.paypal else { throw RechargeError.paymentMethodUnavailable("paypal") }
+        let body = Array(buffer: try await JSONBody.collect(request, upTo: Self.maximumNotificationSize))
+        func header(_ name: String) -> String? { request.headers[HTTPField.Name(name)!] }
+        let headers = PayPalWebhookHeaders(
+            transmissionID: header(PayPalWebhookHeaders.transmissionIDName), transmissionTime: header(PayPalWebhookHeaders.transmissionTimeName),
+            transmissionSignature: header(PayPalWebhookHeaders.transmissionSignatureName), certURL: header(PayPalWebhookHeaders.certURLName),
+            authAlgorithm: header(PayPalWebhookHeaders.authAlgorithmName))
+        let verified: PayPalGateway.Outcome
+        do {
+            verified = try await paypal.verify(body: body, headers: headers, now: clock())
+        } catch {
+            context.logger.warning("Payment notification rejected", metadata: ["provider": "paypal", "reason": "\(error.detail)"])
+            throw error
+        }
+        switch verified {
+        case .ignored(let type):
+            context.logger.info("PayPal event acknowledged, not acted on", metadata: ["type": "\(type)"])
+            var json = JSONWriter(capacity: 64)
+            json.object { json in
+                json.field("received", true)
+                json.field("ignored", type)
+            }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
+        case .confirmation(let confirmation):
+            return Self.acknowledgement(try await receive("paypal", logger: context.logger) { _ in confirmation })
+        case .approved(let orderID, let paypalOrderID):
+            let order = try await orders.order(orderID)
+            guard order.paymentMethod == .paypal, order.providerReference == paypalOrderID else {
+                throw RechargeError.paymentNotVerified(provider: "paypal", reason: "PayPal order \(paypalOrderID) is not the one of order \(orderID)")
+            }
+            let captured = try await capture(order, paypal: paypal, logger: context.logger)
+            return Self.acknowledgement(order: captured.order, duplicate: captured.duplicate)
+        }
+    }
+
+    /// Captures a PayPal order the payer approved and applies the capture; an order already paid (or captured
+    /// by another path) is left as it is.
+    private func capture(_ order: RechargeOrder, paypal: PayPalGateway, logger: Logger) async throws -> (order: RechargeOrder, duplicate: Bool) {
+        guard [.created, .awaitingPayment, .failed, .expired, .cancelled].contains(order.state), let reference = order.providerReference else {
+            return (order, true)
+        }
+        let confirmation: PaymentConfirmation?
+        do {
+            confirmation = try await paypal.capture(order, paypalOrderID: reference)
+        } catch let error as RechargeError {
+            throw error
+        } catch {
+            throw Problem.providerUnavailable("PayPal did not capture order \(order.id): \(error). It will be asked again.")
+        }
+        guard let confirmation else { return (order, true) }
+        let outcome = try await receive("paypal", logger: logger) { _ in confirmation }
+        return (outcome.order, outcome.duplicate)
+    }
+
+    /// The payer's way back from PayPal's approval page: capture, then a small page with the outcome.
+    @Sendable func paypalReturn(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+        guard let paypal = payments.paypal else { throw RechargeError.paymentMethodUnavailable("paypal") }
+        let zh = request.headers[.acceptLanguage]?.hasPrefix("zh") == true
+        let order = try await orders.order(request.uri.queryParameters.get("order") ?? "")
+        guard order.paymentMethod == .paypal else { throw RechargeError.paymentMethodUnavailable(order.paymentMethod.rawValue) }
+        // The token PayPal appends must be the PayPal order we made; the capture uses ours, never the query's.
+        if let token = request.uri.queryParameters.get("token"), order.state != .fulfilled, token != order.providerReference {
+            throw RechargeError.paymentNotVerified(provider: "paypal", reason: "token \(token) is not the PayPal order of \(order.id)")
+        }
+        let outcome = try await capture(order, paypal: paypal, logger: context.logger)
+        let status: String
+        switch outcome.order.state {
+        case .fulfilled: status = zh ? "已支付，已到账。" : "Paid. The recharge has been applied."
+        case .paid: status = zh ? "已支付，等待到账。" : "Paid; the recharge will be applied shortly."
+        default: status = zh ? "尚未完成支付。" : "The payment is not complete yet."
+        }
+        return Self.resultPage(title: zh ? "PayPal 支付" : "PayPal payment", status: status, order: outcome.order, zh: zh)
+    }
+
+    @Sendable func paypalCancel(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+        let zh = request.headers[.acceptLanguage]?.hasPrefix("zh") == true
+        let order = try await orders.order(request.uri.queryParameters.get("order") ?? "")
+        let status = zh ? "您已取消 PayPal 支付，未扣款。可以重新支付。" : "You left PayPal without paying; nothing was charged. You can try again."
+        return Self.resultPage(title: zh ? "PayPal 支付" : "PayPal payment", status: status, order: order, zh: zh)
+    }
+
+    static func resultPage(title: String, status: String, order: RechargeOrder, zh: Bool) -> Response {
+        let escape = OutboxController.escape
+        let item = order.quote.names[zh ? "zh-Hans" : "en"] ?? order.quote.names["en"] ?? ""
+        let html = """
+            <!doctype html>
+            <html lang="\(zh ? "zh-Hans" : "en")"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+            <title>\(escape(title))</title>
+            <style>body{font-family:system-ui,sans-serif;max-width:28em;margin:2em auto;padding:0 1em;color:#111}</style>
+            </head><body>
+            <h1>\(escape(title))</h1>
+            <p>\(escape(item))<br><strong>\(escape("\(order.quote.price.decimalString) \(order.quote.price.currency.code)"))</strong> · \(escape(order.msisdn.e164))</p>
+            <p id="status" data-state="\(order.state.rawValue)">\(escape(status))</p>
+            </body></html>
+            """
+        return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+                        body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
     static func acknowledgement(_ outcome: OrderStore.PaymentOutcome) -> Response {
+        acknowledgement(order: outcome.order, duplicate: outcome.duplicate)
+    }
+
+    static func acknowledgement(order: RechargeOrder, duplicate: Bool) -> Response {
         var json = JSONWriter(capacity: 128)
         json.object { json in
             json.field("received", true)
-            json.field("duplicate", outcome.duplicate)
-            json.field("order", outcome.order.id)
-            json.field("state", outcome.order.state.rawValue)
+            json.field("duplicate", duplicate)
+            json.field("order", order.id)
+            json.field("state", order.state.rawValue)
         }
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
     }

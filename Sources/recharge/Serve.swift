@@ -109,7 +109,8 @@ struct Serve: AsyncParsableCommand {
             let wallets = try WalletConfiguration.load(environment, httpClient: httpClient)
             let services = RechargeServices(
                 database: db, payments: PaymentProviders(sandbox: sandboxOff ? nil : SandboxGateway(secret: secret), stripe: stripe, bankAccount: bank,
-                                                         alipay: wallets.alipay, wechatPay: wallets.wechatPay))
+                                                         alipay: wallets.alipay, wechatPay: wallets.wechatPay,
+                                                         paypal: try PayPalConfiguration.load(environment, httpClient: httpClient)))
             logger.info("Payment methods", metadata: ["offered": "\(services.payments.offered.map(\.rawValue).joined(separator: ", "))"])
             logger.info("Database ready", metadata: ["database": "\(db.location)", "schema": "\(Migrations.latestVersion)"])
             try await FirstRun.printAdminKeyIfNone(services: services, port: configuration.port, keyFile: adminKeyFile ?? environment["RECHARGE_ADMIN_KEY_FILE"])
@@ -232,5 +233,41 @@ enum WalletConfiguration {
             wechat = try WeChatPayGateway(mchID: mchID, appID: appID, platformKeys: [serial: platformKey], apiV3Key: apiV3Key, client: client)
         }
         return (alipay, wechat)
+    }
+}
+
+/// PayPal, from the environment: the REST app's client id and secret, the webhook's id, and how webhooks are
+/// verified (locally against the trust roots by default, or by PayPal's verify API).
+enum PayPalConfiguration {
+    static func load(_ environment: [String: String], httpClient: HTTPClient) throws -> PayPalGateway? {
+        guard let clientID = environment["RECHARGE_PAYPAL_CLIENT_ID"] else { return nil }
+        guard let secret = environment["RECHARGE_PAYPAL_CLIENT_SECRET"], let webhookID = environment["RECHARGE_PAYPAL_WEBHOOK_ID"],
+              let publicURL = environment["RECHARGE_PUBLIC_URL"]
+        else {
+            throw CLIError("RECHARGE_PAYPAL_CLIENT_ID needs RECHARGE_PAYPAL_CLIENT_SECRET, RECHARGE_PAYPAL_WEBHOOK_ID and RECHARGE_PUBLIC_URL")
+        }
+        var baseURL = environment["RECHARGE_PAYPAL_API_URL"] ?? PayPalClient.Configuration.liveURL
+        if baseURL == "sandbox" { baseURL = PayPalClient.Configuration.sandboxURL }
+        let configuration = PayPalClient.Configuration(clientID: clientID, clientSecret: secret, baseURL: baseURL,
+                                                       brandName: environment["RECHARGE_PAYPAL_BRAND_NAME"])
+        let client = PayPalClient(configuration: configuration, httpClient: httpClient)
+        let verification: PayPalGateway.Verification
+        switch environment["RECHARGE_PAYPAL_WEBHOOK_VERIFY"] ?? "local" {
+        case "api":
+            verification = .api(toleranceSeconds: PayPalWebhookVerifier.defaultToleranceSeconds)
+        case "local":
+            do {
+                verification = .local(PayPalWebhookVerifier(
+                    webhookID: webhookID, trustRoots: try PayPalWebhookVerifier.trustRoots(file: environment["RECHARGE_PAYPAL_CERT_ROOTS_FILE"]),
+                    // PayPal's certificate hosts are always allowed; besides them only the API's own origin (a stand-in gateway's).
+                    extraCertificateOrigins: Set([configuration.origin].compactMap { $0 }),
+                    fetch: PayPalWebhookVerifier.fetcher(httpClient: httpClient)))
+            } catch {
+                throw CLIError("PayPal webhook trust roots: \(error)")
+            }
+        case let other:
+            throw CLIError("RECHARGE_PAYPAL_WEBHOOK_VERIFY must be local or api, not '\(other)'")
+        }
+        return PayPalGateway(client: client, webhookID: webhookID, verification: verification, publicURL: publicURL)
     }
 }

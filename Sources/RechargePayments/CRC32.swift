@@ -1,0 +1,18 @@
+/// CRC-32 as zlib and Python's `binascii.crc32` compute it (IEEE 802.3, reflected polynomial 0xEDB88320,
+/// initial value and final XOR 0xFFFFFFFF). PayPal signs a webhook's body through its CRC-32, written in
+/// decimal.
+public enum CRC32 {
+    static let table: [UInt32] = (0..<256).map { index in
+        var value = UInt32(index)
+        for _ in 0..<8 { value = value & 1 == 1 ? 0xEDB8_8320 ^ (value >> 1) : value >> 1 }
+        return value
+    }
+
+    public static func checksum(_ bytes: some Sequence<UInt8>) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        table.withUnsafeBufferPointer { table in
+            for byte in bytes { crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
+        }
+        return crc ^ 0xFFFF_FFFF
+    }
+}
