@@ -162,7 +162,9 @@ public struct PayPalClient: Sendable {
                 request.body = .bytes(Array("grant_type=client_credentials".utf8))
                 let response = try await Self.exchange(request, on: httpClient, timeout: configuration.requestTimeout)
                 guard (200..<300).contains(response.status) else {
-                    let error = try? JSONDecoder().decode(OAuthError.self, from: response.body)
+                    let decoder = JSONDecoder()
+                    decoder.keyDecodingStrategy = .convertFromSnakeCase
+                    let error = try? decoder.decode(OAuthError.self, from: response.body)
                     throw PayPalAPIError.authentication(status: response.status, error: error?.error ?? "unknown",
                                                         description: error?.errorDescription ?? "\(response.body.count) bytes")
                 }

@@ -95,6 +95,14 @@ public final class GatewayPeer: @unchecked Sendable {
         guard response.status.code == 200 else { throw Failure(description: "\(pathWithQuery) answered \(response.status)") }
     }
 
+    /// `GET <path>` on the peer; the body of a 200 answer.
+    public func fetch(_ pathWithQuery: String) async throws -> Data {
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url + pathWithQuery), timeout: .seconds(10))
+        let body = Data(try await response.body.collect(upTo: 1 << 20).readableBytesView)
+        guard response.status.code == 200 else { throw Failure(description: "\(pathWithQuery) answered \(response.status): \(String(decoding: body, as: UTF8.self))") }
+        return body
+    }
+
     public static func pem(_ key: _RSA.Signing.PrivateKey) -> Data { Data(key.pemRepresentation.utf8) }
     public static func pem(_ key: _RSA.Signing.PublicKey) -> Data { Data(key.pemRepresentation.utf8) }
 }
