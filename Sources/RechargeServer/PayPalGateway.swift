@@ -62,37 +62,40 @@ public struct PayPalGateway: Sendable {
         return client.configuration.approvalURL(token: token)
     }
 
-    /// Captures an approved PayPal order; nil while the payer has not approved it. A capture made before (by
-    /// another path, or a retry after a lost answer) is read back instead of taken twice.
+    /// Captures an approved PayPal order; nil while the payer has not approved it. The order is read first, so a
+    /// capture is only ever asked for an approved order (a refusal would otherwise be remembered under our
+    /// `PayPal-Request-Id` and replayed to the real capture later); one made before (by another path, or a retry
+    /// after a lost answer) is read back instead of taken twice.
     public func capture(_ order: RechargeOrder, paypalOrderID: String) async throws -> PaymentConfirmation? {
         guard let client else { throw RechargeError.paymentMethodUnavailable("paypal") }
-        let result: Result<PayPalOrder, PayPalAPIError>
-        do {
-            result = .success(try await client.capture(orderID: paypalOrderID, requestID: "order:\(order.id):capture"))
-        } catch {
-            result = .failure(error)
-        }
-        switch result {
-        case .success(let captured):
-            return try confirmation(from: captured, order: order)
-        case .failure(let error) where error.issue == "ORDER_ALREADY_CAPTURED":
-            return try confirmation(from: try await client.order(id: paypalOrderID), order: order)
-        case .failure(let error) where error.issue == "ORDER_NOT_APPROVED":
+        let current = try await client.order(id: paypalOrderID)
+        switch current.status {
+        case "COMPLETED":
+            return try confirmation(from: current, order: order)
+        case "APPROVED":
+            let result: Result<PayPalOrder, PayPalAPIError>
+            do {
+                result = .success(try await client.capture(orderID: paypalOrderID, requestID: "order:\(order.id):capture"))
+            } catch {
+                result = .failure(error)
+            }
+            switch result {
+            case .success(let captured):
+                return try confirmation(from: captured, order: order)
+            case .failure(let error) where error.issue == "ORDER_ALREADY_CAPTURED":
+                return try confirmation(from: try await client.order(id: paypalOrderID), order: order)
+            case .failure(let error):
+                throw error
+            }
+        default:
             return nil
-        case .failure(let error):
-            throw error
         }
     }
 
     /// The reconciliation job's status query: captures an approved order, confirms a completed one.
     public func query(_ order: RechargeOrder) async throws -> PaymentConfirmation? {
-        guard let client, let reference = order.providerReference else { return nil }
-        let current = try await client.order(id: reference)
-        switch current.status {
-        case "APPROVED": return try await capture(order, paypalOrderID: reference)
-        case "COMPLETED": return try confirmation(from: current, order: order)
-        default: return nil
-        }
+        guard let reference = order.providerReference else { return nil }
+        return try await capture(order, paypalOrderID: reference)
     }
 
     func confirmation(from paypal: PayPalOrder, order: RechargeOrder) throws -> PaymentConfirmation? {

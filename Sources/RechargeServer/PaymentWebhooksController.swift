@@ -152,7 +152,9 @@ struct PaymentWebhooksController {
             return Self.acknowledgement(try await receive("paypal", logger: context.logger) { _ in confirmation })
         case .approved(let orderID, let paypalOrderID):
             let order = try await orders.order(orderID)
-            guard order.paymentMethod == .paypal, order.providerReference == paypalOrderID else {
+            // Once paid, the order keeps the capture id instead; before, the approved PayPal order must be the one we made.
+            let open: Set<OrderState> = [.created, .awaitingPayment, .failed, .expired, .cancelled]
+            guard order.paymentMethod == .paypal, !open.contains(order.state) || order.providerReference == paypalOrderID else {
                 throw RechargeError.paymentNotVerified(provider: "paypal", reason: "PayPal order \(paypalOrderID) is not the one of order \(orderID)")
             }
             let captured = try await capture(order, paypal: paypal, logger: context.logger)
