@@ -42,14 +42,14 @@ public struct PayPalWebhookHeaders: Sendable, Equatable {
 /// PayPal signs `<transmission id>|<transmission time>|<webhook id>|<CRC-32 of the raw body, decimal>` with
 /// SHA256withRSA (PKCS #1 v1.5) and names the signing certificate by URL (`PAYPAL-CERT-URL`). The check, in
 /// order, stopping at the first failure:
-/// 1. all five headers present; the algorithm `SHA256withRSA`; the transmission time ISO 8601 and within
-///    `toleranceSeconds` of now (a replayed delivery is refused);
+/// 1. all five headers present; the algorithm `SHA256withRSA`; the transmission time ISO 8601;
 /// 2. the certificate URL is `https` on one of PayPal's API hosts (or the origin of the configured API base
 ///    URL, for a stand-in gateway), so a forger cannot point us at a certificate of their own;
 /// 3. the PEM chain it serves (fetched once per URL and cached) validates with swift-certificates' RFC 5280
 ///    verifier to one of `trustRoots` (the system's CA bundle in production), at `now`, and the leaf names a
 ///    host under `paypal.com` (common name or DNS SAN) — the checks PayPal's own SDKs make;
-/// 4. the signature verifies with the leaf's key over the string above, built from the raw bytes received.
+/// 4. the signature verifies with the leaf's key over the string above, built from the raw bytes received;
+/// 5. the transmission time is within `toleranceSeconds` of now (a replayed delivery is refused).
 /// `PayPalClient.verifyWebhookSignature` is the other way (PayPal's verify API); both are supported.
 public struct PayPalWebhookVerifier: Sendable {
     public static let defaultToleranceSeconds: Int64 = 300
@@ -87,11 +87,6 @@ public struct PayPalWebhookVerifier: Sendable {
         guard let sent = Self.parseTime(fields.time) else {
             throw .malformedSignatureHeader(.paypal, header: PayPalWebhookHeaders.transmissionTimeName, reason: "not an ISO 8601 time")
         }
-        let sentSeconds = Int64(sent.timeIntervalSince1970.rounded(.down))
-        let nowSeconds = Int64(now.timeIntervalSince1970.rounded(.down))
-        guard abs(nowSeconds - sentSeconds) <= toleranceSeconds else {
-            throw .timestampOutsideTolerance(.paypal, timestamp: sentSeconds, now: nowSeconds, toleranceSeconds: toleranceSeconds)
-        }
         guard let signature = Data(base64Encoded: fields.signature), !signature.isEmpty else {
             throw .malformedSignatureHeader(.paypal, header: PayPalWebhookHeaders.transmissionSignatureName, reason: "not base64")
         }
@@ -100,6 +95,12 @@ public struct PayPalWebhookVerifier: Sendable {
         let message = Self.signedMessage(transmissionID: fields.id, transmissionTime: fields.time, webhookID: webhookID, body: body)
         guard key.isValidSignature(signature, for: Array(message.utf8), signatureAlgorithm: .sha256WithRSAEncryption) else {
             throw .noMatchingSignature(.paypal)
+        }
+        // The clock after the signature, as for every provider: a forgery is reported as a forgery.
+        let sentSeconds = Int64(sent.timeIntervalSince1970.rounded(.down))
+        let nowSeconds = Int64(now.timeIntervalSince1970.rounded(.down))
+        guard abs(nowSeconds - sentSeconds) <= toleranceSeconds else {
+            throw .timestampOutsideTolerance(.paypal, timestamp: sentSeconds, now: nowSeconds, toleranceSeconds: toleranceSeconds)
         }
     }
 

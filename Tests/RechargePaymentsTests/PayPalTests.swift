@@ -48,8 +48,15 @@ struct PayPalSignatureRuleTests {
             try await verifier.verify(body: [], headers: headers, now: now)
         }
         headers.authAlgorithm = "SHA256withRSA"
-        headers.transmissionTime = "2026-11-18T08:10:00Z"
-        await #expect(throws: PaymentProviderError.self) { try await verifier.verify(body: [], headers: headers, now: now) }
+        headers.transmissionTime = "yesterday"
+        await #expect(throws: PaymentProviderError.malformedSignatureHeader(.paypal, header: "PAYPAL-TRANSMISSION-TIME", reason: "not an ISO 8601 time")) {
+            try await verifier.verify(body: [], headers: headers, now: now)
+        }
+        headers.transmissionTime = "2026-11-18T08:26:40Z"
+        headers.certURL = "https://evil.example/v1/notifications/certs/CERT-1"
+        await #expect(throws: PaymentProviderError.untrustedCertificate(.paypal, reason: "certificate host https://evil.example is not PayPal's")) {
+            try await verifier.verify(body: [], headers: headers, now: now)
+        }
         headers.transmissionID = nil
         await #expect(throws: PaymentProviderError.missingSignatureHeader(.paypal, header: "PAYPAL-TRANSMISSION-ID")) {
             try await verifier.verify(body: [], headers: headers, now: now)
