@@ -131,9 +131,11 @@ public struct DebitCommand: Sendable, Equatable {
     /// Draw only from the main balance, never below zero (refunds: money paid in goes back out of the balance
     /// it went into, not out of bonus or pack buckets, and never into credit).
     public let mainBalanceOnly: Bool
+    /// Draw only from this bucket, never below zero (a pack refund takes back exactly the buckets the pack granted).
+    public let bucketID: Int64?
 
     public init(msisdn: MSISDN, kind: BucketKind, amount: Int64, currency: Currency?, channel: Channel, reference: String?,
-                mainBalanceOnly: Bool = false) throws(RechargeError) {
+                mainBalanceOnly: Bool = false, bucketID: Int64? = nil) throws(RechargeError) {
         guard amount > 0 else { throw .nonPositiveAmount(String(amount)) }
         guard amount <= TopUpCommand.maximumAmount else { throw .amountOverflow }
         if kind == .monetary, currency == nil { throw .invalidRequest("A monetary debit needs a currency.") }
@@ -145,10 +147,11 @@ public struct DebitCommand: Sendable, Equatable {
         self.channel = channel
         self.reference = reference
         self.mainBalanceOnly = mainBalanceOnly
+        self.bucketID = bucketID
     }
 
     public var fingerprint: String {
         ["debit", msisdn.e164, kind.rawValue, currency?.code ?? "", String(amount), channel.rawValue, reference ?? ""]
-            .joined(separator: "|") + (mainBalanceOnly ? "|main" : "")
+            .joined(separator: "|") + (mainBalanceOnly ? "|main" : "") + (bucketID.map { "|bucket:\($0)" } ?? "")
     }
 }

@@ -225,6 +225,8 @@ struct OrdersController {
         let key = try LinesController.idempotencyKey(request)
         let body = try await JSONBody.decode(RefundRequest.self, from: request, context: context)
         let now = clock()
+        // Nothing is taken off the line for money no provider here can send back.
+        try payments.checkRefundable(try await orders.order(try id(context)))
         let started = try await orders.startRefund(orderID: try id(context), amount: try body.amount?.money(), reason: body.reason, key: key, now: now)
         var refund = started.refund
         if refund.state == .pending {

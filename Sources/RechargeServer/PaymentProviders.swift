@@ -66,6 +66,21 @@ public struct PaymentProviders: Sendable {
         }
     }
 
+    /// Throws, before anything changes, when the order's money cannot go back through a provider here: bank
+    /// transfers are paid back by the operator's own payment run, and a method no longer configured cannot refund.
+    func checkRefundable(_ order: RechargeOrder) throws {
+        switch order.paymentMethod {
+        case .bankTransfer:
+            throw Problem(status: .unprocessableContent, code: "refund-not-supported", title: "Refund not supported",
+                          detail: "Order \(order.id) was paid by bank transfer; it is paid back by the operator's bank payment run, not through this API.")
+        case .sandbox: if sandbox == nil { throw RechargeError.paymentMethodUnavailable("sandbox") }
+        case .stripe: if stripe?.client == nil { throw RechargeError.paymentMethodUnavailable("stripe") }
+        case .paypal: if paypal?.client == nil { throw RechargeError.paymentMethodUnavailable("paypal") }
+        case .alipay: if alipay?.client == nil { throw RechargeError.paymentMethodUnavailable("alipay") }
+        case .wechatPay: if wechatPay?.client == nil { throw RechargeError.paymentMethodUnavailable("wechat_pay") }
+        }
+    }
+
     /// Sends a refund back through the provider the order was paid with; returns the provider's refund id.
     func refund(_ refund: OrderRefund, order: RechargeOrder) async throws -> String {
         switch order.paymentMethod {

@@ -178,14 +178,20 @@ struct LedgerBatch {
             let working = buckets[line.id] ?? []
             let draws: [BucketDraw]
             do {
-                let candidates = command.mainBalanceOnly
-                    ? working.map(\.bucket).filter(\.isMain).map { bucket in
-                        // Not into credit: the main balance's floor is zero for this debit.
-                        Bucket(id: bucket.id, lineID: bucket.lineID, accountID: bucket.accountID, kind: bucket.kind, unit: bucket.unit, name: bucket.name,
-                               remaining: bucket.remaining, floor: 0, validFrom: bucket.validFrom, validUntil: bucket.validUntil,
-                               priority: bucket.priority, isMain: true)
-                    }
-                    : working.map(\.bucket)
+                // Not into credit: the main balance's (or the named bucket's) floor is zero for such a debit.
+                func floored(_ bucket: Bucket) -> Bucket {
+                    Bucket(id: bucket.id, lineID: bucket.lineID, accountID: bucket.accountID, kind: bucket.kind, unit: bucket.unit, name: bucket.name,
+                           remaining: bucket.remaining, floor: 0, validFrom: bucket.validFrom, validUntil: bucket.validUntil,
+                           priority: bucket.priority, isMain: bucket.isMain)
+                }
+                let candidates: [Bucket]
+                if let bucketID = command.bucketID {
+                    candidates = working.map(\.bucket).filter { $0.id == bucketID }.map(floored)
+                } else if command.mainBalanceOnly {
+                    candidates = working.map(\.bucket).filter(\.isMain).map(floored)
+                } else {
+                    candidates = working.map(\.bucket)
+                }
                 draws = try ConsumptionOrder.plan(debit: command.amount, unit: unit, from: candidates, at: request.now, msisdn: line.msisdn)
             } catch {
                 return reject(request, line: line, error)

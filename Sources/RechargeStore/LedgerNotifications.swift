@@ -57,7 +57,8 @@ enum LedgerNotifications {
         var notifications: [OutgoingNotification] = []
         for operation in operations {
             guard var line = lines[operation.msisdn] else { continue }
-            if operation.kind == .debit {
+            // A pack refund takes its buckets back (`refund:<id>:grant:N`): that is not the subscriber using it up.
+            if operation.kind == .debit, !operation.idempotencyKey.hasPrefix("refund:") {
                 for entry in operation.entries where entry.bucketKind != .monetary && entry.amount < 0 && entry.remainingAfter == 0 {
                     let event = NotificationEvent.packUsedUp(packName: packNames[entry.bucketID] ?? "", kind: entry.bucketKind)
                     notifications += line.contact.notifications(
@@ -74,7 +75,9 @@ enum LedgerNotifications {
                 line.alarm.credited(to: after)
                 // A pack bought online passes its price through the main balance (`order:<id>:pay`, then `…:buy`);
                 // the subscriber hears about the pack, not about a top-up that was spent at once.
-                if operation.idempotencyKey.hasPrefix("order:"), operation.idempotencyKey.hasSuffix(":pay") {
+                // Its refund passes the price back the same way (`refund:<id>:unbuy`, then `refund:<id>`).
+                if operation.idempotencyKey.hasPrefix("order:") && operation.idempotencyKey.hasSuffix(":pay")
+                    || operation.idempotencyKey.hasPrefix("refund:") && operation.idempotencyKey.hasSuffix(":unbuy") {
                     lines[operation.msisdn] = line
                     continue
                 }

@@ -263,6 +263,12 @@ struct OrdersAPITests {
                 #expect(summary["paid"] as? Int == (round == 0 ? 1 : 0) && summary["alreadyApplied"] as? Int == round)
             }
             #expect(try await api.mainBalance() == "10.00")
+            // Money paid by bank transfer goes back by the operator's bank run: refused before anything changes.
+            let orderID = try #require(created["id"] as? String)
+            try api.expectProblem(try await api.send(.post, "/v1/orders/\(orderID)/refunds", key: api.writer, idempotencyKey: "bt-rf",
+                                                     json: #"{"reason": "changed mind"}"#), .unprocessableContent, "refund-not-supported")
+            #expect(try await api.mainBalance() == "10.00")
+            #expect(try api.json(try await api.send(.get, "/v1/orders/\(orderID)", key: api.reader))["state"] as? String == "fulfilled")
             let review = try api.json(try await api.send(.get, "/v1/bank-review", key: api.admin))
             #expect((review["items"] as? [[String: Any]])?.map { $0["outcome"] as? String } == ["no_reference"])
             let bad = try await api.client.execute(uri: "/v1/bank-statements", method: .post,

@@ -410,17 +410,46 @@ extension OrderScenarios {
             let capped = try await store.startRefund(orderID: bonus.id, amount: nil, reason: "changed mind", key: try IdempotencyKey("rf-7"), now: now)
             #expect(capped.refund.amount == (try usd("55")))
             #expect(capped.order.state == .partiallyRefunded)
-            // Unpaid and pack orders are refused.
+            // Unpaid orders are refused.
             let unpaid = try await store.create(msisdn: alice, item: .product("topup-10"), paymentMethod: .sandbox, key: try IdempotencyKey("r4"), now: now).order
             await #expect(throws: RechargeError.self) {
                 _ = try await store.startRefund(orderID: unpaid.id, amount: nil, reason: "x", key: try IdempotencyKey("rf-8"), now: now)
             }
-            let pack = try await paid(.product("us-data-5gb"), "r5")
-            await #expect(throws: RechargeError.self) {
-                _ = try await store.startRefund(orderID: pack.id, amount: nil, reason: "x", key: try IdempotencyKey("rf-9"), now: now)
+            // A pack goes back whole and unused: its buckets are taken back, its price returns from pack revenue.
+            func allowances() async throws -> [BucketKind: Int64] {
+                Dictionary(uniqueKeysWithValues: try await fixture.ledger.balance(alice, at: now).totals.filter { $0.kind != .monetary }.map { ($0.kind, $0.remaining) })
             }
+            let moneyBefore = try await balance(fixture)
+            let allowancesBefore = try await allowances()
+            let pack = try await paid(.product("us-data-5gb"), "r5")
+            #expect(try await allowances()[.data] == (allowancesBefore[.data] ?? 0) + 5 << 30)
+            await #expect(throws: RechargeError.self) {   // a pack is not refunded in part
+                _ = try await store.startRefund(orderID: pack.id, amount: try usd("5"), reason: "x", key: try IdempotencyKey("rf-9"), now: now)
+            }
+            let packRefund = try await store.startRefund(orderID: pack.id, amount: nil, reason: "bought by mistake", key: try IdempotencyKey("rf-10"), now: now)
+            #expect(packRefund.refund.amount == (try usd("15")) && packRefund.order.state == .refunded)
+            #expect(try await allowances()[.data] ?? 0 == allowancesBefore[.data] ?? 0)
+            #expect(try await allowances()[.voice] ?? 0 == allowancesBefore[.voice] ?? 0)
+            #expect(try await balance(fixture) == moneyBefore)
+            await #expect(throws: RechargeError.self) {
+                _ = try await store.startRefund(orderID: pack.id, amount: nil, reason: "again", key: try IdempotencyKey("rf-11"), now: now)
+            }
+            // A pack partly used is not refunded, and the refused attempt changes nothing.
+            let used = try await paid(.product("us-data-5gb"), "r6")
+            _ = try await fixture.ledger.debit(try DebitCommand(msisdn: alice, kind: .data, amount: 1 << 20, currency: nil, channel: .network, reference: nil),
+                                               key: try IdempotencyKey("surf-1"), now: now)
+            let afterUse = try await allowances()
+            do {
+                _ = try await store.startRefund(orderID: used.id, amount: nil, reason: "x", key: try IdempotencyKey("rf-12"), now: now)
+                Issue.record("a used pack was refunded")
+            } catch RechargeError.invalidAmount(_, let reason) {
+                #expect(reason.contains("used or has expired"), "\(reason)")
+            }
+            #expect(try await allowances() == afterUse)
+            #expect(try await store.order(used.id).state == .fulfilled)
             let messages = try await OutboxStore(database: fixture.database).list(limit: 100)
-            #expect(Set(messages.filter { $0.eventName == "refund" }.map(\.eventKey)).count == 4)
+            #expect(Set(messages.filter { $0.eventName == "refund" }.map(\.eventKey)).count == 5)
+            #expect(messages.filter { $0.eventName == "pack_used_up" }.isEmpty)
             let report = try await LedgerAudit(database: fixture.database).run()
             #expect(report.isBalanced, "\(report.discrepancies)")
         }
@@ -553,14 +582,28 @@ extension OrderScenarios {
             #expect(pack.quote.price == Money(micros: 65_000_000, currency: cny) && pack.quote.fx == nil && pack.quote.settlement == nine)
             #expect(try await orders.apply(confirmation(pack, event: "evt_pack_cny"), now: now).fulfilledNow)
             #expect(try await ledger.balance(alice, at: now).totals.first { $0.kind == .data }?.remaining == 1 << 30)
-            // No rate, no price: refused. Refunds of such orders go to customer service.
+            // No rate, no price: refused.
             await #expect(throws: RechargeError.self) {
                 _ = try await orders.create(msisdn: alice, item: .product("topup-10"), paymentMethod: .sandbox, payCurrency: try Currency(code: "EUR"),
                                             key: try IdempotencyKey("fx-3"), now: now)
             }
-            await #expect(throws: RechargeError.self) {
-                _ = try await orders.startRefund(orderID: order.id, amount: nil, reason: "x", key: try IdempotencyKey("fx-r"), now: now)
+            // Refunds are in the currency paid; the line gives back the same share of its 10 USD, and the parts add
+            // up to exactly 10 USD: ⌊30 × 10 / 72.35⌋ = 4.146510 USD, then 10 − 4.146510 for the remaining 42.35 CNY.
+            let fixture = Fixture(database: database, ledger: ledger, catalog: catalog, orders: orders)
+            await #expect(throws: RechargeError.self) {   // in USD: not what was paid
+                _ = try await orders.startRefund(orderID: order.id, amount: try usd("1"), reason: "x", key: try IdempotencyKey("fx-r0"), now: now)
             }
+            let part = try await orders.startRefund(orderID: order.id, amount: Money(micros: 30_000_000, currency: cny), reason: "part",
+                                                    key: try IdempotencyKey("fx-r1"), now: now)
+            #expect(part.refund.amount == Money(micros: 30_000_000, currency: cny) && part.order.state == .partiallyRefunded)
+            #expect(part.refund.balanceAfter == Money(micros: 10_000_000 - 4_146_510, currency: .usd))
+            let rest = try await orders.startRefund(orderID: order.id, amount: nil, reason: "rest", key: try IdempotencyKey("fx-r2"), now: now)
+            #expect(rest.refund.amount == Money(micros: 42_350_000, currency: cny) && rest.order.state == .refunded)
+            #expect(try await balance(fixture) == 0)
+            // The CNY-priced pack, unused: back whole, 65 CNY to the payer, its 1 GB taken back.
+            let packBack = try await orders.startRefund(orderID: pack.id, amount: nil, reason: "not needed", key: try IdempotencyKey("fx-r3"), now: now)
+            #expect(packBack.refund.amount == Money(micros: 65_000_000, currency: cny))
+            #expect(try await ledger.balance(alice, at: now).totals.first { $0.kind == .data }?.remaining ?? 0 == 0)
             let report = try await LedgerAudit(database: database).run()
             #expect(report.isBalanced, "\(report.discrepancies)")
         }
