@@ -2,8 +2,8 @@ import AsyncHTTPClient
 import Foundation
 
 /// The Stripe API calls a recharge order needs: create a PaymentIntent (its client secret goes to Stripe
-/// Elements in the browser), read it back (the reconciliation job), confirm it (tests and sandbox-like
-/// flows), and refund it.
+/// Elements in the browser) or a Checkout Session (Stripe's hosted page), read them back (the reconciliation
+/// job), confirm an intent (tests and sandbox-like flows), and refund.
 ///
 /// Every POST carries the caller's `Idempotency-Key` (derive it from the order or refund id), so a retry
 /// after a timeout or a crash cannot create a second intent or a second refund. Every request pins
@@ -35,6 +35,33 @@ public struct StripeClient: Sendable {
             form.append(["automatic_payment_methods", "enabled"], "true")
         }
         return try await post("/v1/payment_intents", form: form, idempotencyKey: idempotencyKey)
+    }
+
+    /// `POST /v1/checkout/sessions` in `payment` mode: one line item priced inline, our order id in
+    /// `client_reference_id`, `metadata[order]` and `payment_intent_data[metadata][order]` (so the PaymentIntent
+    /// Stripe makes, its webhooks, refunds and disputes all name the order), and the payer's way back.
+    public func createCheckoutSession(
+        amountMinorUnits: Int64, currency: String, orderID: String, productName: String, successURL: String, cancelURL: String,
+        locale: String? = nil, idempotencyKey: String
+    ) async throws(StripeAPIError) -> StripeCheckoutSession {
+        var form = StripeForm()
+        form.append("mode", "payment")
+        form.append(["line_items", "0", "price_data", "currency"], currency.lowercased())
+        form.append(["line_items", "0", "price_data", "unit_amount"], String(amountMinorUnits))
+        form.append(["line_items", "0", "price_data", "product_data", "name"], productName)
+        form.append(["line_items", "0", "quantity"], "1")
+        form.append("client_reference_id", orderID)
+        form.append(["metadata", "order"], orderID)
+        form.append(["payment_intent_data", "metadata", "order"], orderID)
+        form.append("success_url", successURL)
+        form.append("cancel_url", cancelURL)
+        if let locale { form.append("locale", locale) }
+        return try await post("/v1/checkout/sessions", form: form, idempotencyKey: idempotencyKey)
+    }
+
+    /// `GET /v1/checkout/sessions/{id}`: whether the payer paid on the hosted page.
+    public func retrieveCheckoutSession(id: String) async throws(StripeAPIError) -> StripeCheckoutSession {
+        try await send("/v1/checkout/sessions/\(Self.pathSegment(id))", form: nil, idempotencyKey: nil)
     }
 
     /// `GET /v1/payment_intents/{id}`: the server-side status query a credit may be based on.

@@ -10,13 +10,27 @@ struct CreateOrderRequest: StrictlyDecodable {
     let promotionCode: String?
     /// The payer's currency, when not the line's: the product's own price there, or the catalog's exchange rate.
     let currency: String?
+    /// Stripe only: `payment_intent` (default; a client secret for Stripe.js) or `checkout_session` (Stripe's
+    /// hosted page: a redirect URL).
+    let stripeCheckout: String?
 
     static let allowedFields: [String: Set<String>] = [
-        "": ["product", "amount", "paymentMethod", "promotionCode", "currency"],
+        "": ["product", "amount", "paymentMethod", "promotionCode", "currency", "stripeCheckout"],
         "amount": MoneyInput.fields,
     ]
 
     func payCurrency() throws(RechargeError) -> Currency? { try currency.map { code throws(RechargeError) in try Currency(code: code) } }
+
+    /// True for a Stripe Checkout Session; refuses values other than the two, and the field on other methods.
+    func wantsStripeSession() throws(RechargeError) -> Bool {
+        switch stripeCheckout {
+        case nil, "payment_intent": return false
+        case "checkout_session":
+            guard paymentMethod == .stripe else { throw .invalidRequest("'stripeCheckout' applies to paymentMethod stripe only.") }
+            return true
+        case let other?: throw .invalidRequest("'stripeCheckout' is payment_intent or checkout_session, not '\(other)'.")
+        }
+    }
 
     func item() throws(RechargeError) -> OrderStore.Item {
         switch (product, amount) {
@@ -40,7 +54,7 @@ struct QuoteRequest: StrictlyDecodable {
     ]
 
     func item() throws(RechargeError) -> OrderStore.Item {
-        try CreateOrderRequest(product: product, amount: amount, paymentMethod: .sandbox, promotionCode: nil, currency: nil).item()
+        try CreateOrderRequest(product: product, amount: amount, paymentMethod: .sandbox, promotionCode: nil, currency: nil, stripeCheckout: nil).item()
     }
 }
 

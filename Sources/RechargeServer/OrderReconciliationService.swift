@@ -43,7 +43,10 @@ public struct OrderReconciliationService: Service {
                 for order in try await orders.awaitingPayment(method: .stripe, createdBefore: now.addingTimeInterval(-60), limit: 100) {
                     guard let intent = order.providerReference else { continue }
                     do {
-                        if let confirmation = try await stripe.query(paymentIntent: intent, order: order) {
+                        let confirmation = intent.hasPrefix("cs_")
+                            ? try await stripe.query(session: intent, order: order)
+                            : try await stripe.query(paymentIntent: intent, order: order)
+                        if let confirmation {
                             _ = try await orders.apply(confirmation, now: now)
                             queried += 1
                         }

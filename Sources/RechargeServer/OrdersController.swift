@@ -73,7 +73,22 @@ struct OrdersController {
         var checkout = order.state == .awaitingPayment ? payments.checkout(for: order) : nil
         // A replayed create of an order already paid (or closed) answers with the order as it is, asking no provider.
         let payable = order.state == .created || order.state == .awaitingPayment
-        if payable, let stripe = payments.stripe?.client, method == .stripe {
+        // A Checkout Session when asked for (or when this order already has one: a replayed create).
+        let wantsSession = try body.wantsStripeSession()
+        if payable, let stripe = payments.stripe, stripe.client != nil, method == .stripe,
+           order.state == .created ? wantsSession : order.providerReference?.hasPrefix("cs_") == true {
+            let session: StripeCheckoutSession
+            do {
+                session = try await stripe.startSession(order, locale: request.headers[.acceptLanguage]?.hasPrefix("zh") == true ? "zh" : nil)
+            } catch let error as RechargeError {
+                throw error
+            } catch {
+                throw Problem.providerUnavailable("Stripe could not start the payment of order \(order.id): \(error). Retry with the same Idempotency-Key.")
+            }
+            if order.state == .created { order = try await orders.startCheckout(order.id, providerReference: session.id, now: now) }
+            checkout = CheckoutOutput(type: "redirect", url: session.url, reference: session.id, account: nil, accountName: nil, bankName: nil,
+                                      clientSecret: nil, qrCode: nil)
+        } else if payable, let stripe = payments.stripe?.client, method == .stripe {
             // The PaymentIntent is made after the order is committed (never a network call inside a transaction),
             // keyed by the order id, so a retried create (or a crash in between) finds the same intent.
             let intent: StripePaymentIntent

@@ -23,6 +23,9 @@ struct PaymentWebhooksController {
         router.post("webhooks/alipay", use: alipayNotification)
         router.post("webhooks/wechat_pay", use: wechatPayNotification)
         router.post("webhooks/paypal", use: paypalNotification)
+        if payments.stripe?.publicURL != nil {
+            router.get("stripe/return", use: stripeReturn)
+        }
         if payments.paypal != nil {
             router.get("paypal/return", use: paypalReturn)
             router.get("paypal/cancel", use: paypalCancel)
@@ -199,6 +202,36 @@ struct PaymentWebhooksController {
         default: status = zh ? "尚未完成支付。" : "The payment is not complete yet."
         }
         return Self.resultPage(title: zh ? "PayPal 支付" : "PayPal payment", status: status, order: outcome.order, zh: zh)
+    }
+
+    /// The payer's way back from Stripe Checkout: the session is asked (so the page need not wait for the
+    /// webhook), then a small page shows the outcome.
+    @Sendable func stripeReturn(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+        guard let stripe = payments.stripe else { throw RechargeError.paymentMethodUnavailable("stripe") }
+        let zh = request.headers[.acceptLanguage]?.hasPrefix("zh") == true
+        var order = try await orders.order(request.uri.queryParameters.get("order") ?? "")
+        guard order.paymentMethod == .stripe else { throw RechargeError.paymentMethodUnavailable(order.paymentMethod.rawValue) }
+        let cancelled = request.uri.queryParameters.get("cancelled") != nil
+        if !cancelled, [.created, .awaitingPayment, .failed, .expired, .cancelled].contains(order.state),
+           let session = order.providerReference, session.hasPrefix("cs_") {
+            do {
+                if let confirmation = try await stripe.query(session: session, order: order) {
+                    order = try await receive("stripe", logger: context.logger) { _ in confirmation }.order
+                }
+            } catch {
+                // The webhook or the reconciliation job applies it; the page says it is not complete yet.
+                context.logger.warning("Stripe Checkout status query failed", metadata: ["order": "\(order.id)", "error": "\(error)"])
+            }
+        }
+        let status: String
+        switch order.state {
+        case .fulfilled: status = zh ? "已支付，已到账。" : "Paid. The recharge has been applied."
+        case .paid: status = zh ? "已支付，等待到账。" : "Paid; the recharge will be applied shortly."
+        default:
+            status = cancelled ? (zh ? "您已取消支付，未扣款。可以重新支付。" : "You left the payment page without paying; nothing was charged.")
+                : (zh ? "尚未完成支付。" : "The payment is not complete yet.")
+        }
+        return Self.resultPage(title: zh ? "银行卡支付" : "Card payment", status: status, order: order, zh: zh)
     }
 
     @Sendable func paypalCancel(_ request: Request, context: RechargeRequestContext) async throws -> Response {

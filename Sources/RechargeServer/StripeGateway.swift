@@ -14,10 +14,41 @@ public struct StripeGateway: Sendable {
     /// The API client (PaymentIntents, refunds); without it Stripe's webhooks are still verified but Stripe is
     /// not offered for new orders.
     public let client: StripeClient?
+    /// This server's public address, for a Checkout Session's `success_url` and `cancel_url`
+    /// (`<it>/stripe/return?order=…`); without it only PaymentIntents are offered.
+    public let publicURL: String?
 
-    public init(webhookSecret: String, client: StripeClient? = nil) {
+    public init(webhookSecret: String, client: StripeClient? = nil, publicURL: String? = nil) {
         self.webhookSecret = webhookSecret
         self.client = client
+        self.publicURL = publicURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+    }
+
+    /// The hosted page for an order: a Checkout Session keyed by the order id (a retried create gets the same one).
+    func startSession(_ order: RechargeOrder, locale: String?) async throws -> StripeCheckoutSession {
+        guard let client else { throw RechargeError.paymentMethodUnavailable("stripe") }
+        guard let publicURL else {
+            throw RechargeError.invalidRequest("Stripe Checkout needs this server's public address (RECHARGE_PUBLIC_URL) for the payer's way back.")
+        }
+        return try await client.createCheckoutSession(
+            amountMinorUnits: order.quote.price.minorUnits(rounding: .halfEven), currency: order.quote.price.currency.code, orderID: order.id,
+            productName: order.quote.names["en"] ?? order.id, successURL: "\(publicURL)/stripe/return?order=\(order.id)",
+            cancelURL: "\(publicURL)/stripe/return?order=\(order.id)&cancelled=1", locale: locale, idempotencyKey: "order:\(order.id):session")
+    }
+
+    /// A Checkout Session's status as a confirmation: paid, or nil (still open, unpaid, or expired).
+    public func query(session id: String, order: RechargeOrder) async throws -> PaymentConfirmation? {
+        guard let client else { return nil }
+        let session: StripeCheckoutSession
+        do {
+            session = try await client.retrieveCheckoutSession(id: id)
+        } catch {
+            throw RechargeError.paymentNotVerified(provider: "stripe", reason: "status query of \(id) failed: \(error)")
+        }
+        guard session.isPaid, session.orderID == order.id, let minor = session.amountTotal, let code = session.currency else { return nil }
+        return PaymentConfirmation(provider: .stripe, eventID: "query:\(session.id):paid", orderID: order.id, outcome: .succeeded,
+                                   amount: try Money.fromMinorUnits(minor, currency: try Currency(code: code.uppercased())),
+                                   providerReference: session.paymentIntent ?? session.id, failureReason: nil)
     }
 
     /// The status query of the reconciliation job: a PaymentIntent that succeeded (and whose webhook may have
@@ -64,6 +95,9 @@ public struct StripeGateway: Sendable {
                     let last_payment_error: PaymentError?
                     let payment_intent: String?
                     let status: String?
+                    let payment_status: String?
+                    let amount_total: Int64?
+                    let client_reference_id: String?
                 }
                 let object: Object
             }
@@ -96,6 +130,23 @@ public struct StripeGateway: Sendable {
             // `warning_closed`: an inquiry that never became a chargeback; the money was never taken.
             let won = intent.status == "won" || intent.status == "warning_closed"
             return .dispute(eventID: event.id, disputeID: intent.id, paymentIntent: paymentIntent, event: .closed(won: won))
+        case "checkout.session.completed", "checkout.session.async_payment_succeeded", "checkout.session.async_payment_failed":
+            // The hosted page: paid at once (cards), or later (asynchronous methods, whose completion is "unpaid").
+            guard intent.object == "checkout.session" else { throw .paymentNotVerified(provider: "stripe", reason: "\(event.type) without a Checkout Session") }
+            let failed = event.type == "checkout.session.async_payment_failed"
+            guard failed || intent.payment_status == "paid" else { return .ignored(type: "\(event.type) (\(intent.payment_status ?? "no payment status"))") }
+            guard let order = intent.metadata?["order"] ?? intent.client_reference_id else {
+                throw .paymentNotVerified(provider: "stripe", reason: "Checkout Session \(intent.id) names no order")
+            }
+            guard let minor = intent.amount_total, let code = intent.currency else {
+                throw .paymentNotVerified(provider: "stripe", reason: "Checkout Session \(intent.id) has no amount or currency")
+            }
+            return .confirmation(PaymentConfirmation(
+                provider: .stripe, eventID: event.id, orderID: order, outcome: failed ? .failed : .succeeded,
+                amount: try Money.fromMinorUnits(minor, currency: try Currency(code: code.uppercased())),
+                // The PaymentIntent is what refunds and disputes name; a failure leaves the order on its session.
+                providerReference: failed ? nil : intent.payment_intent ?? intent.id,
+                failureReason: failed ? "the payment on Stripe Checkout failed" : nil))
         default: return .ignored(type: event.type)
         }
         guard intent.object == "payment_intent" else { throw .paymentNotVerified(provider: "stripe", reason: "\(event.type) without a PaymentIntent") }

@@ -102,7 +102,7 @@ struct Serve: AsyncParsableCommand {
                     StripeClient(configuration: .init(secretKey: key, baseURL: stripeAPIURL ?? environment["RECHARGE_STRIPE_API_URL"] ?? "https://api.stripe.com"),
                                  httpClient: httpClient)
                 }
-                stripe = StripeGateway(webhookSecret: webhookSecret, client: client)
+                stripe = StripeGateway(webhookSecret: webhookSecret, client: client, publicURL: environment["RECHARGE_PUBLIC_URL"])
             } else if stripeSecretKey ?? environment["RECHARGE_STRIPE_SECRET_KEY"] != nil {
                 throw CLIError("Stripe needs its webhook secret too (--stripe-webhook-secret): orders are fulfilled only from verified notifications")
             }

@@ -1,3 +1,4 @@
+import RechargeTestSupport
 import AsyncHTTPClient
 import Foundation
 @testable import RechargePayments
@@ -242,6 +243,34 @@ struct StripeClientPeerTests {
         #expect(confirm.path == "/v1/payment_intents/pi_rec/confirm")
         #expect(confirm.header("Idempotency-Key") == "order/ord_1/confirm")
         #expect(String(decoding: confirm.body, as: UTF8.self) == "payment_method=pm_card_visa")
+    }
+
+    @Test func checkoutSessionOnTheWire() async throws {
+        let canned = Data(#"{"id":"cs_test_a1","object":"checkout.session","url":"https://checkout.stripe.com/c/pay/cs_test_a1","status":"open","payment_status":"unpaid","payment_intent":null,"amount_total":1000,"currency":"usd","client_reference_id":"ord_1","metadata":{"order":"ord_1"}}"#.utf8)
+        let recorder = try await HTTPRecorder.start(responseBody: canned)
+        let stripe = StripeClient(configuration: .init(secretKey: "sk_test_wire", baseURL: recorder.url), httpClient: .shared)
+        let session = try await stripe.createCheckoutSession(
+            amountMinorUnits: 1000, currency: "USD", orderID: "ord_1", productName: "$10 credit & more",
+            successURL: "https://recharge.example/stripe/return?order=ord_1", cancelURL: "https://recharge.example/stripe/return?order=ord_1&cancelled=1",
+            locale: "zh", idempotencyKey: "order:ord_1:session")
+        #expect(session.url == "https://checkout.stripe.com/c/pay/cs_test_a1" && !session.isPaid && session.orderID == "ord_1")
+        try recorder.respond(with: Data(#"{"id":"cs_test_a1","object":"checkout.session","status":"complete","payment_status":"paid","payment_intent":"pi_9","amount_total":1000,"currency":"usd","metadata":{"order":"ord_1"}}"#.utf8))
+        let paid = try await stripe.retrieveCheckoutSession(id: "cs_test_a1")
+        #expect(paid.isPaid && paid.paymentIntent == "pi_9" && paid.url == nil)
+
+        let requests = try recorder.requests()
+        try #require(requests.count == 2)
+        #expect(requests[0].method == "POST" && requests[0].path == "/v1/checkout/sessions")
+        #expect(requests[0].header("Idempotency-Key") == "order:ord_1:session")
+        #expect(requests[0].header("Stripe-Version") == StripeClient.Configuration.pinnedAPIVersion)
+        #expect(String(decoding: requests[0].body, as: UTF8.self) == [
+            "mode=payment", "line_items[0][price_data][currency]=usd", "line_items[0][price_data][unit_amount]=1000",
+            "line_items[0][price_data][product_data][name]=%2410+credit+%26+more", "line_items[0][quantity]=1",
+            "client_reference_id=ord_1", "metadata[order]=ord_1", "payment_intent_data[metadata][order]=ord_1",
+            "success_url=https%3A%2F%2Frecharge.example%2Fstripe%2Freturn%3Forder%3Dord_1",
+            "cancel_url=https%3A%2F%2Frecharge.example%2Fstripe%2Freturn%3Forder%3Dord_1%26cancelled%3D1", "locale=zh",
+        ].joined(separator: "&"))
+        #expect(requests[1].method == "GET" && requests[1].path == "/v1/checkout/sessions/cs_test_a1")
     }
 
     @Test func noAnswerWithinTheTimeoutIsTimedOut() async throws {

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A tiny HTTP peer for the StripeClient tests: records every request it receives and answers with a
-canned response. Used two ways:
+canned response (re-read from its file for every request, so it can be changed). Used two ways:
 
   * as the webhook endpoint localstripe posts events to, so the test gets the exact bytes and
     Stripe-Signature header that were sent;
@@ -43,11 +43,14 @@ def main():
     parser.add_argument("--body-file")
     parser.add_argument("--hang", action="store_true")
     args = parser.parse_args()
-    body = b"{}"
-    if args.body_file:
-        with open(args.body_file, "rb") as f:
-            body = f.read()
     lock = threading.Lock()
+
+    def canned():
+        # Read per request, so a test can change the answer between calls (the file is replaced atomically).
+        if not args.body_file:
+            return b"{}"
+        with open(args.body_file, "rb") as f:
+            return f.read()
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -66,6 +69,7 @@ def main():
             if args.hang:
                 time.sleep(3600)
                 return
+            body = canned()
             self.send_response(args.status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))

@@ -3,40 +3,40 @@ import RechargeTestSupport
 
 /// Runs `scripts/peers/http_recorder.py`: a throwaway HTTP endpoint on a free loopback port that records
 /// every request it receives (exact body bytes and headers) and answers with a canned response. The
-/// StripeClient tests use it as localstripe's webhook endpoint and as a stand-in Stripe whose received
+/// StripeClient tests (and the Stripe Checkout order tests) use it as localstripe's webhook endpoint and as a stand-in Stripe whose received
 /// requests can be read back.
 ///
 /// Its Python is `RECHARGE_TEST_PEERS_PYTHON`, which `eval "$(scripts/start-peers)"` exports.
-final class HTTPRecorder {
-    struct Request: Decodable {
-        let method: String
-        let path: String
-        let headers: [String: String]
-        let bodyBase64: String
+public final class HTTPRecorder: @unchecked Sendable {
+    public struct Request: Decodable, Sendable {
+        public let method: String
+        public let path: String
+        public let headers: [String: String]
+        public let bodyBase64: String
 
-        var body: Data { Data(base64Encoded: bodyBase64) ?? Data() }
+        public var body: Data { Data(base64Encoded: bodyBase64) ?? Data() }
 
-        func header(_ name: String) -> String? {
+        public func header(_ name: String) -> String? {
             headers.first { $0.key.lowercased() == name.lowercased() }?.value
         }
     }
 
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
     }
 
     static let script = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("scripts/peers/http_recorder.py")
 
-    let port: Int
+    public let port: Int
     private let process: Process
     /// The recorder's stdin: closing it stops the recorder, even if this process dies first.
     private let lifeline: Pipe
     private let directory: URL
     private var log: URL { directory.appendingPathComponent("requests.jsonl") }
 
-    var url: String { "http://127.0.0.1:\(port)" }
+    public var url: String { "http://127.0.0.1:\(port)" }
 
     private init(port: Int, process: Process, lifeline: Pipe, directory: URL) {
         self.port = port
@@ -46,7 +46,7 @@ final class HTTPRecorder {
     }
 
     /// Starts a recorder and waits (without blocking a thread) until it listens.
-    static func start(status: Int = 200, responseBody: Data = Data("{}".utf8), hang: Bool = false) async throws -> HTTPRecorder {
+    public static func start(status: Int = 200, responseBody: Data = Data("{}".utf8), hang: Bool = false) async throws -> HTTPRecorder {
         guard let python = PaymentPeer.python else {
             throw Failure(description: "RECHARGE_TEST_PEERS_PYTHON is not set; run eval \"$(scripts/start-peers)\"")
         }
@@ -84,7 +84,12 @@ final class HTTPRecorder {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    func requests() throws -> [Request] {
+    /// Makes every later request answered with `body` (same status).
+    public func respond(with body: Data) throws {
+        try body.write(to: directory.appendingPathComponent("response.json"), options: .atomic)
+    }
+
+    public func requests() throws -> [Request] {
         guard let data = try? Data(contentsOf: log) else { return [] }
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
@@ -92,7 +97,7 @@ final class HTTPRecorder {
     }
 
     /// Polls until a request matching `predicate` has arrived, or `seconds` have passed.
-    func waitForRequest(within seconds: Double, where predicate: (Request) -> Bool) async throws -> Request {
+    public func waitForRequest(within seconds: Double, where predicate: (Request) -> Bool) async throws -> Request {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if let match = try requests().first(where: predicate) { return match }
