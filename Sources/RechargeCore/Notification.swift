@@ -54,6 +54,16 @@ public struct ExpiringBucket: Sendable, Hashable, Codable {
     }
 }
 
+/// Why a pack did not renew.
+public enum PackRenewalFailure: String, Sendable, Hashable, Codable {
+    /// The balance was less than the pack's price.
+    case insufficientBalance = "insufficient_balance"
+    /// The pack is no longer sold (or no longer renews, or has no price in the line's currency).
+    case noLongerSold = "no_longer_sold"
+    /// The line is suspended or terminated.
+    case lineNotActive = "line_not_active"
+}
+
 /// Something a subscriber is told about, with exactly the values its templates show. Amounts are ``Money``
 /// (Int64 micro-units and a currency); data in bytes, voice in seconds, all `Int64`.
 public enum NotificationEvent: Sendable, Hashable, Codable {
@@ -73,6 +83,10 @@ public enum NotificationEvent: Sendable, Hashable, Codable {
     case refund(amount: Money, balance: Money)
     /// A data pack was granted; `bytes` of data valid until `validUntil` (nil: no end).
     case dataPackAdded(bytes: Int64, validUntil: Date?)
+    /// A pack marked to renew was bought again from the balance for another period, to `validUntil`.
+    case packRenewed(packName: String, price: Money, balance: Money, validUntil: Date)
+    /// A pack could not renew; it ends at `validUntil` and is not renewed again.
+    case packRenewalFailed(packName: String, price: Money, balance: Money, validUntil: Date, reason: PackRenewalFailure)
 
     /// The template name, and the `event` column of the outbox.
     public enum Name: String, Sendable, Codable, CaseIterable, Hashable {
@@ -87,6 +101,8 @@ public enum NotificationEvent: Sendable, Hashable, Codable {
         case paymentFailed = "payment_failed"
         case refund
         case dataPackAdded = "data_pack_added"
+        case packRenewed = "pack_renewed"
+        case packRenewalFailed = "pack_renewal_failed"
     }
 
     public var name: Name {
@@ -102,6 +118,8 @@ public enum NotificationEvent: Sendable, Hashable, Codable {
         case .paymentFailed: .paymentFailed
         case .refund: .refund
         case .dataPackAdded: .dataPackAdded
+        case .packRenewed: .packRenewed
+        case .packRenewalFailed: .packRenewalFailed
         }
     }
 
@@ -123,6 +141,12 @@ public enum NotificationEvent: Sendable, Hashable, Codable {
         case .paymentFailed: return .paymentFailed(amount: usd(30_000_000), reason: "card_declined")
         case .refund: return .refund(amount: usd(30_000_000), balance: usd(1_080_000_000))
         case .dataPackAdded: return .dataPackAdded(bytes: 10_737_418_240, validUntil: now.addingTimeInterval(30 * 86_400))
+        case .packRenewed:
+            return .packRenewed(packName: "Unlimited Talk & Text Travel 30", price: usd(35_000_000), balance: usd(1_234_560_000),
+                                validUntil: now.addingTimeInterval(30 * 86_400))
+        case .packRenewalFailed:
+            return .packRenewalFailed(packName: "Unlimited Talk & Text Travel 30", price: usd(35_000_000), balance: usd(12_340_000),
+                                      validUntil: now.addingTimeInterval(86_400), reason: .insufficientBalance)
         }
     }
 }

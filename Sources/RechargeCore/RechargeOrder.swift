@@ -187,13 +187,15 @@ public struct OrderQuote: Sendable, Equatable, Codable {
     public let settlement: Money?
     /// The exchange rate used, when the price was converted (not when the product has its own price there).
     public let fx: FXQuote?
+    /// A pack the catalog marks to renew: at the end of each period it is bought again from the line's balance.
+    public let autoRenew: Bool?
 
     /// The payment in the line's currency: what the ledger moves.
     public var settlementAmount: Money { settlement ?? price }
 
     public init(productCode: String?, productKind: Product.Kind, names: [String: String], price: Money, credit: Money?, allowances: [Allowance],
                 validityDays: Int?, listPrice: Money? = nil, discount: Money? = nil, bonus: Money? = nil, bonusValidityDays: Int? = nil,
-                promotions: [String] = [], limitedPromotions: [String] = [], settlement: Money? = nil, fx: FXQuote? = nil) {
+                promotions: [String] = [], limitedPromotions: [String] = [], settlement: Money? = nil, fx: FXQuote? = nil, autoRenew: Bool? = nil) {
         self.productCode = productCode
         self.productKind = productKind
         self.names = names
@@ -209,6 +211,7 @@ public struct OrderQuote: Sendable, Equatable, Codable {
         self.limitedPromotions = limitedPromotions
         self.settlement = settlement
         self.fx = fx
+        self.autoRenew = autoRenew
     }
 
     /// This quote paid in `currency`: the product's own price there (top-ups without a discount), else the
@@ -228,7 +231,7 @@ public struct OrderQuote: Sendable, Equatable, Codable {
         }
         return OrderQuote(productCode: productCode, productKind: productKind, names: names, price: converted, credit: credit, allowances: allowances,
                           validityDays: validityDays, listPrice: listPrice, discount: discount, bonus: bonus, bonusValidityDays: bonusValidityDays,
-                          promotions: promotions, limitedPromotions: limitedPromotions, settlement: price, fx: fx)
+                          promotions: promotions, limitedPromotions: limitedPromotions, settlement: price, fx: fx, autoRenew: autoRenew)
     }
 
     /// This quote with the chosen promotions applied.
@@ -242,7 +245,7 @@ public struct OrderQuote: Sendable, Equatable, Codable {
             productCode: productCode, productKind: productKind, names: names, price: price, credit: credit, allowances: allowances,
             validityDays: validityDays, listPrice: listPrice, discount: choice.discount?.amount, bonus: choice.bonus?.amount,
             bonusValidityDays: bonusDays, promotions: applied.map(\.code), limitedPromotions: applied.filter(\.hasLimits).map(\.code),
-            settlement: settlement, fx: fx)
+            settlement: settlement, fx: fx, autoRenew: autoRenew)
     }
 
     /// A quote for a catalog product, paid in `currency` for a line in `lineCurrency`.
@@ -261,7 +264,7 @@ public struct OrderQuote: Sendable, Equatable, Codable {
         case .pack:
             return OrderQuote(productCode: product.code, productKind: .pack, names: product.names, price: price, credit: nil,
                               allowances: product.allowances.map { Allowance(kind: $0.kind, amount: $0.amount) },
-                              validityDays: product.validityDays)
+                              validityDays: product.validityDays, autoRenew: product.autoRenew && product.validityDays != nil ? true : nil)
         case .plan:
             throw .invalidRequest("Plan '\(product.code)' is subscribed to, not bought as an order.")
         }

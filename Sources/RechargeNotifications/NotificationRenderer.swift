@@ -138,6 +138,19 @@ public struct NotificationRenderer: Sendable {
         case .dataPackAdded(let bytes, let validUntil):
             context["data"] = NotificationFormat.dataVolume(bytes: bytes, language: language)
             if let validUntil { context["valid_until"] = NotificationFormat.date(validUntil, language: language, timeZone: timeZone) }
+        case .packRenewed(let packName, let price, let balance, let validUntil):
+            context["pack_name"] = packName
+            context["price"] = money(price)
+            context["balance"] = money(balance)
+            context["valid_until"] = NotificationFormat.date(validUntil, language: language, timeZone: timeZone)
+        case .packRenewalFailed(let packName, let price, let balance, let validUntil, let reason):
+            context["pack_name"] = packName
+            context["price"] = money(price)
+            context["balance"] = money(balance)
+            context["valid_until"] = NotificationFormat.date(validUntil, language: language, timeZone: timeZone)
+            context["insufficient_balance"] = reason == .insufficientBalance
+            context["no_longer_sold"] = reason == .noLongerSold
+            context["line_not_active"] = reason == .lineNotActive
         }
         return context
     }

@@ -5,7 +5,8 @@ import ServiceLifecycle
 
 /// Queues validity reminders: every `interval`, if this node holds the `reminders` lease, runs a
 /// ``ReminderStore`` scan that queues a `validityEnding` notification for each bucket ending within seven days
-/// or one day, once per (bucket, notice). The ``DeliveryService`` (on this node or another) sends them.
+/// or one day, once per (bucket, notice), then renews the packs marked to renew whose period ends within a day
+/// (``PackRenewalStore``). The ``DeliveryService`` (on this node or another) sends the messages.
 ///
 /// Several nodes may run it: the lease (`service_leases`, renewed each round, lasting three intervals) lets one
 /// node scan while the others stand by and take over when it stops renewing; if two scans overlap anyway, the
@@ -26,6 +27,8 @@ public final class ReminderService: Service {
     public static let leaseName = "reminders"
 
     let store: ReminderStore
+    /// Auto-renewal of packs, run in the same round by the lease holder; nil: none.
+    let renewals: PackRenewalStore?
     let configuration: Configuration
     let clock: @Sendable () -> Date
     /// This instance's name in the lease table.
@@ -33,12 +36,14 @@ public final class ReminderService: Service {
     let logger: Logger
 
     public init(
-        store: ReminderStore, configuration: Configuration = Configuration(), clock: @escaping @Sendable () -> Date = { Date() },
+        store: ReminderStore, renewals: PackRenewalStore? = nil, configuration: Configuration = Configuration(),
+        clock: @escaping @Sendable () -> Date = { Date() },
         holder: String = "pid-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8).lowercased())",
         logger: Logger = Logger(label: "recharge.reminders")
     ) {
         precondition(configuration.interval > .zero, "the reminder interval must be positive")
         self.store = store
+        self.renewals = renewals
         self.configuration = configuration
         self.clock = clock
         self.holder = holder
@@ -74,6 +79,13 @@ public final class ReminderService: Service {
         let scan = try await store.scan(now: now, chunkSize: configuration.chunkSize)
         if scan.reminders > 0 {
             logger.info("validity reminders queued", metadata: ["reminders": "\(scan.reminders)", "messages": "\(scan.messages)"])
+        }
+        if let renewals {
+            // Packs ending within a day are bought again from the balance (or their subscriber told why not).
+            let pass = try await renewals.renewDue(now: now)
+            if pass.renewed + pass.failed > 0 {
+                logger.info("pack renewals", metadata: ["renewed": "\(pass.renewed)", "failed": "\(pass.failed)"])
+            }
         }
         return scan
     }

@@ -342,10 +342,36 @@ public enum Migrations {
                 """,
             ]
         },
+        Migration(version: 6, name: "pack_renewals") { _ in
+            [
+                // A pack bought with auto-renewal: renewed from the line's balance before `valid_until`, once per
+                // period (`cycle` counts renewals; the ledger keys of a renewal derive from the id and the cycle).
+                """
+                CREATE TABLE pack_renewals (
+                    id TEXT PRIMARY KEY,
+                    line_id BIGINT NOT NULL REFERENCES lines (id),
+                    product_code TEXT NOT NULL,
+                    order_id TEXT NOT NULL UNIQUE REFERENCES orders (id),
+                    name TEXT NOT NULL,
+                    cycle INTEGER NOT NULL CHECK (cycle >= 0),
+                    valid_until BIGINT NOT NULL,
+                    state TEXT NOT NULL CHECK (state IN ('active', 'failed', 'cancelled')),
+                    failure TEXT,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX pack_renewals_due ON pack_renewals (state, valid_until)",
+                "CREATE INDEX pack_renewals_by_line ON pack_renewals (line_id)",
+            ]
+        },
     ]
 
     /// The highest version this build knows.
-    public static var latestVersion: Int { all.last?.version ?? 0 }
+    public static var latestVersion: Int { all.map(\.version).max() ?? 0 }
+
+    /// Every version this build knows, ascending.
+    public static var versions: [Int] { all.map(\.version).sorted() }
 }
 
 /// Applies pending migrations in order, each in its own transaction together with its

@@ -113,6 +113,10 @@ extension OrderStore {
                         let unbuy = try TopUpCommand(msisdn: order.msisdn, value: .money(Money(micros: ledgerAmount, currency: settlement.currency)),
                                                      channel: channel, reference: refundID)
                         requests.append(try LedgerRequest(.topUp(unbuy), key: "refund:\(refundID):unbuy", now: now, counterparty: revenue))
+                        // A pack given back does not renew.
+                        try await db.raw("""
+                            UPDATE pack_renewals SET state = 'cancelled', updated_at = \(bind: now.unixMicros) WHERE order_id = \(bind: order.id) AND state = 'active'
+                            """).run()
                     }
                     let debit = try DebitCommand(msisdn: order.msisdn, kind: .monetary, amount: ledgerAmount, currency: settlement.currency, channel: channel,
                                                  reference: refundID, mainBalanceOnly: true)

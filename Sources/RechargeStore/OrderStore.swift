@@ -436,6 +436,11 @@ public final class OrderStore: Sendable {
                 contact.notifications(for: .dataPackAdded(bytes: data.amount, validUntil: validUntil), eventKey: "order:\(order.id):data_pack_added"),
                 now: now, in: db)
         }
+        // A pack marked to renew is bought again from the balance at the end of each period (PackRenewalStore).
+        if order.quote.autoRenew == true, let code = order.quote.productCode, let days = order.quote.validityDays {
+            try await PackRenewalStore.register(order: order, lineID: line.id, productCode: code,
+                                                validUntil: now.addingTimeInterval(TimeInterval(days) * 86_400), now: now, in: db)
+        }
         let balances = try await NotificationContactRow.monetaryBalances(lineIDs: [line.id], at: now, in: db)
         return order.with(state: .fulfilled, updatedAt: now, failureReason: .some(nil), fulfilledAt: now, operationIDs: operationIDs,
                           balanceAfter: Money(micros: balances[line.id] ?? 0, currency: line.currency))

@@ -138,7 +138,8 @@ struct Serve: AsyncParsableCommand {
                 logger.notice("Validity reminders are off in this process: another node scans for them")
             } else {
                 running.append(.init(service: ReminderService(
-                    store: ReminderStore(database: db), configuration: .init(interval: .seconds(interval)),
+                    store: ReminderStore(database: db), renewals: PackRenewalStore(database: db, catalog: services.catalog),
+                    configuration: .init(interval: .seconds(interval)),
                     logger: logger)))
             }
             if noReconciliation {
