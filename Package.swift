@@ -192,6 +192,7 @@ let package = Package(
                 "RechargeCore",
                 "RechargeTestSupport",
                 "RechargePayments",
+                "RechargeNotifications",
                 "RechargeBanking",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),

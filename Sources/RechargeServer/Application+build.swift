@@ -26,6 +26,8 @@ public struct RechargeServices: Sendable {
     public let notificationPreferences: NotificationPreferencesStore
     public let catalog: CatalogStore
     public let orders: OrderStore
+    /// Packs marked to renew, bought again from the balance at the end of each period.
+    public let renewals: PackRenewalStore
     /// The payment methods offered (the sandbox by default).
     public let payments: PaymentProviders
     /// Renders outbox rows on the operator pages; nil if the bundled templates could not be loaded.
@@ -46,6 +48,7 @@ public struct RechargeServices: Sendable {
         self.notificationPreferences = NotificationPreferencesStore(database: database)
         self.catalog = CatalogStore(database: database)
         self.orders = OrderStore(database: database, catalog: self.catalog)
+        self.renewals = PackRenewalStore(database: database, catalog: self.catalog)
         self.payments = payments
         self.renderer = renderer
         self.metrics = metrics
@@ -65,7 +68,8 @@ public func buildRouter(_ services: RechargeServices) -> Router<RechargeRequestC
     NotificationPreferencesController(store: services.notificationPreferences, clock: services.clock).addRoutes(to: v1)
     let dev = router.group("dev").add(middleware: APIKeyAuthenticator(keys: services.apiKeys))
     OutboxController(outbox: services.outbox, renderer: services.renderer).addRoutes(v1: v1, dev: dev)
-    OrdersController(catalog: services.catalog, orders: services.orders, payments: services.payments, clock: services.clock).addRoutes(to: v1)
+    OrdersController(catalog: services.catalog, orders: services.orders, renewals: services.renewals, payments: services.payments,
+                     clock: services.clock).addRoutes(to: v1)
     PaymentWebhooksController(orders: services.orders, payments: services.payments, clock: services.clock).addRoutes(to: router)
     routeTable.load(router.routes.map { ("\($0.path)", $0.method.rawValue) })
     return router

@@ -286,3 +286,29 @@ struct RefundOutput: Encodable {
 struct RefundListOutput: Encodable {
     let items: [RefundOutput]
 }
+
+struct RenewalOutput: Encodable {
+    let id: String
+    let order: String
+    let product: String
+    let name: String
+    let renewals: Int
+    let validUntil: String
+    let state: String
+    let failure: String?
+
+    init(_ renewal: PackRenewalStore.Renewal) {
+        id = renewal.id
+        order = renewal.orderID
+        product = renewal.productCode
+        name = renewal.name
+        renewals = renewal.cycle
+        validUntil = RFC3339.format(renewal.validUntil)
+        state = renewal.state.rawValue
+        failure = renewal.failure?.rawValue
+    }
+}
+
+struct RenewalListOutput: Encodable {
+    let items: [RenewalOutput]
+}

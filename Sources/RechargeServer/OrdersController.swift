@@ -12,6 +12,7 @@ import RechargeStore
 struct OrdersController {
     let catalog: CatalogStore
     let orders: OrderStore
+    let renewals: PackRenewalStore
     let payments: PaymentProviders
     let clock: @Sendable () -> Date
 
@@ -28,6 +29,21 @@ struct OrdersController {
         group.post("bank-statements", use: importBankStatement)
         group.get("bank-review", use: bankReview)
         group.get("orders/{id}/refunds", use: listRefunds)
+        group.get("lines/{msisdn}/renewals", use: listRenewals)
+        group.post("renewals/{id}/cancel", use: cancelRenewal)
+    }
+
+    /// The line's packs marked to renew, and where each stands.
+    @Sendable func listRenewals(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+        _ = try context.require(.read)
+        let items = try await renewals.renewals(msisdn: try LinesController.msisdn(context))
+        return try JSONResponse.make(RenewalListOutput(items: items.map(RenewalOutput.init)))
+    }
+
+    /// The subscriber turns renewal off: the pack ends with its current period.
+    @Sendable func cancelRenewal(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+        _ = try context.require(.write)
+        return try JSONResponse.make(RenewalOutput(try await renewals.cancel(context.parameters.get("id") ?? "", now: clock())))
     }
 
     @Sendable func getCatalog(_ request: Request, context: RechargeRequestContext) async throws -> Response {

@@ -138,7 +138,7 @@ struct Serve: AsyncParsableCommand {
                 logger.notice("Validity reminders are off in this process: another node scans for them")
             } else {
                 running.append(.init(service: ReminderService(
-                    store: ReminderStore(database: db), renewals: PackRenewalStore(database: db, catalog: services.catalog),
+                    store: ReminderStore(database: db), renewals: services.renewals,
                     configuration: .init(interval: .seconds(interval)),
                     logger: logger)))
             }

@@ -5,6 +5,7 @@ import HummingbirdTesting
 import RechargeBanking
 import RechargeCore
 import RechargePayments
+import RechargeNotifications
 import RechargeServer
 import RechargeStore
 import RechargeTestSupport
@@ -226,6 +227,37 @@ struct OrdersAPITests {
             // The sandbox is off here: its routes answer as absent.
             try api.expectProblem(try await api.client.execute(uri: "/webhooks/sandbox", method: .post, body: ByteBuffer(string: "{}")),
                                   .unprocessableContent, "payment-method-unavailable")
+        }
+    }
+
+    /// A pack marked to renew: listed with its period, renewed by the reminder round, turned off by the subscriber.
+    @Test func packRenewalsAreListedAndCanBeTurnedOff() async throws {
+        try await APIHarness.run { api in
+            try await Self.setUp(api)
+            let renewing = Self.catalog.replacingOccurrences(of: #""validityDays": 30,"#, with: #""validityDays": 30, "autoRenew": true,"#)
+            #expect(try await api.send(.put, "/v1/catalog", key: api.admin, json: renewing).status == .ok)
+            #expect(try await api.topUp("+14155550100", "40.00", key: "t-1").status == .created)
+            let created = try api.json(try await createOrder(api, #"{"product": "us-data-5gb", "paymentMethod": "sandbox"}"#, key: "rn-1"))
+            let id = try #require(created["id"] as? String)
+            _ = try await api.client.execute(uri: "/sandbox/checkout/\(id)", method: .post, body: ByteBuffer(string: "action=pay"))
+            let list = try api.json(try await api.send(.get, "/v1/lines/+14155550100/renewals", key: api.reader))
+            let item = try #require((list["items"] as? [[String: Any]])?.first)
+            #expect(item["order"] as? String == id && item["state"] as? String == "active" && item["renewals"] as? Int == 0)
+            #expect(item["validUntil"] as? String == "2026-12-18T11:06:40.000Z")
+            // The reminder round renews it within its last day.
+            let service = ReminderService(store: ReminderStore(database: api.services.database), renewals: api.services.renewals,
+                                          clock: { APIHarness.now.addingTimeInterval(29.5 * 86_400) })
+            try await service.runOnce()
+            let renewed = try #require((try api.json(try await api.send(.get, "/v1/lines/+14155550100/renewals", key: api.reader))["items"]
+                as? [[String: Any]])?.first)
+            #expect(renewed["renewals"] as? Int == 1 && renewed["validUntil"] as? String == "2027-01-17T11:06:40.000Z")
+            #expect(try await api.mainBalance() == "25.00")
+            // Turned off: stays off; a reader may not; an unknown id is refused.
+            let renewalID = try #require(renewed["id"] as? String)
+            try api.expectProblem(try await api.send(.post, "/v1/renewals/\(renewalID)/cancel", key: api.reader), .forbidden, "forbidden")
+            let cancelled = try api.json(try await api.send(.post, "/v1/renewals/\(renewalID)/cancel", key: api.writer))
+            #expect(cancelled["state"] as? String == "cancelled")
+            try api.expectProblem(try await api.send(.post, "/v1/renewals/rn_nosuchrenewal/cancel", key: api.writer), .badRequest, "invalid-request")
         }
     }
 
