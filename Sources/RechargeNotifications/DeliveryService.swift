@@ -15,8 +15,10 @@ import ServiceLifecycle
 /// provider's acceptance and `markSent`.
 public final class DeliveryService: Service {
     public struct Configuration: Sendable {
-        /// Messages claimed per round.
-        public var batchSize: Int = 32
+        /// Messages claimed at a time.
+        public var batchSize: Int = 64
+        /// Batches one round may claim (each claimed when half of the one before is done).
+        public var roundBatches: Int = 16
         /// How long a claim holds a message; longer than the slowest send (SMTP DATA may take minutes).
         public var lease: Duration = .seconds(300)
         /// Pause between rounds when the outbox had nothing due.
@@ -131,21 +133,43 @@ public final class DeliveryService: Service {
         }
     }
 
-    /// One round: claims up to `batchSize` due messages and delivers them concurrently.
+    /// One round: claims up to `batchSize` due messages and delivers them concurrently; while they go out, the
+    /// next batch is claimed as soon as half of the current one is done (so the SMPP window never drains between
+    /// batches), until a claim comes back short or `batchSize × roundBatches` messages were claimed.
     @discardableResult
     public func deliverDue() async throws -> Round {
-        let messages = try await outbox.claim(limit: configuration.batchSize, now: clock(), lease: configuration.lease)
-        var round = Round(claimed: messages.count)
-        await withTaskGroup(of: Outcome.self) { group in
-            for message in messages {
-                group.addTask { await self.deliver(message) }
+        let batchSize = configuration.batchSize
+        let ceiling = batchSize * max(1, configuration.roundBatches)
+        var round = Round()
+        try await withThrowingTaskGroup(of: Outcome.self) { group in
+            var inFlight = 0
+            var exhausted = false
+            func claimMore() async throws {
+                let messages = try await outbox.claim(limit: batchSize, now: clock(), lease: configuration.lease)
+                round.claimed += messages.count
+                exhausted = messages.count < batchSize || round.claimed >= ceiling
+                for message in messages {
+                    group.addTask { await self.deliver(message) }
+                }
+                inFlight += messages.count
             }
-            for await outcome in group {
+            try await claimMore()
+            while inFlight > 0, let outcome = try await group.next() {
+                inFlight -= 1
                 switch outcome {
                 case .sent: round.sent += 1
                 case .retried: round.retried += 1
                 case .dead: round.dead += 1
                 case .lost: round.lost += 1
+                }
+                if !exhausted, inFlight <= batchSize / 2 {
+                    do {
+                        try await claimMore()
+                    } catch {
+                        // The messages in flight finish and are recorded; the claim is tried again next round.
+                        exhausted = true
+                        logger.error("outbox claim failed", metadata: ["error": "\(error)"])
+                    }
                 }
             }
         }

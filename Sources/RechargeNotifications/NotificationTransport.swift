@@ -80,6 +80,9 @@ public struct SMPPTransport: NotificationTransport {
         return state
     }
 
+    /// Receipts being written at once; more wait in the SMPP client's inbound stream.
+    static let maximumReceiptsInFlight = 256
+
     /// Binds and serves the session; turns final delivery receipts into `delivered_at` or a dead message.
     public func run(outbox: OutboxStore, clock: @escaping @Sendable () -> Date) async {
         let client = self.client
@@ -88,15 +91,28 @@ public struct SMPPTransport: NotificationTransport {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await client.run() }
                 group.addTask {
-                    for await inbound in client.inbound {
-                        guard case .deliveryReceipt(let receipt) = inbound else { continue }
-                        do {
-                            try await Self.record(receipt, outbox: outbox, now: clock())
-                        } catch is CancellationError {
-                            return   // shutting down: receipts from now on are not recorded
-                        } catch {
-                            logger.warning("could not record a delivery receipt", metadata: ["message_id": "\(receipt.messageID)", "error": "\(error)"])
+                    // Receipts are recorded concurrently (up to `maximumReceiptsInFlight`), so the outbox's group
+                    // commit writes a burst of them in a few transactions rather than one each, in arrival order.
+                    await withTaskGroup(of: Void.self) { receipts in
+                        var inFlight = 0
+                        for await inbound in client.inbound {
+                            guard case .deliveryReceipt(let receipt) = inbound else { continue }
+                            if inFlight >= Self.maximumReceiptsInFlight {
+                                await receipts.next()
+                                inFlight -= 1
+                            }
+                            inFlight += 1
+                            receipts.addTask {
+                                do {
+                                    try await Self.record(receipt, outbox: outbox, now: clock())
+                                } catch is CancellationError {
+                                    // shutting down: receipts from now on are not recorded
+                                } catch {
+                                    logger.warning("could not record a delivery receipt", metadata: ["message_id": "\(receipt.messageID)", "error": "\(error)"])
+                                }
+                            }
                         }
+                        await receipts.waitForAll()
                     }
                 }
                 await group.waitForAll()

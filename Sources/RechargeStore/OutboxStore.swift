@@ -204,7 +204,9 @@ public struct OutboxStore: Sendable {
     /// applied by ``markSent(_:providerID:now:)``: the SMSC may send it before that mark is committed.
     @discardableResult
     public func recordReceipt(providerID: String, deliveredAt: Date, now: Date = Date()) async throws -> Bool {
-        try await database.transaction { db in
+        // Through the marks' group commit: a burst of receipts (one per SMS sent) shares transactions with the
+        // sent marks instead of taking the single SQLite writer once each.
+        try await marks.run { db in
             // First the meeting row: if markSent is storing this id right now, this waits for it to commit.
             try await db.raw("""
                 INSERT INTO outbox_receipts (provider_id, delivered_at, created_at)
@@ -218,8 +220,8 @@ public struct OutboxStore: Sendable {
             if found {
                 try await db.raw("DELETE FROM outbox_receipts WHERE provider_id = \(bind: providerID)").run()
             }
-            return found
-        }
+            return found ? 1 : 0
+        } == 1
     }
 
     /// Records a delivery receipt whose final state is a failure (the SMSC could not deliver, rejected, expired
@@ -230,7 +232,7 @@ public struct OutboxStore: Sendable {
     @discardableResult
     public func recordReceiptFailure(providerID: String, failure: String, now: Date = Date()) async throws -> Bool {
         let failure = String(failure.prefix(1000))
-        return try await database.transaction { db in
+        return try await marks.run { db in
             try await db.raw("""
                 INSERT INTO outbox_receipts (provider_id, delivered_at, failure, created_at)
                 VALUES (\(bind: providerID), NULL, \(bind: failure), \(bind: now.unixMicros))
@@ -246,8 +248,8 @@ public struct OutboxStore: Sendable {
             if found || finished {
                 try await db.raw("DELETE FROM outbox_receipts WHERE provider_id = \(bind: providerID)").run()
             }
-            return found
-        }
+            return found ? 1 : 0
+        } == 1
     }
 
     // MARK: Reading

@@ -90,8 +90,8 @@ extension NotifyCommand {
 
         @OptionGroup var database: DatabaseOptions
 
-        @Option(help: "Messages claimed and sent concurrently per round (1 to 1000).")
-        var batchSize = 32
+        @Option(help: "Messages claimed at a time (1 to 1000); the next batch is claimed when half of one is sent.")
+        var batchSize = 64
 
         func run() async throws {
             try await reportingErrors {
