@@ -75,12 +75,12 @@ public enum OutboxError: Error, CustomStringConvertible, Equatable {
 /// writer serializes them.
 public struct OutboxStore: Sendable {
     public let database: Database
-    /// Delivery results ("sent", "failed", "dead") of concurrent deliveries share transactions.
-    private let marks: TransactionBatcher
+    /// Delivery results ("sent", "failed", "dead") and receipts of concurrent deliveries share transactions.
+    private let marks: OutboxMarks
 
     public init(database: Database) {
         self.database = database
-        self.marks = TransactionBatcher(database: database)
+        self.marks = OutboxMarks(database: database)
     }
 
     static let columns = """
@@ -151,28 +151,8 @@ public struct OutboxStore: Sendable {
     /// another worker holds the row now. For SMS (whose provider id a delivery receipt will name), a receipt
     /// that arrived before this mark is applied now.
     public func markSent(_ message: OutboxMessage, providerID: String?, now: Date) async throws {
-        let expectsReceipt = message.channel == .sms
-        let updated = try await marks.run { db -> Int in
-            let updated = try await db.raw("""
-                UPDATE outbox SET state = 'sent', sent_at = \(bind: now.unixMicros), provider_id = \(bind: providerID),
-                                  claimed_until = NULL, last_error = NULL
-                WHERE id = \(bind: message.id) AND state = 'sending' AND attempts = \(bind: message.attempts) RETURNING id
-                """).all().count
-            guard updated == 1, expectsReceipt, let providerID else { return updated }
-            let meeting = try await db.raw("""
-                INSERT INTO outbox_receipts (provider_id, delivered_at, created_at) VALUES (\(bind: providerID), NULL, \(bind: now.unixMicros))
-                ON CONFLICT (provider_id) DO UPDATE SET created_at = outbox_receipts.created_at
-                RETURNING delivered_at, failure
-                """).first()
-            if let deliveredAt = try meeting?.optional("delivered_at", as: Int64.self) {
-                try await db.raw("UPDATE outbox SET delivered_at = \(bind: deliveredAt) WHERE id = \(bind: message.id)").run()
-                try await db.raw("DELETE FROM outbox_receipts WHERE provider_id = \(bind: providerID)").run()
-            } else if let failure = try meeting?.optional("failure", as: String.self) {
-                try await db.raw("UPDATE outbox SET state = 'dead', last_error = \(bind: failure) WHERE id = \(bind: message.id)").run()
-                try await db.raw("DELETE FROM outbox_receipts WHERE provider_id = \(bind: providerID)").run()
-            }
-            return updated
-        }
+        let updated = try await marks.sent(.init(messageID: message.id, attempts: message.attempts, providerID: providerID,
+                                                 expectsReceipt: message.channel == .sms, now: now))
         guard updated == 1 else { throw OutboxError.claimLost(id: message.id) }
     }
 
@@ -204,24 +184,9 @@ public struct OutboxStore: Sendable {
     /// applied by ``markSent(_:providerID:now:)``: the SMSC may send it before that mark is committed.
     @discardableResult
     public func recordReceipt(providerID: String, deliveredAt: Date, now: Date = Date()) async throws -> Bool {
-        // Through the marks' group commit: a burst of receipts (one per SMS sent) shares transactions with the
-        // sent marks instead of taking the single SQLite writer once each.
-        try await marks.run { db in
-            // First the meeting row: if markSent is storing this id right now, this waits for it to commit.
-            try await db.raw("""
-                INSERT INTO outbox_receipts (provider_id, delivered_at, created_at)
-                VALUES (\(bind: providerID), \(bind: deliveredAt.unixMicros), \(bind: now.unixMicros))
-                ON CONFLICT (provider_id) DO UPDATE SET delivered_at = excluded.delivered_at
-                """).run()
-            let found = try await db.raw("""
-                UPDATE outbox SET delivered_at = \(bind: deliveredAt.unixMicros)
-                WHERE provider_id = \(bind: providerID) AND delivered_at IS NULL RETURNING id
-                """).all().count > 0
-            if found {
-                try await db.raw("DELETE FROM outbox_receipts WHERE provider_id = \(bind: providerID)").run()
-            }
-            return found ? 1 : 0
-        } == 1
+        // Through the marks' group commit: a burst of receipts (one per SMS sent) shares transactions, and
+        // multi-row statements, with the sent marks.
+        try await marks.receipt(.init(providerID: providerID, deliveredAt: deliveredAt, now: now)) == 1
     }
 
     /// Records a delivery receipt whose final state is a failure (the SMSC could not deliver, rejected, expired
