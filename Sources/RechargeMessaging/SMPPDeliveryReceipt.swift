@@ -72,19 +72,38 @@ public struct SMPPDeliveryReceipt: Sendable, Hashable {
 
     /// Reads a receipt; nil when neither the text nor the TLVs name a message id.
     public static func parse(text: String, tlvs: [SMPPTLV] = []) -> SMPPDeliveryReceipt? {
+        // On the UTF-8 bytes, without Foundation (this runs once per SMS): the keys are ASCII, matched without
+        // regard to case, and a multi-byte UTF-8 sequence never contains an ASCII byte, so a key cannot match
+        // inside other text's characters.
+        let bytes = Array(text.utf8)
+        func lowered(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte + 0x20 : byte }
+        func find(_ key: [UInt8], from start: Int) -> Int? {
+            guard key.count <= bytes.count - start else { return nil }
+            var position = start
+            while position + key.count <= bytes.count {
+                var index = 0
+                while index < key.count, lowered(bytes[position + index]) == key[index] { index += 1 }
+                if index == key.count { return position }
+                position += 1
+            }
+            return nil
+        }
         var fields: [String: String] = [:]
-        var found: [(key: String, range: Range<String.Index>)] = []
-        var searchStart = text.startIndex
+        var found: [(key: String, start: Int, end: Int)] = []
+        var searchStart = 0
         for key in keys {
-            if let range = text.range(of: key, options: .caseInsensitive, range: searchStart..<text.endIndex) {
-                found.append((key, range))
-                searchStart = range.upperBound
+            let pattern = Array(key.utf8)
+            if let start = find(pattern, from: searchStart) {
+                found.append((key, start, start + pattern.count))
+                searchStart = start + pattern.count
             }
         }
         for (offset, entry) in found.enumerated() {
-            let end = offset + 1 < found.count ? found[offset + 1].range.lowerBound : text.endIndex
-            let value = text[entry.range.upperBound..<end].trimmingCharacters(in: .whitespaces)
-            fields[entry.key] = value
+            var lower = entry.end
+            var upper = offset + 1 < found.count ? found[offset + 1].start : bytes.count
+            while lower < upper, bytes[lower] == 0x20 || bytes[lower] == 0x09 { lower += 1 }
+            while upper > lower, bytes[upper - 1] == 0x20 || bytes[upper - 1] == 0x09 { upper -= 1 }
+            fields[entry.key] = String(decoding: bytes[lower..<upper], as: UTF8.self)
         }
 
         let tlvID = tlvs[tag: SMPPTLV.receiptedMessageIDTag]?.stringValue

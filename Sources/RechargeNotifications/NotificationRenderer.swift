@@ -80,7 +80,7 @@ public struct NotificationRenderer: Sendable {
         func part(_ part: String) throws -> String {
             let name = "\(language.rawValue)/\(event.name.rawValue).\(part)"
             guard let template = library.getTemplate(named: name) else { throw NotificationTemplateError.missingTemplate(name) }
-            return template.render(context, library: library).trimmingCharacters(in: .whitespacesAndNewlines)
+            return Self.trimmed(template.render(context, library: library))
         }
         return RenderedNotification(sms: try part("sms"), subject: try part("subject"), text: try part("text"), html: try part("html"))
     }
@@ -153,5 +153,14 @@ public struct NotificationRenderer: Sendable {
             context["line_not_active"] = reason == .lineNotActive
         }
         return context
+    }
+}
+
+extension NotificationRenderer {
+    /// Without leading and trailing white space and newlines; in Swift, not through Foundation's NSString
+    /// bridging (this runs for every part of every message).
+    static func trimmed(_ text: String) -> String {
+        guard let first = text.firstIndex(where: { !$0.isWhitespace }), let last = text.lastIndex(where: { !$0.isWhitespace }) else { return "" }
+        return String(text[first...last])
     }
 }

@@ -71,6 +71,7 @@ struct OrdersController {
         let key = try LinesController.idempotencyKey(request)
         let body = try await JSONBody.decode(CreateOrderRequest.self, from: request, context: context)
         guard payments.offers(body.paymentMethod) else { throw RechargeError.paymentMethodUnavailable(body.paymentMethod.rawValue) }
+        let wantsSession = try body.wantsStripeSession()   // checked before anything is made
         let now = clock()
         // Checkout starts in the creating transaction (the sandbox's and bank transfer's references are made
         // here); a replayed create finds it started and gets the same answer.
@@ -90,7 +91,6 @@ struct OrdersController {
         // A replayed create of an order already paid (or closed) answers with the order as it is, asking no provider.
         let payable = order.state == .created || order.state == .awaitingPayment
         // A Checkout Session when asked for (or when this order already has one: a replayed create).
-        let wantsSession = try body.wantsStripeSession()
         if payable, let stripe = payments.stripe, stripe.client != nil, method == .stripe,
            order.state == .created ? wantsSession : order.providerReference?.hasPrefix("cs_") == true {
             let session: StripeCheckoutSession

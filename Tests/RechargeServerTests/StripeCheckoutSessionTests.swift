@@ -48,6 +48,7 @@ struct StripeCheckoutSessionTests {
                                                      json: #"{"product": "topup-10", "paymentMethod": "stripe", "stripeCheckout": "hosted"}"#),
                                   .badRequest, "invalid-request")
             #expect(try recorder.requests().count == 2)
+            #expect((try api.json(try await api.send(.get, "/v1/lines/+14155550100/orders", key: api.reader))["items"] as? [Any])?.count == 1)
 
             // The payer comes back before paying: the session is asked, the page says not yet.
             let early = try await api.client.execute(uri: "/stripe/return?order=\(id)", method: .get, headers: [:], body: nil)
