@@ -1,6 +1,7 @@
 import Foundation
 import RechargeCore
 import RechargePayments
+import RechargeStore
 
 /// PayPal, as the order flow sees it: Orders v2 checkout, capture, status queries and webhooks.
 ///
@@ -40,6 +41,8 @@ public struct PayPalGateway: Sendable {
         case confirmation(PaymentConfirmation)
         /// The payer approved PayPal order `paypalOrderID` for our order `orderID`: capture it.
         case approved(orderID: String, paypalOrderID: String)
+        /// A dispute (chargeback or claim) opened or resolved on the capture `captureID`.
+        case dispute(eventID: String, disputeID: String, captureID: String, event: RechargeStore.OrderStore.DisputeEvent)
         case ignored(type: String)
     }
 
@@ -148,14 +151,20 @@ public struct PayPalGateway: Sendable {
         struct Event: Decodable {
             struct Amount: Decodable { let currency_code: String; let value: String }
             struct Resource: Decodable {
+                struct Transaction: Decodable { let seller_transaction_id: String? }
+                struct Outcome: Decodable { let outcome_code: String? }
                 struct Unit: Decodable { let custom_id: String?; let reference_id: String? }
                 struct Supplementary: Decodable { struct Related: Decodable { let order_id: String? }; let related_ids: Related? }
-                let id: String
+                let id: String?
                 let status: String?
                 let amount: Amount?
                 let custom_id: String?
                 let purchase_units: [Unit]?
                 let supplementary_data: Supplementary?
+                let dispute_id: String?
+                let disputed_transactions: [Transaction]?
+                let dispute_amount: Amount?
+                let dispute_outcome: Outcome?
             }
             let id: String
             let event_type: String
@@ -170,23 +179,39 @@ public struct PayPalGateway: Sendable {
         let resource = event.resource
         switch event.event_type {
         case "CHECKOUT.ORDER.APPROVED":
-            guard let order = resource.purchase_units?.first.flatMap({ $0.custom_id ?? $0.reference_id }) else {
-                throw .paymentNotVerified(provider: "paypal", reason: "order \(resource.id) names no custom_id")
+            guard let id = resource.id, let order = resource.purchase_units?.first.flatMap({ $0.custom_id ?? $0.reference_id }) else {
+                throw .paymentNotVerified(provider: "paypal", reason: "order \(resource.id ?? "?") names no custom_id")
             }
-            return .approved(orderID: order, paypalOrderID: resource.id)
+            return .approved(orderID: order, paypalOrderID: id)
+        case "CUSTOMER.DISPUTE.CREATED", "CUSTOMER.DISPUTE.RESOLVED":
+            guard let disputeID = resource.dispute_id,
+                  let capture = resource.disputed_transactions?.compactMap(\.seller_transaction_id).first
+            else {
+                throw .paymentNotVerified(provider: "paypal", reason: "dispute \(resource.dispute_id ?? "?") names no disputed transaction")
+            }
+            if event.event_type == "CUSTOMER.DISPUTE.CREATED" {
+                guard let amount = resource.dispute_amount else {
+                    throw .paymentNotVerified(provider: "paypal", reason: "dispute \(disputeID) has no dispute_amount")
+                }
+                return .dispute(eventID: event.id, disputeID: disputeID, captureID: capture,
+                                event: .opened(amount: try money(amount.value, currency: amount.currency_code)))
+            }
+            // Resolved for us (or cancelled by the buyer): the money stays; any other outcome, the buyer kept it.
+            let won = ["RESOLVED_SELLER_FAVOUR", "CANCELED_BY_BUYER", "DENIED"].contains(resource.dispute_outcome?.outcome_code ?? "")
+            return .dispute(eventID: event.id, disputeID: disputeID, captureID: capture, event: .closed(won: won))
         case "PAYMENT.CAPTURE.COMPLETED", "PAYMENT.CAPTURE.DENIED", "PAYMENT.CAPTURE.DECLINED":
-            guard let order = resource.custom_id, let amount = resource.amount else {
-                throw .paymentNotVerified(provider: "paypal", reason: "capture \(resource.id) names no custom_id or amount")
+            guard let captureID = resource.id, let order = resource.custom_id, let amount = resource.amount else {
+                throw .paymentNotVerified(provider: "paypal", reason: "capture \(resource.id ?? "?") names no custom_id or amount")
             }
             let succeeded = event.event_type == "PAYMENT.CAPTURE.COMPLETED"
             guard !succeeded || resource.status == "COMPLETED" else {
-                throw .paymentNotVerified(provider: "paypal", reason: "capture \(resource.id) is \(resource.status ?? "without status")")
+                throw .paymentNotVerified(provider: "paypal", reason: "capture \(captureID) is \(resource.status ?? "without status")")
             }
             return .confirmation(PaymentConfirmation(
                 provider: .paypal, eventID: event.id, orderID: order, outcome: succeeded ? .succeeded : .failed,
                 amount: try money(amount.value, currency: amount.currency_code),
                 // A declined capture leaves the order on its PayPal order, which the payer can approve again.
-                providerReference: succeeded ? resource.id : nil,
+                providerReference: succeeded ? captureID : nil,
                 failureReason: succeeded ? nil : "PayPal declined the capture"))
         default:
             return .ignored(type: event.event_type)

@@ -73,20 +73,8 @@ struct PaymentWebhooksController {
         case .confirmation(let confirmation):
             return Self.acknowledgement(try await receive("stripe", logger: context.logger) { _ in confirmation })
         case .dispute(let eventID, let disputeID, let paymentIntent, let event):
-            let outcome = try await orders.applyDispute(provider: .stripe, eventID: eventID, disputeID: disputeID,
-                                                        providerReference: paymentIntent, event: event, now: now)
-            context.logger.notice("Payment dispute", metadata: [
-                "provider": "stripe", "dispute": "\(disputeID)", "order": "\(outcome.orderID)", "state": "\(outcome.state)",
-                "held": "\(outcome.debited)", "duplicate": "\(outcome.duplicate)",
-            ])
-            var json = JSONWriter(capacity: 128)
-            json.object { json in
-                json.field("received", true)
-                json.field("duplicate", outcome.duplicate)
-                json.field("order", outcome.orderID)
-                json.field("dispute", outcome.state)
-            }
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
+            return try await dispute(.stripe, eventID: eventID, disputeID: disputeID, providerReference: paymentIntent, event: event,
+                                     now: now, logger: context.logger)
         }
     }
 
@@ -162,7 +150,29 @@ struct PaymentWebhooksController {
             }
             let captured = try await capture(order, paypal: paypal, logger: context.logger)
             return Self.acknowledgement(order: captured.order, duplicate: captured.duplicate)
+        case .dispute(let eventID, let disputeID, let captureID, let event):
+            return try await dispute(.paypal, eventID: eventID, disputeID: disputeID, providerReference: captureID, event: event,
+                                     now: clock(), logger: context.logger)
         }
+    }
+
+    /// A chargeback opened (what is left of the money held, the line suspended) or closed, once per event.
+    private func dispute(_ provider: PaymentMethod, eventID: String, disputeID: String, providerReference: String,
+                         event: OrderStore.DisputeEvent, now: Date, logger: Logger) async throws -> Response {
+        let outcome = try await orders.applyDispute(provider: provider, eventID: eventID, disputeID: disputeID,
+                                                    providerReference: providerReference, event: event, now: now)
+        logger.notice("Payment dispute", metadata: [
+            "provider": "\(provider.rawValue)", "dispute": "\(disputeID)", "order": "\(outcome.orderID)", "state": "\(outcome.state)",
+            "held": "\(outcome.debited)", "duplicate": "\(outcome.duplicate)",
+        ])
+        var json = JSONWriter(capacity: 128)
+        json.object { json in
+            json.field("received", true)
+            json.field("duplicate", outcome.duplicate)
+            json.field("order", outcome.orderID)
+            json.field("dispute", outcome.state)
+        }
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
     }
 
     /// Captures a PayPal order the payer approved and applies the capture; an order already paid (or captured

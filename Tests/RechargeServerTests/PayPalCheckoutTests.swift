@@ -125,6 +125,16 @@ struct PayPalCheckoutTests {
             #expect(refund.status == .created, "\(String(buffer: refund.body))")
             #expect(try api.json(refund)["state"] as? String == "succeeded")
             #expect(try await api.mainBalance() == "6.00")
+
+            // A chargeback: what is left (6.00) is held and the line suspended; resolved for us, both come back.
+            let opened = try await Self.deliver(api, gateway, "type=CUSTOMER.DISPUTE.CREATED&token=\(token)")
+            #expect(try api.json(opened)["dispute"] as? String == "open", "\(String(buffer: opened.body))")
+            #expect(try await api.mainBalance() == "0.00")
+            #expect(try api.json(try await api.send(.get, "/v1/lines/+14155550100", key: api.reader))["status"] as? String == "suspended")
+            let resolved = try await Self.deliver(api, gateway, "type=CUSTOMER.DISPUTE.RESOLVED&token=\(token)&outcome=RESOLVED_SELLER_FAVOUR")
+            #expect(try api.json(resolved)["dispute"] as? String == "won", "\(String(buffer: resolved.body))")
+            #expect(try await api.mainBalance() == "6.00")
+            #expect(try api.json(try await api.send(.get, "/v1/lines/+14155550100", key: api.reader))["status"] as? String == "active")
             #expect(try await LedgerAudit(database: api.services.database).run().isBalanced)
         }
     }

@@ -28,7 +28,7 @@ PayPal's real endpoints are unreachable here, so this plays them, as PayPal docu
 Test hooks: GET /_test/approve?token=ID (approve without the redirect; answers the return URL);
 GET /_test/webhook?type=T&token=ID[&age=S][&rogue=1] answers {"headers": {...}, "body": "..."}: a signed
 delivery of event type T (CHECKOUT.ORDER.APPROVED with the order, PAYMENT.CAPTURE.COMPLETED/DENIED with its
-capture) that the test posts to the server; `age` back-dates the transmission time, `rogue` signs with a
+capture, CUSTOMER.DISPUTE.CREATED/RESOLVED [&outcome=RESOLVED_SELLER_FAVOUR] on its capture) that the test posts; `age` back-dates the transmission time, `rogue` signs with a
 self-issued certificate that does not chain to the root. Port, lifetime and signals as alipay_gateway.py.
 """
 import argparse
@@ -233,12 +233,24 @@ def main():
             return 200, {"verification_status": "SUCCESS" if ok else "FAILURE"}
         return error(404, "RESOURCE_NOT_FOUND", None, "no such endpoint")
 
-    def webhook(event_type, order_id, age, use_rogue):
+    def webhook(event_type, order_id, age, use_rogue, outcome=None):
         order = orders.get(order_id)
         if order is None:
             return None
         if event_type == "CHECKOUT.ORDER.APPROVED":
             resource_type, resource = "checkout-order", order_view(order)
+        elif event_type.startswith("CUSTOMER.DISPUTE."):
+            if not order["captures"]:
+                return None
+            capture = captures[order["captures"][-1]]
+            resolved = event_type == "CUSTOMER.DISPUTE.RESOLVED"
+            resource_type, resource = "dispute", {
+                "dispute_id": "PP-D-%s" % order["id"][-8:], "reason": "MERCHANDISE_OR_SERVICE_NOT_RECEIVED",
+                "status": "RESOLVED" if resolved else "OPEN", "dispute_life_cycle_stage": "CHARGEBACK",
+                "disputed_transactions": [{"seller_transaction_id": capture["id"], "seller": {"merchant_id": "STANDIN"}}],
+                "dispute_amount": dict(capture["amount"])}
+            if resolved:
+                resource["dispute_outcome"] = {"outcome_code": outcome or "RESOLVED_BUYER_FAVOUR"}
         else:
             if not order["captures"]:
                 return None
@@ -295,7 +307,8 @@ def main():
                     target = approve(query.get("token", ""))
                     return self.answer(200 if target else 404, {"return_url": target})
                 if path == "/_test/webhook":
-                    delivery = webhook(query.get("type", ""), query.get("token", ""), int(query.get("age", "0")), query.get("rogue") == "1")
+                    delivery = webhook(query.get("type", ""), query.get("token", ""), int(query.get("age", "0")), query.get("rogue") == "1",
+                                       query.get("outcome"))
                     return self.answer(200 if delivery else 404, delivery or {"error": "no such order or capture"})
                 if path == "/v1/notifications/certs/CERT-stand-in":
                     return self.answer(200, pem(leaf, intermediate), "application/x-pem-file")
