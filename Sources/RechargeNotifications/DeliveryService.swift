@@ -200,7 +200,7 @@ public final class DeliveryService: Service {
                 guard let event = message.event else {
                     throw DeliveryFailure("the stored event '\(message.eventName)' cannot be read by this version", permanent: true)
                 }
-                let rendered = try renderer.render(event, language: message.language)
+                let rendered = try renderer.render(event, language: message.language, channel: message.channel)
                 let providerID = try await transport(for: message.channel).send(message, rendered: rendered, now: clock())
                 try await outbox.markSent(message, providerID: providerID, now: clock())
                 outcome = .sent

@@ -121,6 +121,18 @@ struct NotificationTemplateTests {
         }
     }
 
+    /// Delivery renders only what a channel sends; the parts it renders are those a full render gives.
+    @Test func renderingForAChannelRendersItsPartsOnly() throws {
+        let event = NotificationEvent.sample(.packRenewalFailed, now: Self.now)
+        let full = try renderer.render(event, language: .simplifiedChinese)
+        let sms = try renderer.render(event, language: .simplifiedChinese, channel: .sms)
+        let email = try renderer.render(event, language: .simplifiedChinese, channel: .email)
+        #expect(sms == RenderedNotification(sms: full.sms, subject: "", text: "", html: ""))
+        #expect(email == RenderedNotification(sms: "", subject: full.subject, text: full.text, html: full.html))
+        #expect(try renderer.render(event, language: .simplifiedChinese, channel: .dev) == full)
+        #expect(full.sms.contains("余额") && full.sms.contains("续订失败"), "\(full.sms)")
+    }
+
     /// Every SMS, rendered with long-ish sample values, costs one or two parts, and leaves no tag behind.
     @Test(arguments: NotificationLanguage.allCases)
     func everySMSFitsInTwoParts(language: NotificationLanguage) throws {
