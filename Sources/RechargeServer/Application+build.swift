@@ -26,6 +26,8 @@ public struct RechargeServices: Sendable {
     public let notificationPreferences: NotificationPreferencesStore
     public let catalog: CatalogStore
     public let orders: OrderStore
+    /// Scratch-card vouchers; nil when no voucher key is configured.
+    public let vouchers: VoucherStore?
     /// The payment methods offered (the sandbox by default).
     public let payments: PaymentProviders
     /// Renders outbox rows on the operator pages; nil if the bundled templates could not be loaded.
@@ -37,7 +39,8 @@ public struct RechargeServices: Sendable {
     public init(
         database: Database, metrics: PrometheusCollectorRegistry = .init(), apiKeyCacheLifetime: Duration = .seconds(1),
         clock: @escaping @Sendable () -> Date = { Date() }, renderer: NotificationRenderer? = try? NotificationRenderer.bundled(),
-        payments: PaymentProviders = PaymentProviders(sandbox: SandboxGateway())
+        payments: PaymentProviders = PaymentProviders(sandbox: SandboxGateway()), voucherKey: VoucherKey? = nil,
+        voucherApproval: VoucherApprovalPolicy = VoucherApprovalPolicy(threshold: VoucherApprovalPolicy.defaultThreshold)
     ) {
         self.database = database
         self.ledger = LedgerStore(database: database)
@@ -46,6 +49,8 @@ public struct RechargeServices: Sendable {
         self.notificationPreferences = NotificationPreferencesStore(database: database)
         self.catalog = CatalogStore(database: database)
         self.orders = OrderStore(database: database, catalog: self.catalog)
+        let ledger = self.ledger
+        self.vouchers = voucherKey.map { VoucherStore(database: database, key: $0, ledger: ledger, approval: voucherApproval) }
         self.payments = payments
         self.renderer = renderer
         self.metrics = metrics
@@ -67,6 +72,7 @@ public func buildRouter(_ services: RechargeServices) -> Router<RechargeRequestC
     OutboxController(outbox: services.outbox, renderer: services.renderer).addRoutes(v1: v1, dev: dev)
     OrdersController(catalog: services.catalog, orders: services.orders, payments: services.payments, clock: services.clock).addRoutes(to: v1)
     PaymentWebhooksController(orders: services.orders, payments: services.payments, clock: services.clock).addRoutes(to: router)
+    VouchersController(vouchers: services.vouchers, clock: services.clock).addRoutes(to: v1)
     routeTable.load(router.routes.map { ("\($0.path)", $0.method.rawValue) })
     return router
 }
