@@ -40,7 +40,8 @@ public struct RechargeServices: Sendable {
         database: Database, metrics: PrometheusCollectorRegistry = .init(), apiKeyCacheLifetime: Duration = .seconds(1),
         clock: @escaping @Sendable () -> Date = { Date() }, renderer: NotificationRenderer? = try? NotificationRenderer.bundled(),
         payments: PaymentProviders = PaymentProviders(sandbox: SandboxGateway()), voucherKey: VoucherKey? = nil,
-        voucherApproval: VoucherApprovalPolicy = VoucherApprovalPolicy(threshold: VoucherApprovalPolicy.defaultThreshold)
+        voucherApproval: VoucherApprovalPolicy = VoucherApprovalPolicy(threshold: VoucherApprovalPolicy.defaultThreshold),
+        voucherLogger: Logger = Logger(label: "recharge.vouchers")
     ) {
         self.database = database
         self.ledger = LedgerStore(database: database)
@@ -50,7 +51,7 @@ public struct RechargeServices: Sendable {
         self.catalog = CatalogStore(database: database)
         self.orders = OrderStore(database: database, catalog: self.catalog)
         let ledger = self.ledger
-        self.vouchers = voucherKey.map { VoucherStore(database: database, key: $0, ledger: ledger, approval: voucherApproval) }
+        self.vouchers = voucherKey.map { VoucherStore(database: database, key: $0, ledger: ledger, approval: voucherApproval, logger: voucherLogger) }
         self.payments = payments
         self.renderer = renderer
         self.metrics = metrics

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import RechargeCore
 import SQLKit
 
@@ -77,55 +78,115 @@ extension VoucherStore {
         }
     }
 
-    private enum Outcome: Sendable {
+    enum Outcome: Sendable {
         case redeemed(VoucherRedemption)
         case refused(VoucherError)
         case unknown
     }
 
     private func redeem(hmac: String, attempt: VoucherRedemptionAttempt, now: Date) async throws -> Outcome {
-        let database = self.database
-        return try await database.transaction { db -> Outcome in
-            let serialCondition: SQLQueryString = attempt.serial.map { "AND serial = \(bind: $0)" } ?? ""
-            let claimed = try await db.raw("""
-                UPDATE vouchers SET state = 'redeemed', redeemed_at = \(bind: now.unixMicros), msisdn = \(bind: attempt.msisdn.e164),
-                    updated_at = \(bind: now.unixMicros)
-                WHERE pin_hmac = \(bind: hmac) AND state = 'active' \(serialCondition)
-                  AND batch_id IN (SELECT id FROM voucher_batches WHERE expires_at > \(bind: now.unixMicros))
+        try await redemptions.submit(VoucherClaim(hmac: hmac, attempt: attempt, now: now))
+    }
+
+    /// Redeems a batch of claims in the current transaction, in arrival order (a second claim of one PIN finds
+    /// it redeemed): each card's conditional UPDATE, then one ledger batch crediting every line. A claim the
+    /// ledger would refuse (line unknown or terminated, other currency) is put back and answered on its own; a
+    /// failure of the ledger batch throws, and the group-commit writer retries each claim alone.
+    static func redeem(_ claims: [VoucherClaim], in db: any SQLDatabase, database: Database) async throws -> [Result<Outcome, any Error>] {
+        var results = [Result<Outcome, any Error>?](repeating: nil, count: claims.count)
+        var claimed: [(index: Int, serial: Int64, batchID: Int64)] = []
+        for (index, claim) in claims.enumerated() {
+            let serialCondition: SQLQueryString = claim.attempt.serial.map { "AND serial = \(bind: $0)" } ?? ""
+            let row = try await db.raw("""
+                UPDATE vouchers SET state = 'redeemed', redeemed_at = \(bind: claim.now.unixMicros), msisdn = \(bind: claim.attempt.msisdn.e164),
+                    updated_at = \(bind: claim.now.unixMicros)
+                WHERE pin_hmac = \(bind: claim.hmac) AND state = 'active' \(serialCondition)
+                  AND batch_id IN (SELECT id FROM voucher_batches WHERE expires_at > \(bind: claim.now.unixMicros))
                 RETURNING serial, batch_id
                 """).first()
-            guard let claimed else {
-                return try await Self.explainRefusal(db, hmac: hmac, serial: attempt.serial, now: now)
+            if let row {
+                claimed.append((index, try row.int64("serial"), try row.int64("batch_id")))
+            } else {
+                results[index] = .success(try await explainRefusal(db, hmac: claim.hmac, serial: claim.attempt.serial, now: claim.now))
             }
-            let serial = try claimed.int64("serial")
-            let batch = try await Self.loadBatch(db, try claimed.int64("batch_id"), lock: nil)
-            guard case .money(let value) = batch.denomination else {
-                throw VoucherError.invalidBatch("batch \(batch.id) is a pack batch, which this server cannot redeem yet")
+        }
+        guard !claimed.isEmpty else { return results.map { $0! } }
+
+        var batches: [Int64: VoucherBatch] = [:]
+        for row in try await db.raw("SELECT \(unsafeRaw: batchColumns) FROM voucher_batches WHERE id IN (\(binds: Array(Set(claimed.map(\.batchID)))))").all() {
+            let batch = try decodeBatch(row)
+            batches[batch.id] = batch
+        }
+        var lines: [String: Line] = [:]
+        for row in try await db.raw("SELECT \(unsafeRaw: LineRow.columns) FROM lines WHERE msisdn IN (\(binds: Array(Set(claimed.map { claims[$0.index].attempt.msisdn.e164 }))))").all() {
+            let line = try LineRow.decode(row)
+            lines[line.msisdn.e164] = line
+        }
+        var accounts: [String: Int64] = [:]
+        var requests: [LedgerRequest] = []
+        var credited: [(index: Int, serial: Int64, batch: VoucherBatch, value: Money)] = []
+        var putBack: [Int64] = []
+        for item in claimed {
+            let claim = claims[item.index]
+            guard let batch = batches[item.batchID] else { throw DatabaseError.invariantViolated("voucher \(item.serial) has no batch") }
+            let refusal: (any Error)?
+            var value: Money?
+            switch (batch.denomination, lines[claim.attempt.msisdn.e164]) {
+            case (_, nil):
+                refusal = RechargeError.lineNotFound(claim.attempt.msisdn.e164)
+            case (.pack, _):
+                refusal = VoucherError.invalidBatch("batch \(batch.id) is a pack batch, which this server cannot redeem yet")
+            case (.money(let money), let line?):
+                if line.currency != money.currency {
+                    refusal = VoucherError.currencyMismatch(voucher: money.description, line: line.currency.code)
+                } else if !line.status.acceptsTopUps {
+                    refusal = RechargeError.lineNotActive(msisdn: line.msisdn.e164, status: line.status)
+                } else {
+                    refusal = nil
+                    value = money
+                }
             }
-            let line = try await LedgerStore.loadLine(db, attempt.msisdn, lock: nil)
-            guard line.currency == value.currency else {
-                throw VoucherError.currencyMismatch(voucher: value.description, line: line.currency.code)
+            guard let value else {
+                putBack.append(item.serial)
+                results[item.index] = .failure(refusal!)
+                continue
             }
             let unit = value.currency.code
-            let source = try await LedgerStore.upsertAccount(db, code: LedgerAccountCode.voucherLiability(unit: unit), kind: .voucherLiability, unit: unit, now: now)
-            let request = try LedgerRequest(
-                .topUp(try TopUpCommand(msisdn: attempt.msisdn, value: .money(value), channel: .voucher, reference: "voucher:\(serial)")),
-                key: "voucher:\(serial)", now: now, counterparty: source)
-            // A refusal by the ledger (line suspended, …) rolls the card's change back with it.
-            guard let result = try await LedgerBatch.apply([request], in: db, database: database).first else {
-                throw DatabaseError.invariantViolated("the ledger gave no result for voucher \(serial)")
+            if accounts[unit] == nil {
+                accounts[unit] = try await LedgerStore.upsertAccount(db, code: LedgerAccountCode.voucherLiability(unit: unit), kind: .voucherLiability, unit: unit, now: claim.now)
             }
-            let applied = try result.get()
-            try await db.raw("""
-                UPDATE vouchers SET line_id = \(bind: line.id), operation_id = \(bind: applied.operation.id) WHERE serial = \(bind: serial)
-                """).run()
-            return .redeemed(VoucherRedemption(serial: serial, batchID: batch.id, msisdn: attempt.msisdn, credited: value,
-                                               operation: applied.operation, redeemedAt: now))
+            requests.append(try LedgerRequest(
+                .topUp(try TopUpCommand(msisdn: claim.attempt.msisdn, value: .money(value), channel: .voucher, reference: "voucher:\(item.serial)")),
+                key: "voucher:\(item.serial)", now: claim.now, counterparty: accounts[unit]!))
+            credited.append((item.index, item.serial, batch, value))
         }
+        if !putBack.isEmpty {
+            // Refused before the ledger was asked: the card is as it was.
+            try await db.raw("""
+                UPDATE vouchers SET state = 'active', redeemed_at = NULL, msisdn = NULL, updated_at = NULL WHERE serial IN (\(binds: putBack))
+                """).run()
+        }
+        guard !requests.isEmpty else { return results.map { $0! } }
+        let outcomes = try await LedgerBatch.apply(requests, in: db, database: database)
+        guard outcomes.count == requests.count else { throw DatabaseError.invariantViolated("the ledger answered \(outcomes.count) of \(requests.count) voucher credits") }
+        var links: SQLQueryString = "UPDATE vouchers SET operation_id = CASE serial"
+        for (item, outcome) in zip(credited, outcomes) {
+            // A refusal now (the line changed under us on another node) rolls the whole batch back; each claim is then retried alone.
+            let applied = try outcome.get()
+            guard !applied.replayed else { throw DatabaseError.invariantViolated("voucher \(item.serial) was credited before it was claimed") }
+            let claim = claims[item.index]
+            links += " WHEN \(literal: item.serial) THEN \(literal: applied.operation.id)"
+            results[item.index] = .success(.redeemed(VoucherRedemption(
+                serial: item.serial, batchID: item.batch.id, msisdn: claim.attempt.msisdn, credited: item.value,
+                operation: applied.operation, redeemedAt: claim.now)))
+        }
+        links += " END, line_id = (SELECT id FROM lines WHERE lines.msisdn = vouchers.msisdn) WHERE serial IN (\(binds: credited.map(\.serial)))"
+        try await db.raw(links).run()
+        return results.map { $0! }
     }
 
     /// Why a PIN could not be redeemed: a matched card tells its state; anything else is just unknown.
-    private static func explainRefusal(_ db: any SQLDatabase, hmac: String, serial: Int64?, now: Date) async throws -> Outcome {
+    static func explainRefusal(_ db: any SQLDatabase, hmac: String, serial: Int64?, now: Date) async throws -> Outcome {
         guard let row = try await db.raw("""
             SELECT v.serial, v.state, v.redeemed_at, v.msisdn, b.expires_at FROM vouchers v JOIN voucher_batches b ON b.id = v.batch_id
             WHERE v.pin_hmac = \(bind: hmac)
@@ -199,5 +260,81 @@ extension VoucherStore {
     /// The brute-force counters of a subject, for operators and tests.
     public func guardCounter(_ subject: VoucherGuardSubject) async throws -> VoucherGuardCounter? {
         try await database.read { db in try await Self.loadCounters(db, [subject.key])[subject.key] }
+    }
+}
+
+/// One redemption waiting for the group commit.
+struct VoucherClaim: Sendable {
+    let hmac: String
+    let attempt: VoucherRedemptionAttempt
+    let now: Date
+}
+
+/// Group commit for redemptions, like the ledger's: concurrent redemptions queue here and a leader redeems
+/// everything queued so far in one transaction (one commit, one fsync), in arrival order. If that transaction
+/// fails, its claims are retried one per transaction, so one bad claim cannot fail its neighbours.
+final class VoucherRedemptionWriter: Sendable {
+    private struct Pending {
+        let claim: VoucherClaim
+        let continuation: CheckedContinuation<VoucherStore.Outcome, any Error>
+    }
+
+    private struct State {
+        var queue: [Pending] = []
+        var leading = false
+    }
+
+    private let database: Database
+    private let state = NIOLockedValueBox(State())
+    private let maxBatch: Int
+
+    init(database: Database, maxBatch: Int = 256) {
+        self.database = database
+        self.maxBatch = maxBatch
+    }
+
+    func submit(_ claim: VoucherClaim) async throws -> VoucherStore.Outcome {
+        try await withCheckedThrowingContinuation { continuation in
+            let lead = state.withLockedValue { state -> Bool in
+                state.queue.append(Pending(claim: claim, continuation: continuation))
+                guard !state.leading else { return false }
+                state.leading = true
+                return true
+            }
+            if lead { Task(executorPreference: database.writerExecutor) { await self.lead() } }
+        }
+    }
+
+    private func lead() async {
+        let database = self.database
+        while let batch = nextBatch() {
+            let claims = batch.map(\.claim)
+            do {
+                let results = try await database.transaction { db in try await VoucherStore.redeem(claims, in: db, database: database) }
+                for (pending, result) in zip(batch, results) { pending.continuation.resume(with: result) }
+            } catch {
+                for pending in batch {
+                    do {
+                        let result = try await database.transaction { db in try await VoucherStore.redeem([pending.claim], in: db, database: database) }
+                        pending.continuation.resume(with: result[0])
+                    } catch {
+                        pending.continuation.resume(throwing: error)
+                    }
+                }
+            }
+        }
+    }
+
+    private func nextBatch() -> [Pending]? {
+        state.withLockedValue { state -> [Pending]? in
+            guard !state.queue.isEmpty else {
+                state.leading = false
+                return nil
+            }
+            let count = min(maxBatch, state.queue.count)
+            let batch = Array(state.queue.prefix(count))
+            state.queue.removeFirst(count)
+            return batch
+        }
     }
 }

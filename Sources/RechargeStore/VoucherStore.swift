@@ -14,10 +14,12 @@ public final class VoucherStore: Sendable {
     public let approval: VoucherApprovalPolicy
     let ledger: LedgerStore
     let logger: Logger
+    /// Shares transactions among concurrent redemptions.
+    let redemptions: VoucherRedemptionWriter
 
     /// Cards written per transaction when a batch is created: large enough for few commits, small enough not to
     /// hold the writer (and every top-up behind it) for long.
-    static let cardsPerTransaction = 50_000
+    static let cardsPerTransaction = 200_000
     /// Cards per INSERT statement (one row is five literals, no bound parameters).
     static let cardsPerStatement = 5_000
     /// PINs per sealed export chunk.
@@ -32,6 +34,7 @@ public final class VoucherStore: Sendable {
         self.guessing = guessing
         self.approval = approval
         self.logger = logger
+        self.redemptions = VoucherRedemptionWriter(database: database)
     }
 
     // MARK: Creating a batch
@@ -65,6 +68,42 @@ public final class VoucherStore: Sendable {
                                 pinLength: request.pinLength, createdBy: request.createdBy, createdAt: now, state: .generating,
                                 exportedAt: nil, exportedBy: nil)
         }
+        // SQLite: while the cards are written, the writer connection keeps the whole HMAC index in its page cache
+        // and leaves checkpoints to the end, so each commit writes every index page once instead of evicting and
+        // rewriting pages all through the chunk.
+        let bulk = database.dialect == .sqlite
+        if bulk { try await sqlitePragmas(["PRAGMA cache_size = -262144", "PRAGMA wal_autocheckpoint = 0"]) }
+        do {
+            try await writeCards(batch, count: count, progress: progress)
+        } catch {
+            if bulk { try? await sqlitePragmas(Self.defaultPragmas) }
+            throw error
+        }
+        if bulk { try await sqlitePragmas(Self.defaultPragmas) }
+        return try await database.transaction { db in
+            var finished = batch
+            finished.state = try batch.state.applying(.finishGeneration, batch: batch.id)
+            try await db.raw("""
+                UPDATE voucher_batches SET state = \(bind: finished.state.rawValue), updated_at = \(bind: now.unixMicros)
+                WHERE id = \(bind: batch.id) AND state = 'generating'
+                """).run()
+            try await Self.audit(db, batch: batch.id, action: "create", serials: batch.serials, affected: count, actor: request.createdBy,
+                                 detail: "\(count) × \(request.denomination), expires \(Self.iso(request.expiresAt)), key \(key.id)", now: now)
+            return finished
+        }
+    }
+
+    static let defaultPragmas = ["PRAGMA cache_size = -2000", "PRAGMA wal_autocheckpoint = 1000"]
+
+    /// Settings of the SQLite writer connection (run where the writes run).
+    private func sqlitePragmas(_ pragmas: [String]) async throws {
+        try await database.transaction { db in
+            for pragma in pragmas { try await db.raw(SQLQueryString(pragma)).run() }
+        }
+    }
+
+    private func writeCards(_ batch: VoucherBatch, count: Int64, progress: @Sendable (Int64) -> Void) async throws {
+        let key = self.key
         var written: Int64 = 0
         var chunkIndex = 0
         // The next chunk's PINs are drawn and hashed while this one is written.
@@ -79,17 +118,6 @@ public final class VoucherStore: Sendable {
             chunkIndex += (chunk.count + Self.pinsPerSealedChunk - 1) / Self.pinsPerSealedChunk
             written += Int64(chunk.count)
             progress(written)
-        }
-        return try await database.transaction { db in
-            var finished = batch
-            finished.state = try batch.state.applying(.finishGeneration, batch: batch.id)
-            try await db.raw("""
-                UPDATE voucher_batches SET state = \(bind: finished.state.rawValue), updated_at = \(bind: now.unixMicros)
-                WHERE id = \(bind: batch.id) AND state = 'generating'
-                """).run()
-            try await Self.audit(db, batch: batch.id, action: "create", serials: batch.serials, affected: count, actor: request.createdBy,
-                                 detail: "\(count) × \(request.denomination), expires \(Self.iso(request.expiresAt)), key \(key.id)", now: now)
-            return finished
         }
     }
 
