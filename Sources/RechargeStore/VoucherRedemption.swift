@@ -63,17 +63,16 @@ extension VoucherStore {
 
     private func redeemChecked(_ attempt: VoucherRedemptionAttempt, now: Date) async throws -> VoucherRedemption {
         let pin = try VoucherPIN(parsingAnyLength: attempt.pin)
-        let subjects: [VoucherGuardSubject] = [.channel(attempt.channel), .line(attempt.msisdn.e164), .client(attempt.client)]
-        try await checkGuard(subjects, now: now)
         let hmac = key.hmacHex(pin)
-        let outcome = try await redeem(hmac: hmac, attempt: attempt, now: now)
+        let claim = VoucherClaim(hmac: hmac, attempt: attempt, now: now)
+        let outcome = try await redemptions.submit(claim)
         switch outcome {
         case .redeemed(let redemption):
             return redemption
         case .refused(let error):
             throw error
         case .unknown:
-            try await recordFailure(subjects, now: now)
+            try await recordFailure(claim.subjects, now: now)
             throw VoucherError.invalidPIN
         }
     }
@@ -84,34 +83,82 @@ extension VoucherStore {
         case unknown
     }
 
-    private func redeem(hmac: String, attempt: VoucherRedemptionAttempt, now: Date) async throws -> Outcome {
-        try await redemptions.submit(VoucherClaim(hmac: hmac, attempt: attempt, now: now))
-    }
-
-    /// Redeems a batch of claims in the current transaction, in arrival order (a second claim of one PIN finds
-    /// it redeemed): each card's conditional UPDATE, then one ledger batch crediting every line. A claim the
-    /// ledger would refuse (line unknown or terminated, other currency) is put back and answered on its own; a
-    /// failure of the ledger batch throws, and the group-commit writer retries each claim alone.
-    static func redeem(_ claims: [VoucherClaim], in db: any SQLDatabase, database: Database) async throws -> [Result<Outcome, any Error>] {
+    /// Redeems a batch of claims in the current transaction, in arrival order: lockouts and paused channels
+    /// for every claim in one read, one conditional `UPDATE … WHERE pin_hmac IN (…) AND state = 'active' …
+    /// RETURNING` (a probe of the HMAC index per PIN; when two claims carry one PIN only the first contends), then
+    /// one ledger batch crediting every line. A claim the ledger would refuse (line unknown or terminated, other
+    /// currency) has its card put back and is answered on its own; any other failure throws, and the group-commit
+    /// writer retries each claim alone.
+    static func redeem(_ claims: [VoucherClaim], policy: VoucherGuessingPolicy, in db: any SQLDatabase, database: Database) async throws -> [Result<Outcome, any Error>] {
         var results = [Result<Outcome, any Error>?](repeating: nil, count: claims.count)
-        var claimed: [(index: Int, serial: Int64, batchID: Int64)] = []
+        let counters = try await loadCounters(db, Array(Set(claims.flatMap { $0.subjects.map(\.key) })))
+        var contenders: [Int] = []
+        var contending = Set<String>()
         for (index, claim) in claims.enumerated() {
-            let serialCondition: SQLQueryString = claim.attempt.serial.map { "AND serial = \(bind: $0)" } ?? ""
-            let row = try await db.raw("""
-                UPDATE vouchers SET state = 'redeemed', redeemed_at = \(bind: claim.now.unixMicros), msisdn = \(bind: claim.attempt.msisdn.e164),
-                    updated_at = \(bind: claim.now.unixMicros)
-                WHERE pin_hmac = \(bind: claim.hmac) AND state = 'active' \(serialCondition)
-                  AND batch_id IN (SELECT id FROM voucher_batches WHERE expires_at > \(bind: claim.now.unixMicros))
-                RETURNING serial, batch_id
-                """).first()
-            if let row {
-                claimed.append((index, try row.int64("serial"), try row.int64("batch_id")))
-            } else {
-                results[index] = .success(try await explainRefusal(db, hmac: claim.hmac, serial: claim.attempt.serial, now: claim.now))
+            if let refusal = guardRefusal(claim.subjects, counters: counters, policy: policy, now: claim.now) {
+                results[index] = .success(.refused(refusal))
+            } else if contending.insert(claim.hmac).inserted {
+                contenders.append(index)
             }
         }
-        guard !claimed.isEmpty else { return results.map { $0! } }
+        var claimed: [(index: Int, serial: Int64, batchID: Int64)] = []
+        if let latest = contenders.map({ claims[$0].now }).max() {
+            var sql: SQLQueryString = "UPDATE vouchers SET state = 'redeemed', redeemed_at = CASE pin_hmac"
+            for index in contenders { sql += " WHEN \(bind: claims[index].hmac) THEN \(bind: claims[index].now.unixMicros)" }
+            sql += " END, msisdn = CASE pin_hmac"
+            for index in contenders { sql += " WHEN \(bind: claims[index].hmac) THEN \(bind: claims[index].attempt.msisdn.e164)" }
+            sql += """
+                 END, updated_at = \(bind: latest.unixMicros)
+                WHERE pin_hmac IN (\(binds: contenders.map { claims[$0].hmac })) AND state = 'active'
+                  AND batch_id IN (SELECT id FROM voucher_batches WHERE expires_at > \(bind: latest.unixMicros))
+                RETURNING serial, batch_id, pin_hmac
+                """
+            var hits: [String: (serial: Int64, batchID: Int64)] = [:]
+            for row in try await db.raw(sql).all() {
+                hits[try row.string("pin_hmac")] = (try row.int64("serial"), try row.int64("batch_id"))
+            }
+            var wrongSerial: [Int64] = []
+            for index in contenders {
+                guard let hit = hits[claims[index].hmac] else { continue }
+                if let wanted = claims[index].attempt.serial, wanted != hit.serial {
+                    // A PIN with another card's serial is a guess like any other.
+                    wrongSerial.append(hit.serial)
+                    results[index] = .success(.unknown)
+                } else {
+                    claimed.append((index, hit.serial, hit.batchID))
+                }
+            }
+            try await putBack(wrongSerial, in: db)
+        }
+        if !claimed.isEmpty { try await credit(claimed, claims, &results, in: db, database: database) }
+        // Last, so that a later claim of a PIN claimed earlier in this batch sees how that ended.
+        for index in claims.indices where results[index] == nil && !claimed.contains(where: { $0.index == index }) {
+            results[index] = .success(try await explainRefusal(db, hmac: claims[index].hmac, serial: claims[index].attempt.serial, now: claims[index].now))
+        }
+        return results.map { $0! }
+    }
 
+    /// Cards claimed and then refused before the ledger was asked: back as they were.
+    private static func putBack(_ serials: [Int64], in db: any SQLDatabase) async throws {
+        guard !serials.isEmpty else { return }
+        try await db.raw("""
+            UPDATE vouchers SET state = 'active', redeemed_at = NULL, msisdn = NULL WHERE serial IN (\(binds: serials))
+            """).run()
+    }
+
+    /// The lockout or paused channel that refuses a claim, if any (channel first, then line, then client).
+    static func guardRefusal(_ subjects: [VoucherGuardSubject], counters: [String: VoucherGuardCounter], policy: VoucherGuessingPolicy, now: Date) -> VoucherError? {
+        for subject in subjects {
+            guard let until = policy.lockedUntil(counters[subject.key], now: now) else { continue }
+            if case .channel(let channel) = subject { return .channelPaused(channel: channel, until: until) }
+            return .lockedOut(subject: subject.key, until: until)
+        }
+        return nil
+    }
+
+    /// The ledger credits of the claimed cards, in one ledger batch.
+    private static func credit(_ claimed: [(index: Int, serial: Int64, batchID: Int64)], _ claims: [VoucherClaim],
+                               _ results: inout [Result<Outcome, any Error>?], in db: any SQLDatabase, database: Database) async throws {
         var batches: [Int64: VoucherBatch] = [:]
         for row in try await db.raw("SELECT \(unsafeRaw: batchColumns) FROM voucher_batches WHERE id IN (\(binds: Array(Set(claimed.map(\.batchID)))))").all() {
             let batch = try decodeBatch(row)
@@ -125,7 +172,7 @@ extension VoucherStore {
         var accounts: [String: Int64] = [:]
         var requests: [LedgerRequest] = []
         var credited: [(index: Int, serial: Int64, batch: VoucherBatch, value: Money)] = []
-        var putBack: [Int64] = []
+        var refused: [Int64] = []
         for item in claimed {
             let claim = claims[item.index]
             guard let batch = batches[item.batchID] else { throw DatabaseError.invariantViolated("voucher \(item.serial) has no batch") }
@@ -147,7 +194,7 @@ extension VoucherStore {
                 }
             }
             guard let value else {
-                putBack.append(item.serial)
+                refused.append(item.serial)
                 results[item.index] = .failure(refusal!)
                 continue
             }
@@ -160,13 +207,8 @@ extension VoucherStore {
                 key: "voucher:\(item.serial)", now: claim.now, counterparty: accounts[unit]!))
             credited.append((item.index, item.serial, batch, value))
         }
-        if !putBack.isEmpty {
-            // Refused before the ledger was asked: the card is as it was.
-            try await db.raw("""
-                UPDATE vouchers SET state = 'active', redeemed_at = NULL, msisdn = NULL, updated_at = NULL WHERE serial IN (\(binds: putBack))
-                """).run()
-        }
-        guard !requests.isEmpty else { return results.map { $0! } }
+        try await putBack(refused, in: db)
+        guard !requests.isEmpty else { return }
         let outcomes = try await LedgerBatch.apply(requests, in: db, database: database)
         guard outcomes.count == requests.count else { throw DatabaseError.invariantViolated("the ledger answered \(outcomes.count) of \(requests.count) voucher credits") }
         var links: SQLQueryString = "UPDATE vouchers SET operation_id = CASE serial"
@@ -182,7 +224,6 @@ extension VoucherStore {
         }
         links += " END, line_id = (SELECT id FROM lines WHERE lines.msisdn = vouchers.msisdn) WHERE serial IN (\(binds: credited.map(\.serial)))"
         try await db.raw(links).run()
-        return results.map { $0! }
     }
 
     /// Why a PIN could not be redeemed: a matched card tells its state; anything else is just unknown.
@@ -206,16 +247,6 @@ extension VoucherStore {
     }
 
     // MARK: Brute-force counters
-
-    /// Refuses at once while the channel is paused or the line or client is locked out.
-    func checkGuard(_ subjects: [VoucherGuardSubject], now: Date) async throws {
-        let counters = try await database.read { db in try await Self.loadCounters(db, subjects.map(\.key)) }
-        for subject in subjects {
-            guard let until = guessing.lockedUntil(counters[subject.key], now: now) else { continue }
-            if case .channel(let channel) = subject { throw VoucherError.channelPaused(channel: channel, until: until) }
-            throw VoucherError.lockedOut(subject: subject.key, until: until)
-        }
-    }
 
     /// Counts one failure against each subject, in one transaction (rows locked on PostgreSQL).
     func recordFailure(_ subjects: [VoucherGuardSubject], now: Date) async throws {
@@ -268,6 +299,9 @@ struct VoucherClaim: Sendable {
     let hmac: String
     let attempt: VoucherRedemptionAttempt
     let now: Date
+
+    /// Who a failure of this claim counts against, in the order lockouts are checked.
+    var subjects: [VoucherGuardSubject] { [.channel(attempt.channel), .line(attempt.msisdn.e164), .client(attempt.client)] }
 }
 
 /// Group commit for redemptions, like the ledger's: concurrent redemptions queue here and a leader redeems
@@ -285,11 +319,13 @@ final class VoucherRedemptionWriter: Sendable {
     }
 
     private let database: Database
+    private let policy: VoucherGuessingPolicy
     private let state = NIOLockedValueBox(State())
     private let maxBatch: Int
 
-    init(database: Database, maxBatch: Int = 256) {
+    init(database: Database, policy: VoucherGuessingPolicy, maxBatch: Int = 256) {
         self.database = database
+        self.policy = policy
         self.maxBatch = maxBatch
     }
 
@@ -307,15 +343,16 @@ final class VoucherRedemptionWriter: Sendable {
 
     private func lead() async {
         let database = self.database
+        let policy = self.policy
         while let batch = nextBatch() {
             let claims = batch.map(\.claim)
             do {
-                let results = try await database.transaction { db in try await VoucherStore.redeem(claims, in: db, database: database) }
+                let results = try await database.transaction { db in try await VoucherStore.redeem(claims, policy: policy, in: db, database: database) }
                 for (pending, result) in zip(batch, results) { pending.continuation.resume(with: result) }
             } catch {
                 for pending in batch {
                     do {
-                        let result = try await database.transaction { db in try await VoucherStore.redeem([pending.claim], in: db, database: database) }
+                        let result = try await database.transaction { db in try await VoucherStore.redeem([pending.claim], policy: policy, in: db, database: database) }
                         pending.continuation.resume(with: result[0])
                     } catch {
                         pending.continuation.resume(throwing: error)

@@ -35,7 +35,7 @@ extension VoucherStore {
     /// The printed cards arrived in stock: they can be activated from now on.
     public func receive(batch id: Int64, actor: String, now: Date) async throws -> VoucherBatch {
         let forUpdate = database.forUpdate
-        return try await database.transaction { db in
+        return try await database.transaction(timeout: Self.bulkTimeout) { db in
             var batch = try await Self.loadBatch(db, id, lock: forUpdate)
             try Self.refuseIfExpired(batch, action: "received into stock", now: now)
             batch.state = try batch.state.applying(.receive, batch: id)
@@ -50,7 +50,7 @@ extension VoucherStore {
     public func activate(batch id: Int64, range: VoucherSerialRange?, actor: String, now: Date) async throws -> VoucherActivation {
         let forUpdate = database.forUpdate
         let approval = self.approval
-        return try await database.transaction { db in
+        return try await database.transaction(timeout: Self.bulkTimeout) { db in
             let batch = try await Self.loadBatch(db, id, lock: forUpdate)
             let serials = try Self.checkRange(range, in: batch)
             try Self.refuseIfExpired(batch, action: "activated", now: now)
@@ -77,7 +77,7 @@ extension VoucherStore {
     /// A second admin approves a pending activation; it is carried out now. The admin who asked cannot approve.
     public func approve(_ approvalID: Int64, actor: String, now: Date) async throws -> Int64 {
         let forUpdate = database.forUpdate
-        return try await database.transaction { db in
+        return try await database.transaction(timeout: Self.bulkTimeout) { db in
             guard let row = try await db.raw("""
                 SELECT batch_id, first_serial, last_serial, state, requested_by FROM voucher_approvals WHERE id = \(bind: approvalID)\(unsafeRaw: forUpdate)
                 """).first()
@@ -108,7 +108,7 @@ extension VoucherStore {
 
     private func change(batch id: Int64, range: VoucherSerialRange?, action: VoucherAction, event: VoucherBatchEvent, actor: String, now: Date) async throws -> Int64 {
         let forUpdate = database.forUpdate
-        return try await database.transaction { db in
+        return try await database.transaction(timeout: Self.bulkTimeout) { db in
             var batch = try await Self.loadBatch(db, id, lock: forUpdate)
             let serials = try Self.checkRange(range, in: batch)
             let next = try batch.state.applying(event, batch: id)
@@ -172,7 +172,7 @@ extension VoucherStore {
     public func report(batch id: Int64? = nil, now: Date) async throws -> [VoucherBatchReport] {
         let batches: [VoucherBatch]
         if let id { batches = [try await batch(id)] } else { batches = try await self.batches() }
-        return try await database.read { db in
+        return try await database.read(timeout: Self.bulkTimeout) { db in
             var reports: [VoucherBatchReport] = []
             for batch in batches {
                 var counts: [VoucherState: Int64] = [:]

@@ -24,6 +24,9 @@ public final class VoucherStore: Sendable {
     static let cardsPerStatement = 5_000
     /// PINs per sealed export chunk.
     static let pinsPerSealedChunk = 10_000
+    /// Writing or exporting hundreds of thousands of cards, or changing a whole batch, takes longer than the
+    /// few seconds after which a request's transaction is given up on PostgreSQL.
+    static let bulkTimeout: Duration = .seconds(300)
 
     public init(database: Database, key: VoucherKey, ledger: LedgerStore? = nil, guessing: VoucherGuessingPolicy = VoucherGuessingPolicy(),
                 approval: VoucherApprovalPolicy = VoucherApprovalPolicy(threshold: VoucherApprovalPolicy.defaultThreshold),
@@ -34,7 +37,7 @@ public final class VoucherStore: Sendable {
         self.guessing = guessing
         self.approval = approval
         self.logger = logger
-        self.redemptions = VoucherRedemptionWriter(database: database)
+        self.redemptions = VoucherRedemptionWriter(database: database, policy: guessing)
     }
 
     // MARK: Creating a batch
@@ -181,7 +184,7 @@ public final class VoucherStore: Sendable {
             let statements = Self.insertStatements(chunk, batch: batch, keyID: key.id)
             let sealed = try Self.seal(chunk, batch: batch, firstChunkIndex: chunkIndex, key: key)
             do {
-                try await database.transaction { db in
+                try await database.transaction(timeout: Self.bulkTimeout) { db in
                     for statement in statements { try await db.raw(SQLQueryString(statement)).run() }
                     for (index, piece) in sealed.enumerated() {
                         try await db.raw("""
@@ -252,7 +255,7 @@ public final class VoucherStore: Sendable {
     public func export(batch id: Int64, to path: String, actor: String, now: Date) async throws -> Int64 {
         let key = self.key
         let forUpdate = database.forUpdate
-        return try await database.transaction { db in
+        return try await database.transaction(timeout: Self.bulkTimeout) { db in
             let batch = try await Self.loadBatch(db, id, lock: forUpdate)
             if let at = batch.exportedAt { throw VoucherError.alreadyExported(batch: id, at: at, by: batch.exportedBy ?? "?") }
             let next = try batch.state.applying(.export, batch: id)
