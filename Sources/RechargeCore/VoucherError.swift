@@ -96,7 +96,8 @@ public enum VoucherError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    public var description: String { "\(code): \(detail)" }
+    /// The detail alone: what the CLI prints after `error:` (the code is in ``code``).
+    public var description: String { detail }
 
     static func iso(_ date: Date) -> String {
         date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: false))

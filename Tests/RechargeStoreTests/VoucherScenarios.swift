@@ -344,3 +344,59 @@ final class ProgressRecorder: @unchecked Sendable {
     func record(_ value: Int64) { lock.withLock { recorded.append(value) } }
     var values: [Int64] { lock.withLock { recorded } }
 }
+
+extension VoucherScenarios {
+    /// Many different redemptions arriving together share a transaction; each is still decided on its own,
+    /// and a refusal puts only its own card back.
+    static func aSharedBatchDecidesEachClaimOnItsOwn(_ backend: Backend) async throws {
+        try await with(backend) { f in
+            let (batch, pins) = try await stockedBatch(f, count: 12, value: "2.00")
+            let first = batch.serials.first
+            _ = try await f.vouchers.activate(batch: batch.id, range: try VoucherSerialRange(first: first, last: first + 10), actor: "shop", now: now)
+            let yuan = try MSISDN("+8613800138000")
+            _ = try await f.ledger.openLine(try OpenLineCommand(msisdn: yuan, iccid: nil, type: .prepaid, currency: .cny, creditLimit: nil, subscriber: nil), now: now)
+            let gone = try MSISDN("+14155550199")
+            try await LedgerScenarios.open(f.ledger, gone)
+            _ = try await f.ledger.changeStatus(gone, to: .terminated, now: now)
+
+            enum Expected: Sendable { case redeemed, refused(VoucherError), other }
+            var cases: [(VoucherRedemptionAttempt, Expected)] = []
+            for offset in 0..<6 { cases.append((attempt(offset % 2 == 0 ? alice : bob, pins[first + Int64(offset)]!, client: "ok-\(offset)"), .redeemed)) }
+            cases.append((attempt(alice, pins[first]!, client: "dup"), .refused(.alreadyRedeemed(at: now, maskedMSISDN: "+1••••••••00"))))
+            cases.append((attempt(bob, pins[first + 6]!, serial: first + 7, client: "wrong-serial"), .refused(.invalidPIN)))
+            cases.append((attempt(yuan, pins[first + 7]!, client: "yuan"), .refused(.currencyMismatch(voucher: "2.00 USD", line: "CNY"))))
+            cases.append((attempt(gone, pins[first + 8]!, client: "gone"), .other))
+            cases.append((attempt(bob, pins[first + 11]!, client: "inactive"), .refused(.notActive)))
+            let outcomes = await withTaskGroup(of: (Int, Result<VoucherRedemption, any Error>).self) { group in
+                for (index, item) in cases.enumerated() {
+                    group.addTask {
+                        do { return (index, .success(try await f.vouchers.redeem(item.0, now: now))) } catch { return (index, .failure(error)) }
+                    }
+                }
+                var outcomes: [Int: Result<VoucherRedemption, any Error>] = [:]
+                for await (index, outcome) in group { outcomes[index] = outcome }
+                return outcomes
+            }
+            for (index, item) in cases.enumerated() {
+                let outcome = try #require(outcomes[index])
+                switch (item.1, outcome) {
+                case (.redeemed, .success(let redemption)):
+                    #expect(redemption.msisdn == item.0.msisdn && redemption.credited == usd("2.00"))
+                case (.refused(let expected), .failure(let error)):
+                    #expect(error as? VoucherError == expected, "case \(index)")
+                case (.other, .failure(let error)):
+                    #expect(error as? RechargeError == .lineNotActive(msisdn: gone.e164, status: .terminated), "case \(index)")
+                default:
+                    Issue.record("case \(index): \(outcome)")
+                }
+            }
+            // Only the six cards are gone; the refused ones are as they were and still redeemable.
+            #expect(try await LedgerScenarios.total(f.ledger, alice) + LedgerScenarios.total(f.ledger, bob) == 12_000_000)
+            #expect(try await f.vouchers.report(batch: batch.id, now: now).first?.counts == [.redeemed: 6, .active: 5, .inactive: 1])
+            #expect(try await f.vouchers.redeem(attempt(bob, pins[first + 7]!), now: now).credited == usd("2.00"))
+            #expect(try await f.vouchers.redeem(attempt(alice, pins[first + 8]!), now: now).credited == usd("2.00"))
+            #expect(try await f.vouchers.redeem(attempt(alice, pins[first + 6]!, serial: first + 6), now: now).credited == usd("2.00"))
+            try await LedgerScenarios.expectBalanced(f.database)
+        }
+    }
+}

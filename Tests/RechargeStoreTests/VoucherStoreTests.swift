@@ -12,6 +12,7 @@ struct SQLiteVoucherStoreTests {
     @Test func dualApproval() async throws { try await VoucherScenarios.activationAboveTheThresholdNeedsASecondAdmin(.sqlite) }
     @Test func bruteForce() async throws { try await VoucherScenarios.guessingLocksOutLinesClientsAndChannels(.sqlite) }
     @Test func indexProbe() async throws { try await VoucherScenarios.lookupIsAnIndexProbe(.sqlite) }
+    @Test func sharedBatch() async throws { try await VoucherScenarios.aSharedBatchDecidesEachClaimOnItsOwn(.sqlite) }
 }
 
 @Suite("Vouchers on PostgreSQL", .enabled(if: TestDatabase.postgresAvailable, "RECHARGE_TEST_POSTGRES_URL is not set: run scripts/test to start PostgreSQL"))
@@ -23,4 +24,5 @@ struct PostgresVoucherStoreTests {
     @Test func dualApproval() async throws { try await VoucherScenarios.activationAboveTheThresholdNeedsASecondAdmin(.postgres) }
     @Test func bruteForce() async throws { try await VoucherScenarios.guessingLocksOutLinesClientsAndChannels(.postgres) }
     @Test func indexProbe() async throws { try await VoucherScenarios.lookupIsAnIndexProbe(.postgres) }
+    @Test func sharedBatch() async throws { try await VoucherScenarios.aSharedBatchDecidesEachClaimOnItsOwn(.postgres) }
 }
