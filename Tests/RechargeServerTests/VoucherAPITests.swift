@@ -100,4 +100,24 @@ struct VoucherAPITests {
             #expect(try await api.mainBalance() == "0.00")
         }
     }
+
+    @Test func aGuessingSpikePausesTheChannelWithRetryAfter() async throws {
+        try await Self.run { api, batch, pins in
+            var generator = SystemRandomNumberGenerator()
+            // Ten guesses for ten lines from ten clients: no line or client reaches its own limit, the channel does.
+            for index in 0..<10 {
+                let msisdn = "+1415555020\(index)"
+                #expect(try await api.openLine(msisdn).status == .created)
+                let guess = VoucherPIN.generate(using: &generator).digits
+                try api.expectProblem(try await Self.redeem(api, #"{"pin": "\#(guess)", "channel": "ivr", "client": "caller-\#(index)"}"#, msisdn: msisdn),
+                                      .unprocessableContent, "invalid-voucher-pin")
+            }
+            let paused = try await Self.redeem(api, #"{"pin": "\#(pins[batch.serials.first]!)", "channel": "ivr", "client": "honest"}"#)
+            try api.expectProblem(paused, .serviceUnavailable, "voucher-redemption-paused")
+            #expect(paused.headers[.retryAfter] == "600")
+            // The portal is not paused.
+            let other = try await Self.redeem(api, #"{"pin": "\#(pins[batch.serials.first]!)", "channel": "portal", "client": "honest"}"#)
+            #expect(other.status == .created)
+        }
+    }
 }
