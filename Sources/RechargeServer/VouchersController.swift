@@ -81,6 +81,8 @@ struct VoucherRedemptionOutput: Encodable {
     let batchId: Int64
     let msisdn: String
     let credited: MoneyOutput
+    /// The catalog pack granted, for a pack card.
+    let pack: String?
     let redeemedAt: String
     let operation: OperationOutput
 
@@ -89,6 +91,7 @@ struct VoucherRedemptionOutput: Encodable {
         batchId = redemption.batchID
         msisdn = redemption.msisdn.e164
         credited = MoneyOutput(redemption.credited)
+        pack = redemption.pack
         redeemedAt = RFC3339.format(redemption.redeemedAt)
         operation = OperationOutput(redemption.operation)
     }

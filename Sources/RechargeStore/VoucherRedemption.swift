@@ -23,13 +23,19 @@ public struct VoucherRedemptionAttempt: Sendable, Equatable {
     }
 }
 
-/// A voucher redeemed: which card, what it gave, and the ledger operation that gave it.
+/// A voucher redeemed: which card, what it gave, and the ledger operations that gave it.
 public struct VoucherRedemption: Sendable, Equatable {
     public let serial: Int64
     public let batchID: Int64
     public let msisdn: MSISDN
+    /// The card's value: credited to the main balance, or (for a pack card) paid in and spent on the pack.
     public let credited: Money
+    /// The catalog pack granted, for a pack card.
+    public let pack: String?
+    /// The first operation: the money credited (for a pack: paid in).
     public let operation: LedgerOperation
+    /// Every operation: the credit; for a pack also the purchase and one grant per allowance.
+    public let operations: [LedgerOperation]
     public let redeemedAt: Date
 }
 
@@ -169,58 +175,94 @@ extension VoucherStore {
             let line = try LineRow.decode(row)
             lines[line.msisdn.e164] = line
         }
+        var catalog: Catalog?
+        if claimed.contains(where: { if case .pack = batches[$0.batchID]?.denomination { true } else { false } }) {
+            catalog = try await CatalogStore.load(db)
+        }
         var accounts: [String: Int64] = [:]
+        func account(_ code: String, _ kind: LedgerAccountKind, _ unit: String, now: Date) async throws -> Int64 {
+            if let id = accounts[code] { return id }
+            let id = try await LedgerStore.upsertAccount(db, code: code, kind: kind, unit: unit, now: now)
+            accounts[code] = id
+            return id
+        }
         var requests: [LedgerRequest] = []
-        var credited: [(index: Int, serial: Int64, batch: VoucherBatch, value: Money)] = []
+        var credited: [(index: Int, serial: Int64, batch: VoucherBatch, value: Money, requests: Range<Int>)] = []
         var refused: [Int64] = []
         for item in claimed {
             let claim = claims[item.index]
             guard let batch = batches[item.batchID] else { throw DatabaseError.invariantViolated("voucher \(item.serial) has no batch") }
-            let refusal: (any Error)?
-            var value: Money?
-            switch (batch.denomination, lines[claim.attempt.msisdn.e164]) {
-            case (_, nil):
-                refusal = RechargeError.lineNotFound(claim.attempt.msisdn.e164)
-            case (.pack, _):
-                refusal = VoucherError.invalidBatch("batch \(batch.id) is a pack batch, which this server cannot redeem yet")
-            case (.money(let money), let line?):
-                if line.currency != money.currency {
-                    refusal = VoucherError.currencyMismatch(voucher: money.description, line: line.currency.code)
-                } else if !line.status.acceptsTopUps {
-                    refusal = RechargeError.lineNotActive(msisdn: line.msisdn.e164, status: line.status)
-                } else {
-                    refusal = nil
-                    value = money
-                }
-            }
-            guard let value else {
+            guard let line = lines[claim.attempt.msisdn.e164] else {
                 refused.append(item.serial)
-                results[item.index] = .failure(refusal!)
+                results[item.index] = .failure(RechargeError.lineNotFound(claim.attempt.msisdn.e164))
+                continue
+            }
+            let value = batch.denomination.faceValue
+            var refusal: (any Error)?
+            var product: Product?
+            if line.currency != value.currency {
+                refusal = VoucherError.currencyMismatch(voucher: batch.denomination.description, line: line.currency.code)
+            } else if case .pack(let code, _) = batch.denomination {
+                product = catalog?.product(code)
+                // A pack is paid in and spent at once, so the line must accept debits as well (like a paid order).
+                if product == nil { refusal = RechargeError.productNotFound(code) }
+                else if !line.status.acceptsDebits { refusal = RechargeError.lineNotActive(msisdn: line.msisdn.e164, status: line.status) }
+            } else if !line.status.acceptsTopUps {
+                refusal = RechargeError.lineNotActive(msisdn: line.msisdn.e164, status: line.status)
+            }
+            if let refusal {
+                refused.append(item.serial)
+                results[item.index] = .failure(refusal)
                 continue
             }
             let unit = value.currency.code
-            if accounts[unit] == nil {
-                accounts[unit] = try await LedgerStore.upsertAccount(db, code: LedgerAccountCode.voucherLiability(unit: unit), kind: .voucherLiability, unit: unit, now: claim.now)
+            let liability = try await account(LedgerAccountCode.voucherLiability(unit: unit), .voucherLiability, unit, now: claim.now)
+            let reference = "voucher:\(item.serial)"
+            let first = requests.count
+            if let product {
+                // Like a paid pack order: the card's value paid in and spent, then one bucket per allowance.
+                let revenue = try await account(LedgerAccountCode.packRevenue(unit: unit), .revenue, unit, now: claim.now)
+                requests.append(try LedgerRequest(.topUp(try TopUpCommand(msisdn: line.msisdn, value: .money(value), channel: .voucher, reference: reference)),
+                                                  key: "\(reference):pay", now: claim.now, counterparty: liability))
+                requests.append(try LedgerRequest(.debit(try DebitCommand(msisdn: line.msisdn, kind: .monetary, amount: value.micros, currency: value.currency,
+                                                                          channel: .voucher, reference: reference)),
+                                                  key: "\(reference):buy", now: claim.now, counterparty: revenue))
+                let validUntil = product.validityDays.map { claim.now.addingTimeInterval(TimeInterval($0) * 86_400) }
+                for (position, allowance) in product.allowances.enumerated() {
+                    let allowanceUnit = allowance.kind.unit(currency: line.currency)
+                    let grant = try BucketGrant(kind: allowance.kind, amount: allowance.amount, name: product.name(language: "en"), validFrom: claim.now,
+                                                validUntil: validUntil, priority: BucketGrant.defaultPriority)
+                    requests.append(try LedgerRequest(
+                        .topUp(try TopUpCommand(msisdn: line.msisdn, value: .bucket(grant, currency: line.currency), channel: .voucher, reference: reference)),
+                        key: "\(reference):grant:\(position + 1)", now: claim.now,
+                        counterparty: try await account(LedgerAccountCode.allowance(unit: allowanceUnit), .allowance, allowanceUnit, now: claim.now)))
+                }
+            } else {
+                requests.append(try LedgerRequest(.topUp(try TopUpCommand(msisdn: line.msisdn, value: .money(value), channel: .voucher, reference: reference)),
+                                                  key: reference, now: claim.now, counterparty: liability))
             }
-            requests.append(try LedgerRequest(
-                .topUp(try TopUpCommand(msisdn: claim.attempt.msisdn, value: .money(value), channel: .voucher, reference: "voucher:\(item.serial)")),
-                key: "voucher:\(item.serial)", now: claim.now, counterparty: accounts[unit]!))
-            credited.append((item.index, item.serial, batch, value))
+            credited.append((item.index, item.serial, batch, value, first..<requests.count))
         }
         try await putBack(refused, in: db)
         guard !requests.isEmpty else { return }
         let outcomes = try await LedgerBatch.apply(requests, in: db, database: database)
         guard outcomes.count == requests.count else { throw DatabaseError.invariantViolated("the ledger answered \(outcomes.count) of \(requests.count) voucher credits") }
         var links: SQLQueryString = "UPDATE vouchers SET operation_id = CASE serial"
-        for (item, outcome) in zip(credited, outcomes) {
+        for item in credited {
             // A refusal now (the line changed under us on another node) rolls the whole batch back; each claim is then retried alone.
-            let applied = try outcome.get()
-            guard !applied.replayed else { throw DatabaseError.invariantViolated("voucher \(item.serial) was credited before it was claimed") }
+            var operations: [LedgerOperation] = []
+            for outcome in outcomes[item.requests] {
+                let applied = try outcome.get()
+                guard !applied.replayed else { throw DatabaseError.invariantViolated("voucher \(item.serial) was credited before it was claimed") }
+                operations.append(applied.operation)
+            }
             let claim = claims[item.index]
-            links += " WHEN \(literal: item.serial) THEN \(literal: applied.operation.id)"
+            links += " WHEN \(literal: item.serial) THEN \(literal: operations[0].id)"
+            var pack: String?
+            if case .pack(let code, _) = item.batch.denomination { pack = code }
             results[item.index] = .success(.redeemed(VoucherRedemption(
-                serial: item.serial, batchID: item.batch.id, msisdn: claim.attempt.msisdn, credited: item.value,
-                operation: applied.operation, redeemedAt: claim.now)))
+                serial: item.serial, batchID: item.batch.id, msisdn: claim.attempt.msisdn, credited: item.value, pack: pack,
+                operation: operations[0], operations: operations, redeemedAt: claim.now)))
         }
         links += " END, line_id = (SELECT id FROM lines WHERE lines.msisdn = vouchers.msisdn) WHERE serial IN (\(binds: credited.map(\.serial)))"
         try await db.raw(links).run()

@@ -45,8 +45,13 @@ public final class VoucherStore: Sendable {
     /// Generates `request.count` cards: PINs from the system's secure random generator, their HMACs, and the
     /// sealed PINs for the one export. `progress` is called with the number of cards written so far.
     public func createBatch(_ request: VoucherBatchRequest, now: Date, progress: @Sendable (Int64) -> Void = { _ in }) async throws -> VoucherBatch {
-        if case .pack = request.denomination {
-            throw VoucherError.invalidBatch("pack vouchers are not supported yet; create money vouchers")
+        if case .pack(let code, let price) = request.denomination {
+            // The card's face value must be what the catalog sells the pack for, in that currency.
+            let product = try await CatalogStore(database: database).product(code)
+            guard product.kind == .pack else { throw VoucherError.invalidBatch("'\(code)' is a \(product.kind.rawValue), not a pack") }
+            guard product.price(in: price.currency) == price else {
+                throw VoucherError.invalidBatch("pack '\(code)' costs \(product.price(in: price.currency)?.description ?? "nothing in \(price.currency.code)"), not \(price)")
+            }
         }
         let key = self.key
         let count = request.count
@@ -58,10 +63,12 @@ public final class VoucherStore: Sendable {
             let last = try row.int64("next_serial") - 1
             let serials = try VoucherSerialRange(first: last - count + 1, last: last)
             let face = request.denomination.faceValue
+            var packCode: String?
+            if case .pack(let code, _) = request.denomination { packCode = code }
             guard let idRow = try await db.raw("""
                 INSERT INTO voucher_batches (denomination, value_micros, currency, product_code, first_serial, last_serial, pin_length, key_id,
                                              expires_at, state, created_by, created_at, updated_at)
-                VALUES ('money', \(bind: face.micros), \(bind: face.currency.code), NULL, \(bind: serials.first), \(bind: serials.last),
+                VALUES (\(bind: packCode == nil ? "money" : "pack"), \(bind: face.micros), \(bind: face.currency.code), \(bind: packCode), \(bind: serials.first), \(bind: serials.last),
                         \(bind: request.pinLength), \(bind: key.id), \(bind: request.expiresAt.unixMicros), 'generating', \(bind: request.createdBy),
                         \(bind: now.unixMicros), \(bind: now.unixMicros))
                 RETURNING id

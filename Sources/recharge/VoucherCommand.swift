@@ -91,7 +91,9 @@ extension VoucherCommand.Batch {
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var actor: VoucherCommand.Actor
         @Option(help: "How many cards.") var count: Int64
-        @Option(help: "Face value of each card, e.g. 20USD or 100CNY.") var value: String
+        @Option(help: "Face value of each card, e.g. 20USD or 100CNY …") var value: String?
+        @Option(help: "… or a pack from the catalog (`recharge catalog list`): the card grants it, and is worth its price.") var pack: String?
+        @Option(help: "With --pack: the currency of the price (default USD).") var currency: String = "USD"
         @Option(help: "Unused cards are void after this date (YYYY-MM-DD, UTC) …") var expires: String?
         @Option(help: "… or after this many days (default 365).") var expiresInDays: Int?
         @Option(help: "Digits per PIN, the last a check digit (10 to 20).") var pinLength: Int = VoucherPIN.defaultLength
@@ -107,7 +109,19 @@ extension VoucherCommand.Batch {
                 } else {
                     expiresAt = now.addingTimeInterval(TimeInterval(expiresInDays ?? 365) * 86_400)
                 }
-                let request = try VoucherBatchRequest(denomination: .money(try Money.parseCLI(value, defaultCurrency: .usd)), count: count,
+                let denomination: VoucherDenomination
+                switch (value, pack) {
+                case (let value?, nil):
+                    denomination = .money(try Money.parseCLI(value, defaultCurrency: .usd))
+                case (nil, let pack?):
+                    let currency = try Currency(code: currency)
+                    let product = try await VoucherCommand.withStore(database) { store in try await CatalogStore(database: store.database).product(pack) }
+                    guard let price = product.price(in: currency) else { throw CLIError("pack '\(pack)' has no price in \(currency.code)") }
+                    denomination = .pack(code: pack, price: price)
+                default:
+                    throw CLIError("give either --value (money cards) or --pack (pack cards)")
+                }
+                let request = try VoucherBatchRequest(denomination: denomination, count: count,
                                                       expiresAt: expiresAt, pinLength: pinLength, createdBy: try actor.name, now: now)
                 let quiet = self.quiet
                 let started = ContinuousClock.now

@@ -400,3 +400,54 @@ extension VoucherScenarios {
         }
     }
 }
+
+extension VoucherScenarios {
+    /// A pack card grants the catalog pack like a paid order of it: its value paid in from the voucher liability
+    /// and spent on the pack, then one bucket per allowance with the pack's validity.
+    static func aPackCardGrantsThePack(_ backend: Backend) async throws {
+        try await with(backend) { f in
+            _ = try await CatalogStore(database: f.database).importCatalog(try Catalog(OrderScenarios.catalogFile), now: now)
+            let expires = now.addingTimeInterval(365 * 86_400)
+            await #expect(throws: VoucherError.self) {
+                try await f.vouchers.createBatch(try VoucherBatchRequest(denomination: .pack(code: "us-data-5gb", price: usd("10.00")), count: 2,
+                                                                         expiresAt: expires, createdBy: "ops", now: now), now: now)
+            }
+            await #expect(throws: VoucherError.self) {
+                try await f.vouchers.createBatch(try VoucherBatchRequest(denomination: .pack(code: "topup-10", price: usd("10.00")), count: 2,
+                                                                         expiresAt: expires, createdBy: "ops", now: now), now: now)
+            }
+            await #expect(throws: RechargeError.productNotFound("nope")) {
+                try await f.vouchers.createBatch(try VoucherBatchRequest(denomination: .pack(code: "nope", price: usd("10.00")), count: 2,
+                                                                         expiresAt: expires, createdBy: "ops", now: now), now: now)
+            }
+            let batch = try await f.vouchers.createBatch(
+                try VoucherBatchRequest(denomination: .pack(code: "us-data-5gb", price: usd("15.00")), count: 3, expiresAt: expires, createdBy: "ops", now: now), now: now)
+            #expect(try await f.vouchers.batch(batch.id).denomination == .pack(code: "us-data-5gb", price: usd("15.00")))
+            let path = f.folder.appendingPathComponent("packs.csv").path
+            _ = try await f.vouchers.export(batch: batch.id, to: path, actor: "ops", now: now)
+            let pins = try readExport(path)
+            _ = try await f.vouchers.receive(batch: batch.id, actor: "ops", now: now)
+            _ = try await f.vouchers.activate(batch: batch.id, range: nil, actor: "ops", now: now)
+
+            let redemption = try await f.vouchers.redeem(attempt(alice, pins[batch.serials.first]!), now: now)
+            #expect(redemption.pack == "us-data-5gb" && redemption.credited == usd("15.00"))
+            #expect(redemption.operations.map(\.idempotencyKey) == ["voucher:\(batch.serials.first):pay", "voucher:\(batch.serials.first):buy",
+                                                                     "voucher:\(batch.serials.first):grant:1", "voucher:\(batch.serials.first):grant:2"])
+            let balance = try await f.ledger.balance(alice, at: now)
+            let totals = Dictionary(uniqueKeysWithValues: balance.totals.map { ($0.unit, $0.remaining) })
+            let seconds: Int64 = 6_000
+            #expect(totals["USD"] == 0)
+            #expect(totals["BYTES"] == 5 << 30, "\(totals)")
+            #expect(totals["SECONDS"] == seconds, "\(totals)")
+            #expect(balance.buckets.contains { $0.validUntil == now.addingTimeInterval(30 * 86_400) })
+
+            // A suspended line takes top-ups but no purchases: the pack card is refused and stays usable.
+            _ = try await f.ledger.changeStatus(bob, to: .suspended, now: now)
+            await #expect(throws: RechargeError.lineNotActive(msisdn: bob.e164, status: .suspended)) {
+                try await f.vouchers.redeem(attempt(bob, pins[batch.serials.first + 1]!), now: now)
+            }
+            #expect(try await f.vouchers.redeem(attempt(alice, pins[batch.serials.first + 1]!), now: now).pack == "us-data-5gb")
+            try await LedgerScenarios.expectBalanced(f.database)
+        }
+    }
+}

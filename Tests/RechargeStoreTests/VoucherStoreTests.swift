@@ -13,6 +13,7 @@ struct SQLiteVoucherStoreTests {
     @Test func bruteForce() async throws { try await VoucherScenarios.guessingLocksOutLinesClientsAndChannels(.sqlite) }
     @Test func indexProbe() async throws { try await VoucherScenarios.lookupIsAnIndexProbe(.sqlite) }
     @Test func sharedBatch() async throws { try await VoucherScenarios.aSharedBatchDecidesEachClaimOnItsOwn(.sqlite) }
+    @Test func packCards() async throws { try await VoucherScenarios.aPackCardGrantsThePack(.sqlite) }
 }
 
 @Suite("Vouchers on PostgreSQL", .enabled(if: TestDatabase.postgresAvailable, "RECHARGE_TEST_POSTGRES_URL is not set: run scripts/test to start PostgreSQL"))
@@ -25,4 +26,5 @@ struct PostgresVoucherStoreTests {
     @Test func bruteForce() async throws { try await VoucherScenarios.guessingLocksOutLinesClientsAndChannels(.postgres) }
     @Test func indexProbe() async throws { try await VoucherScenarios.lookupIsAnIndexProbe(.postgres) }
     @Test func sharedBatch() async throws { try await VoucherScenarios.aSharedBatchDecidesEachClaimOnItsOwn(.postgres) }
+    @Test func packCards() async throws { try await VoucherScenarios.aPackCardGrantsThePack(.postgres) }
 }
