@@ -283,6 +283,8 @@ extension VoucherStore {
         let redeemedAt = try row.optional("redeemed_at", as: Int64.self).map(Date.init(unixMicros:))
         let masked = try row.optional("msisdn", as: String.self).map(maskedMSISDN)
         guard let refusal = state.redemptionRefusal(redeemedAt: redeemedAt, maskedMSISDN: masked, expiresAt: expiresAt) else {
+            // Only when an earlier claim in the same batch took the card and then put it back (its line refused it):
+            // throwing makes the writer retry every claim of the batch alone, where this one gets its own chance.
             throw DatabaseError.invariantViolated("an active, unexpired card was not claimed")
         }
         return .refused(refusal)
