@@ -451,3 +451,35 @@ extension VoucherScenarios {
         }
     }
 }
+
+extension VoucherScenarios {
+    /// A card claimed in a batch by a line that cannot take it is put back, and a later claim of the same PIN
+    /// (in the same batch or after) gets it.
+    static func aCardPutBackGoesToTheNextClaimant(_ backend: Backend) async throws {
+        try await with(backend) { f in
+            let (batch, pins) = try await stockedBatch(f, count: 8, value: "1.00")
+            _ = try await f.vouchers.activate(batch: batch.id, range: nil, actor: "shop", now: now)
+            let yuan = try MSISDN("+8613800138000")
+            _ = try await f.ledger.openLine(try OpenLineCommand(msisdn: yuan, iccid: nil, type: .prepaid, currency: .cny, creditLimit: nil, subscriber: nil), now: now)
+            for serial in batch.serials.first...batch.serials.last {
+                let pin = pins[serial]!
+                async let refused = Result(catching: { try await f.vouchers.redeem(attempt(yuan, pin, client: "y"), now: now) })
+                async let taken = Result(catching: { try await f.vouchers.redeem(attempt(alice, pin, client: "a"), now: now) })
+                let (yuanOutcome, aliceOutcome) = await (refused, taken)
+                #expect(try aliceOutcome.get().serial == serial)
+                switch yuanOutcome {
+                case .failure(VoucherError.currencyMismatch), .failure(VoucherError.alreadyRedeemed): break
+                default: Issue.record("serial \(serial): \(yuanOutcome)")
+                }
+            }
+            #expect(try await LedgerScenarios.total(f.ledger, alice) == 8_000_000)
+            try await LedgerScenarios.expectBalanced(f.database)
+        }
+    }
+}
+
+extension Result where Failure == any Error {
+    init(catching body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
+    }
+}

@@ -14,6 +14,7 @@ struct SQLiteVoucherStoreTests {
     @Test func indexProbe() async throws { try await VoucherScenarios.lookupIsAnIndexProbe(.sqlite) }
     @Test func sharedBatch() async throws { try await VoucherScenarios.aSharedBatchDecidesEachClaimOnItsOwn(.sqlite) }
     @Test func packCards() async throws { try await VoucherScenarios.aPackCardGrantsThePack(.sqlite) }
+    @Test func putBack() async throws { try await VoucherScenarios.aCardPutBackGoesToTheNextClaimant(.sqlite) }
 }
 
 @Suite("Vouchers on PostgreSQL", .enabled(if: TestDatabase.postgresAvailable, "RECHARGE_TEST_POSTGRES_URL is not set: run scripts/test to start PostgreSQL"))
@@ -27,4 +28,5 @@ struct PostgresVoucherStoreTests {
     @Test func indexProbe() async throws { try await VoucherScenarios.lookupIsAnIndexProbe(.postgres) }
     @Test func sharedBatch() async throws { try await VoucherScenarios.aSharedBatchDecidesEachClaimOnItsOwn(.postgres) }
     @Test func packCards() async throws { try await VoucherScenarios.aPackCardGrantsThePack(.postgres) }
+    @Test func putBack() async throws { try await VoucherScenarios.aCardPutBackGoesToTheNextClaimant(.postgres) }
 }
