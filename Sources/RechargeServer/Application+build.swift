@@ -39,7 +39,7 @@ public struct RechargeServices: Sendable {
     public init(
         database: Database, metrics: PrometheusCollectorRegistry = .init(), apiKeyCacheLifetime: Duration = .seconds(1),
         clock: @escaping @Sendable () -> Date = { Date() }, renderer: NotificationRenderer? = try? NotificationRenderer.bundled(),
-        payments: PaymentProviders = PaymentProviders(sandbox: SandboxGateway()), voucherKey: VoucherKey? = nil,
+        payments: PaymentProviders = PaymentProviders(sandbox: SandboxGateway()), voucherKey: VoucherKey? = nil, voucherPreviousKeys: [VoucherKey] = [],
         voucherApproval: VoucherApprovalPolicy = VoucherApprovalPolicy(threshold: VoucherApprovalPolicy.defaultThreshold),
         voucherLogger: Logger = Logger(label: "recharge.vouchers")
     ) {
@@ -51,7 +51,7 @@ public struct RechargeServices: Sendable {
         self.catalog = CatalogStore(database: database)
         self.orders = OrderStore(database: database, catalog: self.catalog)
         let ledger = self.ledger
-        self.vouchers = voucherKey.map { VoucherStore(database: database, key: $0, ledger: ledger, approval: voucherApproval, logger: voucherLogger) }
+        self.vouchers = voucherKey.map { VoucherStore(database: database, key: $0, previousKeys: voucherPreviousKeys, ledger: ledger, approval: voucherApproval, logger: voucherLogger) }
         self.payments = payments
         self.renderer = renderer
         self.metrics = metrics

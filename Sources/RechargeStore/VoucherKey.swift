@@ -79,6 +79,18 @@ public struct VoucherKey: Sendable {
         return try VoucherKey(id: environment["RECHARGE_VOUCHER_KEY_ID"] ?? "k1", secret: bytes)
     }
 
+    /// Keys used before a rotation, from `RECHARGE_VOUCHER_PREVIOUS_KEYS`: `id:hex` separated by commas.
+    public static func previousFromEnvironment(_ environment: [String: String]) throws -> [VoucherKey] {
+        guard let text = environment["RECHARGE_VOUCHER_PREVIOUS_KEYS"], !text.isEmpty else { return [] }
+        return try text.split(separator: ",").map { item in
+            let parts = item.trimmingCharacters(in: .whitespaces).split(separator: ":", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let bytes = decodeHex(parts[1]) else {
+                throw VoucherKeyError.invalid("RECHARGE_VOUCHER_PREVIOUS_KEYS must be id:hex pairs separated by commas")
+            }
+            return try VoucherKey(id: parts[0], secret: bytes)
+        }
+    }
+
     /// The development key of an embedded (SQLite) installation: read from `path` (`<id>:<hex>`), or generated
     /// from the system's secure random source and written there readable by its owner only.
     public static func loadOrCreateDevelopmentKey(at path: String) throws -> VoucherKey {

@@ -69,8 +69,8 @@ extension VoucherStore {
 
     private func redeemChecked(_ attempt: VoucherRedemptionAttempt, now: Date) async throws -> VoucherRedemption {
         let pin = try VoucherPIN(parsingAnyLength: attempt.pin)
-        let hmac = key.hmacHex(pin)
-        let claim = VoucherClaim(hmac: hmac, attempt: attempt, now: now)
+        // The current key's HMAC, and one per previous key for cards created before a rotation.
+        let claim = VoucherClaim(hmacs: ([key] + previousKeys).map { $0.hmacHex(pin) }, attempt: attempt, now: now)
         let outcome = try await redemptions.submit(claim)
         switch outcome {
         case .redeemed(let redemption):
@@ -103,19 +103,22 @@ extension VoucherStore {
         for (index, claim) in claims.enumerated() {
             if let refusal = guardRefusal(claim.subjects, counters: counters, policy: policy, now: claim.now) {
                 results[index] = .success(.refused(refusal))
-            } else if contending.insert(claim.hmac).inserted {
+            } else if contending.isDisjoint(with: claim.hmacs) {
+                contending.formUnion(claim.hmacs)
                 contenders.append(index)
             }
         }
         var claimed: [(index: Int, serial: Int64, batchID: Int64)] = []
         if let latest = contenders.map({ claims[$0].now }).max() {
             var sql: SQLQueryString = "UPDATE vouchers SET state = 'redeemed', redeemed_at = CASE pin_hmac"
-            for index in contenders { sql += " WHEN \(bind: claims[index].hmac) THEN \(bind: claims[index].now.unixMicros)" }
+            // Typed out: inside an interpolation, flatMap over nested arrays could bind a list of lists.
+            let pairs: [(hmac: String, index: Int)] = contenders.flatMap { index in claims[index].hmacs.map { (hmac: $0, index: index) } }
+            for pair in pairs { sql += " WHEN \(bind: pair.hmac) THEN \(bind: claims[pair.index].now.unixMicros)" }
             sql += " END, msisdn = CASE pin_hmac"
-            for index in contenders { sql += " WHEN \(bind: claims[index].hmac) THEN \(bind: claims[index].attempt.msisdn.e164)" }
+            for pair in pairs { sql += " WHEN \(bind: pair.hmac) THEN \(bind: claims[pair.index].attempt.msisdn.e164)" }
             sql += """
                  END, updated_at = \(bind: latest.unixMicros)
-                WHERE pin_hmac IN (\(binds: contenders.map { claims[$0].hmac })) AND state = 'active'
+                WHERE pin_hmac IN (\(binds: pairs.map(\.hmac))) AND state = 'active'
                   AND batch_id IN (SELECT id FROM voucher_batches WHERE expires_at > \(bind: latest.unixMicros))
                 RETURNING serial, batch_id, pin_hmac
                 """
@@ -125,7 +128,7 @@ extension VoucherStore {
             }
             var wrongSerial: [Int64] = []
             for index in contenders {
-                guard let hit = hits[claims[index].hmac] else { continue }
+                guard let hit = claims[index].hmacs.lazy.compactMap({ hits[$0] }).first else { continue }
                 if let wanted = claims[index].attempt.serial, wanted != hit.serial {
                     // A PIN with another card's serial is a guess like any other.
                     wrongSerial.append(hit.serial)
@@ -139,7 +142,7 @@ extension VoucherStore {
         if !claimed.isEmpty { try await credit(claimed, claims, &results, in: db, database: database) }
         // Last, so that a later claim of a PIN claimed earlier in this batch sees how that ended.
         for index in claims.indices where results[index] == nil && !claimed.contains(where: { $0.index == index }) {
-            results[index] = .success(try await explainRefusal(db, hmac: claims[index].hmac, serial: claims[index].attempt.serial, now: claims[index].now))
+            results[index] = .success(try await explainRefusal(db, hmacs: claims[index].hmacs, serial: claims[index].attempt.serial, now: claims[index].now))
         }
         return results.map { $0! }
     }
@@ -269,10 +272,10 @@ extension VoucherStore {
     }
 
     /// Why a PIN could not be redeemed: a matched card tells its state; anything else is just unknown.
-    static func explainRefusal(_ db: any SQLDatabase, hmac: String, serial: Int64?, now: Date) async throws -> Outcome {
+    static func explainRefusal(_ db: any SQLDatabase, hmacs: [String], serial: Int64?, now: Date) async throws -> Outcome {
         guard let row = try await db.raw("""
             SELECT v.serial, v.state, v.redeemed_at, v.msisdn, b.expires_at FROM vouchers v JOIN voucher_batches b ON b.id = v.batch_id
-            WHERE v.pin_hmac = \(bind: hmac)
+            WHERE v.pin_hmac IN (\(binds: hmacs))
             """).first()
         else { return .unknown }
         // A PIN with another card's serial is a guess like any other.
@@ -340,7 +343,8 @@ extension VoucherStore {
 
 /// One redemption waiting for the group commit.
 struct VoucherClaim: Sendable {
-    let hmac: String
+    /// HMACs of the PIN under the current key and each previous one (the card was hashed with one of them).
+    let hmacs: [String]
     let attempt: VoucherRedemptionAttempt
     let now: Date
 

@@ -9,7 +9,10 @@ import SQLKit
 /// redeemed exactly once (``redeem(_:now:)``). Every operator step is written to `voucher_audit`.
 public final class VoucherStore: Sendable {
     public let database: Database
+    /// The key new cards are hashed with.
     public let key: VoucherKey
+    /// Keys of earlier batches (after a rotation): redemption looks a PIN up under each.
+    public let previousKeys: [VoucherKey]
     public let guessing: VoucherGuessingPolicy
     public let approval: VoucherApprovalPolicy
     let ledger: LedgerStore
@@ -28,11 +31,12 @@ public final class VoucherStore: Sendable {
     /// few seconds after which a request's transaction is given up on PostgreSQL.
     static let bulkTimeout: Duration = .seconds(300)
 
-    public init(database: Database, key: VoucherKey, ledger: LedgerStore? = nil, guessing: VoucherGuessingPolicy = VoucherGuessingPolicy(),
+    public init(database: Database, key: VoucherKey, previousKeys: [VoucherKey] = [], ledger: LedgerStore? = nil, guessing: VoucherGuessingPolicy = VoucherGuessingPolicy(),
                 approval: VoucherApprovalPolicy = VoucherApprovalPolicy(threshold: VoucherApprovalPolicy.defaultThreshold),
                 logger: Logger = Logger(label: "recharge.vouchers")) {
         self.database = database
         self.key = key
+        self.previousKeys = previousKeys.filter { $0.id != key.id }
         self.ledger = ledger ?? LedgerStore(database: database)
         self.guessing = guessing
         self.approval = approval

@@ -111,7 +111,7 @@ struct Serve: AsyncParsableCommand {
             let services = RechargeServices(
                 database: db, payments: PaymentProviders(sandbox: sandboxOff ? nil : SandboxGateway(secret: secret), stripe: stripe, bankAccount: bank,
                                                          alipay: wallets.alipay, wechatPay: wallets.wechatPay),
-                voucherKey: voucherKey, voucherApproval: try VoucherCommand.approvalPolicy(environment: environment), voucherLogger: logger)
+                voucherKey: voucherKey, voucherPreviousKeys: try VoucherCommand.previousKeys(environment: environment), voucherApproval: try VoucherCommand.approvalPolicy(environment: environment), voucherLogger: logger)
             logger.info("Payment methods", metadata: ["offered": "\(services.payments.offered.map(\.rawValue).joined(separator: ", "))"])
             logger.info("Database ready", metadata: ["database": "\(db.location)", "schema": "\(Migrations.latestVersion)"])
             try await FirstRun.printAdminKeyIfNone(services: services, port: configuration.port, keyFile: adminKeyFile ?? environment["RECHARGE_ADMIN_KEY_FILE"])

@@ -32,6 +32,14 @@ struct VoucherCommand: AsyncParsableCommand {
         }
     }
 
+    static func previousKeys(environment: [String: String]) throws -> [VoucherKey] {
+        do {
+            return try VoucherKey.previousFromEnvironment(environment)
+        } catch let error as VoucherKeyError {
+            throw CLIError(error.description)
+        }
+    }
+
     /// `RECHARGE_VOUCHER_APPROVAL_ABOVE` (e.g. `10000USD`): activations worth more need a second admin.
     static func approvalPolicy(environment: [String: String]) throws -> VoucherApprovalPolicy {
         guard let text = environment["RECHARGE_VOUCHER_APPROVAL_ABOVE"] else { return VoucherApprovalPolicy(threshold: VoucherApprovalPolicy.defaultThreshold) }
@@ -48,7 +56,8 @@ struct VoucherCommand: AsyncParsableCommand {
         let db = try await database.open()
         var logger = Logger(label: "recharge.vouchers")
         logger.logLevel = .warning
-        return (db, VoucherStore(database: db, key: key, approval: policy, logger: logger))
+        return (db, VoucherStore(database: db, key: key, previousKeys: try previousKeys(environment: ProcessInfo.processInfo.environment),
+                                 approval: policy, logger: logger))
     }
 
     /// Runs `body` with the store, closing the database whatever happens.

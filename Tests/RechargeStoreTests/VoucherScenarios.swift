@@ -483,3 +483,37 @@ extension Result where Failure == any Error {
         do { self = .success(try await body()) } catch { self = .failure(error) }
     }
 }
+
+extension VoucherScenarios {
+    /// After a key rotation, cards hashed with the previous key are still found (under its HMAC), new cards get
+    /// the new key's id, and a PIN is never looked up by scanning.
+    static func cardsOfAPreviousKeyAreRedeemedAfterARotation(_ backend: Backend) async throws {
+        try await with(backend) { f in
+            let (old, oldPins) = try await stockedBatch(f, count: 3)
+            _ = try await f.vouchers.activate(batch: old.id, range: nil, actor: "shop", now: now)
+            let newKey = try VoucherKey(id: "t2", secret: Array(repeating: UInt8(8), count: 32))
+            let rotated = VoucherStore(database: f.database, key: newKey, previousKeys: [key], ledger: f.ledger)
+            let withoutOld = VoucherStore(database: f.database, key: newKey, ledger: f.ledger)
+            await #expect(throws: VoucherError.invalidPIN) { try await withoutOld.redeem(attempt(alice, oldPins[old.serials.first]!), now: now) }
+            #expect(try await rotated.redeem(attempt(alice, oldPins[old.serials.first]!), now: now).serial == old.serials.first)
+            await #expect(throws: VoucherError.alreadyRedeemed(at: now, maskedMSISDN: "+1••••••••00")) {
+                try await rotated.redeem(attempt(bob, oldPins[old.serials.first]!), now: now)
+            }
+
+            let fresh = try await rotated.createBatch(
+                try VoucherBatchRequest(denomination: .money(usd("5.00")), count: 2, expiresAt: now.addingTimeInterval(86_400 * 30), createdBy: "ops", now: now), now: now)
+            let keyIDs = try await f.database.read { db in
+                try await db.raw("SELECT DISTINCT key_id FROM vouchers WHERE batch_id = \(bind: fresh.id)").all().map { try $0.decode(column: "key_id", as: String.self) }
+            }
+            #expect(keyIDs == ["t2"])
+            let path = f.folder.appendingPathComponent("fresh.csv").path
+            _ = try await rotated.export(batch: fresh.id, to: path, actor: "ops", now: now)
+            let freshPins = try readExport(path)
+            _ = try await rotated.receive(batch: fresh.id, actor: "ops", now: now)
+            _ = try await rotated.activate(batch: fresh.id, range: nil, actor: "ops", now: now)
+            #expect(try await rotated.redeem(attempt(bob, freshPins[fresh.serials.first]!), now: now).credited == usd("5.00"))
+            // The old store (old key only) cannot find the new card.
+            await #expect(throws: VoucherError.invalidPIN) { try await f.vouchers.redeem(attempt(bob, freshPins[fresh.serials.last]!), now: now) }
+        }
+    }
+}

@@ -15,6 +15,7 @@ struct SQLiteVoucherStoreTests {
     @Test func sharedBatch() async throws { try await VoucherScenarios.aSharedBatchDecidesEachClaimOnItsOwn(.sqlite) }
     @Test func packCards() async throws { try await VoucherScenarios.aPackCardGrantsThePack(.sqlite) }
     @Test func putBack() async throws { try await VoucherScenarios.aCardPutBackGoesToTheNextClaimant(.sqlite) }
+    @Test func keyRotation() async throws { try await VoucherScenarios.cardsOfAPreviousKeyAreRedeemedAfterARotation(.sqlite) }
 }
 
 @Suite("Vouchers on PostgreSQL", .enabled(if: TestDatabase.postgresAvailable, "RECHARGE_TEST_POSTGRES_URL is not set: run scripts/test to start PostgreSQL"))
@@ -29,4 +30,5 @@ struct PostgresVoucherStoreTests {
     @Test func sharedBatch() async throws { try await VoucherScenarios.aSharedBatchDecidesEachClaimOnItsOwn(.postgres) }
     @Test func packCards() async throws { try await VoucherScenarios.aPackCardGrantsThePack(.postgres) }
     @Test func putBack() async throws { try await VoucherScenarios.aCardPutBackGoesToTheNextClaimant(.postgres) }
+    @Test func keyRotation() async throws { try await VoucherScenarios.cardsOfAPreviousKeyAreRedeemedAfterARotation(.postgres) }
 }
