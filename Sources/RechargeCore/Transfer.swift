@@ -41,6 +41,8 @@ public enum LedgerAccountKind: String, Sendable, Codable, CaseIterable {
     case allowance
     /// What promotions cost the operator (bonus money granted).
     case expense
+    /// Vouchers sold and not yet redeemed: prepaid money the operator owes (see VoucherLedger.swift).
+    case voucherLiability = "voucher_liability"
 }
 
 /// Names of the operator-side ledger accounts. One account per unit, so a transfer never mixes units.

@@ -28,6 +28,8 @@ public struct RechargeServices: Sendable {
     public let orders: OrderStore
     /// Packs marked to renew, bought again from the balance at the end of each period.
     public let renewals: PackRenewalStore
+    /// Scratch-card vouchers; nil when no voucher key is configured.
+    public let vouchers: VoucherStore?
     /// The payment methods offered (the sandbox by default).
     public let payments: PaymentProviders
     /// Renders outbox rows on the operator pages; nil if the bundled templates could not be loaded.
@@ -39,7 +41,9 @@ public struct RechargeServices: Sendable {
     public init(
         database: Database, metrics: PrometheusCollectorRegistry = .init(), apiKeyCacheLifetime: Duration = .seconds(1),
         clock: @escaping @Sendable () -> Date = { Date() }, renderer: NotificationRenderer? = try? NotificationRenderer.bundled(),
-        payments: PaymentProviders = PaymentProviders(sandbox: SandboxGateway())
+        payments: PaymentProviders = PaymentProviders(sandbox: SandboxGateway()), voucherKey: VoucherKey? = nil, voucherPreviousKeys: [VoucherKey] = [],
+        voucherApproval: VoucherApprovalPolicy = VoucherApprovalPolicy(threshold: VoucherApprovalPolicy.defaultThreshold),
+        voucherLogger: Logger = Logger(label: "recharge.vouchers")
     ) {
         self.database = database
         self.ledger = LedgerStore(database: database)
@@ -49,6 +53,8 @@ public struct RechargeServices: Sendable {
         self.catalog = CatalogStore(database: database)
         self.orders = OrderStore(database: database, catalog: self.catalog)
         self.renewals = PackRenewalStore(database: database, catalog: self.catalog)
+        let ledger = self.ledger
+        self.vouchers = voucherKey.map { VoucherStore(database: database, key: $0, previousKeys: voucherPreviousKeys, ledger: ledger, approval: voucherApproval, logger: voucherLogger) }
         self.payments = payments
         self.renderer = renderer
         self.metrics = metrics
@@ -71,6 +77,7 @@ public func buildRouter(_ services: RechargeServices) -> Router<RechargeRequestC
     OrdersController(catalog: services.catalog, orders: services.orders, renewals: services.renewals, payments: services.payments,
                      clock: services.clock).addRoutes(to: v1)
     PaymentWebhooksController(orders: services.orders, payments: services.payments, clock: services.clock).addRoutes(to: router)
+    VouchersController(vouchers: services.vouchers, clock: services.clock).addRoutes(to: v1)
     routeTable.load(router.routes.map { ("\($0.path)", $0.method.rawValue) })
     return router
 }

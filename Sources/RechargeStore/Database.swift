@@ -374,7 +374,8 @@ final class PostgresBackend: Sendable {
             database: database.isEmpty ? nil : database, tls: tls
         )
         configuration.options.maximumConnections = Int(items["pool_max"] ?? "") ?? 16
-        configuration.options.connectTimeout = .seconds(2)
+        // How long opening a connection may take before the server counts as unreachable (seconds).
+        configuration.options.connectTimeout = .seconds(Int64(items["connect_timeout"] ?? "") ?? 2)
         for name in ["search_path", "application_name"] {
             if let value = items[name] { configuration.options.additionalStartupParameters.append((name, value)) }
         }

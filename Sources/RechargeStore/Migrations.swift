@@ -342,6 +342,114 @@ public enum Migrations {
                 """,
             ]
         },
+        Migration(version: 5, name: "vouchers") { db in
+            // On SQLite `INTEGER PRIMARY KEY` makes the serial the row id itself (no second index to fill when a
+            // million cards are written); PostgreSQL needs the 64-bit spelling.
+            let serial = db.dialect == .sqlite ? "INTEGER PRIMARY KEY" : "BIGINT PRIMARY KEY"
+            return [
+                // Serial numbers are handed out by one conditional UPDATE … RETURNING, so concurrent batch creations
+                // (on any node) get disjoint ranges. Printed serials start at 10 digits.
+                """
+                CREATE TABLE voucher_serials (
+                    name TEXT PRIMARY KEY,
+                    next_serial BIGINT NOT NULL
+                )
+                """,
+                "INSERT INTO voucher_serials (name, next_serial) VALUES ('vouchers', 1000000000)",
+                """
+                CREATE TABLE voucher_batches (
+                    id \(db.identityColumn),
+                    denomination TEXT NOT NULL CHECK (denomination IN ('money', 'pack')),
+                    value_micros BIGINT NOT NULL CHECK (value_micros > 0),
+                    currency TEXT NOT NULL,
+                    product_code TEXT,
+                    first_serial BIGINT NOT NULL UNIQUE,
+                    last_serial BIGINT NOT NULL,
+                    pin_length INTEGER NOT NULL,
+                    key_id TEXT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    state TEXT NOT NULL CHECK (state IN ('generating', 'generated', 'exported', 'in_stock', 'active', 'suspended', 'blocked')),
+                    created_by TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    exported_at BIGINT,
+                    exported_by TEXT,
+                    updated_at BIGINT NOT NULL,
+                    CHECK (first_serial <= last_serial)
+                )
+                """,
+                // One row per card. The PIN itself is never stored: pin_hmac is HMAC-SHA256(key key_id, PIN) in hex, and
+                // redemption finds the card by probing its unique index. Redemption is the single conditional
+                // UPDATE … WHERE pin_hmac = ? AND state = 'active' … RETURNING, in the transaction of the ledger credit.
+                """
+                CREATE TABLE vouchers (
+                    serial \(serial),
+                    batch_id BIGINT NOT NULL REFERENCES voucher_batches (id),
+                    pin_hmac TEXT NOT NULL,
+                    key_id TEXT NOT NULL,
+                    state TEXT NOT NULL CHECK (state IN ('inactive', 'active', 'suspended', 'redeemed', 'blocked', 'expired')),
+                    redeemed_at BIGINT,
+                    line_id BIGINT REFERENCES lines (id),
+                    msisdn TEXT,
+                    operation_id BIGINT,
+                    updated_at BIGINT
+                )
+                """,
+                "CREATE UNIQUE INDEX vouchers_by_pin ON vouchers (pin_hmac)",
+                // PINs of a batch not yet exported, sealed (AES-GCM, base64) under a key derived from the voucher key,
+                // in chunks of consecutive serials. The one export reads and deletes them.
+                """
+                CREATE TABLE voucher_export_staging (
+                    batch_id BIGINT NOT NULL REFERENCES voucher_batches (id),
+                    chunk INTEGER NOT NULL,
+                    first_serial BIGINT NOT NULL,
+                    sealed TEXT NOT NULL,
+                    PRIMARY KEY (batch_id, chunk)
+                )
+                """,
+                // Activations above the configured amount wait here for a second admin.
+                """
+                CREATE TABLE voucher_approvals (
+                    id \(db.identityColumn),
+                    batch_id BIGINT NOT NULL REFERENCES voucher_batches (id),
+                    first_serial BIGINT NOT NULL,
+                    last_serial BIGINT NOT NULL,
+                    value_micros BIGINT NOT NULL,
+                    currency TEXT NOT NULL,
+                    state TEXT NOT NULL CHECK (state IN ('pending', 'approved')),
+                    requested_by TEXT NOT NULL,
+                    requested_at BIGINT NOT NULL,
+                    decided_by TEXT,
+                    decided_at BIGINT
+                )
+                """,
+                // Who did what to which cards: creation, export, stock, activation (requested and approved), suspension, block.
+                """
+                CREATE TABLE voucher_audit (
+                    id \(db.identityColumn),
+                    batch_id BIGINT NOT NULL REFERENCES voucher_batches (id),
+                    action TEXT NOT NULL,
+                    first_serial BIGINT NOT NULL,
+                    last_serial BIGINT NOT NULL,
+                    affected BIGINT NOT NULL,
+                    actor TEXT NOT NULL,
+                    detail TEXT,
+                    created_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX voucher_audit_by_batch ON voucher_audit (batch_id, id)",
+                // Brute-force counters per line, client and channel (VoucherGuessingPolicy), shared by every node.
+                """
+                CREATE TABLE voucher_guard (
+                    subject TEXT PRIMARY KEY,
+                    failures INTEGER NOT NULL,
+                    window_start BIGINT NOT NULL,
+                    lockouts INTEGER NOT NULL,
+                    locked_until BIGINT,
+                    last_failure BIGINT NOT NULL
+                )
+                """,
+            ]
+        },
         Migration(version: 6, name: "pack_renewals") { _ in
             [
                 // A pack bought with auto-renewal: renewed from the line's balance before `valid_until`, once per

@@ -107,10 +107,12 @@ struct Serve: AsyncParsableCommand {
                 throw CLIError("Stripe needs its webhook secret too (--stripe-webhook-secret): orders are fulfilled only from verified notifications")
             }
             let wallets = try WalletConfiguration.load(environment, httpClient: httpClient)
+            let voucherKey = try VoucherCommand.serverKey(environment: environment, location: db.location, logger: logger)
             let services = RechargeServices(
                 database: db, payments: PaymentProviders(sandbox: sandboxOff ? nil : SandboxGateway(secret: secret), stripe: stripe, bankAccount: bank,
                                                          alipay: wallets.alipay, wechatPay: wallets.wechatPay,
-                                                         paypal: try PayPalConfiguration.load(environment, httpClient: httpClient)))
+                                                         paypal: try PayPalConfiguration.load(environment, httpClient: httpClient)),
+                voucherKey: voucherKey, voucherPreviousKeys: try VoucherCommand.previousKeys(environment: environment), voucherApproval: try VoucherCommand.approvalPolicy(environment: environment), voucherLogger: logger)
             logger.info("Payment methods", metadata: ["offered": "\(services.payments.offered.map(\.rawValue).joined(separator: ", "))"])
             logger.info("Database ready", metadata: ["database": "\(db.location)", "schema": "\(Migrations.latestVersion)"])
             try await FirstRun.printAdminKeyIfNone(services: services, port: configuration.port, keyFile: adminKeyFile ?? environment["RECHARGE_ADMIN_KEY_FILE"])

@@ -210,8 +210,13 @@ struct SMPPIntegrationTests {
     @Test func enquireLinkKeepsTheLinkAlive() async throws {
         var configuration = configuration()
         configuration.enquireLinkInterval = .milliseconds(200)
+        // Every 200 ms: three answered keep-alives are due after ~600 ms; under a loaded test run, wait up to 10 s
+        // for them (the bind must stay the first and only one throughout).
         let statistics = try await withClient(configuration) { client in
-            try await Task.sleep(for: .milliseconds(1200))
+            let deadline = ContinuousClock.now + .seconds(10)
+            while await client.statistics.enquireLinksAnswered < 3, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+            }
             return await client.statistics
         }
         #expect(statistics.enquireLinksAnswered >= 3)

@@ -45,7 +45,8 @@ public enum TestDatabase {
             let admin = try await Database.open(.postgres(url: url))
             try await admin.read { db in try await db.raw("CREATE SCHEMA \(unsafeRaw: schema)").run() }
             let separator = url.contains("?") ? "&" : "?"
-            let database = try await Database.open(.postgres(url: "\(url)\(separator)search_path=\(schema)"))
+            // A generous connect timeout: the whole suite runs its PostgreSQL tests in parallel on two cores.
+            let database = try await Database.open(.postgres(url: "\(url)\(separator)search_path=\(schema)&connect_timeout=10"))
             func cleanUp() async {
                 await database.close()
                 try? await admin.read { db in try await db.raw("DROP SCHEMA \(unsafeRaw: schema) CASCADE").run() }

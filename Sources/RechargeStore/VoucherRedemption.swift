@@ -1,0 +1,425 @@
+import Foundation
+import NIOConcurrencyHelpers
+import RechargeCore
+import SQLKit
+
+/// A redemption as it arrives from a channel (API, web portal, IVR, USSD): the PIN as typed, optionally the
+/// serial printed beside it, the line to credit, and who is asking, for the brute-force counters.
+public struct VoucherRedemptionAttempt: Sendable, Equatable {
+    public let msisdn: MSISDN
+    public let pin: String
+    public let serial: Int64?
+    /// The channel's name (`api`, `portal`, `ivr`, `ussd` …): failures on it feed its breaker.
+    public let channel: String
+    /// The caller: an API key prefix, an IP address, a USSD gateway.
+    public let client: String
+
+    public init(msisdn: MSISDN, pin: String, serial: Int64?, channel: String, client: String) {
+        self.msisdn = msisdn
+        self.pin = pin
+        self.serial = serial
+        self.channel = channel
+        self.client = client
+    }
+}
+
+/// A voucher redeemed: which card, what it gave, and the ledger operations that gave it.
+public struct VoucherRedemption: Sendable, Equatable {
+    public let serial: Int64
+    public let batchID: Int64
+    public let msisdn: MSISDN
+    /// The card's value: credited to the main balance, or (for a pack card) paid in and spent on the pack.
+    public let credited: Money
+    /// The catalog pack granted, for a pack card.
+    public let pack: String?
+    /// The first operation: the money credited (for a pack: paid in).
+    public let operation: LedgerOperation
+    /// Every operation: the credit; for a pack also the purchase and one grant per allowance.
+    public let operations: [LedgerOperation]
+    public let redeemedAt: Date
+}
+
+extension VoucherStore {
+    /// Redeems the card whose PIN is `attempt.pin` for `attempt.msisdn`, exactly once: the card's change to
+    /// `redeemed` is a single conditional `UPDATE … WHERE pin_hmac = ? AND state = 'active' … RETURNING` in the same
+    /// transaction as the ledger credit (from the voucher liability account to the line's main balance, with the
+    /// idempotency key `voucher:<serial>`). Of any number of concurrent attempts with one PIN, one gets the card.
+    ///
+    /// Refusals: ``VoucherError/malformedPIN(_:)`` for a typing mistake (not counted); ``VoucherError/invalidPIN``
+    /// for a PIN that matches no card (counted against the line, the client and the channel); the specific
+    /// reason only for a PIN that matched a card; ``VoucherError/lockedOut(subject:until:)`` and
+    /// ``VoucherError/channelPaused(channel:until:)`` while the counters say so. Every attempt is logged, never its PIN.
+    public func redeem(_ attempt: VoucherRedemptionAttempt, now: Date) async throws -> VoucherRedemption {
+        var log = logger
+        log[metadataKey: "msisdn"] = "\(attempt.msisdn.e164)"
+        log[metadataKey: "channel"] = "\(attempt.channel)"
+        log[metadataKey: "client"] = "\(attempt.client)"
+        do {
+            let redemption = try await redeemChecked(attempt, now: now)
+            log.info("voucher redeemed", metadata: ["outcome": "redeemed", "serial": "\(redemption.serial)", "credited": "\(redemption.credited)"])
+            return redemption
+        } catch let error as VoucherError {
+            log.notice("voucher redemption refused", metadata: ["outcome": "\(error.code)"])
+            throw error
+        } catch {
+            log.warning("voucher redemption failed", metadata: ["outcome": "error", "error": "\(error)"])
+            throw error
+        }
+    }
+
+    private func redeemChecked(_ attempt: VoucherRedemptionAttempt, now: Date) async throws -> VoucherRedemption {
+        let pin = try VoucherPIN(parsingAnyLength: attempt.pin)
+        // The current key's HMAC, and one per previous key for cards created before a rotation.
+        let claim = VoucherClaim(hmacs: ([key] + previousKeys).map { $0.hmacHex(pin) }, attempt: attempt, now: now)
+        let outcome = try await redemptions.submit(claim)
+        switch outcome {
+        case .redeemed(let redemption):
+            return redemption
+        case .refused(let error):
+            throw error
+        case .unknown:
+            try await recordFailure(claim.subjects, now: now)
+            throw VoucherError.invalidPIN
+        }
+    }
+
+    enum Outcome: Sendable {
+        case redeemed(VoucherRedemption)
+        case refused(VoucherError)
+        case unknown
+    }
+
+    /// Redeems a batch of claims in the current transaction, in arrival order: lockouts and paused channels
+    /// for every claim in one read, one conditional `UPDATE … WHERE pin_hmac IN (…) AND state = 'active' …
+    /// RETURNING` (a probe of the HMAC index per PIN; when two claims carry one PIN only the first contends), then
+    /// one ledger batch crediting every line. A claim the ledger would refuse (line unknown or terminated, other
+    /// currency) has its card put back and is answered on its own; any other failure throws, and the group-commit
+    /// writer retries each claim alone.
+    static func redeem(_ claims: [VoucherClaim], policy: VoucherGuessingPolicy, in db: any SQLDatabase, database: Database) async throws -> [Result<Outcome, any Error>] {
+        var results = [Result<Outcome, any Error>?](repeating: nil, count: claims.count)
+        let counters = try await loadCounters(db, Array(Set(claims.flatMap { $0.subjects.map(\.key) })))
+        var contenders: [Int] = []
+        var contending = Set<String>()
+        for (index, claim) in claims.enumerated() {
+            if let refusal = guardRefusal(claim.subjects, counters: counters, policy: policy, now: claim.now) {
+                results[index] = .success(.refused(refusal))
+            } else if contending.isDisjoint(with: claim.hmacs) {
+                contending.formUnion(claim.hmacs)
+                contenders.append(index)
+            }
+        }
+        var claimed: [(index: Int, serial: Int64, batchID: Int64)] = []
+        if let latest = contenders.map({ claims[$0].now }).max() {
+            var sql: SQLQueryString = "UPDATE vouchers SET state = 'redeemed', redeemed_at = CASE pin_hmac"
+            // Typed out: inside an interpolation, flatMap over nested arrays could bind a list of lists.
+            let pairs: [(hmac: String, index: Int)] = contenders.flatMap { index in claims[index].hmacs.map { (hmac: $0, index: index) } }
+            for pair in pairs { sql += " WHEN \(bind: pair.hmac) THEN \(bind: claims[pair.index].now.unixMicros)" }
+            sql += " END, msisdn = CASE pin_hmac"
+            for pair in pairs { sql += " WHEN \(bind: pair.hmac) THEN \(bind: claims[pair.index].attempt.msisdn.e164)" }
+            sql += """
+                 END, updated_at = \(bind: latest.unixMicros)
+                WHERE pin_hmac IN (\(binds: pairs.map(\.hmac))) AND state = 'active'
+                  AND batch_id IN (SELECT id FROM voucher_batches WHERE expires_at > \(bind: latest.unixMicros))
+                RETURNING serial, batch_id, pin_hmac
+                """
+            var hits: [String: (serial: Int64, batchID: Int64)] = [:]
+            for row in try await db.raw(sql).all() {
+                hits[try row.string("pin_hmac")] = (try row.int64("serial"), try row.int64("batch_id"))
+            }
+            var wrongSerial: [Int64] = []
+            for index in contenders {
+                guard let hit = claims[index].hmacs.lazy.compactMap({ hits[$0] }).first else { continue }
+                if let wanted = claims[index].attempt.serial, wanted != hit.serial {
+                    // A PIN with another card's serial is a guess like any other.
+                    wrongSerial.append(hit.serial)
+                    results[index] = .success(.unknown)
+                } else {
+                    claimed.append((index, hit.serial, hit.batchID))
+                }
+            }
+            try await putBack(wrongSerial, in: db)
+        }
+        if !claimed.isEmpty { try await credit(claimed, claims, &results, in: db, database: database) }
+        // Last, so that a later claim of a PIN claimed earlier in this batch sees how that ended.
+        for index in claims.indices where results[index] == nil && !claimed.contains(where: { $0.index == index }) {
+            results[index] = .success(try await explainRefusal(db, hmacs: claims[index].hmacs, serial: claims[index].attempt.serial, now: claims[index].now))
+        }
+        return results.map { $0! }
+    }
+
+    /// Cards claimed and then refused before the ledger was asked: back as they were.
+    private static func putBack(_ serials: [Int64], in db: any SQLDatabase) async throws {
+        guard !serials.isEmpty else { return }
+        try await db.raw("""
+            UPDATE vouchers SET state = 'active', redeemed_at = NULL, msisdn = NULL WHERE serial IN (\(binds: serials))
+            """).run()
+    }
+
+    /// The lockout or paused channel that refuses a claim, if any (channel first, then line, then client).
+    static func guardRefusal(_ subjects: [VoucherGuardSubject], counters: [String: VoucherGuardCounter], policy: VoucherGuessingPolicy, now: Date) -> VoucherError? {
+        for subject in subjects {
+            guard let until = policy.lockedUntil(counters[subject.key], now: now) else { continue }
+            if case .channel(let channel) = subject { return .channelPaused(channel: channel, until: until) }
+            return .lockedOut(subject: subject.key, until: until)
+        }
+        return nil
+    }
+
+    /// The ledger credits of the claimed cards, in one ledger batch.
+    private static func credit(_ claimed: [(index: Int, serial: Int64, batchID: Int64)], _ claims: [VoucherClaim],
+                               _ results: inout [Result<Outcome, any Error>?], in db: any SQLDatabase, database: Database) async throws {
+        var batches: [Int64: VoucherBatch] = [:]
+        for row in try await db.raw("SELECT \(unsafeRaw: batchColumns) FROM voucher_batches WHERE id IN (\(binds: Array(Set(claimed.map(\.batchID)))))").all() {
+            let batch = try decodeBatch(row)
+            batches[batch.id] = batch
+        }
+        var lines: [String: Line] = [:]
+        for row in try await db.raw("SELECT \(unsafeRaw: LineRow.columns) FROM lines WHERE msisdn IN (\(binds: Array(Set(claimed.map { claims[$0.index].attempt.msisdn.e164 }))))").all() {
+            let line = try LineRow.decode(row)
+            lines[line.msisdn.e164] = line
+        }
+        var catalog: Catalog?
+        if claimed.contains(where: { if case .pack = batches[$0.batchID]?.denomination { true } else { false } }) {
+            catalog = try await CatalogStore.load(db)
+        }
+        var accounts: [String: Int64] = [:]
+        func account(_ code: String, _ kind: LedgerAccountKind, _ unit: String, now: Date) async throws -> Int64 {
+            if let id = accounts[code] { return id }
+            let id = try await LedgerStore.upsertAccount(db, code: code, kind: kind, unit: unit, now: now)
+            accounts[code] = id
+            return id
+        }
+        var requests: [LedgerRequest] = []
+        var credited: [(index: Int, serial: Int64, batch: VoucherBatch, value: Money, requests: Range<Int>)] = []
+        var refused: [Int64] = []
+        for item in claimed {
+            let claim = claims[item.index]
+            guard let batch = batches[item.batchID] else { throw DatabaseError.invariantViolated("voucher \(item.serial) has no batch") }
+            guard let line = lines[claim.attempt.msisdn.e164] else {
+                refused.append(item.serial)
+                results[item.index] = .failure(RechargeError.lineNotFound(claim.attempt.msisdn.e164))
+                continue
+            }
+            let value = batch.denomination.faceValue
+            var refusal: (any Error)?
+            var product: Product?
+            if line.currency != value.currency {
+                refusal = VoucherError.currencyMismatch(voucher: batch.denomination.description, line: line.currency.code)
+            } else if case .pack(let code, _) = batch.denomination {
+                product = catalog?.product(code)
+                // A pack is paid in and spent at once, so the line must accept debits as well (like a paid order).
+                if product == nil { refusal = RechargeError.productNotFound(code) }
+                else if !line.status.acceptsDebits { refusal = RechargeError.lineNotActive(msisdn: line.msisdn.e164, status: line.status) }
+            } else if !line.status.acceptsTopUps {
+                refusal = RechargeError.lineNotActive(msisdn: line.msisdn.e164, status: line.status)
+            }
+            if let refusal {
+                refused.append(item.serial)
+                results[item.index] = .failure(refusal)
+                continue
+            }
+            let unit = value.currency.code
+            let liability = try await account(LedgerAccountCode.voucherLiability(unit: unit), .voucherLiability, unit, now: claim.now)
+            let reference = "voucher:\(item.serial)"
+            let first = requests.count
+            if let product {
+                // Like a paid pack order: the card's value paid in and spent, then one bucket per allowance.
+                let revenue = try await account(LedgerAccountCode.packRevenue(unit: unit), .revenue, unit, now: claim.now)
+                requests.append(try LedgerRequest(.topUp(try TopUpCommand(msisdn: line.msisdn, value: .money(value), channel: .voucher, reference: reference)),
+                                                  key: "\(reference):pay", now: claim.now, counterparty: liability))
+                requests.append(try LedgerRequest(.debit(try DebitCommand(msisdn: line.msisdn, kind: .monetary, amount: value.micros, currency: value.currency,
+                                                                          channel: .voucher, reference: reference)),
+                                                  key: "\(reference):buy", now: claim.now, counterparty: revenue))
+                let validUntil = product.validityDays.map { claim.now.addingTimeInterval(TimeInterval($0) * 86_400) }
+                for (position, allowance) in product.allowances.enumerated() {
+                    let allowanceUnit = allowance.kind.unit(currency: line.currency)
+                    let grant = try BucketGrant(kind: allowance.kind, amount: allowance.amount, name: product.name(language: "en"), validFrom: claim.now,
+                                                validUntil: validUntil, priority: BucketGrant.defaultPriority)
+                    requests.append(try LedgerRequest(
+                        .topUp(try TopUpCommand(msisdn: line.msisdn, value: .bucket(grant, currency: line.currency), channel: .voucher, reference: reference)),
+                        key: "\(reference):grant:\(position + 1)", now: claim.now,
+                        counterparty: try await account(LedgerAccountCode.allowance(unit: allowanceUnit), .allowance, allowanceUnit, now: claim.now)))
+                }
+            } else {
+                requests.append(try LedgerRequest(.topUp(try TopUpCommand(msisdn: line.msisdn, value: .money(value), channel: .voucher, reference: reference)),
+                                                  key: reference, now: claim.now, counterparty: liability))
+            }
+            credited.append((item.index, item.serial, batch, value, first..<requests.count))
+        }
+        try await putBack(refused, in: db)
+        guard !requests.isEmpty else { return }
+        let outcomes = try await LedgerBatch.apply(requests, in: db, database: database)
+        guard outcomes.count == requests.count else { throw DatabaseError.invariantViolated("the ledger answered \(outcomes.count) of \(requests.count) voucher credits") }
+        var links: SQLQueryString = "UPDATE vouchers SET operation_id = CASE serial"
+        for item in credited {
+            // A refusal now (the line changed under us on another node) rolls the whole batch back; each claim is then retried alone.
+            var operations: [LedgerOperation] = []
+            for outcome in outcomes[item.requests] {
+                let applied = try outcome.get()
+                guard !applied.replayed else { throw DatabaseError.invariantViolated("voucher \(item.serial) was credited before it was claimed") }
+                operations.append(applied.operation)
+            }
+            let claim = claims[item.index]
+            links += " WHEN \(literal: item.serial) THEN \(literal: operations[0].id)"
+            var pack: String?
+            if case .pack(let code, _) = item.batch.denomination { pack = code }
+            results[item.index] = .success(.redeemed(VoucherRedemption(
+                serial: item.serial, batchID: item.batch.id, msisdn: claim.attempt.msisdn, credited: item.value, pack: pack,
+                operation: operations[0], operations: operations, redeemedAt: claim.now)))
+        }
+        links += " END, line_id = (SELECT id FROM lines WHERE lines.msisdn = vouchers.msisdn) WHERE serial IN (\(binds: credited.map(\.serial)))"
+        try await db.raw(links).run()
+    }
+
+    /// Why a PIN could not be redeemed: a matched card tells its state; anything else is just unknown.
+    static func explainRefusal(_ db: any SQLDatabase, hmacs: [String], serial: Int64?, now: Date) async throws -> Outcome {
+        guard let row = try await db.raw("""
+            SELECT v.serial, v.state, v.redeemed_at, v.msisdn, b.expires_at FROM vouchers v JOIN voucher_batches b ON b.id = v.batch_id
+            WHERE v.pin_hmac IN (\(binds: hmacs))
+            """).first()
+        else { return .unknown }
+        // A PIN with another card's serial is a guess like any other.
+        if let serial, try row.int64("serial") != serial { return .unknown }
+        guard let state = VoucherState(rawValue: try row.string("state")) else { return .unknown }
+        let expiresAt = try row.date("expires_at")
+        if VoucherAction.expire.transition.from.contains(state), now >= expiresAt { return .refused(.expired(at: expiresAt)) }
+        let redeemedAt = try row.optional("redeemed_at", as: Int64.self).map(Date.init(unixMicros:))
+        let masked = try row.optional("msisdn", as: String.self).map(maskedMSISDN)
+        guard let refusal = state.redemptionRefusal(redeemedAt: redeemedAt, maskedMSISDN: masked, expiresAt: expiresAt) else {
+            // Only when an earlier claim in the same batch took the card and then put it back (its line refused it):
+            // throwing makes the writer retry every claim of the batch alone, where this one gets its own chance.
+            throw DatabaseError.invariantViolated("an active, unexpired card was not claimed")
+        }
+        return .refused(refusal)
+    }
+
+    // MARK: Brute-force counters
+
+    /// Counts one failure against each subject, in one transaction (rows locked on PostgreSQL).
+    func recordFailure(_ subjects: [VoucherGuardSubject], now: Date) async throws {
+        let policy = guessing
+        let forUpdate = database.forUpdate
+        let log = logger
+        try await database.transaction { db in
+            for subject in subjects {
+                try await db.raw("""
+                    INSERT INTO voucher_guard (subject, failures, window_start, lockouts, locked_until, last_failure)
+                    VALUES (\(bind: subject.key), 0, \(bind: now.unixMicros), 0, NULL, \(bind: now.unixMicros))
+                    ON CONFLICT (subject) DO NOTHING
+                    """).run()
+                let current = try await Self.loadCounters(db, [subject.key], lock: forUpdate)[subject.key]
+                let next = policy.recordingFailure(current, subject: subject, now: now)
+                try await db.raw("""
+                    UPDATE voucher_guard SET failures = \(bind: next.failures), window_start = \(bind: next.windowStart.unixMicros),
+                        lockouts = \(bind: next.lockouts), locked_until = \(bind: next.lockedUntil?.unixMicros), last_failure = \(bind: next.lastFailure.unixMicros)
+                    WHERE subject = \(bind: subject.key)
+                    """).run()
+                if let until = next.lockedUntil, until > now, current?.lockedUntil != next.lockedUntil {
+                    log.warning(subject.isChannel ? "voucher redemption paused on a channel: guessing spike" : "voucher redemption locked out",
+                                metadata: ["subject": "\(subject.key)", "until": "\(Self.iso(until))", "lockouts": "\(next.lockouts)"])
+                }
+            }
+        }
+    }
+
+    static func loadCounters(_ db: any SQLDatabase, _ keys: [String], lock: String = "") async throws -> [String: VoucherGuardCounter] {
+        var counters: [String: VoucherGuardCounter] = [:]
+        for row in try await db.raw("""
+            SELECT subject, failures, window_start, lockouts, locked_until, last_failure FROM voucher_guard WHERE subject IN (\(binds: keys))\(unsafeRaw: lock)
+            """).all() {
+            counters[try row.string("subject")] = VoucherGuardCounter(
+                failures: try row.decode(column: "failures", as: Int.self), windowStart: try row.date("window_start"),
+                lockouts: try row.decode(column: "lockouts", as: Int.self),
+                lockedUntil: try row.optional("locked_until", as: Int64.self).map(Date.init(unixMicros:)), lastFailure: try row.date("last_failure"))
+        }
+        return counters
+    }
+
+    /// The brute-force counters of a subject, for operators and tests.
+    public func guardCounter(_ subject: VoucherGuardSubject) async throws -> VoucherGuardCounter? {
+        try await database.read { db in try await Self.loadCounters(db, [subject.key])[subject.key] }
+    }
+}
+
+/// One redemption waiting for the group commit.
+struct VoucherClaim: Sendable {
+    /// HMACs of the PIN under the current key and each previous one (the card was hashed with one of them).
+    let hmacs: [String]
+    let attempt: VoucherRedemptionAttempt
+    let now: Date
+
+    /// Who a failure of this claim counts against, in the order lockouts are checked.
+    var subjects: [VoucherGuardSubject] { [.channel(attempt.channel), .line(attempt.msisdn.e164), .client(attempt.client)] }
+}
+
+/// Group commit for redemptions, like the ledger's: concurrent redemptions queue here and a leader redeems
+/// everything queued so far in one transaction (one commit, one fsync), in arrival order. If that transaction
+/// fails, its claims are retried one per transaction, so one bad claim cannot fail its neighbours.
+final class VoucherRedemptionWriter: Sendable {
+    private struct Pending {
+        let claim: VoucherClaim
+        let continuation: CheckedContinuation<VoucherStore.Outcome, any Error>
+    }
+
+    private struct State {
+        var queue: [Pending] = []
+        var leading = false
+    }
+
+    private let database: Database
+    private let policy: VoucherGuessingPolicy
+    private let state = NIOLockedValueBox(State())
+    private let maxBatch: Int
+
+    init(database: Database, policy: VoucherGuessingPolicy, maxBatch: Int = 256) {
+        self.database = database
+        self.policy = policy
+        self.maxBatch = maxBatch
+    }
+
+    func submit(_ claim: VoucherClaim) async throws -> VoucherStore.Outcome {
+        try await withCheckedThrowingContinuation { continuation in
+            let lead = state.withLockedValue { state -> Bool in
+                state.queue.append(Pending(claim: claim, continuation: continuation))
+                guard !state.leading else { return false }
+                state.leading = true
+                return true
+            }
+            if lead { Task(executorPreference: database.writerExecutor) { await self.lead() } }
+        }
+    }
+
+    private func lead() async {
+        let database = self.database
+        let policy = self.policy
+        while let batch = nextBatch() {
+            let claims = batch.map(\.claim)
+            do {
+                let results = try await database.transaction { db in try await VoucherStore.redeem(claims, policy: policy, in: db, database: database) }
+                for (pending, result) in zip(batch, results) { pending.continuation.resume(with: result) }
+            } catch {
+                for pending in batch {
+                    do {
+                        let result = try await database.transaction { db in try await VoucherStore.redeem([pending.claim], policy: policy, in: db, database: database) }
+                        pending.continuation.resume(with: result[0])
+                    } catch {
+                        pending.continuation.resume(throwing: error)
+                    }
+                }
+            }
+        }
+    }
+
+    private func nextBatch() -> [Pending]? {
+        state.withLockedValue { state -> [Pending]? in
+            guard !state.queue.isEmpty else {
+                state.leading = false
+                return nil
+            }
+            let count = min(maxBatch, state.queue.count)
+            let batch = Array(state.queue.prefix(count))
+            state.queue.removeFirst(count)
+            return batch
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import RechargeCore
+import RechargeServer
+import RechargeStore
+import RechargeTestSupport
+import Testing
+
+@Suite("Voucher redemption API")
+struct VoucherAPITests {
+    static let now = TestDatabase.epoch
+    static let key = try! VoucherKey(id: "api1", secret: Array(repeating: UInt8(9), count: 32))
+
+    /// The API with vouchers on, one line, and an active batch of `count` 10.00 USD cards (PINs by serial).
+    static func run(count: Int64 = 5, _ body: @escaping @Sendable (APIHarness, VoucherBatch, [Int64: String]) async throws -> Void) async throws {
+        try await TestDatabase.with(.sqlite) { database in
+            let services = RechargeServices(database: database, apiKeyCacheLifetime: .zero, clock: { now }, voucherKey: key)
+            let admin = try await services.apiKeys.create(name: "admin", scope: .admin, now: now).secret
+            let writer = try await services.apiKeys.create(name: "writer", scope: .write, now: now).secret
+            let reader = try await services.apiKeys.create(name: "reader", scope: .read, now: now).secret
+            let vouchers = try #require(services.vouchers)
+            let batch = try await vouchers.createBatch(
+                try VoucherBatchRequest(denomination: .money(Money(micros: 10_000_000, currency: .usd)), count: count,
+                                        expiresAt: now.addingTimeInterval(86_400 * 30), createdBy: "ops", now: now), now: now)
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("vouchers-api-\(UUID().uuidString).csv").path
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            _ = try await vouchers.export(batch: batch.id, to: path, actor: "ops", now: now)
+            var pins: [Int64: String] = [:]
+            for line in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").dropFirst() {
+                let fields = line.split(separator: ",")
+                pins[Int64(fields[0])!] = String(fields[1])
+            }
+            let exported = pins
+            _ = try await vouchers.receive(batch: batch.id, actor: "ops", now: now)
+            _ = try await vouchers.activate(batch: batch.id, range: try VoucherSerialRange(first: batch.serials.first, last: batch.serials.last - 1), actor: "ops", now: now)
+            let app = buildApplication(ServerConfiguration(), services: services)
+            try await app.test(.router) { client in
+                let api = APIHarness(client: client, services: services, admin: admin, writer: writer, reader: reader)
+                #expect(try await api.openLine().status == .created)
+                try await body(api, batch, exported)
+            }
+        }
+    }
+
+    static func redeem(_ api: APIHarness, _ json: String, msisdn: String = "+14155550100", key: String? = nil) async throws -> TestResponse {
+        try await api.send(.post, "/v1/lines/\(msisdn)/voucher-redemptions", key: key ?? api.writer, json: json)
+    }
+
+    @Test func aPINCreditsTheLineOnce() async throws {
+        try await Self.run { api, batch, pins in
+            let serial = batch.serials.first
+            let pin = pins[serial]!
+            let grouped = "\(pin.prefix(4)) \(pin.dropFirst(4).prefix(4)) \(pin.dropFirst(8).prefix(4)) \(pin.suffix(4))"
+            let first = try await Self.redeem(api, #"{"pin": "\#(grouped)", "serial": "\#(serial)", "channel": "portal"}"#)
+            #expect(first.status == .created, "\(String(buffer: first.body))")
+            let body = try api.json(first)
+            #expect(body["serial"] as? String == String(serial) && body["msisdn"] as? String == "+14155550100")
+            #expect((body["credited"] as? [String: Any])?["value"] as? String == "10.00")
+            let operation = try #require(body["operation"] as? [String: Any])
+            #expect(operation["channel"] as? String == "voucher" && operation["idempotencyKey"] as? String == "voucher:\(serial)")
+            #expect(try await api.mainBalance() == "10.00")
+            #expect(!String(buffer: first.body).contains(pin))
+
+            let again = try await Self.redeem(api, #"{"pin": "\#(pin)"}"#)
+            try api.expectProblem(again, .conflict, "voucher-already-redeemed")
+            #expect((try api.json(again)["detail"] as? String)?.contains("+1••••••••00") == true)
+            #expect(try await api.mainBalance() == "10.00")
+        }
+    }
+
+    @Test func refusalsAreProblems() async throws {
+        try await Self.run { api, batch, pins in
+            try api.expectProblem(try await Self.redeem(api, #"{"pin": "1234"}"#), .badRequest, "malformed-voucher-pin")
+            try api.expectProblem(try await Self.redeem(api, #"{"pin": "4111111111111112"}"#), .badRequest, "malformed-voucher-pin")
+            try api.expectProblem(try await Self.redeem(api, #"{"pin": "4111111111111111"}"#), .unprocessableContent, "invalid-voucher-pin")
+            // A real PIN with another card's serial is no better than a guess.
+            try api.expectProblem(try await Self.redeem(api, #"{"pin": "\#(pins[batch.serials.first]!)", "serial": "\#(batch.serials.first + 1)"}"#),
+                                  .unprocessableContent, "invalid-voucher-pin")
+            try api.expectProblem(try await Self.redeem(api, #"{"pin": "\#(pins[batch.serials.last]!)"}"#), .unprocessableContent, "voucher-not-active")
+            try api.expectProblem(try await Self.redeem(api, #"{"pin": "\#(pins[batch.serials.first]!)", "amount": 5}"#), .badRequest, "malformed-body")
+            try api.expectProblem(try await Self.redeem(api, #"{"pin": "\#(pins[batch.serials.first]!)", "channel": "fax"}"#), .badRequest, "malformed-body")
+            try api.expectProblem(try await Self.redeem(api, #"{"pin": "\#(pins[batch.serials.first]!)"}"#, msisdn: "+14155550199"), .notFound, "line-not-found")
+            try api.expectProblem(try await Self.redeem(api, #"{"pin": "\#(pins[batch.serials.first]!)"}"#, key: api.reader), .forbidden, "forbidden")
+            #expect(try await api.mainBalance() == "0.00")
+        }
+    }
+
+    @Test func guessingIsLockedOutWithRetryAfter() async throws {
+        try await Self.run { api, batch, pins in
+            var generator = SystemRandomNumberGenerator()
+            for _ in 0..<5 {
+                let guess = VoucherPIN.generate(using: &generator).digits
+                try api.expectProblem(try await Self.redeem(api, #"{"pin": "\#(guess)", "channel": "ussd"}"#), .unprocessableContent, "invalid-voucher-pin")
+            }
+            let locked = try await Self.redeem(api, #"{"pin": "\#(pins[batch.serials.first]!)", "channel": "ussd"}"#)
+            try api.expectProblem(locked, .tooManyRequests, "voucher-redemption-locked")
+            #expect(locked.headers[.retryAfter] == "900")
+            #expect(try await api.mainBalance() == "0.00")
+        }
+    }
+
+    @Test func aGuessingSpikePausesTheChannelWithRetryAfter() async throws {
+        try await Self.run { api, batch, pins in
+            var generator = SystemRandomNumberGenerator()
+            // Ten guesses for ten lines from ten clients: no line or client reaches its own limit, the channel does.
+            for index in 0..<10 {
+                let msisdn = "+1415555020\(index)"
+                #expect(try await api.openLine(msisdn).status == .created)
+                let guess = VoucherPIN.generate(using: &generator).digits
+                try api.expectProblem(try await Self.redeem(api, #"{"pin": "\#(guess)", "channel": "ivr", "client": "caller-\#(index)"}"#, msisdn: msisdn),
+                                      .unprocessableContent, "invalid-voucher-pin")
+            }
+            let paused = try await Self.redeem(api, #"{"pin": "\#(pins[batch.serials.first]!)", "channel": "ivr", "client": "honest"}"#)
+            try api.expectProblem(paused, .serviceUnavailable, "voucher-redemption-paused")
+            #expect(paused.headers[.retryAfter] == "600")
+            // The portal is not paused.
+            let other = try await Self.redeem(api, #"{"pin": "\#(pins[batch.serials.first]!)", "channel": "portal", "client": "honest"}"#)
+            #expect(other.status == .created)
+        }
+    }
+}
