@@ -37,6 +37,18 @@ public struct VoucherRedemption: Sendable, Equatable {
     /// Every operation: the credit; for a pack also the purchase and one grant per allowance.
     public let operations: [LedgerOperation]
     public let redeemedAt: Date
+
+    public init(serial: Int64, batchID: Int64, msisdn: MSISDN, credited: Money, pack: String?, operation: LedgerOperation,
+                operations: [LedgerOperation], redeemedAt: Date) {
+        self.serial = serial
+        self.batchID = batchID
+        self.msisdn = msisdn
+        self.credited = credited
+        self.pack = pack
+        self.operation = operation
+        self.operations = operations
+        self.redeemedAt = redeemedAt
+    }
 }
 
 extension VoucherStore {
