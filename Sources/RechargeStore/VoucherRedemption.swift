@@ -107,7 +107,10 @@ extension VoucherStore {
     /// one ledger batch crediting every line. A claim the ledger would refuse (line unknown or terminated, other
     /// currency) has its card put back and is answered on its own; any other failure throws, and the group-commit
     /// writer retries each claim alone.
-    static func redeem(_ claims: [VoucherClaim], policy: VoucherGuessingPolicy, in db: any SQLDatabase, database: Database) async throws -> [Result<Outcome, any Error>] {
+    /// `accounts` holds the ids of operator accounts known to be committed (by code); accounts this batch creates
+    /// are added to it, for the caller to keep once the transaction has committed.
+    static func redeem(_ claims: [VoucherClaim], policy: VoucherGuessingPolicy, accounts: inout [String: Int64], in db: any SQLDatabase,
+                       database: Database) async throws -> [Result<Outcome, any Error>] {
         var results = [Result<Outcome, any Error>?](repeating: nil, count: claims.count)
         let counters = try await loadCounters(db, Array(Set(claims.flatMap { $0.subjects.map(\.key) })))
         var contenders: [Int] = []
@@ -151,7 +154,7 @@ extension VoucherStore {
             }
             try await putBack(wrongSerial, in: db)
         }
-        if !claimed.isEmpty { try await credit(claimed, claims, &results, in: db, database: database) }
+        if !claimed.isEmpty { try await credit(claimed, claims, &results, accounts: &accounts, in: db, database: database) }
         // Last, so that a later claim of a PIN claimed earlier in this batch sees how that ended.
         for index in claims.indices where results[index] == nil && !claimed.contains(where: { $0.index == index }) {
             results[index] = .success(try await explainRefusal(db, hmacs: claims[index].hmacs, serial: claims[index].attempt.serial, now: claims[index].now))
@@ -179,7 +182,8 @@ extension VoucherStore {
 
     /// The ledger credits of the claimed cards, in one ledger batch.
     private static func credit(_ claimed: [(index: Int, serial: Int64, batchID: Int64)], _ claims: [VoucherClaim],
-                               _ results: inout [Result<Outcome, any Error>?], in db: any SQLDatabase, database: Database) async throws {
+                               _ results: inout [Result<Outcome, any Error>?], accounts: inout [String: Int64], in db: any SQLDatabase,
+                               database: Database) async throws {
         var batches: [Int64: VoucherBatch] = [:]
         for row in try await db.raw("SELECT \(unsafeRaw: batchColumns) FROM voucher_batches WHERE id IN (\(binds: Array(Set(claimed.map(\.batchID)))))").all() {
             let batch = try decodeBatch(row)
@@ -194,7 +198,6 @@ extension VoucherStore {
         if claimed.contains(where: { if case .pack = batches[$0.batchID]?.denomination { true } else { false } }) {
             catalog = try await CatalogStore.load(db)
         }
-        var accounts: [String: Int64] = [:]
         func account(_ code: String, _ kind: LedgerAccountKind, _ unit: String, now: Date) async throws -> Int64 {
             if let id = accounts[code] { return id }
             let id = try await LedgerStore.upsertAccount(db, code: code, kind: kind, unit: unit, now: now)
@@ -381,6 +384,8 @@ final class VoucherRedemptionWriter: Sendable {
     private let database: Database
     private let policy: VoucherGuessingPolicy
     private let state = NIOLockedValueBox(State())
+    /// Ids of the voucher liability, pack revenue and allowance accounts, once committed (they are never deleted).
+    private let accounts = NIOLockedValueBox([String: Int64]())
     private let maxBatch: Int
 
     init(database: Database, policy: VoucherGuessingPolicy, maxBatch: Int = 256) {
@@ -407,12 +412,23 @@ final class VoucherRedemptionWriter: Sendable {
         while let batch = nextBatch() {
             let claims = batch.map(\.claim)
             do {
-                let results = try await database.transaction { db in try await VoucherStore.redeem(claims, policy: policy, in: db, database: database) }
+                let known = accounts.withLockedValue { $0 }
+                let (results, created) = try await database.transaction { db in
+                    var accounts = known
+                    let results = try await VoucherStore.redeem(claims, policy: policy, accounts: &accounts, in: db, database: database)
+                    return (results, accounts)
+                }
+                // Committed now: later batches need not look these accounts up again.
+                accounts.withLockedValue { $0.merge(created) { old, _ in old } }
                 for (pending, result) in zip(batch, results) { pending.continuation.resume(with: result) }
             } catch {
                 for pending in batch {
                     do {
-                        let result = try await database.transaction { db in try await VoucherStore.redeem([pending.claim], policy: policy, in: db, database: database) }
+                        let known = accounts.withLockedValue { $0 }
+                        let result = try await database.transaction { db in
+                            var accounts = known
+                            return try await VoucherStore.redeem([pending.claim], policy: policy, accounts: &accounts, in: db, database: database)
+                        }
                         pending.continuation.resume(with: result[0])
                     } catch {
                         pending.continuation.resume(throwing: error)
