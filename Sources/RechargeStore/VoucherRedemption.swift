@@ -156,8 +156,12 @@ extension VoucherStore {
         }
         if !claimed.isEmpty { try await credit(claimed, claims, &results, accounts: &accounts, in: db, database: database) }
         // Last, so that a later claim of a PIN claimed earlier in this batch sees how that ended.
+        var matched: [[String]: MatchedCard?] = [:]
         for index in claims.indices where results[index] == nil && !claimed.contains(where: { $0.index == index }) {
-            results[index] = .success(try await explainRefusal(db, hmacs: claims[index].hmacs, serial: claims[index].attempt.serial, now: claims[index].now))
+            // Many claims of one PIN (a retry storm, or guessing) look the card up once.
+            let hmacs = claims[index].hmacs
+            if matched[hmacs] == nil { matched[hmacs] = .some(try await matchedCard(db, hmacs: hmacs)) }
+            results[index] = .success(try explainRefusal(matched[hmacs]!, serial: claims[index].attempt.serial, now: claims[index].now))
         }
         return results.map { $0! }
     }
@@ -287,20 +291,33 @@ extension VoucherStore {
     }
 
     /// Why a PIN could not be redeemed: a matched card tells its state; anything else is just unknown.
-    static func explainRefusal(_ db: any SQLDatabase, hmacs: [String], serial: Int64?, now: Date) async throws -> Outcome {
+    /// The card a PIN matched, as far as a refusal needs it.
+    struct MatchedCard: Sendable {
+        let serial: Int64
+        let state: VoucherState?
+        let redeemedAt: Date?
+        let msisdn: String?
+        let expiresAt: Date
+    }
+
+    static func matchedCard(_ db: any SQLDatabase, hmacs: [String]) async throws -> MatchedCard? {
         guard let row = try await db.raw("""
             SELECT v.serial, v.state, v.redeemed_at, v.msisdn, b.expires_at FROM vouchers v JOIN voucher_batches b ON b.id = v.batch_id
             WHERE v.pin_hmac IN (\(binds: hmacs))
             """).first()
-        else { return .unknown }
+        else { return nil }
+        return MatchedCard(serial: try row.int64("serial"), state: VoucherState(rawValue: try row.string("state")),
+                           redeemedAt: try row.optional("redeemed_at", as: Int64.self).map(Date.init(unixMicros:)),
+                           msisdn: try row.optional("msisdn", as: String.self), expiresAt: try row.date("expires_at"))
+    }
+
+    static func explainRefusal(_ card: MatchedCard?, serial: Int64?, now: Date) throws -> Outcome {
+        guard let card else { return .unknown }
         // A PIN with another card's serial is a guess like any other.
-        if let serial, try row.int64("serial") != serial { return .unknown }
-        guard let state = VoucherState(rawValue: try row.string("state")) else { return .unknown }
-        let expiresAt = try row.date("expires_at")
-        if VoucherAction.expire.transition.from.contains(state), now >= expiresAt { return .refused(.expired(at: expiresAt)) }
-        let redeemedAt = try row.optional("redeemed_at", as: Int64.self).map(Date.init(unixMicros:))
-        let masked = try row.optional("msisdn", as: String.self).map(maskedMSISDN)
-        guard let refusal = state.redemptionRefusal(redeemedAt: redeemedAt, maskedMSISDN: masked, expiresAt: expiresAt) else {
+        if let serial, card.serial != serial { return .unknown }
+        guard let state = card.state else { return .unknown }
+        if VoucherAction.expire.transition.from.contains(state), now >= card.expiresAt { return .refused(.expired(at: card.expiresAt)) }
+        guard let refusal = state.redemptionRefusal(redeemedAt: card.redeemedAt, maskedMSISDN: card.msisdn.map(maskedMSISDN), expiresAt: card.expiresAt) else {
             // Only when an earlier claim in the same batch took the card and then put it back (its line refused it):
             // throwing makes the writer retry every claim of the batch alone, where this one gets its own chance.
             throw DatabaseError.invariantViolated("an active, unexpired card was not claimed")
