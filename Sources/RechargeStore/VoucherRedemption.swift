@@ -419,7 +419,9 @@ final class VoucherRedemptionWriter: Sendable {
                 state.leading = true
                 return true
             }
-            if lead { Task(executorPreference: database.writerExecutor) { await self.lead() } }
+            // On SQLite the leader runs on the writer connection's own thread; on PostgreSQL on the shared pool, leaving the
+            // one writer thread to the ledger's group commit.
+            if lead { Task(executorPreference: database.dialect == .sqlite ? database.writerExecutor : nil) { await self.lead() } }
         }
     }
 
