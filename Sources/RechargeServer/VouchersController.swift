@@ -96,3 +96,21 @@ struct VoucherRedemptionOutput: Encodable {
         operation = OperationOutput(redemption.operation)
     }
 }
+
+/// Written by hand like top-up responses (a redemption is as hot a path); the same bytes as JSONEncoder's
+/// sorted keys (VoucherAPITests checks).
+extension VoucherRedemptionOutput: JSONWritable {
+    func write(to json: inout JSONWriter) {
+        json.object { json in
+            json.field("batchId", batchId)
+            json.key("credited")
+            credited.write(to: &json)
+            json.field("msisdn", msisdn)
+            json.key("operation")
+            operation.write(to: &json)
+            json.field("pack", pack)
+            json.field("redeemedAt", redeemedAt)
+            json.field("serial", serial)
+        }
+    }
+}

@@ -37,6 +37,18 @@ public struct VoucherRedemption: Sendable, Equatable {
     /// Every operation: the credit; for a pack also the purchase and one grant per allowance.
     public let operations: [LedgerOperation]
     public let redeemedAt: Date
+
+    public init(serial: Int64, batchID: Int64, msisdn: MSISDN, credited: Money, pack: String?, operation: LedgerOperation,
+                operations: [LedgerOperation], redeemedAt: Date) {
+        self.serial = serial
+        self.batchID = batchID
+        self.msisdn = msisdn
+        self.credited = credited
+        self.pack = pack
+        self.operation = operation
+        self.operations = operations
+        self.redeemedAt = redeemedAt
+    }
 }
 
 extension VoucherStore {
@@ -95,7 +107,10 @@ extension VoucherStore {
     /// one ledger batch crediting every line. A claim the ledger would refuse (line unknown or terminated, other
     /// currency) has its card put back and is answered on its own; any other failure throws, and the group-commit
     /// writer retries each claim alone.
-    static func redeem(_ claims: [VoucherClaim], policy: VoucherGuessingPolicy, in db: any SQLDatabase, database: Database) async throws -> [Result<Outcome, any Error>] {
+    /// `accounts` holds the ids of operator accounts known to be committed (by code); accounts this batch creates
+    /// are added to it, for the caller to keep once the transaction has committed.
+    static func redeem(_ claims: [VoucherClaim], policy: VoucherGuessingPolicy, accounts: inout [String: Int64], in db: any SQLDatabase,
+                       database: Database) async throws -> [Result<Outcome, any Error>] {
         var results = [Result<Outcome, any Error>?](repeating: nil, count: claims.count)
         let counters = try await loadCounters(db, Array(Set(claims.flatMap { $0.subjects.map(\.key) })))
         var contenders: [Int] = []
@@ -139,10 +154,14 @@ extension VoucherStore {
             }
             try await putBack(wrongSerial, in: db)
         }
-        if !claimed.isEmpty { try await credit(claimed, claims, &results, in: db, database: database) }
+        if !claimed.isEmpty { try await credit(claimed, claims, &results, accounts: &accounts, in: db, database: database) }
         // Last, so that a later claim of a PIN claimed earlier in this batch sees how that ended.
+        var matched: [[String]: MatchedCard?] = [:]
         for index in claims.indices where results[index] == nil && !claimed.contains(where: { $0.index == index }) {
-            results[index] = .success(try await explainRefusal(db, hmacs: claims[index].hmacs, serial: claims[index].attempt.serial, now: claims[index].now))
+            // Many claims of one PIN (a retry storm, or guessing) look the card up once.
+            let hmacs = claims[index].hmacs
+            if matched[hmacs] == nil { matched[hmacs] = .some(try await matchedCard(db, hmacs: hmacs)) }
+            results[index] = .success(try explainRefusal(matched[hmacs]!, serial: claims[index].attempt.serial, now: claims[index].now))
         }
         return results.map { $0! }
     }
@@ -167,7 +186,8 @@ extension VoucherStore {
 
     /// The ledger credits of the claimed cards, in one ledger batch.
     private static func credit(_ claimed: [(index: Int, serial: Int64, batchID: Int64)], _ claims: [VoucherClaim],
-                               _ results: inout [Result<Outcome, any Error>?], in db: any SQLDatabase, database: Database) async throws {
+                               _ results: inout [Result<Outcome, any Error>?], accounts: inout [String: Int64], in db: any SQLDatabase,
+                               database: Database) async throws {
         var batches: [Int64: VoucherBatch] = [:]
         for row in try await db.raw("SELECT \(unsafeRaw: batchColumns) FROM voucher_batches WHERE id IN (\(binds: Array(Set(claimed.map(\.batchID)))))").all() {
             let batch = try decodeBatch(row)
@@ -182,7 +202,6 @@ extension VoucherStore {
         if claimed.contains(where: { if case .pack = batches[$0.batchID]?.denomination { true } else { false } }) {
             catalog = try await CatalogStore.load(db)
         }
-        var accounts: [String: Int64] = [:]
         func account(_ code: String, _ kind: LedgerAccountKind, _ unit: String, now: Date) async throws -> Int64 {
             if let id = accounts[code] { return id }
             let id = try await LedgerStore.upsertAccount(db, code: code, kind: kind, unit: unit, now: now)
@@ -272,20 +291,33 @@ extension VoucherStore {
     }
 
     /// Why a PIN could not be redeemed: a matched card tells its state; anything else is just unknown.
-    static func explainRefusal(_ db: any SQLDatabase, hmacs: [String], serial: Int64?, now: Date) async throws -> Outcome {
+    /// The card a PIN matched, as far as a refusal needs it.
+    struct MatchedCard: Sendable {
+        let serial: Int64
+        let state: VoucherState?
+        let redeemedAt: Date?
+        let msisdn: String?
+        let expiresAt: Date
+    }
+
+    static func matchedCard(_ db: any SQLDatabase, hmacs: [String]) async throws -> MatchedCard? {
         guard let row = try await db.raw("""
             SELECT v.serial, v.state, v.redeemed_at, v.msisdn, b.expires_at FROM vouchers v JOIN voucher_batches b ON b.id = v.batch_id
             WHERE v.pin_hmac IN (\(binds: hmacs))
             """).first()
-        else { return .unknown }
+        else { return nil }
+        return MatchedCard(serial: try row.int64("serial"), state: VoucherState(rawValue: try row.string("state")),
+                           redeemedAt: try row.optional("redeemed_at", as: Int64.self).map(Date.init(unixMicros:)),
+                           msisdn: try row.optional("msisdn", as: String.self), expiresAt: try row.date("expires_at"))
+    }
+
+    static func explainRefusal(_ card: MatchedCard?, serial: Int64?, now: Date) throws -> Outcome {
+        guard let card else { return .unknown }
         // A PIN with another card's serial is a guess like any other.
-        if let serial, try row.int64("serial") != serial { return .unknown }
-        guard let state = VoucherState(rawValue: try row.string("state")) else { return .unknown }
-        let expiresAt = try row.date("expires_at")
-        if VoucherAction.expire.transition.from.contains(state), now >= expiresAt { return .refused(.expired(at: expiresAt)) }
-        let redeemedAt = try row.optional("redeemed_at", as: Int64.self).map(Date.init(unixMicros:))
-        let masked = try row.optional("msisdn", as: String.self).map(maskedMSISDN)
-        guard let refusal = state.redemptionRefusal(redeemedAt: redeemedAt, maskedMSISDN: masked, expiresAt: expiresAt) else {
+        if let serial, card.serial != serial { return .unknown }
+        guard let state = card.state else { return .unknown }
+        if VoucherAction.expire.transition.from.contains(state), now >= card.expiresAt { return .refused(.expired(at: card.expiresAt)) }
+        guard let refusal = state.redemptionRefusal(redeemedAt: card.redeemedAt, maskedMSISDN: card.msisdn.map(maskedMSISDN), expiresAt: card.expiresAt) else {
             // Only when an earlier claim in the same batch took the card and then put it back (its line refused it):
             // throwing makes the writer retry every claim of the batch alone, where this one gets its own chance.
             throw DatabaseError.invariantViolated("an active, unexpired card was not claimed")
@@ -369,6 +401,8 @@ final class VoucherRedemptionWriter: Sendable {
     private let database: Database
     private let policy: VoucherGuessingPolicy
     private let state = NIOLockedValueBox(State())
+    /// Ids of the voucher liability, pack revenue and allowance accounts, once committed (they are never deleted).
+    private let accounts = NIOLockedValueBox([String: Int64]())
     private let maxBatch: Int
 
     init(database: Database, policy: VoucherGuessingPolicy, maxBatch: Int = 256) {
@@ -385,7 +419,9 @@ final class VoucherRedemptionWriter: Sendable {
                 state.leading = true
                 return true
             }
-            if lead { Task(executorPreference: database.writerExecutor) { await self.lead() } }
+            // On SQLite the leader runs on the writer connection's own thread; on PostgreSQL on the shared pool, leaving the
+            // one writer thread to the ledger's group commit.
+            if lead { Task(executorPreference: database.dialect == .sqlite ? database.writerExecutor : nil) { await self.lead() } }
         }
     }
 
@@ -395,12 +431,23 @@ final class VoucherRedemptionWriter: Sendable {
         while let batch = nextBatch() {
             let claims = batch.map(\.claim)
             do {
-                let results = try await database.transaction { db in try await VoucherStore.redeem(claims, policy: policy, in: db, database: database) }
+                let known = accounts.withLockedValue { $0 }
+                let (results, created) = try await database.transaction { db in
+                    var accounts = known
+                    let results = try await VoucherStore.redeem(claims, policy: policy, accounts: &accounts, in: db, database: database)
+                    return (results, accounts)
+                }
+                // Committed now: later batches need not look these accounts up again.
+                accounts.withLockedValue { $0.merge(created) { old, _ in old } }
                 for (pending, result) in zip(batch, results) { pending.continuation.resume(with: result) }
             } catch {
                 for pending in batch {
                     do {
-                        let result = try await database.transaction { db in try await VoucherStore.redeem([pending.claim], policy: policy, in: db, database: database) }
+                        let known = accounts.withLockedValue { $0 }
+                        let result = try await database.transaction { db in
+                            var accounts = known
+                            return try await VoucherStore.redeem([pending.claim], policy: policy, accounts: &accounts, in: db, database: database)
+                        }
                         pending.continuation.resume(with: result[0])
                     } catch {
                         pending.continuation.resume(throwing: error)

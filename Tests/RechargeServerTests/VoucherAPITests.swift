@@ -3,7 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import RechargeCore
-import RechargeServer
+@testable import RechargeServer
 import RechargeStore
 import RechargeTestSupport
 import Testing
@@ -118,6 +118,21 @@ struct VoucherAPITests {
             // The portal is not paused.
             let other = try await Self.redeem(api, #"{"pin": "\#(pins[batch.serials.first]!)", "channel": "portal", "client": "honest"}"#)
             #expect(other.status == .created)
+        }
+    }
+
+    @Test func handWrittenResponseIsWhatJSONEncoderWrites() throws {
+        let operation = LedgerOperation(
+            id: 7, kind: .topUp, msisdn: "+14155550100", idempotencyKey: "voucher:1000000001:pay", channel: .voucher,
+            reference: "voucher:1000000001", createdAt: Self.now,
+            entries: [.init(transferID: 3, bucketID: 2, bucketKind: .monetary, unit: "USD", amount: 15_000_000, remainingAfter: 15_000_000)])
+        for pack in [nil, "us-data-5gb"] {
+            let output = VoucherRedemptionOutput(VoucherRedemption(
+                serial: 1_000_000_001, batchID: 4, msisdn: try MSISDN("+14155550100"), credited: Money(micros: 15_000_000, currency: .usd),
+                pack: pack, operation: operation, operations: [operation], redeemedAt: Self.now))
+            var json = JSONWriter(capacity: 768)
+            output.write(to: &json)
+            #expect(String(decoding: json.bytes, as: UTF8.self) == String(decoding: try JSONResponse.encoder.encode(output), as: UTF8.self))
         }
     }
 }
