@@ -63,13 +63,7 @@ struct PaymentWebhooksController {
         }
         switch verified {
         case .ignored(let type):
-            context.logger.info("Stripe event acknowledged, not acted on", metadata: ["type": "\(type)"])
-            var json = JSONWriter(capacity: 64)
-            json.object { json in
-                json.field("received", true)
-                json.field("ignored", type)
-            }
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
+            return Self.ignored(type, provider: "stripe", logger: context.logger)
         case .confirmation(let confirmation):
             return Self.acknowledgement(try await receive("stripe", logger: context.logger) { _ in confirmation })
         case .dispute(let eventID, let disputeID, let paymentIntent, let event):
@@ -132,13 +126,7 @@ struct PaymentWebhooksController {
         }
         switch verified {
         case .ignored(let type):
-            context.logger.info("PayPal event acknowledged, not acted on", metadata: ["type": "\(type)"])
-            var json = JSONWriter(capacity: 64)
-            json.object { json in
-                json.field("received", true)
-                json.field("ignored", type)
-            }
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
+            return Self.ignored(type, provider: "paypal", logger: context.logger)
         case .confirmation(let confirmation):
             return Self.acknowledgement(try await receive("paypal", logger: context.logger) { _ in confirmation })
         case .approved(let orderID, let paypalOrderID):
@@ -267,6 +255,17 @@ struct PaymentWebhooksController {
             """
         return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
                         body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    /// An event type the order flow does not act on: acknowledged (so the provider stops retrying) and logged.
+    static func ignored(_ type: String, provider: String, logger: Logger) -> Response {
+        logger.info("Payment event acknowledged, not acted on", metadata: ["provider": "\(provider)", "type": "\(type)"])
+        var json = JSONWriter(capacity: 64)
+        json.object { json in
+            json.field("received", true)
+            json.field("ignored", type)
+        }
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
     }
 
     static func acknowledgement(_ outcome: OrderStore.PaymentOutcome) -> Response {
