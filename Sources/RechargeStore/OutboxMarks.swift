@@ -1,5 +1,4 @@
 import Foundation
-import NIOConcurrencyHelpers
 import RechargeCore
 import SQLKit
 
@@ -41,20 +40,14 @@ final class OutboxMarks: Sendable {
         let continuation: CheckedContinuation<Int, any Error>
     }
 
-    private struct State {
-        var queue: [Pending] = []
-        var leading = false
-    }
-
     private let database: Database
-    private let state = NIOLockedValueBox(State())
-    private let maxBatch: Int
+    private let queue: LeaderQueue<Pending>
     /// Rows per multi-row statement (4 binds each: far below SQLite's 32,766 and PostgreSQL's 65,535).
     static let rowsPerStatement = 250
 
     init(database: Database, maxBatch: Int = 1000) {
         self.database = database
-        self.maxBatch = maxBatch
+        self.queue = LeaderQueue(maxBatch: maxBatch)
     }
 
     /// 1 if the claimed message was marked sent, 0 if the claim was lost.
@@ -66,18 +59,12 @@ final class OutboxMarks: Sendable {
 
     private func enqueue(_ item: Item) async throws -> Int {
         try await withCheckedThrowingContinuation { continuation in
-            let lead = state.withLockedValue { state -> Bool in
-                state.queue.append(Pending(item: item, continuation: continuation))
-                guard !state.leading else { return false }
-                state.leading = true
-                return true
-            }
-            if lead { Task { await self.lead() } }
+            if queue.append(Pending(item: item, continuation: continuation)) { Task { await self.lead() } }
         }
     }
 
     private func lead() async {
-        while let batch = nextBatch() {
+        while let batch = queue.nextBatch() {
             do {
                 let results = try await database.transaction { db in try await Self.apply(batch.map(\.item), in: db) }
                 for (pending, result) in zip(batch, results) { pending.continuation.resume(returning: result) }
@@ -91,19 +78,6 @@ final class OutboxMarks: Sendable {
                     }
                 }
             }
-        }
-    }
-
-    private func nextBatch() -> [Pending]? {
-        state.withLockedValue { state -> [Pending]? in
-            guard !state.queue.isEmpty else {
-                state.leading = false
-                return nil
-            }
-            let count = min(maxBatch, state.queue.count)
-            let batch = Array(state.queue.prefix(count))
-            state.queue.removeFirst(count)
-            return batch
         }
     }
 

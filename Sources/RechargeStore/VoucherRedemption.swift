@@ -393,32 +393,21 @@ final class VoucherRedemptionWriter: Sendable {
         let continuation: CheckedContinuation<VoucherStore.Outcome, any Error>
     }
 
-    private struct State {
-        var queue: [Pending] = []
-        var leading = false
-    }
-
     private let database: Database
     private let policy: VoucherGuessingPolicy
-    private let state = NIOLockedValueBox(State())
+    private let queue: LeaderQueue<Pending>
     /// Ids of the voucher liability, pack revenue and allowance accounts, once committed (they are never deleted).
     private let accounts = NIOLockedValueBox([String: Int64]())
-    private let maxBatch: Int
 
     init(database: Database, policy: VoucherGuessingPolicy, maxBatch: Int = 256) {
         self.database = database
         self.policy = policy
-        self.maxBatch = maxBatch
+        self.queue = LeaderQueue(maxBatch: maxBatch)
     }
 
     func submit(_ claim: VoucherClaim) async throws -> VoucherStore.Outcome {
         try await withCheckedThrowingContinuation { continuation in
-            let lead = state.withLockedValue { state -> Bool in
-                state.queue.append(Pending(claim: claim, continuation: continuation))
-                guard !state.leading else { return false }
-                state.leading = true
-                return true
-            }
+            let lead = queue.append(Pending(claim: claim, continuation: continuation))
             // On SQLite the leader runs on the writer connection's own thread; on PostgreSQL on the shared pool, leaving the
             // one writer thread to the ledger's group commit.
             if lead { Task(executorPreference: database.dialect == .sqlite ? database.writerExecutor : nil) { await self.lead() } }
@@ -428,7 +417,7 @@ final class VoucherRedemptionWriter: Sendable {
     private func lead() async {
         let database = self.database
         let policy = self.policy
-        while let batch = nextBatch() {
+        while let batch = queue.nextBatch() {
             let claims = batch.map(\.claim)
             do {
                 let known = accounts.withLockedValue { $0 }
@@ -454,19 +443,6 @@ final class VoucherRedemptionWriter: Sendable {
                     }
                 }
             }
-        }
-    }
-
-    private func nextBatch() -> [Pending]? {
-        state.withLockedValue { state -> [Pending]? in
-            guard !state.queue.isEmpty else {
-                state.leading = false
-                return nil
-            }
-            let count = min(maxBatch, state.queue.count)
-            let batch = Array(state.queue.prefix(count))
-            state.queue.removeFirst(count)
-            return batch
         }
     }
 }
