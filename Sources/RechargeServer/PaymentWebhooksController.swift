@@ -305,7 +305,8 @@ struct PaymentWebhooksController {
 
     @Sendable func checkoutPage(_ request: Request, context: RechargeRequestContext) async throws -> Response {
         let order = try await orders.order(context.parameters.get("id") ?? "")
-        let zh = request.headers[.acceptLanguage]?.hasPrefix("zh") == true
+        // The language the portal's visitor chose, else the browser's.
+        let zh = request.cookies[PortalController.languageCookie].map { $0.value == "zh-Hans" } ?? (request.headers[.acceptLanguage]?.hasPrefix("zh") == true)
         let price = "\(order.quote.price.decimalString) \(order.quote.price.currency.code)"
         let item = order.quote.names[zh ? "zh-Hans" : "en"] ?? order.quote.names["en"] ?? ""
         let canPay = [.created, .awaitingPayment, .failed].contains(order.state)
