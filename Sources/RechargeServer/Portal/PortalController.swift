@@ -34,6 +34,9 @@ struct Visitor: Sendable {
     var csrf: String
     /// Set when an anonymous visitor had no `rc_csrf` cookie yet: the response sets it.
     var newAnonymousToken: String?
+    /// The `rc_csrf` cookie the browser sent: a form rendered before signing in (a login page left open in
+    /// another tab) carries it and is accepted too; it is as secret as the session's token.
+    var anonymousToken: String? = nil
     var path: String
 }
 
@@ -110,7 +113,9 @@ struct PortalController: Sendable {
             csrf = Self.randomToken()
             newToken = csrf
         }
-        return Visitor(language: language, account: account, session: session, csrf: csrf, newAnonymousToken: newToken, path: request.uri.path)
+        let anonymous = cookies[Self.anonymousCookie]?.value
+        return Visitor(language: language, account: account, session: session, csrf: csrf, newAnonymousToken: newToken,
+                       anonymousToken: anonymous.flatMap { $0.isEmpty || $0.utf8.count > 128 ? nil : $0 }, path: request.uri.path)
     }
 
     /// The first language in `Accept-Language` (by q-value) that the portal speaks; English otherwise.
@@ -143,9 +148,11 @@ struct PortalController: Sendable {
     func form(_ request: Request, _ visitor: Visitor) async throws -> [String: String] {
         let body = try await request.body.collect(upTo: 16 * 1024)
         let fields = PortalForm.parse(String(buffer: body))
-        guard let sent = fields["csrf"], visitor.newAnonymousToken == nil,
-              Array(sent.utf8).count == Array(visitor.csrf.utf8).count,
-              zip(sent.utf8, visitor.csrf.utf8).reduce(UInt8(0), { $0 | ($1.0 ^ $1.1) }) == 0
+        func same(_ a: String, _ b: String) -> Bool {
+            a.utf8.count == b.utf8.count && zip(a.utf8, b.utf8).reduce(UInt8(0), { $0 | ($1.0 ^ $1.1) }) == 0
+        }
+        guard let sent = fields["csrf"], !sent.isEmpty, visitor.newAnonymousToken == nil,
+              same(sent, visitor.csrf) || visitor.anonymousToken.map({ same(sent, $0) }) == true
         else { throw PortalRefusal.csrf }
         return fields
     }
