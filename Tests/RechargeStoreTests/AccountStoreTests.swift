@@ -393,6 +393,9 @@ enum AccountStoreScenarios {
             let code = try await accounts.issueCode(purpose: .changeEmail, target: "New@Example.com", accountID: account.id, language: .english, now: now)
             let codeMail = try #require(try await outbox(fixture.database).last)
             #expect(codeMail.channel == .email && codeMail.recipient == "New@Example.com" && codeMail.eventName == "one_time_code")
+            await #expect(throws: AccountError.accountNotFound) {
+                try await accounts.issueCode(purpose: .changeEmail, target: "x@example.com", accountID: account.id + 100, language: .english, now: now)
+            }
             // Only this account may use it.
             await #expect(throws: AccountError.codeInvalid) {
                 try await accounts.changeEmail(accountID: other.id, email: "new@example.com", code: code.code, now: now)
@@ -406,6 +409,7 @@ enum AccountStoreScenarios {
             #expect(Set(notices.map(\.recipient)) == ["li.wei@example.com", "li@example.com", "new@example.com"], "\(notices.map(\.recipient))")
             #expect(notices.allSatisfy { $0.channel == .email && $0.event == .contactChanged(contactChannel: .email, maskedNewValue: "n***w@example.com") })
             #expect(notices.allSatisfy { $0.language == .simplifiedChinese })
+            #expect(notices.allSatisfy { $0.eventKey.hasPrefix("account:\(account.id):email:") } && Set(notices.map(\.eventKey)).count == 3)
             // The line's email now: a top-up is mailed to the new address.
             try await LedgerScenarios.topUp(fixture.ledger, alice, "5.00", key: "t1")
             #expect(try await outbox(fixture.database).first { $0.eventKey == "op:t1:top_up_applied" && $0.channel == .email }?.recipient == "new@example.com")
