@@ -373,6 +373,12 @@ enum AccountStoreScenarios {
             #expect(low.first { $0.channel == .sms }?.recipient == notifyPhone.e164)
             #expect(low.first { $0.channel == .sms }?.event == .lowBalance(balance: LedgerScenarios.usd("4.00"), threshold: LedgerScenarios.usd("5.00")))
 
+            // So does a validity reminder.
+            try await LedgerScenarios.grant(fixture.ledger, alice, .data, 1 << 30, days: 3, key: "g1")
+            #expect(try await ReminderStore(database: fixture.database).scan(now: now).reminders == 1)
+            let reminder = try await outbox(fixture.database).filter { $0.eventName == "validity_ending" }
+            #expect(reminder.first { $0.channel == .sms }?.recipient == notifyPhone.e164)
+
             // A line added later follows the account's notification phone; a line taken off goes back to itself.
             try await LedgerScenarios.open(fixture.ledger, bob)
             let bobCode = try await accounts.issueCode(purpose: .addLine, target: bob.e164, accountID: account.id, language: .english, now: now)
