@@ -106,6 +106,8 @@ extension PortalController {
                     let days = max(0, Int((until.timeIntervalSince(now) / 86_400).rounded(.up)))
                     warnings.append(text("warning_bucket_ending", visitor, ["name": name, "days": String(days), "date": Self.day(until)]))
                 }
+                // The main balance is the figure above the buckets; a bar of it against all it was ever given says nothing.
+                if bucket.isMain { continue }
                 buckets.append([
                     "name": name,
                     "kind": bucket.kind.rawValue,
