@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
     ],
     targets: [
         // Pure domain: no I/O, Foundation only.
@@ -70,8 +71,11 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
-            resources: [.copy("Resources/openapi.json"), .copy("Resources/demo-catalog.yaml")]
+            resources: [.copy("Resources/openapi.json"), .copy("Resources/demo-catalog.yaml"), .copy("Resources/portal")]
         ),
         // Bank transfers: RF creditor references, camt.053 and CSV statement import, matching to orders. No I/O.
         .target(name: "RechargeBanking", dependencies: ["RechargeCore"]),

@@ -28,6 +28,10 @@ public struct RechargeServices: Sendable {
     public let orders: OrderStore
     /// Packs marked to renew, bought again from the balance at the end of each period.
     public let renewals: PackRenewalStore
+    /// Subscribers' portal accounts: passwords, sessions, one-time codes, the lines each holds.
+    public let accounts: AccountStore
+    /// Cookies, bcrypt cost and code logging of the web portal.
+    public let portal: PortalConfiguration
     /// Scratch-card vouchers; nil when no voucher key is configured.
     public let vouchers: VoucherStore?
     /// The payment methods offered (the sandbox by default).
@@ -43,7 +47,7 @@ public struct RechargeServices: Sendable {
         clock: @escaping @Sendable () -> Date = { Date() }, renderer: NotificationRenderer? = try? NotificationRenderer.bundled(),
         payments: PaymentProviders = PaymentProviders(sandbox: SandboxGateway()), voucherKey: VoucherKey? = nil, voucherPreviousKeys: [VoucherKey] = [],
         voucherApproval: VoucherApprovalPolicy = VoucherApprovalPolicy(threshold: VoucherApprovalPolicy.defaultThreshold),
-        voucherLogger: Logger = Logger(label: "recharge.vouchers")
+        voucherLogger: Logger = Logger(label: "recharge.vouchers"), portal: PortalConfiguration = PortalConfiguration()
     ) {
         self.database = database
         self.ledger = LedgerStore(database: database)
@@ -53,6 +57,8 @@ public struct RechargeServices: Sendable {
         self.catalog = CatalogStore(database: database)
         self.orders = OrderStore(database: database, catalog: self.catalog)
         self.renewals = PackRenewalStore(database: database, catalog: self.catalog)
+        self.accounts = AccountStore(database: database)
+        self.portal = portal
         let ledger = self.ledger
         self.vouchers = voucherKey.map { VoucherStore(database: database, key: $0, previousKeys: voucherPreviousKeys, ledger: ledger, approval: voucherApproval, logger: voucherLogger) }
         self.payments = payments
@@ -63,7 +69,7 @@ public struct RechargeServices: Sendable {
 }
 
 /// The router with every route and middleware; what tests drive without a socket.
-public func buildRouter(_ services: RechargeServices) -> Router<RechargeRequestContext> {
+public func buildRouter(_ services: RechargeServices, logger: Logger = Logger(label: "recharge.portal")) -> Router<RechargeRequestContext> {
     let router = Router(context: RechargeRequestContext.self)
     let routeTable = RouteTable()
     router.add(middleware: HTTPMetricsMiddleware(registry: services.metrics))
@@ -78,6 +84,12 @@ public func buildRouter(_ services: RechargeServices) -> Router<RechargeRequestC
                      clock: services.clock).addRoutes(to: v1)
     PaymentWebhooksController(orders: services.orders, payments: services.payments, clock: services.clock).addRoutes(to: router)
     VouchersController(vouchers: services.vouchers, clock: services.clock).addRoutes(to: v1)
+    // The subscriber portal (HTML pages at the root); without its bundled templates the API still runs.
+    do {
+        PortalController(services: services, resources: try PortalResources.bundled(), configuration: services.portal, logger: logger).addRoutes(to: router)
+    } catch {
+        logger.error("The web portal is off: its templates or locale files cannot be loaded", metadata: ["error": "\(error)"])
+    }
     routeTable.load(router.routes.map { ("\($0.path)", $0.method.rawValue) })
     return router
 }
@@ -87,7 +99,7 @@ public func buildApplication(
     _ configuration: ServerConfiguration, services: RechargeServices, logger: Logger = Logger(label: "recharge")
 ) -> some ApplicationProtocol {
     Application(
-        router: buildRouter(services),
+        router: buildRouter(services, logger: logger),
         configuration: .init(address: .hostname(configuration.hostname, port: configuration.port), serverName: "Recharge"),
         logger: logger
     )

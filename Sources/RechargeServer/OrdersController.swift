@@ -70,102 +70,14 @@ struct OrdersController {
         let msisdn = try LinesController.msisdn(context)
         let key = try LinesController.idempotencyKey(request)
         let body = try await JSONBody.decode(CreateOrderRequest.self, from: request, context: context)
-        guard payments.offers(body.paymentMethod) else { throw RechargeError.paymentMethodUnavailable(body.paymentMethod.rawValue) }
-        let wantsSession = try body.wantsStripeSession()   // checked before anything is made
-        let now = clock()
-        // Checkout starts in the creating transaction (the sandbox's and bank transfer's references are made
-        // here); a replayed create finds it started and gets the same answer.
-        let payments = self.payments
-        let method = body.paymentMethod
-        var localCheckout: (@Sendable (String) -> String?)?
-        if payments.startsCheckoutLocally(method) {
-            localCheckout = { id in payments.reference(forOrder: id, method: method) }
-        }
-        let creation = try await orders.create(msisdn: msisdn, item: try body.item(), paymentMethod: method,
-                                               promotionCode: body.promotionCode, payCurrency: try body.payCurrency() ?? payments.defaultCurrency(method),
-                                               key: key, now: now,
-                                               lifetime: payments.lifetime(method),
-                                               checkout: localCheckout)
-        var order = creation.order
-        var checkout = order.state == .awaitingPayment ? payments.checkout(for: order) : nil
-        // A replayed create of an order already paid (or closed) answers with the order as it is, asking no provider.
-        let payable = order.state == .created || order.state == .awaitingPayment
-        // A Checkout Session when asked for (or when this order already has one: a replayed create).
-        if payable, let stripe = payments.stripe, stripe.client != nil, method == .stripe,
-           order.state == .created ? wantsSession : order.providerReference?.hasPrefix("cs_") == true {
-            let session: StripeCheckoutSession
-            do {
-                session = try await stripe.startSession(order, locale: request.headers[.acceptLanguage]?.hasPrefix("zh") == true ? "zh" : nil)
-            } catch let error as RechargeError {
-                throw error
-            } catch {
-                throw Problem.providerUnavailable("Stripe could not start the payment of order \(order.id): \(error). Retry with the same Idempotency-Key.")
-            }
-            if order.state == .created { order = try await orders.startCheckout(order.id, providerReference: session.id, now: now) }
-            checkout = CheckoutOutput(type: "redirect", url: session.url, reference: session.id, account: nil, accountName: nil, bankName: nil,
-                                      clientSecret: nil, qrCode: nil)
-        } else if payable, let stripe = payments.stripe?.client, method == .stripe {
-            // The PaymentIntent is made after the order is committed (never a network call inside a transaction),
-            // keyed by the order id, so a retried create (or a crash in between) finds the same intent.
-            let intent: StripePaymentIntent
-            do {
-                intent = try await stripe.createPaymentIntent(
-                    amountMinorUnits: order.quote.price.minorUnits(rounding: .halfEven), currency: order.quote.price.currency.code.lowercased(),
-                    orderID: order.id, idempotencyKey: "order:\(order.id):intent")
-            } catch {
-                throw Problem.providerUnavailable("Stripe could not start the payment of order \(order.id): \(error). Retry with the same Idempotency-Key.")
-            }
-            if order.state == .created { order = try await orders.startCheckout(order.id, providerReference: intent.id, now: now) }
-            checkout = CheckoutOutput(type: "client_secret", url: nil, reference: intent.id, account: nil, accountName: nil, bankName: nil,
-                                      clientSecret: intent.clientSecret, qrCode: nil)
-        }
-        if payable, let paypal = payments.paypal, method == .paypal {
-            // A PayPal order, made after ours is committed and keyed by its id (a retried create gets the same
-            // PayPal order back); the payer is sent to its approval page.
-            if order.state == .created {
-                let started: (reference: String, approvalURL: String)
-                do {
-                    started = try await paypal.startCheckout(order, locale: request.headers[.acceptLanguage]?.hasPrefix("zh") == true ? "zh-CN" : nil)
-                } catch let error as RechargeError {
-                    throw error
-                } catch {
-                    throw Problem.providerUnavailable("PayPal could not start the payment of order \(order.id): \(error). Retry with the same Idempotency-Key.")
-                }
-                order = try await orders.startCheckout(order.id, providerReference: started.reference, now: now)
-                checkout = CheckoutOutput(type: "redirect", url: started.approvalURL, reference: started.reference, account: nil, accountName: nil,
-                                          bankName: nil, clientSecret: nil, qrCode: nil)
-            }
-        }
-        if payable, method == .alipay || method == .wechatPay {
-            // A QR code for the payer's wallet app; the trade number is the order id, so a retried create asks for the
-            // same trade again (both gateways answer a repeated out_trade_no with the same trade).
-            let price = order.quote.price
-            guard price.currency.code == "CNY" else {
-                throw RechargeError.invalidRequest("\(method.rawValue) takes payment in CNY; this order is priced in \(price.currency.code).")
-            }
-            let content: String
-            do {
-                if method == .alipay, let client = payments.alipay?.client {
-                    content = try await client.precreate(outTradeNo: order.id, totalAmountMinorUnits: price.minorUnits(rounding: .halfEven),
-                                                         subject: order.quote.names["zh-Hans"] ?? order.quote.names["en"] ?? order.id).qrCode
-                } else if let client = payments.wechatPay?.client {
-                    content = try await client.nativePay(outTradeNo: order.id, description: order.quote.names["zh-Hans"] ?? order.quote.names["en"] ?? order.id,
-                                                         totalFen: price.minorUnits(rounding: .halfEven))
-                } else {
-                    throw RechargeError.paymentMethodUnavailable(method.rawValue)
-                }
-            } catch let error as RechargeError {
-                throw error
-            } catch {
-                throw Problem.providerUnavailable("\(method.rawValue) could not start the payment of order \(order.id): \(error). Retry with the same Idempotency-Key.")
-            }
-            if order.state == .created { order = try await orders.startCheckout(order.id, providerReference: order.id, now: now) }
-            checkout = CheckoutOutput(type: "qr_code", url: nil, reference: order.id, account: nil, accountName: nil, bankName: nil,
-                                      clientSecret: nil, qrCode: content)
-        }
+        let placed = try await OrderPlacement(orders: orders, payments: payments, clock: clock).place(
+            msisdn: msisdn, item: try body.item(), method: body.paymentMethod, promotionCode: body.promotionCode,
+            payCurrency: try body.payCurrency(), stripeSession: try body.wantsStripeSession(), key: key,
+            chinese: request.headers[.acceptLanguage]?.hasPrefix("zh") == true)
+        let (order, checkout) = (placed.order, placed.checkout)
         var response = try JSONResponse.make(OrderOutput(order, checkout: checkout), status: .created)
         response.headers[.location] = "/v1/orders/\(order.id)"
-        if creation.replayed { response.headers[LinesController.replayedHeader] = "true" }
+        if placed.replayed { response.headers[LinesController.replayedHeader] = "true" }
         return response
     }
 

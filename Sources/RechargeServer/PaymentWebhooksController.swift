@@ -305,7 +305,8 @@ struct PaymentWebhooksController {
 
     @Sendable func checkoutPage(_ request: Request, context: RechargeRequestContext) async throws -> Response {
         let order = try await orders.order(context.parameters.get("id") ?? "")
-        let zh = request.headers[.acceptLanguage]?.hasPrefix("zh") == true
+        // The language the portal's visitor chose, else the browser's.
+        let zh = request.cookies[PortalController.languageCookie].map { $0.value == "zh-Hans" } ?? (request.headers[.acceptLanguage]?.hasPrefix("zh") == true)
         let price = "\(order.quote.price.decimalString) \(order.quote.price.currency.code)"
         let item = order.quote.names[zh ? "zh-Hans" : "en"] ?? order.quote.names["en"] ?? ""
         let canPay = [.created, .awaitingPayment, .failed].contains(order.state)
@@ -319,6 +320,10 @@ struct PaymentWebhooksController {
         default: status = zh ? "等待支付。" : "Waiting for payment."
         }
         let escape = OutboxController.escape
+        // A shop page to go back to (the portal's result page): a path on this site only.
+        let back = PortalController.localPath(request.uri.queryParameters.get("return")).map {
+            "<p><a id=\"return-link\" href=\"\(escape($0))\">\(zh ? "返回商户" : "Back to the shop")</a></p>"
+        } ?? ""
         let buttons = canPay ? """
             <form method="post"><input type="hidden" name="action" value="pay"><button id="pay" type="submit">\(zh ? "支付" : "Pay") \(escape(price))</button></form>
             <form method="post"><input type="hidden" name="action" value="fail"><button id="fail" type="submit" class="secondary">\(zh ? "模拟失败" : "Fail")</button></form>
@@ -334,6 +339,7 @@ struct PaymentWebhooksController {
             <p>\(escape(item))<br><strong>\(escape(price))</strong> · \(escape(order.msisdn.e164))</p>
             <p id="status" data-state="\(order.state.rawValue)">\(status)</p>
             \(buttons)
+            \(back)
             </body></html>
             """
         return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
@@ -357,6 +363,8 @@ struct PaymentWebhooksController {
         _ = try await receive("sandbox", logger: context.logger) { now throws(RechargeError) in
             try sandbox.verify(body: notification.body, signature: notification.signature, now: now)
         }
-        return Response(status: .seeOther, headers: [.location: "/sandbox/checkout/\(id)"])
+        // Back to the shop's page when it sent the payer here with one, else to this page with the outcome.
+        let back = PortalController.localPath(request.uri.queryParameters.get("return"))
+        return Response(status: .seeOther, headers: [.location: back ?? "/sandbox/checkout/\(id)"])
     }
 }

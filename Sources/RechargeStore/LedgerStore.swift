@@ -213,6 +213,23 @@ public final class LedgerStore: Sendable {
         }
     }
 
+    /// What each of the line's buckets was given in all (its ledger account's credits), by bucket id: the whole
+    /// a portal's progress bar measures `remaining` against.
+    public func grantedAmounts(_ msisdn: MSISDN) async throws -> [Int64: Int64] {
+        try await database.read { db in
+            var granted: [Int64: Int64] = [:]
+            for row in try await db.raw("""
+                SELECT b.id, a.credits_posted FROM buckets b
+                JOIN lines l ON l.id = b.line_id
+                JOIN ledger_accounts a ON a.id = b.account_id
+                WHERE l.msisdn = \(bind: msisdn.e164)
+                """).all() {
+                granted[try row.int64("id")] = try row.int64("credits_posted")
+            }
+            return granted
+        }
+    }
+
     // MARK: Building blocks (inside a transaction)
 
     static func loadLine(_ db: any SQLDatabase, _ msisdn: MSISDN, lock: String?) async throws -> Line {

@@ -473,6 +473,75 @@ public enum Migrations {
                 "CREATE INDEX pack_renewals_by_line ON pack_renewals (line_id)",
             ]
         },
+        Migration(version: 7, name: "accounts") { db in
+            [
+                // A subscriber's portal account. The password is kept only as the bcrypt string the server made.
+                """
+                CREATE TABLE accounts (
+                    id \(db.identityColumn),
+                    phone TEXT NOT NULL UNIQUE,
+                    password_hash TEXT NOT NULL,
+                    email TEXT,
+                    notify_phone TEXT,
+                    language TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                // The lines an account proved it owns; UNIQUE (msisdn): a line is on at most one account. `id` keeps
+                // the order they were added in.
+                """
+                CREATE TABLE account_lines (
+                    id \(db.identityColumn),
+                    msisdn TEXT NOT NULL UNIQUE REFERENCES lines (msisdn),
+                    account_id BIGINT NOT NULL REFERENCES accounts (id),
+                    added_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX account_lines_by_account ON account_lines (account_id)",
+                // Portal sessions. Only the SHA-256 (hex) of the cookie's token is stored, so a copy of the table
+                // logs nobody in.
+                """
+                CREATE TABLE account_sessions (
+                    token_hash TEXT PRIMARY KEY,
+                    account_id BIGINT NOT NULL REFERENCES accounts (id),
+                    csrf_token TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    last_seen_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX account_sessions_by_account ON account_sessions (account_id)",
+                // One-time codes sent by SMS or email. Only a hash of the code is kept (the text itself is only in
+                // the outbox event that delivers it); `attempts` counts wrong tries, `consumed_at` is set when it is
+                // used or superseded by a newer code for the same purpose and target.
+                """
+                CREATE TABLE verification_codes (
+                    id \(db.identityColumn),
+                    purpose TEXT NOT NULL,
+                    target TEXT NOT NULL,
+                    account_id BIGINT REFERENCES accounts (id),
+                    code_hash TEXT NOT NULL,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    expires_at BIGINT NOT NULL,
+                    consumed_at BIGINT,
+                    created_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX verification_codes_by_target ON verification_codes (purpose, target, created_at)",
+                // Consecutive failed logins per phone number as typed (registered or not), and the lock they earned.
+                """
+                CREATE TABLE login_throttle (
+                    phone TEXT PRIMARY KEY,
+                    failures INTEGER NOT NULL,
+                    locked_until BIGINT,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                // Where the line's SMS notices go when not to the line itself (the account's notification phone).
+                "ALTER TABLE notification_preferences ADD COLUMN sms_phone TEXT",
+            ]
+        },
     ]
 
     /// The highest version this build knows.

@@ -12,6 +12,8 @@ public struct EffectiveNotificationPreferences: Sendable, Equatable {
     public let email: String?
     public let language: NotificationLanguage
     public let lowBalanceThreshold: Money
+    /// Where SMS notices go when not to the line itself (its portal account's notification phone); nil: the line.
+    public let smsPhone: String?
 }
 
 /// Reads and changes `notification_preferences`. A change of the email address notifies the old and the new
@@ -70,17 +72,9 @@ public struct NotificationPreferencesStore: Sendable {
                     low_balance_armed = excluded.low_balance_armed, email_version = excluded.email_version, updated_at = excluded.updated_at
                 """).run()
             if changed {
-                let masked = newAddress.map(NotificationPreferences.masked(email:)) ?? "-"
-                let event = NotificationEvent.contactChanged(contactChannel: .email, maskedNewValue: masked)
-                var notices: [OutgoingNotification] = []
-                for (address, side) in [(oldAddress, "old"), (newAddress, "new")] {
-                    guard let address else { continue }
-                    if let notice = try? OutgoingNotification(
-                        eventKey: "line:\(line.id):email:\(newVersion):\(side)", channel: .email, recipient: address,
-                        language: preferences.language, event: event) {
-                        notices.append(notice)
-                    }
-                }
+                let notices = Self.emailChangedNotices(
+                    eventKey: "line:\(line.id):email:\(newVersion)", oldAddresses: oldAddress.map { [$0] } ?? [], newAddress: newAddress,
+                    language: preferences.language)
                 try await OutboxStore.enqueue(notices, now: now, in: db)
             }
             guard let after = try await NotificationContactRow.load(lineIDs: [line.id], in: db)[line.id] else {
@@ -90,9 +84,21 @@ public struct NotificationPreferencesStore: Sendable {
         }
     }
 
+    /// The `contact_changed` notices of a change of the email address: one to each old address (`<key>:old`, then
+    /// `<key>:old:2` …) and one to the new (`<key>:new`). Addresses that cannot be used are left out.
+    static func emailChangedNotices(eventKey: String, oldAddresses: [String], newAddress: String?, language: NotificationLanguage) -> [OutgoingNotification] {
+        let masked = newAddress.map(NotificationPreferences.masked(email:)) ?? "-"
+        let event = NotificationEvent.contactChanged(contactChannel: .email, maskedNewValue: masked)
+        var recipients = oldAddresses.enumerated().map { index, address in (address, index == 0 ? "old" : "old:\(index + 1)") }
+        if let newAddress { recipients.append((newAddress, "new")) }
+        return recipients.compactMap { address, side in
+            try? OutgoingNotification(eventKey: "\(eventKey):\(side)", channel: .email, recipient: address, language: language, event: event)
+        }
+    }
+
     static func effective(_ row: NotificationContactRow) -> EffectiveNotificationPreferences {
         EffectiveNotificationPreferences(
             msisdn: row.msisdn, smsEnabled: row.contact.smsEnabled, emailEnabled: row.contact.emailEnabled, email: row.contact.email,
-            language: row.contact.language, lowBalanceThreshold: Money(micros: row.threshold, currency: row.currency))
+            language: row.contact.language, lowBalanceThreshold: Money(micros: row.threshold, currency: row.currency), smsPhone: row.smsPhone)
     }
 }

@@ -165,11 +165,13 @@ struct NotificationContactRow {
     let contact: NotificationContact
     let threshold: Int64
     let armed: Bool
+    /// Where SMS notices go instead of the line itself (its account's notification phone); nil: the line.
+    let smsPhone: String?
 
     static let select = """
         SELECT l.id, l.msisdn, l.currency, s.email AS subscriber_email, s.language AS subscriber_language,
                p.sms_enabled, p.email_enabled, p.email AS preferred_email, p.language AS preferred_language,
-               p.low_balance_threshold, p.low_balance_armed
+               p.low_balance_threshold, p.low_balance_armed, p.sms_phone
         FROM lines l
         LEFT JOIN subscribers s ON s.id = l.subscriber_id
         LEFT JOIN notification_preferences p ON p.line_id = l.id
@@ -183,8 +185,10 @@ struct NotificationContactRow {
         self.currency = currency
         self.armed = (try row.optional("low_balance_armed", as: Int.self) ?? 1) == 1
         self.threshold = try row.optional("low_balance_threshold", as: Int64.self) ?? LowBalanceAlarm.defaultThreshold(for: currency).micros
+        let smsPhone = try row.optional("sms_phone", as: String.self)
+        self.smsPhone = smsPhone
         self.contact = NotificationContact(
-            msisdn: msisdn,
+            msisdn: smsPhone ?? msisdn,
             email: try row.optional("preferred_email", as: String.self) ?? row.optional("subscriber_email", as: String.self),
             language: NotificationLanguage(tag: try row.optional("preferred_language", as: String.self) ?? row.optional("subscriber_language", as: String.self)),
             smsEnabled: (try row.optional("sms_enabled", as: Int.self) ?? 1) == 1,

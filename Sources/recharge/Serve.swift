@@ -112,7 +112,8 @@ struct Serve: AsyncParsableCommand {
                 database: db, payments: PaymentProviders(sandbox: sandboxOff ? nil : SandboxGateway(secret: secret), stripe: stripe, bankAccount: bank,
                                                          alipay: wallets.alipay, wechatPay: wallets.wechatPay,
                                                          paypal: try PayPalConfiguration.load(environment, httpClient: httpClient)),
-                voucherKey: voucherKey, voucherPreviousKeys: try VoucherCommand.previousKeys(environment: environment), voucherApproval: try VoucherCommand.approvalPolicy(environment: environment), voucherLogger: logger)
+                voucherKey: voucherKey, voucherPreviousKeys: try VoucherCommand.previousKeys(environment: environment), voucherApproval: try VoucherCommand.approvalPolicy(environment: environment), voucherLogger: logger,
+                portal: try Self.portalConfiguration(environment))
             logger.info("Payment methods", metadata: ["offered": "\(services.payments.offered.map(\.rawValue).joined(separator: ", "))"])
             logger.info("Database ready", metadata: ["database": "\(db.location)", "schema": "\(Migrations.latestVersion)"])
             try await FirstRun.printAdminKeyIfNone(services: services, port: configuration.port, keyFile: adminKeyFile ?? environment["RECHARGE_ADMIN_KEY_FILE"])
@@ -272,5 +273,21 @@ enum PayPalConfiguration {
             throw CLIError("RECHARGE_PAYPAL_WEBHOOK_VERIFY must be local or api, not '\(other)'")
         }
         return PayPalGateway(client: client, webhookID: webhookID, verification: verification, publicURL: publicURL)
+    }
+}
+
+extension Serve {
+    /// `RECHARGE_PORTAL_INSECURE_COOKIES=1` drops `Secure` from the portal's cookies (plain http on a host other
+    /// than localhost); `RECHARGE_PORTAL_BCRYPT_COST` (4–31, default 12). One-time codes are written to the log
+    /// unless SMS goes out over SMPP (`RECHARGE_SMPP_URL`).
+    static func portalConfiguration(_ environment: [String: String]) throws -> PortalConfiguration {
+        var portal = PortalConfiguration()
+        portal.secureCookies = environment["RECHARGE_PORTAL_INSECURE_COOKIES"].map { $0 != "1" && $0.lowercased() != "true" } ?? true
+        if let text = environment["RECHARGE_PORTAL_BCRYPT_COST"] {
+            guard let cost = UInt8(text), (4...31).contains(cost) else { throw CLIError("RECHARGE_PORTAL_BCRYPT_COST must be a whole number from 4 to 31, not '\(text)'") }
+            portal.bcryptCost = cost
+        }
+        portal.logCodes = (environment["RECHARGE_SMPP_URL"] ?? "").isEmpty
+        return portal
     }
 }

@@ -1,0 +1,212 @@
+import Foundation
+import Hummingbird
+import RechargeCore
+import RechargeStore
+
+/// Registration, login, logout and password reset. No answer says whether a number has an account: registration
+/// always sends a code (which cannot register a number that already has one), a reset answers the same whether
+/// or not it sent one, and a failed login says only that the number or the password is wrong — after the same
+/// bcrypt work either way.
+extension PortalController {
+    /// Shortest and longest password accepted (bcrypt reads at most 72 bytes).
+    static let passwordBytes = 8...72
+
+    func addAuthRoutes(to router: Router<RechargeRequestContext>) {
+        router.get("login", use: wrap(loginPage))
+        router.post("login", use: wrap(login))
+        router.post("logout", use: wrap(logout))
+        router.get("register", use: wrap(registerPage))
+        router.post("register", use: wrap(register))
+        router.get("register/verify", use: wrap(registerVerifyPage))
+        router.post("register/verify", use: wrap(registerVerify))
+        router.get("reset", use: wrap(resetPage))
+        router.post("reset", use: wrap(reset))
+        router.get("reset/verify", use: wrap(resetVerifyPage))
+        router.post("reset/verify", use: wrap(resetVerify))
+    }
+
+    @Sendable func loginPage(_ request: Request, _ visitor: Visitor) async throws -> Response {
+        if visitor.account != nil { return redirect("/dashboard", visitor) }
+        let query = request.uri.queryParameters
+        var notice: String?
+        if query.get("registered") != nil { notice = text("notice_registered", visitor) }
+        if query.get("email") != nil { notice = text("notice_registered_email", visitor) }
+        if query.get("reset") != nil { notice = text("notice_password_reset", visitor) }
+        return loginForm(visitor, phone: query.get("phone") ?? "", next: Self.localPath(query.get("next")), notice: notice)
+    }
+
+    func loginForm(_ visitor: Visitor, phone: String, next: String?, status: HTTPResponse.Status = .ok, error: String? = nil, notice: String? = nil) -> Response {
+        page("login", visitor, title: "login_title", status: status, values: ["phone": phone, "next": next ?? ""], error: error, notice: notice)
+    }
+
+    @Sendable func login(_ request: Request, _ visitor: Visitor) async throws -> Response {
+        let fields = try await form(request, visitor)
+        let typed = fields["phone"] ?? ""
+        let password = fields["password"] ?? ""
+        let next = Self.localPath(fields["next"])
+        let now = clock()
+        // The throttle is keyed by the number as normalised, registered or not, so both behave the same.
+        let key = (try? MSISDN(typed).e164) ?? String(typed.prefix(32))
+        if let until = try await accounts.loginLockedUntil(phone: key, now: now) {
+            return locked(visitor, phone: typed, next: next, until: until, now: now)
+        }
+        let credentials = try? await accounts.credentials(phone: try MSISDN(typed))
+        // A number without an account costs the same bcrypt work as a wrong password.
+        let matches = await verifyPassword(password, hash: credentials?.passwordHash ?? dummyHash)
+        guard let account = credentials?.account, matches, Self.passwordBytes.contains(password.utf8.count) else {
+            if let until = try await accounts.recordLoginFailure(phone: key, now: now) {
+                return locked(visitor, phone: typed, next: next, until: until, now: now)
+            }
+            return loginForm(visitor, phone: typed, next: next, status: .unauthorized, error: text("error_login_failed", visitor))
+        }
+        try await accounts.recordLoginSuccess(phone: key)
+        // A new session on every login (the token a visitor had before is never promoted).
+        let session = try await accounts.createSession(accountID: account.id, replacing: request.cookies[Self.sessionCookie]?.value, now: now)
+        var response = redirect(next ?? "/dashboard")
+        response.setCookie(cookie(Self.sessionCookie, session.token, maxAge: Int(AccountStore.sessionLifetime)))
+        return response
+    }
+
+    func locked(_ visitor: Visitor, phone: String, next: String?, until: Date, now: Date) -> Response {
+        let seconds = max(1, Int(until.timeIntervalSince(now).rounded(.up)))
+        var response = loginForm(visitor, phone: phone, next: next, status: .tooManyRequests,
+                                 error: text("error_login_locked", visitor, ["minutes": String((seconds + 59) / 60)]))
+        response.headers[.retryAfter] = String(seconds)
+        return response
+    }
+
+    @Sendable func logout(_ request: Request, _ visitor: Visitor) async throws -> Response {
+        _ = try await form(request, visitor)
+        if let token = request.cookies[Self.sessionCookie]?.value { try await accounts.endSession(token: token) }
+        var response = redirect("/login")
+        response.setCookie(cookie(Self.sessionCookie, "", maxAge: 0))
+        return response
+    }
+
+    // MARK: Registration
+
+    @Sendable func registerPage(_ request: Request, _ visitor: Visitor) async throws -> Response {
+        page("register", visitor, title: "register_title", values: ["phone": request.uri.queryParameters.get("phone") ?? ""])
+    }
+
+    @Sendable func register(_ request: Request, _ visitor: Visitor) async throws -> Response {
+        let fields = try await form(request, visitor)
+        let typed = fields["phone"] ?? ""
+        do {
+            let phone = try MSISDN(typed)
+            // Sent whether or not the number has an account: a code cannot register a number twice, and the
+            // answer is the same either way.
+            try await sendCode(.register, to: phone.e164, accountID: nil, language: visitor.language)
+            return redirect("/register/verify?phone=" + PortalForm.encode(phone.e164), visitor)
+        } catch {
+            let (refusal, message) = message(for: error, visitor, logger: logger)
+            return page("register", visitor, title: "register_title", status: refusal.status, values: ["phone": typed], error: message)
+        }
+    }
+
+    @Sendable func registerVerifyPage(_ request: Request, _ visitor: Visitor) async throws -> Response {
+        let phone = try MSISDN(request.uri.queryParameters.get("phone") ?? "")
+        return registerVerifyForm(visitor, phone: phone.e164, email: "")
+    }
+
+    func registerVerifyForm(_ visitor: Visitor, phone: String, email: String, status: HTTPResponse.Status = .ok, error: String? = nil) -> Response {
+        page("register_verify", visitor, title: "register_title", status: status,
+             values: ["phone": phone, "email": email, "sentTo": text("code_sent_to", visitor, ["target": Self.masked(phone: phone)])], error: error)
+    }
+
+    @Sendable func registerVerify(_ request: Request, _ visitor: Visitor) async throws -> Response {
+        let fields = try await form(request, visitor)
+        let phone = try MSISDN(fields["phone"] ?? "")
+        let code = Self.digits(fields["code"])
+        let password = fields["password"] ?? ""
+        let email = (fields["email"] ?? "").trimmingCharacters(in: .whitespaces)
+        guard Self.passwordBytes.contains(password.utf8.count) else {
+            return registerVerifyForm(visitor, phone: phone.e164, email: email, status: .badRequest, error: text("error_password_length", visitor))
+        }
+        if !email.isEmpty {
+            do { try NotificationPreferences.validate(email: email) } catch {
+                return registerVerifyForm(visitor, phone: phone.e164, email: email, status: .badRequest, error: text("error_email_invalid", visitor))
+            }
+        }
+        do {
+            let hash = await hashPassword(password)
+            let account = try await accounts.register(phone: phone, code: code, passwordHash: hash, email: nil, language: visitor.language, now: clock())
+            if !email.isEmpty {
+                // The address counts once its own code comes back (Settings → email).
+                try await sendCode(.changeEmail, to: email, accountID: account.id, language: visitor.language)
+                return redirect("/login?email=1&phone=" + PortalForm.encode(phone.e164), visitor)
+            }
+            return redirect("/login?registered=1&phone=" + PortalForm.encode(phone.e164), visitor)
+        } catch {
+            let (refusal, message) = message(for: error, visitor, logger: logger)
+            return registerVerifyForm(visitor, phone: phone.e164, email: email, status: refusal.status, error: message)
+        }
+    }
+
+    // MARK: Password reset
+
+    @Sendable func resetPage(_ request: Request, _ visitor: Visitor) async throws -> Response {
+        page("reset", visitor, title: "reset_title", values: ["phone": request.uri.queryParameters.get("phone") ?? ""])
+    }
+
+    @Sendable func reset(_ request: Request, _ visitor: Visitor) async throws -> Response {
+        let fields = try await form(request, visitor)
+        let typed = fields["phone"] ?? ""
+        let phone: MSISDN
+        do { phone = try MSISDN(typed) } catch {
+            return page("reset", visitor, title: "reset_title", status: .badRequest, values: ["phone": typed], error: text("error_phone_invalid", visitor))
+        }
+        if let account = try await accounts.credentials(phone: phone)?.account {
+            do {
+                try await sendCode(.passwordReset, to: phone.e164, accountID: account.id, language: account.language)
+            } catch AccountError.tooManyCodes {
+                // Said nowhere: a number without an account gets no code and no limit, so this one answers alike.
+                logger.notice("portal: password reset codes limited", metadata: ["phone": "\(phone.e164)"])
+            }
+        }
+        return redirect("/reset/verify?phone=" + PortalForm.encode(phone.e164), visitor)
+    }
+
+    @Sendable func resetVerifyPage(_ request: Request, _ visitor: Visitor) async throws -> Response {
+        let phone = try MSISDN(request.uri.queryParameters.get("phone") ?? "")
+        return resetVerifyForm(visitor, phone: phone.e164)
+    }
+
+    func resetVerifyForm(_ visitor: Visitor, phone: String, status: HTTPResponse.Status = .ok, error: String? = nil) -> Response {
+        page("reset_verify", visitor, title: "reset_title", status: status,
+             values: ["phone": phone, "sentTo": text("code_sent_if_registered", visitor, ["target": Self.masked(phone: phone)])], error: error)
+    }
+
+    @Sendable func resetVerify(_ request: Request, _ visitor: Visitor) async throws -> Response {
+        let fields = try await form(request, visitor)
+        let phone = try MSISDN(fields["phone"] ?? "")
+        let password = fields["password"] ?? ""
+        guard Self.passwordBytes.contains(password.utf8.count) else {
+            return resetVerifyForm(visitor, phone: phone.e164, status: .badRequest, error: text("error_password_length", visitor))
+        }
+        do {
+            try await accounts.resetPassword(phone: phone, code: Self.digits(fields["code"]), passwordHash: await hashPassword(password), now: clock())
+            return redirect("/login?reset=1&phone=" + PortalForm.encode(phone.e164), visitor)
+        } catch {
+            let (refusal, message) = message(for: error, visitor, logger: logger)
+            return resetVerifyForm(visitor, phone: phone.e164, status: refusal.status, error: message)
+        }
+    }
+
+    // MARK: Small helpers
+
+    func text(_ key: String, _ visitor: Visitor, _ values: [String: String] = [:]) -> String {
+        resources.strings.text(key, visitor.language, values)
+    }
+
+    /// A typed code with spaces or dashes dropped.
+    static func digits(_ text: String?) -> String {
+        String((text ?? "").filter { $0.isASCII && $0.isNumber })
+    }
+
+    /// `+1••••••0100`: enough to recognise one's own number.
+    static func masked(phone: String) -> String {
+        guard phone.count > 6 else { return phone }
+        return String(phone.prefix(2)) + String(repeating: "•", count: phone.count - 6) + String(phone.suffix(4))
+    }
+}

@@ -1,0 +1,180 @@
+import Foundation
+import Hummingbird
+import RechargeCore
+import RechargeStore
+
+/// Settings: language, the phone number and email notices go to (each changed only with a code sent to the new
+/// one), the password, and the lines on the account (each added only with a code sent to that line).
+extension PortalController {
+    func addSettingsRoutes(to router: Router<RechargeRequestContext>) {
+        router.get("settings", use: wrap(settingsPage))
+        router.post("settings/language", use: wrap(switchLanguage))
+        router.post("settings/password", use: wrap(changePassword))
+        router.post("settings/phone", use: wrap(startPhoneChange))
+        router.get("settings/phone/verify", use: wrap(verifyPage))
+        router.post("settings/phone/verify", use: wrap(finishPhoneChange))
+        router.post("settings/email", use: wrap(startEmailChange))
+        router.get("settings/email/verify", use: wrap(verifyPage))
+        router.post("settings/email/verify", use: wrap(finishEmailChange))
+        router.post("settings/lines", use: wrap(startAddLine))
+        router.get("settings/lines/verify", use: wrap(verifyPage))
+        router.post("settings/lines/verify", use: wrap(finishAddLine))
+        router.post("settings/lines/remove", use: wrap(removeLine))
+    }
+
+    @Sendable func settingsPage(_ request: Request, _ visitor: Visitor) async throws -> Response {
+        let query = request.uri.queryParameters
+        return try await settingsForm(visitor, notice: query.get("saved") != nil ? text("notice_saved", visitor)
+                                        : query.get("noLines") != nil ? text("notice_no_lines", visitor) : nil)
+    }
+
+    func settingsForm(_ visitor: Visitor, status: HTTPResponse.Status = .ok, error: String? = nil, notice: String? = nil,
+                      values extra: [String: Any] = [:]) async throws -> Response {
+        let account = try requireAccount(visitor)
+        let lines = try await accounts.lines(accountID: account.id).map { ["msisdn": $0.e164] }
+        let languages = NotificationLanguage.allCases.map {
+            ["value": $0.rawValue, "label": text("language_\($0.rawValue)", visitor), "selected": $0 == visitor.language] as [String: Any]
+        }
+        let values: [String: Any] = [
+            "languages": languages, "email": account.email ?? "", "hasEmail": account.email != nil,
+            "notifyPhone": account.notifyPhone?.e164 ?? "", "notifyPhoneText": account.notifyPhone?.e164 ?? text("notify_phone_each_line", visitor),
+            "ownedLines": lines, "hasLines": !lines.isEmpty, "phone": account.phone.e164,
+        ]
+        return page("settings", visitor, title: "settings_title", status: status, values: values.merging(extra) { $1 }, error: error, notice: notice)
+    }
+
+    func settingsRefusal(_ error: any Error, _ visitor: Visitor) async throws -> Response {
+        let (refusal, message) = message(for: error, visitor, logger: logger)
+        return try await settingsForm(visitor, status: refusal.status, error: message)
+    }
+
+    @Sendable func changePassword(_ request: Request, _ visitor: Visitor) async throws -> Response {
+        let account = try requireAccount(visitor)
+        let fields = try await form(request, visitor)
+        let current = fields["currentPassword"] ?? ""
+        let new = fields["newPassword"] ?? ""
+        guard let stored = try await accounts.credentials(phone: account.phone), await verifyPassword(current, hash: stored.passwordHash) else {
+            return try await settingsForm(visitor, status: .unprocessableContent, error: text("error_current_password", visitor))
+        }
+        guard Self.passwordBytes.contains(new.utf8.count) else {
+            return try await settingsForm(visitor, status: .badRequest, error: text("error_password_length", visitor))
+        }
+        try await accounts.changePassword(accountID: account.id, passwordHash: await hashPassword(new), keepingSession: visitor.session?.token ?? "", now: clock())
+        return redirect("/settings?saved=1")
+    }
+
+    // MARK: Codes to a new contact or a line
+
+    /// The page that takes the code sent to a new number, address or line.
+    @Sendable func verifyPage(_ request: Request, _ visitor: Visitor) async throws -> Response {
+        _ = try requireAccount(visitor)
+        let path = request.uri.path
+        let query = request.uri.queryParameters
+        let (field, value): (String, String)
+        if path.hasSuffix("email/verify") {
+            field = "email"
+            value = query.get("email") ?? ""
+            do { try NotificationPreferences.validate(email: value) } catch { throw PortalRefusal(status: .badRequest, key: "error_email_invalid") }
+        } else {
+            field = path.hasSuffix("lines/verify") ? "msisdn" : "phone"
+            value = try MSISDN(query.get(field) ?? "").e164
+        }
+        return verifyForm(visitor, action: path, field: field, value: value)
+    }
+
+    func verifyForm(_ visitor: Visitor, action: String, field: String, value: String, status: HTTPResponse.Status = .ok, error: String? = nil) -> Response {
+        let masked = field == "email" ? NotificationPreferences.masked(email: value) : Self.masked(phone: value)
+        return page("settings_verify", visitor, title: "settings_title", status: status, values: [
+            "action": action, "field": field, "value": value, "sentTo": text("code_sent_to", visitor, ["target": masked]),
+        ], error: error)
+    }
+
+    @Sendable func startPhoneChange(_ request: Request, _ visitor: Visitor) async throws -> Response {
+        let account = try requireAccount(visitor)
+        let fields = try await form(request, visitor)
+        do {
+            let phone = try MSISDN(fields["notifyPhone"] ?? "")
+            try await sendCode(.changePhone, to: phone.e164, accountID: account.id, language: visitor.language)
+            return redirect("/settings/phone/verify?phone=" + PortalForm.encode(phone.e164))
+        } catch {
+            return try await settingsRefusal(error, visitor)
+        }
+    }
+
+    @Sendable func finishPhoneChange(_ request: Request, _ visitor: Visitor) async throws -> Response {
+        let account = try requireAccount(visitor)
+        let fields = try await form(request, visitor)
+        let phone = try MSISDN(fields["phone"] ?? "")
+        do {
+            _ = try await accounts.changeNotifyPhone(accountID: account.id, phone: phone, code: Self.digits(fields["code"]), now: clock())
+            return redirect("/settings?saved=1")
+        } catch {
+            let (refusal, message) = message(for: error, visitor, logger: logger)
+            return verifyForm(visitor, action: "/settings/phone/verify", field: "phone", value: phone.e164, status: refusal.status, error: message)
+        }
+    }
+
+    @Sendable func startEmailChange(_ request: Request, _ visitor: Visitor) async throws -> Response {
+        let account = try requireAccount(visitor)
+        let fields = try await form(request, visitor)
+        let email = (fields["email"] ?? "").trimmingCharacters(in: .whitespaces)
+        do { try NotificationPreferences.validate(email: email) } catch {
+            return try await settingsForm(visitor, status: .badRequest, error: text("error_email_invalid", visitor))
+        }
+        do {
+            try await sendCode(.changeEmail, to: email, accountID: account.id, language: visitor.language)
+            return redirect("/settings/email/verify?email=" + PortalForm.encode(email))
+        } catch {
+            return try await settingsRefusal(error, visitor)
+        }
+    }
+
+    @Sendable func finishEmailChange(_ request: Request, _ visitor: Visitor) async throws -> Response {
+        let account = try requireAccount(visitor)
+        let fields = try await form(request, visitor)
+        let email = fields["email"] ?? ""
+        do {
+            try NotificationPreferences.validate(email: email)
+            _ = try await accounts.changeEmail(accountID: account.id, email: email, code: Self.digits(fields["code"]), now: clock())
+            return redirect("/settings?saved=1")
+        } catch {
+            let (refusal, message) = message(for: error, visitor, logger: logger)
+            return verifyForm(visitor, action: "/settings/email/verify", field: "email", value: email, status: refusal.status, error: message)
+        }
+    }
+
+    @Sendable func startAddLine(_ request: Request, _ visitor: Visitor) async throws -> Response {
+        let account = try requireAccount(visitor)
+        let fields = try await form(request, visitor)
+        do {
+            let msisdn = try MSISDN(fields["msisdn"] ?? "")
+            _ = try await services.ledger.line(msisdn)   // a number this operator does not serve gets no code
+            try await sendCode(.addLine, to: msisdn.e164, accountID: account.id, language: visitor.language)
+            return redirect("/settings/lines/verify?msisdn=" + PortalForm.encode(msisdn.e164))
+        } catch RechargeError.lineNotFound {
+            return try await settingsForm(visitor, status: .unprocessableContent, error: text("error_line_unknown", visitor))
+        } catch {
+            return try await settingsRefusal(error, visitor)
+        }
+    }
+
+    @Sendable func finishAddLine(_ request: Request, _ visitor: Visitor) async throws -> Response {
+        let account = try requireAccount(visitor)
+        let fields = try await form(request, visitor)
+        let msisdn = try MSISDN(fields["msisdn"] ?? "")
+        do {
+            try await accounts.addLine(accountID: account.id, msisdn: msisdn, code: Self.digits(fields["code"]), now: clock())
+            return redirect("/settings?saved=1")
+        } catch {
+            let (refusal, message) = message(for: error, visitor, logger: logger)
+            return verifyForm(visitor, action: "/settings/lines/verify", field: "msisdn", value: msisdn.e164, status: refusal.status, error: message)
+        }
+    }
+
+    @Sendable func removeLine(_ request: Request, _ visitor: Visitor) async throws -> Response {
+        let account = try requireAccount(visitor)
+        let fields = try await form(request, visitor)
+        try await accounts.removeLine(accountID: account.id, msisdn: try MSISDN(fields["msisdn"] ?? ""), now: clock())
+        return redirect("/settings?saved=1")
+    }
+}

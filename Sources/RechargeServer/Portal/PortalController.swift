@@ -1,0 +1,379 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdBcrypt
+import Logging
+import RechargeCore
+import RechargeStore
+
+/// How the portal treats cookies, passwords and one-time codes.
+public struct PortalConfiguration: Sendable {
+    /// `Secure` on every cookie. Browsers accept Secure cookies from http://localhost; a deployment reached over
+    /// plain http on another host turns this off (`RECHARGE_PORTAL_INSECURE_COOKIES=1`) — better: put TLS in front.
+    public var secureCookies: Bool
+    /// bcrypt's cost factor (2^cost rounds). 12 in production; tests lower it.
+    public var bcryptCost: UInt8
+    /// Writes every one-time code to the server log: the embedded default, where no SMS leaves the host.
+    public var logCodes: Bool
+
+    public init(secureCookies: Bool = true, bcryptCost: UInt8 = 12, logCodes: Bool = true) {
+        self.secureCookies = secureCookies
+        self.bcryptCost = bcryptCost
+        self.logCodes = logCodes
+    }
+}
+
+/// Who is asking: the signed-in account (if any), the language pages are shown in, and the CSRF token every
+/// form must carry back.
+struct Visitor: Sendable {
+    var language: NotificationLanguage
+    var account: Account?
+    var session: PortalSession?
+    /// The session's token, or for a visitor not signed in the `rc_csrf` cookie's value (double submit).
+    var csrf: String
+    /// Set when an anonymous visitor had no `rc_csrf` cookie yet: the response sets it.
+    var newAnonymousToken: String?
+    /// The `rc_csrf` cookie the browser sent: a form rendered before signing in (a login page left open in
+    /// another tab) carries it and is accepted too; it is as secret as the session's token.
+    var anonymousToken: String? = nil
+    var path: String
+}
+
+/// A page's answer that is not a rendered page: a redirect.
+struct PortalRedirect: Error {
+    let location: String
+}
+
+/// A refusal shown as a localized error page (or above the form that caused it).
+struct PortalRefusal: Error {
+    let status: HTTPResponse.Status
+    let key: String
+    var values: [String: String] = [:]
+    var retryAfter: Int?
+
+    static let notFound = PortalRefusal(status: .notFound, key: "error_not_found")
+    static let csrf = PortalRefusal(status: .forbidden, key: "error_csrf")
+}
+
+/// The subscriber portal: server-rendered pages (Mustache, zh-Hans and English) over the same stores the API
+/// uses. Handlers decode the form, call a store, and render; every form is CSRF-checked; every line, order and
+/// transaction shown is first checked to belong to the signed-in account (anything else is a 404, the same as a
+/// number that does not exist).
+struct PortalController: Sendable {
+    static let sessionCookie = "rc_session"
+    static let anonymousCookie = "rc_csrf"
+    static let languageCookie = "rc_lang"
+
+    let services: RechargeServices
+    let accounts: AccountStore
+    let resources: PortalResources
+    let configuration: PortalConfiguration
+    let logger: Logger
+    /// What a login with a number that has no account is checked against, so it costs the same bcrypt work.
+    let dummyHash: String
+
+    init(services: RechargeServices, resources: PortalResources, configuration: PortalConfiguration, logger: Logger) {
+        self.services = services
+        self.accounts = services.accounts
+        self.resources = resources
+        self.configuration = configuration
+        self.logger = logger
+        self.dummyHash = Bcrypt.hash("no account has this password", cost: configuration.bcryptCost)
+    }
+
+    var clock: @Sendable () -> Date { services.clock }
+
+    func addRoutes(to router: Router<RechargeRequestContext>) {
+        router.get("", use: wrap(home))
+        router.get("static/portal.css", use: stylesheet)
+        router.get("static/portal.js", use: script)
+        router.post("language", use: wrap(switchLanguage))
+        addAuthRoutes(to: router)
+        addAccountRoutes(to: router)
+        addSettingsRoutes(to: router)
+    }
+
+    // MARK: Visitor, forms and rendering
+
+    func visitor(_ request: Request) async throws -> Visitor {
+        let cookies = request.cookies
+        var account: Account?
+        var session: PortalSession?
+        if let token = cookies[Self.sessionCookie]?.value, !token.isEmpty, token.utf8.count <= 128,
+           let found = try await accounts.session(token: token, now: clock()) {
+            account = found.account
+            session = found.session
+        }
+        let chosen = cookies[Self.languageCookie].flatMap { NotificationLanguage(rawValue: $0.value) }
+        let language = chosen ?? account?.language ?? Self.language(acceptLanguage: request.headers[.acceptLanguage])
+        var csrf = session?.csrfToken ?? cookies[Self.anonymousCookie]?.value ?? ""
+        var newToken: String?
+        if csrf.isEmpty || csrf.utf8.count > 128 {
+            csrf = Self.randomToken()
+            newToken = csrf
+        }
+        let anonymous = cookies[Self.anonymousCookie]?.value
+        return Visitor(language: language, account: account, session: session, csrf: csrf, newAnonymousToken: newToken,
+                       anonymousToken: anonymous.flatMap { $0.isEmpty || $0.utf8.count > 128 ? nil : $0 }, path: request.uri.path)
+    }
+
+    /// The first language in `Accept-Language` (by q-value) that the portal speaks; English otherwise.
+    static func language(acceptLanguage: String?) -> NotificationLanguage {
+        guard let header = acceptLanguage else { return .english }
+        var best: (NotificationLanguage, Double)?
+        for part in header.split(separator: ",") {
+            let pieces = part.split(separator: ";")
+            let tag = pieces.first.map { String($0).trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+            var quality = 1.0
+            for parameter in pieces.dropFirst() {
+                let trimmed = parameter.trimmingCharacters(in: .whitespaces)
+                if trimmed.hasPrefix("q="), let value = Double(trimmed.dropFirst(2)) { quality = value }
+            }
+            let language: NotificationLanguage? = tag.hasPrefix("zh") ? (tag.contains("hant") || tag == "zh-tw" || tag == "zh-hk" ? nil : .simplifiedChinese)
+                : tag.hasPrefix("en") ? .english : nil
+            if let language, quality > 0, quality > (best?.1 ?? -1) { best = (language, quality) }
+        }
+        return best?.0 ?? .english
+    }
+
+    static func randomToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    /// The form fields of a POST, after checking its CSRF token (constant time) against the visitor's.
+    func form(_ request: Request, _ visitor: Visitor) async throws -> [String: String] {
+        let body = try await request.body.collect(upTo: 16 * 1024)
+        let fields = PortalForm.parse(String(buffer: body))
+        func same(_ a: String, _ b: String) -> Bool {
+            a.utf8.count == b.utf8.count && zip(a.utf8, b.utf8).reduce(UInt8(0), { $0 | ($1.0 ^ $1.1) }) == 0
+        }
+        guard let sent = fields["csrf"], !sent.isEmpty, visitor.newAnonymousToken == nil,
+              same(sent, visitor.csrf) || visitor.anonymousToken.map({ same(sent, $0) }) == true
+        else { throw PortalRefusal.csrf }
+        return fields
+    }
+
+    /// Renders `template` with the page furniture (strings, language, navigation, CSRF token) around `values`.
+    func page(_ template: String, _ visitor: Visitor, title: String, status: HTTPResponse.Status = .ok, values: [String: Any] = [:],
+              error: String? = nil, notice: String? = nil) -> Response {
+        var context: [String: Any] = values
+        context["t"] = resources.strings.table(visitor.language)
+        context["lang"] = visitor.language.rawValue
+        context["title"] = resources.strings.text(title, visitor.language)
+        context["csrf"] = visitor.csrf
+        context["path"] = visitor.path
+        context["signedIn"] = visitor.account != nil
+        if let account = visitor.account { context["accountPhone"] = account.phone.e164 }
+        context["isEnglish"] = visitor.language == .english
+        context["isChinese"] = visitor.language == .simplifiedChinese
+        context["nav_" + template] = true
+        if let error { context["error"] = error }
+        if let notice { context["notice"] = notice }
+        let html = resources.templates.render(template, context)
+        var response = Response(status: status, headers: Self.pageHeaders(contentType: "text/html; charset=utf-8"),
+                                body: .init(byteBuffer: ByteBuffer(string: html)))
+        setAnonymousCookie(&response, visitor)
+        return response
+    }
+
+    static func pageHeaders(contentType: String) -> HTTPFields {
+        [
+            .contentType: contentType,
+            .cacheControl: "no-store",
+            .init("Content-Security-Policy")!: "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+            .init("X-Frame-Options")!: "DENY",
+            .init("X-Content-Type-Options")!: "nosniff",
+            .init("Referrer-Policy")!: "same-origin",
+        ]
+    }
+
+    func setAnonymousCookie(_ response: inout Response, _ visitor: Visitor) {
+        if let token = visitor.newAnonymousToken {
+            response.setCookie(cookie(Self.anonymousCookie, token, sameSite: .strict))
+        }
+    }
+
+    func cookie(_ name: String, _ value: String, maxAge: Int? = nil, sameSite: Cookie.SameSite = .lax) -> Cookie {
+        Cookie(name: name, value: value, maxAge: maxAge, path: "/", secure: configuration.secureCookies, httpOnly: true, sameSite: sameSite)
+    }
+
+    func redirect(_ location: String, _ visitor: Visitor? = nil) -> Response {
+        var response = Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
+        if let visitor { setAnonymousCookie(&response, visitor) }
+        return response
+    }
+
+    /// Runs a page handler; redirects and refusals become responses, and any other error a localized error page
+    /// (its detail goes to the log, not the page).
+    func wrap(_ handler: @escaping @Sendable (Request, Visitor) async throws -> Response)
+        -> @Sendable (Request, RechargeRequestContext) async throws -> Response {
+        { request, context in
+            let visitor: Visitor
+            do {
+                visitor = try await self.visitor(request)
+            } catch {
+                context.logger.error("portal: cannot read the session", metadata: ["error": "\(error)"])
+                return page("error", Visitor(language: .english, csrf: "", path: request.uri.path), title: "error_title",
+                            status: .serviceUnavailable, error: resources.strings.text("error_unavailable", .english))
+            }
+            do {
+                return try await handler(request, visitor)
+            } catch let redirect as PortalRedirect {
+                return self.redirect(redirect.location, visitor)
+            } catch {
+                let refusal = refusal(for: error, logger: context.logger)
+                var response = page("error", visitor, title: "error_title", status: refusal.status,
+                                    error: resources.strings.text(refusal.key, visitor.language, refusal.values))
+                if let seconds = refusal.retryAfter { response.headers[.retryAfter] = String(seconds) }
+                return response
+            }
+        }
+    }
+
+    /// The localized refusal for an error a store or a form threw.
+    func refusal(for error: any Error, logger: Logger) -> PortalRefusal {
+        switch error {
+        case let refusal as PortalRefusal:
+            return refusal
+        case let error as AccountError:
+            switch error {
+            case .codeInvalid: return PortalRefusal(status: .unprocessableContent, key: "error_code_invalid")
+            case .tooManyCodes(let seconds):
+                return PortalRefusal(status: .tooManyRequests, key: "error_too_many_codes",
+                                     values: ["minutes": String(max(1, (seconds + 59) / 60))], retryAfter: seconds)
+            case .lineTaken: return PortalRefusal(status: .conflict, key: "error_line_taken")
+            case .lineNotOnAccount, .accountNotFound: return .notFound
+            }
+        case let error as VoucherError:
+            switch error {
+            case .malformedPIN: return PortalRefusal(status: .badRequest, key: "error_pin_malformed")
+            case .invalidPIN: return PortalRefusal(status: .unprocessableContent, key: "error_pin_invalid")
+            case .alreadyRedeemed: return PortalRefusal(status: .conflict, key: "error_pin_used")
+            case .expired: return PortalRefusal(status: .unprocessableContent, key: "error_pin_expired")
+            case .notActive, .blocked: return PortalRefusal(status: .unprocessableContent, key: "error_pin_not_active")
+            case .currencyMismatch: return PortalRefusal(status: .unprocessableContent, key: "error_pin_currency")
+            case .lockedOut(_, let until), .channelPaused(_, let until):
+                let seconds = max(1, Int(until.timeIntervalSince(clock()).rounded(.up)))
+                return PortalRefusal(status: .tooManyRequests, key: "error_pin_locked", values: ["minutes": String(max(1, (seconds + 59) / 60))],
+                                     retryAfter: seconds)
+            default: return PortalRefusal(status: .unprocessableContent, key: "error_pin_invalid")
+            }
+        case let error as RechargeError:
+            switch error {
+            case .invalidMSISDN: return PortalRefusal(status: .badRequest, key: "error_phone_invalid")
+            case .lineNotFound, .orderNotFound: return .notFound
+            case .lineNotActive: return PortalRefusal(status: .conflict, key: "error_line_not_active")
+            case .promotionUnavailable: return PortalRefusal(status: .unprocessableContent, key: "error_promotion")
+            case .productNotFound: return PortalRefusal(status: .unprocessableContent, key: "error_product")
+            case .paymentMethodUnavailable: return PortalRefusal(status: .unprocessableContent, key: "error_method")
+            case .invalidAmount, .nonPositiveAmount, .amountOverflow: return PortalRefusal(status: .badRequest, key: "error_amount")
+            default:
+                logger.notice("portal: request refused", metadata: ["code": "\(error.code)", "detail": "\(error.detail)"])
+                return PortalRefusal(status: Problem.status(for: error), key: "error_generic")
+            }
+        default:
+            logger.error("portal: request failed", metadata: ["error": "\(error)"])
+            return PortalRefusal(status: .internalServerError, key: "error_unavailable")
+        }
+    }
+
+    /// The localized text for a refusal, to show above the form that caused it.
+    func message(for error: any Error, _ visitor: Visitor, logger: Logger) -> (PortalRefusal, String) {
+        let refusal = refusal(for: error, logger: logger)
+        return (refusal, resources.strings.text(refusal.key, visitor.language, refusal.values))
+    }
+
+    // MARK: Pages every visitor sees
+
+    @Sendable func home(_ request: Request, _ visitor: Visitor) async throws -> Response {
+        redirect(visitor.account == nil ? "/login" : "/dashboard", visitor)
+    }
+
+    @Sendable func stylesheet(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+        Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "public, max-age=3600"],
+                 body: .init(byteBuffer: ByteBuffer(string: resources.templates.stylesheet)))
+    }
+
+    @Sendable func script(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+        Response(status: .ok, headers: [.contentType: "text/javascript; charset=utf-8", .cacheControl: "public, max-age=3600"],
+                 body: .init(byteBuffer: ByteBuffer(string: resources.templates.script)))
+    }
+
+    /// Remembers the chosen language in a cookie (a year), and on the account so its notices follow.
+    @Sendable func switchLanguage(_ request: Request, _ visitor: Visitor) async throws -> Response {
+        let fields = try await form(request, visitor)
+        guard let language = fields["language"].flatMap(NotificationLanguage.init(rawValue:)) else { throw PortalRefusal(status: .badRequest, key: "error_generic") }
+        if let account = visitor.account {
+            _ = try await accounts.setLanguage(accountID: account.id, language: language, now: clock())
+        }
+        var response = redirect(Self.localPath(fields["next"]) ?? "/", visitor)
+        response.setCookie(cookie(Self.languageCookie, language.rawValue, maxAge: 365 * 86_400))
+        return response
+    }
+
+    /// `path` when it is a path on this site (`/…`, not `//host…`), for redirects after a form.
+    static func localPath(_ path: String?) -> String? {
+        guard let path, path.hasPrefix("/"), !path.hasPrefix("//"), !path.contains("\\"), path.utf8.count <= 512,
+              !path.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value == 0x7F }) else { return nil }
+        return path
+    }
+
+    // MARK: Passwords, off the event loop
+
+    func hashPassword(_ password: String) async -> String {
+        let cost = configuration.bcryptCost
+        return await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: Bcrypt.hash(password, cost: cost)) }
+        }
+    }
+
+    func verifyPassword(_ password: String, hash: String) async -> Bool {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: Bcrypt.verify(password, hash: hash)) }
+        }
+    }
+
+    /// Sends a one-time code; logs it where no SMS leaves the host.
+    func sendCode(_ purpose: VerificationPurpose, to target: String, accountID: Int64?, language: NotificationLanguage) async throws {
+        let issued = try await accounts.issueCode(purpose: purpose, target: target, accountID: accountID, language: language, now: clock())
+        if configuration.logCodes {
+            logger.info("Verification code", metadata: ["purpose": "\(purpose.rawValue)", "to": "\(target)", "code": "\(issued.code)"])
+        }
+    }
+
+    /// The account, or a redirect to the login page that comes back here.
+    func requireAccount(_ visitor: Visitor) throws -> Account {
+        guard let account = visitor.account else {
+            throw PortalRedirect(location: "/login?next=" + PortalForm.encode(visitor.path))
+        }
+        return account
+    }
+}
+
+/// `application/x-www-form-urlencoded` bodies and query strings.
+enum PortalForm {
+    static func parse(_ text: String) -> [String: String] {
+        var fields: [String: String] = [:]
+        for pair in text.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = decode(parts[0])
+            let value = parts.count > 1 ? decode(parts[1]) : ""
+            if fields[name] == nil { fields[name] = value }
+        }
+        return fields
+    }
+
+    static func decode(_ text: Substring) -> String {
+        String(text).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
+    }
+
+    static func encode(_ text: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~/")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+    }
+}

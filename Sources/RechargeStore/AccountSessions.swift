@@ -1,0 +1,63 @@
+import Foundation
+import RechargeCore
+import SQLKit
+
+/// Portal sessions: a random token in the cookie, its SHA-256 in `account_sessions`. A session ends when idle for
+/// longer than ``AccountStore/sessionIdleTimeout`` (sliding) or ``AccountStore/sessionLifetime`` after it began.
+extension AccountStore {
+    /// A new session for the account. A login renews the session: the caller passes the token it had before
+    /// (nil: none), whose session is deleted.
+    public func createSession(accountID: Int64, replacing previousToken: String?, now: Date) async throws -> PortalSession {
+        let session = PortalSession(
+            token: Self.randomToken(), csrfToken: Self.randomToken(), accountID: accountID, expiresAt: now.addingTimeInterval(Self.sessionLifetime))
+        try await database.transaction { db in
+            if let previousToken {
+                try await db.raw("DELETE FROM account_sessions WHERE token_hash = \(bind: sha256Hex(previousToken))").run()
+            }
+            guard try await db.raw("SELECT id FROM accounts WHERE id = \(bind: accountID)").first() != nil else { throw AccountError.accountNotFound }
+            try await db.raw("""
+                INSERT INTO account_sessions (token_hash, account_id, csrf_token, created_at, last_seen_at, expires_at)
+                VALUES (\(bind: sha256Hex(session.token)), \(bind: accountID), \(bind: session.csrfToken), \(bind: now.unixMicros),
+                        \(bind: now.unixMicros), \(bind: session.expiresAt.unixMicros))
+                """).run()
+        }
+        return session
+    }
+
+    /// The session of `token` and its account, when the token is known and the session has neither been idle
+    /// too long nor outlived its lifetime; nil otherwise. Marks the session seen (at most once a minute).
+    public func session(token: String, now: Date) async throws -> (session: PortalSession, account: Account)? {
+        let hash = sha256Hex(token)
+        let found = try await database.read { db -> (PortalSession, Account, lastSeen: Date)? in
+            guard let row = try await db.raw("""
+                SELECT s.csrf_token, s.last_seen_at, s.expires_at, a.id, a.phone, a.email, a.notify_phone, a.language, a.created_at
+                FROM account_sessions s JOIN accounts a ON a.id = s.account_id
+                WHERE s.token_hash = \(bind: hash)
+                """).first() else { return nil }
+            let account = try Self.decodeAccount(row)
+            let session = PortalSession(token: token, csrfToken: try row.string("csrf_token"), accountID: account.id, expiresAt: try row.date("expires_at"))
+            return (session, account, try row.date("last_seen_at"))
+        }
+        guard let (session, account, lastSeen) = found else { return nil }
+        guard now < session.expiresAt, now.timeIntervalSince(lastSeen) <= Self.sessionIdleTimeout else {
+            try await endSession(token: token)
+            return nil
+        }
+        if now.timeIntervalSince(lastSeen) >= Self.lastSeenResolution {
+            // Conditional: of concurrent requests one writes; none moves last_seen_at back.
+            try await database.transaction { db in
+                try await db.raw("""
+                    UPDATE account_sessions SET last_seen_at = \(bind: now.unixMicros)
+                    WHERE token_hash = \(bind: hash) AND last_seen_at < \(bind: now.unixMicros)
+                    """).run()
+            }
+        }
+        return (session, account)
+    }
+
+    public func endSession(token: String) async throws {
+        try await database.transaction { db in
+            try await db.raw("DELETE FROM account_sessions WHERE token_hash = \(bind: sha256Hex(token))").run()
+        }
+    }
+}

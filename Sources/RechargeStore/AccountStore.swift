@@ -1,0 +1,300 @@
+import Crypto
+import Foundation
+import RechargeCore
+import SQLKit
+
+/// A logged-in portal session. `token` goes into the session cookie and `csrfToken` into every form; only the
+/// SHA-256 of `token` is stored. `expiresAt` is the absolute end (``AccountStore/sessionLifetime``); the session
+/// ends sooner when idle for longer than ``AccountStore/sessionIdleTimeout``.
+public struct PortalSession: Sendable, Equatable {
+    public let token: String
+    public let csrfToken: String
+    public let accountID: Int64
+    public let expiresAt: Date
+
+    public init(token: String, csrfToken: String, accountID: Int64, expiresAt: Date) {
+        self.token = token
+        self.csrfToken = csrfToken
+        self.accountID = accountID
+        self.expiresAt = expiresAt
+    }
+}
+
+/// A one-time code just issued. The code is returned so a development server can log it; it is stored only as a
+/// hash (and in the outbox event that delivers it).
+public struct IssuedCode: Sendable {
+    public let code: String
+    public let expiresAt: Date
+}
+
+/// Subscriber portal accounts: registration and password reset by one-time code, the lines an account proved
+/// it owns, the contacts and language its lines' notices use, login throttling and sessions.
+///
+/// One-time codes are single use under races: the consuming transaction selects the newest live code of the
+/// purpose and target (`FOR UPDATE` on PostgreSQL) and marks it consumed with a conditional
+/// `UPDATE … WHERE consumed_at IS NULL`, proceeding only when that changed the row. A wrong code still counts:
+/// the consuming transaction then commits the attempt (and nothing else) before the error is thrown.
+public struct AccountStore: Sendable {
+    public static let codeLifetime: TimeInterval = 600
+    public static let maxCodeAttempts = 5
+    /// Codes to one target and purpose within ``codeWindow``.
+    public static let maxCodesPerWindow = 5
+    public static let codeWindow: TimeInterval = 3600
+    public static let sessionIdleTimeout: TimeInterval = 1800
+    public static let sessionLifetime: TimeInterval = 43_200
+    /// `last_seen_at` is written at most this often per session.
+    static let lastSeenResolution: TimeInterval = 60
+
+    public let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    // MARK: One-time codes
+
+    /// Issues a 6-digit code for `purpose` to `target` (an E.164 number gets it by SMS, anything else by email),
+    /// superseding earlier unused codes of the same purpose and target, and queues its message in the same
+    /// transaction. Throws ``AccountError/tooManyCodes(retryAfterSeconds:)`` when five were issued to the target
+    /// for the purpose within the last hour.
+    public func issueCode(purpose: VerificationPurpose, target: String, accountID: Int64?, language: NotificationLanguage, now: Date) async throws -> IssuedCode {
+        let phone = try? MSISDN(target)
+        let key = Self.codeTarget(target)
+        let code = Self.randomCode()
+        let expiresAt = now.addingTimeInterval(Self.codeLifetime)
+        let dialect = database.dialect
+        try await database.transaction { db in
+            if dialect == .postgres {
+                // Two requests for one target count each other's codes: a transaction-scoped lock per (purpose, target).
+                try await db.raw("SELECT pg_advisory_xact_lock(\(bind: Self.lockKey("code|\(purpose.rawValue)|\(key)")))").run()
+            }
+            let recent = try await db.raw("""
+                SELECT created_at FROM verification_codes
+                WHERE purpose = \(bind: purpose.rawValue) AND target = \(bind: key) AND created_at > \(bind: now.addingTimeInterval(-Self.codeWindow).unixMicros)
+                ORDER BY created_at DESC LIMIT \(bind: Self.maxCodesPerWindow)
+                """).all()
+            if recent.count >= Self.maxCodesPerWindow, let oldest = recent.last {
+                let free = try oldest.date("created_at").addingTimeInterval(Self.codeWindow)
+                throw AccountError.tooManyCodes(retryAfterSeconds: max(1, Int(free.timeIntervalSince(now).rounded(.up))))
+            }
+            try await db.raw("""
+                UPDATE verification_codes SET consumed_at = \(bind: now.unixMicros)
+                WHERE purpose = \(bind: purpose.rawValue) AND target = \(bind: key) AND consumed_at IS NULL
+                """).run()
+            guard let row = try await db.raw("""
+                INSERT INTO verification_codes (purpose, target, account_id, code_hash, attempts, expires_at, created_at)
+                VALUES (\(bind: purpose.rawValue), \(bind: key), \(bind: accountID), \(bind: Self.codeHash(purpose, key, code)), 0,
+                        \(bind: expiresAt.unixMicros), \(bind: now.unixMicros))
+                RETURNING id
+                """).first() else { throw DatabaseError.invariantViolated("no id for a verification code") }
+            let id = try row.int64("id")
+            let notice = try OutgoingNotification(
+                eventKey: "code:\(id)", channel: phone == nil ? .email : .sms, recipient: phone?.e164 ?? target, language: language,
+                event: .oneTimeCode(code: code, validMinutes: Int(Self.codeLifetime / 60)))
+            try await OutboxStore.enqueue([notice], now: now, in: db)
+        }
+        return IssuedCode(code: code, expiresAt: expiresAt)
+    }
+
+    /// What a consuming transaction decided: done, or the code was refused (any wrong attempt is then committed
+    /// with the transaction, and the caller throws ``AccountError/codeInvalid``).
+    enum Checked<T: Sendable>: Sendable {
+        case done(T)
+        case refused
+
+        func get() throws -> T {
+            switch self {
+            case .done(let value): return value
+            case .refused: throw AccountError.codeInvalid
+            }
+        }
+    }
+
+    /// Inside a write transaction: consumes the live code of `purpose` for `target` (and `accountID` when given)
+    /// if `code` is it. False when there is no live code, it is used up, or `code` is wrong (then its attempt is
+    /// counted); the transaction must then write nothing else and commit.
+    static func consumeCode(_ purpose: VerificationPurpose, target: String, accountID: Int64?, code: String, now: Date,
+                            forUpdate: String, in db: any SQLDatabase) async throws -> Bool {
+        let key = codeTarget(target)
+        var query: SQLQueryString = """
+            SELECT id, code_hash, attempts FROM verification_codes
+            WHERE purpose = \(bind: purpose.rawValue) AND target = \(bind: key) AND consumed_at IS NULL AND expires_at > \(bind: now.unixMicros)
+            """
+        if let accountID { query += " AND account_id = \(bind: accountID)" }
+        query += " ORDER BY id DESC LIMIT 1\(unsafeRaw: forUpdate)"
+        guard let row = try await db.raw(query).first() else { return false }
+        let id = try row.int64("id")
+        guard try row.decode(column: "attempts", as: Int.self) < maxCodeAttempts else { return false }
+        guard constantTimeEquals(try row.string("code_hash"), codeHash(purpose, key, code)) else {
+            try await db.raw("UPDATE verification_codes SET attempts = attempts + 1 WHERE id = \(bind: id)").run()
+            return false
+        }
+        return try await db.raw("""
+            UPDATE verification_codes SET consumed_at = \(bind: now.unixMicros) WHERE id = \(bind: id) AND consumed_at IS NULL RETURNING id
+            """).first() != nil
+    }
+
+    /// Numbers are keyed in E.164, addresses in lower case, so a code finds its target however it was typed.
+    static func codeTarget(_ target: String) -> String {
+        if let phone = try? MSISDN(target) { return phone.e164 }
+        return target.trimmingCharacters(in: .whitespaces).lowercased()
+    }
+
+    static func codeHash(_ purpose: VerificationPurpose, _ target: String, _ code: String) -> String {
+        sha256Hex("\(purpose.rawValue)|\(target)|\(code)")
+    }
+
+    static func randomCode() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let value = UInt32.random(in: 0..<1_000_000, using: &generator)
+        let digits = String(value)
+        return String(repeating: "0", count: 6 - digits.count) + digits
+    }
+
+    /// 32 bytes from the system CSPRNG, base64url without padding.
+    static func randomToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        return Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
+        let left = Array(a.utf8), right = Array(b.utf8)
+        guard left.count == right.count else { return false }
+        var difference: UInt8 = 0
+        for index in left.indices { difference |= left[index] ^ right[index] }
+        return difference == 0
+    }
+
+    /// A PostgreSQL advisory lock key for a text: the first 8 bytes of its SHA-256.
+    static func lockKey(_ text: String) -> Int64 {
+        SHA256.hash(data: Array(text.utf8)).prefix(8).reduce(Int64(0)) { ($0 << 8) | Int64($1) }
+    }
+
+    // MARK: Accounts
+
+    static let accountColumns = "id, phone, email, notify_phone, language, created_at"
+
+    static func decodeAccount(_ row: any SQLRow) throws -> Account {
+        Account(
+            id: try row.int64("id"), phone: try MSISDN(try row.string("phone")), email: try row.optional("email", as: String.self),
+            notifyPhone: try row.optional("notify_phone", as: String.self).map { text throws(RechargeError) in try MSISDN(text) },
+            language: NotificationLanguage(tag: try row.string("language")), createdAt: try row.date("created_at"))
+    }
+
+    static func loadAccount(_ id: Int64, lock: String = "", in db: any SQLDatabase) async throws -> Account? {
+        try await db.raw("SELECT \(unsafeRaw: accountColumns) FROM accounts WHERE id = \(bind: id)\(unsafeRaw: lock)").first().map(decodeAccount)
+    }
+
+    /// Consumes the register code for `phone` and creates the account; the line with that number, when it exists
+    /// and is on no account, is linked to it. A number already registered is refused like a wrong code.
+    public func register(phone: MSISDN, code: String, passwordHash: String, email: String?, language: NotificationLanguage, now: Date) async throws -> Account {
+        if let email { try NotificationPreferences.validate(email: email) }
+        let forUpdate = database.forUpdate
+        let database = self.database
+        let checked = try await database.transaction { db -> Checked<Account> in
+            guard try await Self.consumeCode(.register, target: phone.e164, accountID: nil, code: code, now: now, forUpdate: forUpdate, in: db) else {
+                return .refused
+            }
+            guard try await db.raw("SELECT id FROM accounts WHERE phone = \(bind: phone.e164)").first() == nil else { throw AccountError.codeInvalid }
+            let row: (any SQLRow)?
+            do {
+                row = try await db.raw("""
+                    INSERT INTO accounts (phone, password_hash, email, notify_phone, language, created_at, updated_at)
+                    VALUES (\(bind: phone.e164), \(bind: passwordHash), \(bind: email), NULL, \(bind: language.rawValue), \(bind: now.unixMicros), \(bind: now.unixMicros))
+                    RETURNING \(unsafeRaw: Self.accountColumns)
+                    """).first()
+            } catch {
+                if database.isUniqueViolation(error) { throw AccountError.codeInvalid }
+                throw error
+            }
+            guard let row else { throw DatabaseError.invariantViolated("no row for a new account") }
+            let account = try Self.decodeAccount(row)
+            if try await db.raw("SELECT id FROM lines WHERE msisdn = \(bind: phone.e164)\(unsafeRaw: forUpdate)").first() != nil {
+                try await db.raw("""
+                    INSERT INTO account_lines (msisdn, account_id, added_at) VALUES (\(bind: phone.e164), \(bind: account.id), \(bind: now.unixMicros))
+                    ON CONFLICT (msisdn) DO NOTHING
+                    """).run()
+            }
+            return .done(account)
+        }
+        return try checked.get()
+    }
+
+    public func credentials(phone: MSISDN) async throws -> (account: Account, passwordHash: String)? {
+        try await database.read { db in
+            guard let row = try await db.raw("""
+                SELECT \(unsafeRaw: Self.accountColumns), password_hash FROM accounts WHERE phone = \(bind: phone.e164)
+                """).first() else { return nil }
+            return (try Self.decodeAccount(row), try row.string("password_hash"))
+        }
+    }
+
+    public func account(id: Int64) async throws -> Account? {
+        try await database.read { db in try await Self.loadAccount(id, in: db) }
+    }
+
+    /// Consumes a password-reset code for `phone`, sets the new hash, ends every session of the account and
+    /// clears the login throttle of the number. No code, a wrong one, or a number not registered: ``AccountError/codeInvalid``.
+    public func resetPassword(phone: MSISDN, code: String, passwordHash: String, now: Date) async throws {
+        let forUpdate = database.forUpdate
+        let checked = try await database.transaction { db -> Checked<Void> in
+            guard try await Self.consumeCode(.passwordReset, target: phone.e164, accountID: nil, code: code, now: now, forUpdate: forUpdate, in: db) else {
+                return .refused
+            }
+            guard let row = try await db.raw("""
+                UPDATE accounts SET password_hash = \(bind: passwordHash), updated_at = \(bind: now.unixMicros) WHERE phone = \(bind: phone.e164) RETURNING id
+                """).first() else { throw AccountError.codeInvalid }
+            try await db.raw("DELETE FROM account_sessions WHERE account_id = \(bind: try row.int64("id"))").run()
+            try await db.raw("DELETE FROM login_throttle WHERE phone = \(bind: phone.e164)").run()
+            return .done(())
+        }
+        try checked.get()
+    }
+
+    /// Sets the hash and ends every other session of the account (the one of `token` stays).
+    public func changePassword(accountID: Int64, passwordHash: String, keepingSession token: String, now: Date) async throws {
+        try await database.transaction { db in
+            guard try await db.raw("""
+                UPDATE accounts SET password_hash = \(bind: passwordHash), updated_at = \(bind: now.unixMicros) WHERE id = \(bind: accountID) RETURNING id
+                """).first() != nil else { throw AccountError.accountNotFound }
+            try await db.raw("""
+                DELETE FROM account_sessions WHERE account_id = \(bind: accountID) AND token_hash <> \(bind: sha256Hex(token))
+                """).run()
+        }
+    }
+
+    // MARK: Login throttle
+
+    /// When the lock on logins to `phone` ends; nil when it is not locked.
+    public func loginLockedUntil(phone: String, now: Date) async throws -> Date? {
+        try await database.read { db in
+            try await db.raw("""
+                SELECT locked_until FROM login_throttle WHERE phone = \(bind: phone) AND locked_until > \(bind: now.unixMicros)
+                """).first().map { try $0.date("locked_until") }
+        }
+    }
+
+    /// Counts a failed login; returns when the lock this failure earned ends (``LoginLockoutPolicy``), nil when none.
+    public func recordLoginFailure(phone: String, now: Date) async throws -> Date? {
+        try await database.transaction { db in
+            guard let row = try await db.raw("""
+                INSERT INTO login_throttle (phone, failures, locked_until, updated_at) VALUES (\(bind: phone), 1, NULL, \(bind: now.unixMicros))
+                ON CONFLICT (phone) DO UPDATE SET failures = login_throttle.failures + 1, updated_at = excluded.updated_at
+                RETURNING failures
+                """).first() else { throw DatabaseError.invariantViolated("no login_throttle row") }
+            guard let lock = LoginLockoutPolicy.lock(afterFailures: try row.decode(column: "failures", as: Int.self)) else { return nil }
+            let until = now.addingTimeInterval(lock)
+            try await db.raw("UPDATE login_throttle SET locked_until = \(bind: until.unixMicros) WHERE phone = \(bind: phone)").run()
+            return until
+        }
+    }
+
+    /// A successful login: the count starts again.
+    public func recordLoginSuccess(phone: String) async throws {
+        try await database.transaction { db in
+            try await db.raw("DELETE FROM login_throttle WHERE phone = \(bind: phone)").run()
+        }
+    }
+}
