@@ -37,7 +37,7 @@ extension AccountStore {
                 if try owner.int64("account_id") == accountID { return .done(()) }
                 throw AccountError.lineTaken(msisdn.e164)
             }
-            guard try await Self.consumeCode(.addLine, target: msisdn.e164, accountID: accountID, code: code, now: now, forUpdate: forUpdate, in: db) else {
+            guard try await Self.consumeCode(.addLine, target: msisdn.e164, accountID: accountID, code: code, now: now, forUpdate: forUpdate, in: db) != nil else {
                 return .refused
             }
             guard let account = try await Self.loadAccount(accountID, in: db) else { throw AccountError.accountNotFound }
@@ -75,7 +75,7 @@ extension AccountStore {
         try NotificationPreferences.validate(email: email)
         let forUpdate = database.forUpdate
         let checked = try await database.transaction { db -> Checked<Account> in
-            guard try await Self.consumeCode(.changeEmail, target: email, accountID: accountID, code: code, now: now, forUpdate: forUpdate, in: db) else {
+            guard let codeID = try await Self.consumeCode(.changeEmail, target: email, accountID: accountID, code: code, now: now, forUpdate: forUpdate, in: db) else {
                 return .refused
             }
             guard let before = try await Self.loadAccount(accountID, lock: forUpdate, in: db) else { throw AccountError.accountNotFound }
@@ -94,7 +94,7 @@ extension AccountStore {
             try await Self.setLinePreference("email", to: email, accountID: accountID, bumpingEmailVersion: true, now: now, in: db)
             if changed {
                 let notices = NotificationPreferencesStore.emailChangedNotices(
-                    eventKey: "account:\(accountID):email:\(now.unixMicros)", oldAddresses: oldAddresses, newAddress: email, language: before.language)
+                    eventKey: "account:\(accountID):email:\(codeID)", oldAddresses: oldAddresses, newAddress: email, language: before.language)
                 try await OutboxStore.enqueue(notices, now: now, in: db)
             }
             guard let after = try await Self.loadAccount(accountID, in: db) else { throw AccountError.accountNotFound }
@@ -108,7 +108,7 @@ extension AccountStore {
     public func changeNotifyPhone(accountID: Int64, phone: MSISDN, code: String, now: Date) async throws -> Account {
         let forUpdate = database.forUpdate
         let checked = try await database.transaction { db -> Checked<Account> in
-            guard try await Self.consumeCode(.changePhone, target: phone.e164, accountID: accountID, code: code, now: now, forUpdate: forUpdate, in: db) else {
+            guard try await Self.consumeCode(.changePhone, target: phone.e164, accountID: accountID, code: code, now: now, forUpdate: forUpdate, in: db) != nil else {
                 return .refused
             }
             guard let row = try await db.raw("""

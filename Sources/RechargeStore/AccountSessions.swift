@@ -38,7 +38,8 @@ extension AccountStore {
             let session = PortalSession(token: token, csrfToken: try row.string("csrf_token"), accountID: account.id, expiresAt: try row.date("expires_at"))
             return (session, account, try row.date("last_seen_at"))
         }
-        guard let (session, account, lastSeen) = found else { return nil }
+        guard let found else { return nil }
+        let (session, account, lastSeen) = found
         guard now < session.expiresAt, now.timeIntervalSince(lastSeen) <= Self.sessionIdleTimeout else {
             try await endSession(token: token)
             return nil

@@ -68,6 +68,9 @@ public struct AccountStore: Sendable {
                 // Two requests for one target count each other's codes: a transaction-scoped lock per (purpose, target).
                 try await db.raw("SELECT pg_advisory_xact_lock(\(bind: Self.lockKey("code|\(purpose.rawValue)|\(key)")))").run()
             }
+            if let accountID, try await db.raw("SELECT id FROM accounts WHERE id = \(bind: accountID)").first() == nil {
+                throw AccountError.accountNotFound
+            }
             let recent = try await db.raw("""
                 SELECT created_at FROM verification_codes
                 WHERE purpose = \(bind: purpose.rawValue) AND target = \(bind: key) AND created_at > \(bind: now.addingTimeInterval(-Self.codeWindow).unixMicros)
@@ -111,10 +114,11 @@ public struct AccountStore: Sendable {
     }
 
     /// Inside a write transaction: consumes the live code of `purpose` for `target` (and `accountID` when given)
-    /// if `code` is it. False when there is no live code, it is used up, or `code` is wrong (then its attempt is
-    /// counted); the transaction must then write nothing else and commit.
+    /// if `code` is it, and returns its id. Nil when there is no live code, it is used up, or `code` is wrong (then
+    /// its attempt is counted); the transaction must then write nothing else and commit.
+    @discardableResult
     static func consumeCode(_ purpose: VerificationPurpose, target: String, accountID: Int64?, code: String, now: Date,
-                            forUpdate: String, in db: any SQLDatabase) async throws -> Bool {
+                            forUpdate: String, in db: any SQLDatabase) async throws -> Int64? {
         let key = codeTarget(target)
         var query: SQLQueryString = """
             SELECT id, code_hash, attempts FROM verification_codes
@@ -122,16 +126,16 @@ public struct AccountStore: Sendable {
             """
         if let accountID { query += " AND account_id = \(bind: accountID)" }
         query += " ORDER BY id DESC LIMIT 1\(unsafeRaw: forUpdate)"
-        guard let row = try await db.raw(query).first() else { return false }
+        guard let row = try await db.raw(query).first() else { return nil }
         let id = try row.int64("id")
-        guard try row.decode(column: "attempts", as: Int.self) < maxCodeAttempts else { return false }
+        guard try row.decode(column: "attempts", as: Int.self) < maxCodeAttempts else { return nil }
         guard constantTimeEquals(try row.string("code_hash"), codeHash(purpose, key, code)) else {
             try await db.raw("UPDATE verification_codes SET attempts = attempts + 1 WHERE id = \(bind: id)").run()
-            return false
+            return nil
         }
         return try await db.raw("""
             UPDATE verification_codes SET consumed_at = \(bind: now.unixMicros) WHERE id = \(bind: id) AND consumed_at IS NULL RETURNING id
-            """).first() != nil
+            """).first() != nil ? id : nil
     }
 
     /// Numbers are keyed in E.164, addresses in lower case, so a code finds its target however it was typed.
@@ -194,7 +198,7 @@ public struct AccountStore: Sendable {
         let forUpdate = database.forUpdate
         let database = self.database
         let checked = try await database.transaction { db -> Checked<Account> in
-            guard try await Self.consumeCode(.register, target: phone.e164, accountID: nil, code: code, now: now, forUpdate: forUpdate, in: db) else {
+            guard try await Self.consumeCode(.register, target: phone.e164, accountID: nil, code: code, now: now, forUpdate: forUpdate, in: db) != nil else {
                 return .refused
             }
             guard try await db.raw("SELECT id FROM accounts WHERE phone = \(bind: phone.e164)").first() == nil else { throw AccountError.codeInvalid }
@@ -240,7 +244,7 @@ public struct AccountStore: Sendable {
     public func resetPassword(phone: MSISDN, code: String, passwordHash: String, now: Date) async throws {
         let forUpdate = database.forUpdate
         let checked = try await database.transaction { db -> Checked<Void> in
-            guard try await Self.consumeCode(.passwordReset, target: phone.e164, accountID: nil, code: code, now: now, forUpdate: forUpdate, in: db) else {
+            guard try await Self.consumeCode(.passwordReset, target: phone.e164, accountID: nil, code: code, now: now, forUpdate: forUpdate, in: db) != nil else {
                 return .refused
             }
             guard let row = try await db.raw("""
