@@ -452,3 +452,15 @@ struct PortalLocaleTests {
         }
     }
 }
+
+@Suite("Portal: strings")
+struct PortalStringsTests {
+    @Test func placeholdersAreFilledOnceEach() {
+        let strings = PortalStrings(tables: [.english: ["a": "{x} and {y}, {x}; {unknown} {", "b": "no braces"], .simplifiedChinese: ["a": "{y}与{x}"]])
+        #expect(strings.text("a", .english, ["x": "1", "y": "{x}"]) == "1 and {x}, 1; {unknown} {")
+        #expect(strings.text("a", .simplifiedChinese, ["x": "甲", "y": "乙"]) == "乙与甲")
+        #expect(strings.text("b", .simplifiedChinese) == "no braces")   // English when the language lacks it
+        #expect(strings.text("missing", .english) == "missing")
+        #expect(PortalStrings.escapeHTML(#"<b>"Tom" & 'Jerry'</b>"#) == "&lt;b&gt;&quot;Tom&quot; &amp; &#39;Jerry&#39;&lt;/b&gt;")
+    }
+}

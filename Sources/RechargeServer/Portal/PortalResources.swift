@@ -55,11 +55,24 @@ struct PortalStrings: Sendable {
     /// The text for `key` with `{name}` placeholders replaced; English when the language lacks it (the locale test
     /// keeps both files complete), the key itself as a last resort so a gap is visible, never a crash.
     func text(_ key: String, _ language: NotificationLanguage, _ values: [String: String] = [:]) -> String {
-        var text = tables[language]?[key] ?? tables[.english]?[key] ?? key
-        for (name, value) in values {
-            text = text.replacingOccurrences(of: "{\(name)}", with: value)
+        let text = tables[language]?[key] ?? tables[.english]?[key] ?? key
+        guard !values.isEmpty, text.utf8.contains(UInt8(ascii: "{")) else { return text }
+        // One pass over the text (Foundation's replacingOccurrences per value was 4 % of a dashboard).
+        var result = ""
+        result.reserveCapacity(text.utf8.count + 32)
+        var rest = Substring(text)
+        while let open = rest.firstIndex(of: "{") {
+            result += rest[..<open]
+            guard let close = rest[open...].firstIndex(of: "}") else {
+                rest = rest[open...]
+                break
+            }
+            let name = String(rest[rest.index(after: open)..<close])
+            if let value = values[name] { result += value } else { result += rest[open...close] }
+            rest = rest[rest.index(after: close)...]
         }
-        return text
+        result += rest
+        return result
     }
 }
 
