@@ -331,7 +331,7 @@ struct PaymentWebhooksController {
         let html = """
             <!doctype html>
             <html lang="\(zh ? "zh-Hans" : "en")"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-            <title>\(zh ? "沙盒支付" : "Sandbox checkout")</title>
+            <title>\(zh ? "沙盒支付" : "Sandbox checkout")</title><link rel="icon" href="data:,">
             <style>body{font-family:system-ui,sans-serif;max-width:28em;margin:2em auto;padding:0 1em;color:#111}button{font-size:1.1em;padding:.6em 1.2em;margin:.3em 0;width:100%;background:#0b57d0;color:#fff;border:0;border-radius:6px}button.secondary{background:#5f6368}.note{color:#444;font-size:.9em}</style>
             </head><body>
             <h1>\(zh ? "沙盒支付" : "Sandbox checkout")</h1>

@@ -43,10 +43,10 @@ extension PortalController {
 
     static func money(_ money: Money) -> String { "\(money.decimalString) \(money.currency.code)" }
 
-    /// The valid main-currency balance of a line.
+    /// The valid main-currency balance of a line: what is left, not counting a postpaid line's credit limit.
     static func mainBalance(_ summary: BalanceSummary) -> Money {
         let total = summary.totals.first { $0.kind == .monetary && $0.unit == summary.line.currency.code }
-        return Money(micros: total?.available ?? 0, currency: summary.line.currency)
+        return Money(micros: total?.remaining ?? 0, currency: summary.line.currency)
     }
 
     /// A bucket amount for people: money with its currency, data in GB or MB with two decimals (integer

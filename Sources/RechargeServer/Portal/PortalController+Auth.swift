@@ -57,7 +57,8 @@ extension PortalController {
             if let until = try await accounts.recordLoginFailure(phone: key, now: now) {
                 return locked(visitor, phone: typed, next: next, until: until, now: now)
             }
-            return loginForm(visitor, phone: typed, next: next, status: .unauthorized, error: text("error_login_failed", visitor))
+            // 200, not 401: a form page, and 401 would need a WWW-Authenticate challenge no browser could answer.
+            return loginForm(visitor, phone: typed, next: next, error: text("error_login_failed", visitor))
         }
         try await accounts.recordLoginSuccess(phone: key)
         // A new session on every login (the token a visitor had before is never promoted).
