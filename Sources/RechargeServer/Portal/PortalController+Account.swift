@@ -74,9 +74,10 @@ extension PortalController {
         Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "UTC")!).year().month().day().format(date)
     }
 
+    /// `2026-11-28 07:25 UTC`.
     static func minute(_ date: Date) -> String {
-        let text = Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "UTC")!).format(date)
-        return text.replacingOccurrences(of: "T", with: " ").replacingOccurrences(of: "Z", with: " UTC")
+        let text = Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "UTC")!).format(date)   // 2026-11-28T07:25:17Z
+        return String(text.prefix(10)) + " " + String(text.dropFirst(11).prefix(5)) + " UTC"
     }
 
     // MARK: Dashboard
@@ -317,7 +318,7 @@ extension PortalController {
             receipt.promotions.isEmpty ? nil : row("receipt_promotions", receipt.promotions.joined(separator: ", ")),
             allowances.isEmpty ? nil : row("receipt_allowances", allowances),
             row("receipt_validity", receipt.validityDays.map { text("validity_days", visitor, ["days": String($0)]) }),
-            row("receipt_balance_after", money(receipt.balanceAfter)), row("receipt_paid_at", receipt.paidAt),
+            row("receipt_balance_after", money(receipt.balanceAfter)), row("receipt_paid_at", order.paidAt.map(Self.minute) ?? receipt.paidAt),
             row("receipt_state", text("order_state_\(receipt.state.rawValue)", visitor)),
         ].compactMap { $0 }
         return page("receipt", visitor, title: "receipt_title", values: ["rows": rows, "heading": text("receipt_title", visitor), "back": "/orders/\(order.id)"])
