@@ -461,6 +461,6 @@ struct PortalStringsTests {
         #expect(strings.text("a", .simplifiedChinese, ["x": "甲", "y": "乙"]) == "乙与甲")
         #expect(strings.text("b", .simplifiedChinese) == "no braces")   // English when the language lacks it
         #expect(strings.text("missing", .english) == "missing")
-        #expect(PortalStrings.escapeHTML(#"<b>"Tom" & 'Jerry'</b>"#) == "&lt;b&gt;&quot;Tom&quot; &amp; &#39;Jerry&#39;&lt;/b&gt;")
+        #expect(PortalStrings(tables: [.english: ["x": #"<b>"Tom" & 'Jerry'</b>"#]]).escapedTable(.english)["x"] == "&lt;b&gt;&quot;Tom&quot; &amp; &#39;Jerry&#39;&lt;/b&gt;")
     }
 }

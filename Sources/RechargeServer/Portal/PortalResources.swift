@@ -4,7 +4,7 @@ import RechargeCore
 
 /// The portal's strings, one JSON file per language (`Resources/portal/locales/<language>.json`, flat
 /// `key → text`). Texts may hold `{name}` placeholders, filled by ``text(_:_:_:)``. Templates never hold a
-/// user-facing word of their own: they show `{{t.key}}` or values prepared here.
+/// user-facing word of their own: they show `{{{t.key}}}` or values prepared here.
 struct PortalStrings: Sendable {
     let tables: [NotificationLanguage: [String: String]]
     /// The same texts HTML-escaped once, at load: templates show them with `{{{t.key}}}`, so a page does not escape
@@ -13,24 +13,7 @@ struct PortalStrings: Sendable {
 
     init(tables: [NotificationLanguage: [String: String]]) {
         self.tables = tables
-        self.escapedTables = tables.mapValues { $0.mapValues(Self.escapeHTML) }
-    }
-
-    static func escapeHTML(_ text: String) -> String {
-        guard text.utf8.contains(where: { $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "'") })
-        else { return text }
-        var result = ""
-        for character in text {
-            switch character {
-            case "&": result += "&amp;"
-            case "<": result += "&lt;"
-            case ">": result += "&gt;"
-            case "\"": result += "&quot;"
-            case "'": result += "&#39;"
-            default: result.append(character)
-            }
-        }
-        return result
+        self.escapedTables = tables.mapValues { $0.mapValues(OutboxController.escape) }
     }
 
     /// Loads `<language>.json` for every ``NotificationLanguage`` from `directory`.
