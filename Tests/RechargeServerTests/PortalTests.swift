@@ -273,6 +273,28 @@ struct PortalSecurityTests {
         }
     }
 
+    /// Guesses sent all at once cannot slip under the limit: each takes its number from one counter before bcrypt.
+    @Test(arguments: [Backend.sqlite, .postgres])
+    func parallelGuessesAreCountedBeforeThePasswordIsChecked(_ backend: Backend) async throws {
+        guard backend == .sqlite || TestDatabase.postgresAvailable else { return }
+        try await PortalHarness.run(backend) { portal in
+            _ = try await portal.signUp("+14155550100")
+            let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for _ in 0..<30 {
+                    group.addTask {
+                        let visitor = portal.visitor()
+                        try await visitor.get("/login")
+                        return try await visitor.post("/login", ["phone": "+14155550100", "password": "wrong password"]).status
+                    }
+                }
+                return try await group.reduce(into: [HTTPResponse.Status]()) { $0.append($1) }
+            }
+            // Four wrong passwords are checked; every other guess is refused by the lock without reaching bcrypt.
+            #expect(statuses.filter { $0 == .ok }.count == 4)
+            #expect(statuses.filter { $0 == .tooManyRequests }.count == 26)
+        }
+    }
+
     @Test func noAnswerSaysWhetherANumberIsRegistered() async throws {
         try await PortalHarness.run { portal in
             _ = try await portal.signUp("+14155550100")

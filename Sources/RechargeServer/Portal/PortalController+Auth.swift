@@ -50,13 +50,15 @@ extension PortalController {
         if let until = try await accounts.loginLockedUntil(phone: key, now: now) {
             return locked(visitor, phone: typed, next: next, until: until, now: now)
         }
+        // The attempt counts as a failure before the password is checked (a success clears it): attempts sent in
+        // parallel each take a number from one atomic counter, so no more than the policy allows reach bcrypt.
+        if let until = try await accounts.recordLoginFailure(phone: key, now: now) {
+            return locked(visitor, phone: typed, next: next, until: until, now: now)
+        }
         let credentials = try? await accounts.credentials(phone: try MSISDN(typed))
         // A number without an account costs the same bcrypt work as a wrong password.
         let matches = await verifyPassword(password, hash: credentials?.passwordHash ?? dummyHash)
         guard let account = credentials?.account, matches, Self.passwordBytes.contains(password.utf8.count) else {
-            if let until = try await accounts.recordLoginFailure(phone: key, now: now) {
-                return locked(visitor, phone: typed, next: next, until: until, now: now)
-            }
             // 200, not 401: a form page, and 401 would need a WWW-Authenticate challenge no browser could answer.
             return loginForm(visitor, phone: typed, next: next, error: text("error_login_failed", visitor))
         }
