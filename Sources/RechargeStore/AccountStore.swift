@@ -155,12 +155,25 @@ public struct AccountStore: Sendable {
         return String(repeating: "0", count: 6 - digits.count) + digits
     }
 
-    /// 32 bytes from the system CSPRNG, base64url without padding.
-    static func randomToken() -> String {
+    /// 32 bytes from the system CSPRNG (four 64-bit draws), base64url without padding: 43 characters. Session
+    /// and CSRF tokens here, and the portal's anonymous CSRF tokens (made on every first page view: kept cheap).
+    public static func randomToken() -> String {
         var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
-        return Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(33)
+        for _ in 0..<4 {
+            let word = generator.next()
+            for shift in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: word >> UInt64(shift))) }
+        }
+        bytes.append(0)   // pads the last group of three; its characters are dropped
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(44)
+        for index in stride(from: 0, to: 33, by: 3) {
+            let group = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2])
+            for shift in [18, 12, 6, 0] { text.append(alphabet[Int(group >> UInt32(shift) & 63)]) }
+        }
+        return String(decoding: text.prefix(43), as: UTF8.self)
     }
 
     static func constantTimeEquals(_ a: String, _ b: String) -> Bool {

@@ -137,25 +137,8 @@ struct PortalController: Sendable {
         return best?.0 ?? .english
     }
 
-    /// 32 bytes from the system CSPRNG (four 64-bit draws), base64url without padding: 43 characters.
-    static func randomToken() -> String {
-        var generator = SystemRandomNumberGenerator()
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(33)
-        for _ in 0..<4 {
-            let word = generator.next()
-            for shift in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: word >> UInt64(shift))) }
-        }
-        bytes.append(0)   // padding for the last group of three; its characters are dropped
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(44)
-        for index in stride(from: 0, to: 33, by: 3) {
-            let group = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2])
-            for shift in [18, 12, 6, 0] { text.append(alphabet[Int(group >> UInt32(shift) & 63)]) }
-        }
-        return String(decoding: text.prefix(43), as: UTF8.self)
-    }
+    /// A new random token (CSRF, a review page's order key): the maker of session tokens.
+    static func randomToken() -> String { AccountStore.randomToken() }
 
     /// The form fields of a POST, after checking its CSRF token (constant time) against the visitor's.
     func form(_ request: Request, _ visitor: Visitor) async throws -> [String: String] {
