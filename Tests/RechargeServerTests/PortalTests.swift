@@ -149,6 +149,31 @@ struct PortalJourneyTests {
         }
     }
 
+    /// An email given at registration counts only once its own code comes back; logging in leads straight to that page.
+    @Test func emailGivenAtRegistrationIsConfirmedByItsCode() async throws {
+        try await PortalHarness.run { portal in
+            let visitor = portal.visitor()
+            try await visitor.get("/register")
+            try await visitor.post("/register", ["phone": "+14155550100"])
+            let code = try #require(try await portal.code(to: "+14155550100"))
+            let verified = try await visitor.post("/register/verify", ["phone": "+14155550100", "code": code, "password": "correct horse 1", "email": "Li.Wei@example.com"])
+            let login = try #require(verified.headers[.location])
+            #expect(login.hasPrefix("/login?email=1&phone=%2B14155550100&next="))
+            let page = try await visitor.get(login)
+            #expect(page.html.contains(#"name="next" value="/settings/email/verify?email=Li.Wei%40example.com""#))
+            let account = try #require(try await portal.services.accounts.credentials(phone: try MSISDN("+14155550100"))?.account)
+            #expect(account.email == nil)
+            let signedIn = try await visitor.post("/login", ["phone": "+14155550100", "password": "correct horse 1", "next": "/settings/email/verify?email=Li.Wei%40example.com"])
+            #expect(signedIn.headers[.location] == "/settings/email/verify?email=Li.Wei%40example.com")
+            #expect(try await visitor.get("/settings/email/verify?email=Li.Wei%40example.com").html.contains(#"value="Li.Wei@example.com""#))
+            let emailCode = try #require(try await portal.code(to: "Li.Wei@example.com"))
+            #expect(try await visitor.post("/settings/email/verify", ["email": "Li.Wei@example.com", "code": "999999" == emailCode ? "000000" : "999999"]).status == .unprocessableContent)
+            let confirmed = try await visitor.post("/settings/email/verify", ["email": "Li.Wei@example.com", "code": emailCode])
+            #expect(confirmed.headers[.location] == "/settings?saved=1")
+            #expect(try await portal.services.accounts.credentials(phone: try MSISDN("+14155550100"))?.account.email == "Li.Wei@example.com")
+        }
+    }
+
     @Test func addingALineNeedsItsCode() async throws {
         try await PortalHarness.run { portal in
             let me = try await portal.signUp("+14155550100")

@@ -135,9 +135,10 @@ extension PortalController {
             let hash = await hashPassword(password)
             let account = try await accounts.register(phone: phone, code: code, passwordHash: hash, email: nil, language: visitor.language, now: clock())
             if !email.isEmpty {
-                // The address counts once its own code comes back (Settings → email).
+                // The address counts once its own code comes back: after logging in, the page that takes it.
                 try await sendCode(.changeEmail, to: email, accountID: account.id, language: visitor.language)
-                return redirect("/login?email=1&phone=" + PortalForm.encode(phone.e164), visitor)
+                let verify = "/settings/email/verify?email=" + PortalForm.encode(email)
+                return redirect("/login?email=1&phone=" + PortalForm.encode(phone.e164) + "&next=" + PortalForm.encode(verify), visitor)
             }
             return redirect("/login?registered=1&phone=" + PortalForm.encode(phone.e164), visitor)
         } catch {
