@@ -29,6 +29,8 @@ public final class ReminderService: Service {
     let store: ReminderStore
     /// Auto-renewal of packs, run in the same round by the lease holder; nil: none.
     let renewals: PackRenewalStore?
+    /// Portal accounts whose dead sessions, old codes and stale login counts the round sweeps; nil: none.
+    let accounts: AccountStore?
     let configuration: Configuration
     let clock: @Sendable () -> Date
     /// This instance's name in the lease table.
@@ -36,7 +38,7 @@ public final class ReminderService: Service {
     let logger: Logger
 
     public init(
-        store: ReminderStore, renewals: PackRenewalStore? = nil, configuration: Configuration = Configuration(),
+        store: ReminderStore, renewals: PackRenewalStore? = nil, accounts: AccountStore? = nil, configuration: Configuration = Configuration(),
         clock: @escaping @Sendable () -> Date = { Date() },
         holder: String = "pid-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8).lowercased())",
         logger: Logger = Logger(label: "recharge.reminders")
@@ -44,6 +46,7 @@ public final class ReminderService: Service {
         precondition(configuration.interval > .zero, "the reminder interval must be positive")
         self.store = store
         self.renewals = renewals
+        self.accounts = accounts
         self.configuration = configuration
         self.clock = clock
         self.holder = holder
@@ -85,6 +88,14 @@ public final class ReminderService: Service {
             let pass = try await renewals.renewDue(now: now)
             if pass.renewed + pass.failed > 0 {
                 logger.info("pack renewals", metadata: ["renewed": "\(pass.renewed)", "failed": "\(pass.failed)"])
+            }
+        }
+        if let accounts {
+            let swept = try await accounts.sweep(now: now)
+            if swept.sessions + swept.codes + swept.loginCounts > 0 {
+                logger.info("portal records swept", metadata: [
+                    "sessions": "\(swept.sessions)", "codes": "\(swept.codes)", "loginCounts": "\(swept.loginCounts)",
+                ])
             }
         }
         return scan

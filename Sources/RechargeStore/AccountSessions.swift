@@ -62,3 +62,42 @@ extension AccountStore {
         }
     }
 }
+
+extension AccountStore {
+    /// What a sweep deleted.
+    public struct Sweep: Sendable, Equatable {
+        public let sessions: Int
+        public let codes: Int
+        public let loginCounts: Int
+
+        public init(sessions: Int, codes: Int, loginCounts: Int) {
+            self.sessions = sessions
+            self.codes = codes
+            self.loginCounts = loginCounts
+        }
+    }
+
+    /// Deletes what can no longer be used, so the tables do not grow with every visitor: sessions past their
+    /// lifetime or idle timeout; codes a day past their expiry (long after the hourly limit stopped counting
+    /// them); the failed-login counts of numbers neither locked nor tried for a day (a count older than that
+    /// starts again). Run by the lease holder's reminder round.
+    public func sweep(now: Date) async throws -> Sweep {
+        try await database.transaction { db in
+            let sessions = try await db.raw("""
+                DELETE FROM account_sessions
+                WHERE expires_at <= \(bind: now.unixMicros) OR last_seen_at < \(bind: now.addingTimeInterval(-Self.sessionIdleTimeout).unixMicros)
+                RETURNING account_id
+                """).all().count
+            let codes = try await db.raw("""
+                DELETE FROM verification_codes WHERE expires_at < \(bind: now.addingTimeInterval(-86_400).unixMicros) RETURNING id
+                """).all().count
+            let counts = try await db.raw("""
+                DELETE FROM login_throttle
+                WHERE updated_at < \(bind: now.addingTimeInterval(-86_400).unixMicros)
+                  AND (locked_until IS NULL OR locked_until <= \(bind: now.unixMicros))
+                RETURNING phone
+                """).all().count
+            return Sweep(sessions: sessions, codes: codes, loginCounts: counts)
+        }
+    }
+}

@@ -141,7 +141,7 @@ struct Serve: AsyncParsableCommand {
                 logger.notice("Validity reminders are off in this process: another node scans for them")
             } else {
                 running.append(.init(service: ReminderService(
-                    store: ReminderStore(database: db), renewals: services.renewals,
+                    store: ReminderStore(database: db), renewals: services.renewals, accounts: services.accounts,
                     configuration: .init(interval: .seconds(interval)),
                     logger: logger)))
             }

@@ -379,6 +379,32 @@ struct PortalSecurityTests {
         }
     }
 
+    /// The reminder round sweeps dead sessions, old codes and stale login counts; live ones stay.
+    @Test func sweepDeletesOnlyWhatCanNoLongerBeUsed() async throws {
+        try await PortalHarness.run { portal in
+            _ = try await portal.signUp("+14155550100")
+            let accounts = portal.services.accounts
+            let now = PortalHarness.now
+            let account = try #require(try await accounts.credentials(phone: try MSISDN("+14155550100"))?.account)
+            let idle = try await accounts.createSession(accountID: account.id, replacing: nil, now: now)
+            let later = now.addingTimeInterval(AccountStore.sessionIdleTimeout + 60)
+            let live = try await accounts.createSession(accountID: account.id, replacing: nil, now: later)
+            _ = try await accounts.recordLoginFailure(phone: "+14155550177", now: now)
+            _ = try await accounts.recordLoginFailure(phone: "+14155550188", now: later.addingTimeInterval(86_000))
+            #expect(try await accounts.sweep(now: now) == AccountStore.Sweep(sessions: 0, codes: 0, loginCounts: 0))
+            // Half an hour on: the sign-up's session and `idle` are idle too long; the live one stays usable.
+            #expect(try await accounts.sweep(now: later) == AccountStore.Sweep(sessions: 2, codes: 0, loginCounts: 0))
+            #expect(try await accounts.session(token: idle.token, now: later) == nil)
+            #expect(try await accounts.session(token: live.token, now: later) != nil)
+            // A day on: that session too, the register code (a day past its expiry), the count of +1…177 (the count of
+            // +1…188, tried since, stays).
+            let dayLater = later.addingTimeInterval(86_400)
+            #expect(try await accounts.sweep(now: dayLater) == AccountStore.Sweep(sessions: 1, codes: 1, loginCounts: 1))
+            #expect(try await accounts.sweep(now: dayLater) == AccountStore.Sweep(sessions: 0, codes: 0, loginCounts: 0))
+            #expect(try await accounts.loginLockedUntil(phone: "+14155550188", now: dayLater) == nil)
+        }
+    }
+
     @Test func anonymousTokensAreRandomBase64URL() {
         let tokens = (0..<2000).map { _ in PortalController.randomToken() }
         #expect(Set(tokens).count == tokens.count)
