@@ -57,7 +57,9 @@ extension PortalController {
         }
         let credentials = try? await accounts.credentials(phone: try MSISDN(typed))
         // A number without an account costs the same bcrypt work as a wrong password.
-        let matches = await verifyPassword(password, hash: credentials?.passwordHash ?? dummyHash)
+        let hash: String
+        if let stored = credentials?.passwordHash { hash = stored } else { hash = await dummyHash() }
+        let matches = await verifyPassword(password, hash: hash)
         guard let account = credentials?.account, matches, Self.passwordBytes.contains(password.utf8.count) else {
             // 200, not 401: a form page, and 401 would need a WWW-Authenticate challenge no browser could answer.
             return loginForm(visitor, phone: typed, next: next, error: text("error_login_failed", visitor))

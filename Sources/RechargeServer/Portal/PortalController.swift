@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdBcrypt
 import Logging
+import NIOConcurrencyHelpers
 import RechargeCore
 import RechargeStore
 
@@ -70,8 +71,9 @@ struct PortalController: Sendable {
     let resources: PortalResources
     let configuration: PortalConfiguration
     let logger: Logger
-    /// What a login with a number that has no account is checked against, so it costs the same bcrypt work.
-    let dummyHash: String
+    /// What a login with a number that has no account is checked against, so it costs the same bcrypt work; made on
+    /// first use (off the event loop), not when the router is built.
+    let dummy = NIOLockedValueBox<String?>(nil)
 
     init(services: RechargeServices, resources: PortalResources, configuration: PortalConfiguration, logger: Logger) {
         self.services = services
@@ -79,7 +81,6 @@ struct PortalController: Sendable {
         self.resources = resources
         self.configuration = configuration
         self.logger = logger
-        self.dummyHash = Bcrypt.hash("no account has this password", cost: configuration.bcryptCost)
     }
 
     var clock: @Sendable () -> Date { services.clock }
@@ -324,6 +325,15 @@ struct PortalController: Sendable {
         let cost = configuration.bcryptCost
         return await withCheckedContinuation { continuation in
             DispatchQueue.global().async { continuation.resume(returning: Bcrypt.hash(password, cost: cost)) }
+        }
+    }
+
+    func dummyHash() async -> String {
+        if let hash = dummy.withLockedValue({ $0 }) { return hash }
+        let made = await hashPassword("no account has this password")
+        return dummy.withLockedValue { stored in
+            if stored == nil { stored = made }
+            return stored ?? made
         }
     }
 
