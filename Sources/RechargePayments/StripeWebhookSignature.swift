@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import RechargeCore
 
 /// Verifies Stripe's `Stripe-Signature` webhook header against the raw request body, and signs bodies the
 /// same way for our own tests and the sandbox provider.

@@ -129,7 +129,7 @@ public struct AccountStore: Sendable {
         guard let row = try await db.raw(query).first() else { return nil }
         let id = try row.int64("id")
         guard try row.decode(column: "attempts", as: Int.self) < maxCodeAttempts else { return nil }
-        guard constantTimeEquals(try row.string("code_hash"), codeHash(purpose, key, code)) else {
+        guard ConstantTime.equal(try row.string("code_hash").utf8, codeHash(purpose, key, code).utf8) else {
             try await db.raw("UPDATE verification_codes SET attempts = attempts + 1 WHERE id = \(bind: id)").run()
             return nil
         }
@@ -174,14 +174,6 @@ public struct AccountStore: Sendable {
             for shift in [18, 12, 6, 0] { text.append(alphabet[Int(group >> UInt32(shift) & 63)]) }
         }
         return String(decoding: text.prefix(43), as: UTF8.self)
-    }
-
-    static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
-        let left = Array(a.utf8), right = Array(b.utf8)
-        guard left.count == right.count else { return false }
-        var difference: UInt8 = 0
-        for index in left.indices { difference |= left[index] ^ right[index] }
-        return difference == 0
     }
 
     /// A PostgreSQL advisory lock key for a text: the first 8 bytes of its SHA-256.

@@ -145,11 +145,8 @@ struct PortalController: Sendable {
     func form(_ request: Request, _ visitor: Visitor) async throws -> [String: String] {
         let body = try await request.body.collect(upTo: 16 * 1024)
         let fields = PortalForm.parse(String(buffer: body))
-        func same(_ a: String, _ b: String) -> Bool {
-            a.utf8.count == b.utf8.count && zip(a.utf8, b.utf8).reduce(UInt8(0), { $0 | ($1.0 ^ $1.1) }) == 0
-        }
         guard let sent = fields["csrf"], !sent.isEmpty, visitor.newAnonymousToken == nil,
-              same(sent, visitor.csrf) || visitor.anonymousToken.map({ same(sent, $0) }) == true
+              ConstantTime.equal(sent.utf8, visitor.csrf.utf8) || visitor.anonymousToken.map({ ConstantTime.equal(sent.utf8, $0.utf8) }) == true
         else { throw PortalRefusal.csrf }
         return fields
     }
