@@ -105,12 +105,20 @@ extension PortalController {
         let account = try requireAccount(visitor)
         let fields = try await form(request, visitor)
         let phone = try MSISDN(fields["phone"] ?? "")
-        do {
+        return await confirm(visitor, action: "/settings/phone/verify", field: "phone", value: phone.e164) {
             _ = try await accounts.changeNotifyPhone(accountID: account.id, phone: phone, code: Self.digits(fields["code"]), now: clock())
+        }
+    }
+
+    /// Applies a change that consumes the code just entered: to the settings page when done, else the code's page
+    /// again with the reason.
+    func confirm(_ visitor: Visitor, action: String, field: String, value: String, _ apply: () async throws -> Void) async -> Response {
+        do {
+            try await apply()
             return redirect("/settings?saved=1")
         } catch {
             let (refusal, message) = message(for: error, visitor, logger: logger)
-            return verifyForm(visitor, action: "/settings/phone/verify", field: "phone", value: phone.e164, status: refusal.status, error: message)
+            return verifyForm(visitor, action: action, field: field, value: value, status: refusal.status, error: message)
         }
     }
 
@@ -133,13 +141,9 @@ extension PortalController {
         let account = try requireAccount(visitor)
         let fields = try await form(request, visitor)
         let email = fields["email"] ?? ""
-        do {
+        return await confirm(visitor, action: "/settings/email/verify", field: "email", value: email) {
             try NotificationPreferences.validate(email: email)
             _ = try await accounts.changeEmail(accountID: account.id, email: email, code: Self.digits(fields["code"]), now: clock())
-            return redirect("/settings?saved=1")
-        } catch {
-            let (refusal, message) = message(for: error, visitor, logger: logger)
-            return verifyForm(visitor, action: "/settings/email/verify", field: "email", value: email, status: refusal.status, error: message)
         }
     }
 
@@ -162,12 +166,8 @@ extension PortalController {
         let account = try requireAccount(visitor)
         let fields = try await form(request, visitor)
         let msisdn = try MSISDN(fields["msisdn"] ?? "")
-        do {
+        return await confirm(visitor, action: "/settings/lines/verify", field: "msisdn", value: msisdn.e164) {
             try await accounts.addLine(accountID: account.id, msisdn: msisdn, code: Self.digits(fields["code"]), now: clock())
-            return redirect("/settings?saved=1")
-        } catch {
-            let (refusal, message) = message(for: error, visitor, logger: logger)
-            return verifyForm(visitor, action: "/settings/lines/verify", field: "msisdn", value: msisdn.e164, status: refusal.status, error: message)
         }
     }
 
