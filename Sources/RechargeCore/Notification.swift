@@ -123,6 +123,17 @@ public enum NotificationEvent: Sendable, Hashable, Codable {
         }
     }
 
+    /// The event as anyone but its recipient may see it: a one-time code is masked. What the outbox API and the
+    /// `/dev` pages render, so an admin key cannot take over a subscriber's portal account with a code.
+    public var redacted: NotificationEvent {
+        switch self {
+        case .oneTimeCode(_, let validMinutes): .oneTimeCode(code: "••••••", validMinutes: validMinutes)
+        case .topUpApplied, .debitApplied, .packUsedUp, .lowBalance, .validityEnding, .contactChanged, .voucherRedeemed,
+             .paymentFailed, .refund, .dataPackAdded, .packRenewed, .packRenewalFailed:
+            self
+        }
+    }
+
     /// A realistic, deliberately long-ish instance of each event: for `recharge notify preview` and for the
     /// tests that check every template renders within its SMS part budget.
     public static func sample(_ name: Name, now: Date) -> NotificationEvent {

@@ -200,7 +200,13 @@ public final class DeliveryService: Service {
                 guard let event = message.event else {
                     throw DeliveryFailure("the stored event '\(message.eventName)' cannot be read by this version", permanent: true)
                 }
-                let rendered = try renderer.render(event, language: message.language, channel: message.channel)
+                let deliverable: NotificationEvent
+                do {
+                    deliverable = try await outbox.deliverable(event)
+                } catch let error as CodeSealError {
+                    throw DeliveryFailure(error.description, permanent: true)
+                }
+                let rendered = try renderer.render(deliverable, language: message.language, channel: message.channel)
                 let providerID = try await transport(for: message.channel).send(message, rendered: rendered, now: clock())
                 try await outbox.markSent(message, providerID: providerID, now: clock())
                 outcome = .sent

@@ -9,8 +9,8 @@ public struct MessagingConfigurationError: Error, CustomStringConvertible, Equat
 
 /// Reads the SMTP and SMPP servers from URLs, as `recharge serve` takes them from the environment:
 ///
-/// - `RECHARGE_SMTP_URL`: `smtp://user:pass@host:587?starttls=required` (`starttls` = `required`,
-///   `opportunistic` (default) or `never`), or `smtps://…:465` for TLS from the first byte. User and password are
+/// - `RECHARGE_SMTP_URL`: `smtp://user:pass@host:587?starttls=required` (`starttls` = `required` (the default
+///   with a user and password), `opportunistic` (the default without; refused with them) or `never`), or `smtps://…:465` for TLS from the first byte. User and password are
 ///   percent-decoded. `RECHARGE_SMTP_FROM`: `Name <addr@example.com>` or a bare address.
 /// - `RECHARGE_SMPP_URL`: `smpp://system_id:password@host:2775`, or `smpps://…` for TLS.
 ///   `RECHARGE_SMS_SOURCE`: the sender, a number (`+14155550000`, sent as TON 1/NPI 1) or an alphanumeric
@@ -23,22 +23,29 @@ public enum MessagingEndpoints {
         }
         let options = Dictionary((url.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
         let tls = TLSConfiguration.makeClientConfiguration()
+        var credentials: SMTPConfiguration.Credentials?
+        if let user = url.user?.removingPercentEncoding, !user.isEmpty {
+            credentials = .init(username: user, password: url.password?.removingPercentEncoding ?? "")
+        }
         let security: SMTPConfiguration.Security
         if scheme == "smtps" {
             security = .implicitTLS(tls)
         } else {
-            switch options["starttls"] ?? "opportunistic" {
+            // A password is never sent over a connection that might be plain text: with AUTH, STARTTLS is required
+            // unless the URL says `starttls=never` on purpose (a relay on the same host); opportunistic STARTTLS,
+            // which an attacker on the path can strip, is refused.
+            switch options["starttls"] ?? (credentials == nil ? "opportunistic" : "required") {
             case "required": security = .startTLS(tls)
-            case "opportunistic": security = .startTLSIfOffered(tls)
+            case "opportunistic":
+                guard credentials == nil else {
+                    throw MessagingConfigurationError("RECHARGE_SMTP_URL: with a user and password, starttls must be required (or never, for a relay on this host), not opportunistic")
+                }
+                security = .startTLSIfOffered(tls)
             case "never": security = .plain
             case let other: throw MessagingConfigurationError("RECHARGE_SMTP_URL: starttls must be required, opportunistic or never, not '\(other)'")
             }
         }
         let port = url.port ?? (scheme == "smtps" ? 465 : 587)
-        var credentials: SMTPConfiguration.Credentials?
-        if let user = url.user?.removingPercentEncoding, !user.isEmpty {
-            credentials = .init(username: user, password: url.password?.removingPercentEncoding ?? "")
-        }
         return SMTPConfiguration(host: host, port: port, security: security, credentials: credentials)
     }
 

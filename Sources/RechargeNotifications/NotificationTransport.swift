@@ -162,16 +162,25 @@ public final class DevInbox: NotificationTransport {
     private let entries = NIOLockedValueBox<[Entry]>([])
     private let logger: Logger
     private let capacity: Int
+    private let logsCodes: Bool
 
-    public init(logger: Logger = Logger(label: "recharge.notify.dev"), capacity: Int = 500) {
+    /// - Parameter logsCodes: whether the log shows one-time codes (only `--demo`: a log is read by more people
+    ///   than a phone, and a code logged is an account taken over).
+    public init(logger: Logger = Logger(label: "recharge.notify.dev"), capacity: Int = 500, logsCodes: Bool = false) {
         self.logger = logger
         self.capacity = capacity
+        self.logsCodes = logsCodes
     }
 
     public var received: [Entry] { entries.withLockedValue { $0 } }
 
     public func send(_ message: OutboxMessage, rendered: RenderedNotification, now: Date) async throws -> String? {
-        let text = message.channel == .email ? "\(rendered.subject)\n\(rendered.text)" : rendered.sms
+        let text: String
+        if message.eventName == NotificationEvent.Name.oneTimeCode.rawValue && !logsCodes {
+            text = "(a one-time code: withheld from the log outside --demo)"
+        } else {
+            text = message.channel == .email ? "\(rendered.subject)\n\(rendered.text)" : rendered.sms
+        }
         logger.info("dev inbox: \(message.channel.rawValue) to \(message.recipient): \(text)", metadata: ["outbox_id": "\(message.id)", "event": "\(message.eventName)"])
         entries.withLockedValue { entries in
             entries.append(Entry(outboxID: message.id, channel: message.channel, recipient: message.recipient, rendered: rendered, at: now))

@@ -6,14 +6,20 @@ import RechargeCore
 import RechargeNotifications
 import RechargeStore
 
-/// Where the HTTP server listens.
+/// Where the HTTP server listens, and what one client may hold of it.
 public struct ServerConfiguration: Sendable {
     public var hostname: String
     public var port: Int
+    /// Header and idle timeouts and the cap on open connections.
+    public var limits: ConnectionLimits
+    /// Serve `/metrics` on a listener of its own at this port (same host), and not on the public one.
+    public var metricsPort: Int?
 
-    public init(hostname: String = "127.0.0.1", port: Int = 8080) {
+    public init(hostname: String = "127.0.0.1", port: Int = 8080, limits: ConnectionLimits = ConnectionLimits(), metricsPort: Int? = nil) {
         self.hostname = hostname
         self.port = port
+        self.limits = limits
+        self.metricsPort = metricsPort
     }
 }
 
@@ -41,14 +47,18 @@ public struct RechargeServices: Sendable {
     public let metrics: PrometheusCollectorRegistry
     /// The time source of every request; tests set it.
     public let clock: @Sendable () -> Date
+    /// Whether the `/dev` pages (the rendered outbox, with codes) exist: only with `--demo` or `--dev-pages`.
+    public let devPages: Bool
 
     public init(
         database: Database, metrics: PrometheusCollectorRegistry = .init(), apiKeyCacheLifetime: Duration = .seconds(1),
         clock: @escaping @Sendable () -> Date = { Date() }, renderer: NotificationRenderer? = try? NotificationRenderer.bundled(),
         payments: PaymentProviders = PaymentProviders(sandbox: SandboxGateway()), voucherKey: VoucherKey? = nil, voucherPreviousKeys: [VoucherKey] = [],
         voucherApproval: VoucherApprovalPolicy = VoucherApprovalPolicy(threshold: VoucherApprovalPolicy.defaultThreshold),
-        voucherLogger: Logger = Logger(label: "recharge.vouchers"), portal: PortalConfiguration = PortalConfiguration()
+        voucherLogger: Logger = Logger(label: "recharge.vouchers"), portal: PortalConfiguration = PortalConfiguration(),
+        devPages: Bool = false
     ) {
+        self.devPages = devPages
         self.database = database
         self.ledger = LedgerStore(database: database)
         self.apiKeys = APIKeyStore(database: database, cacheLifetime: apiKeyCacheLifetime)
@@ -68,17 +78,18 @@ public struct RechargeServices: Sendable {
     }
 }
 
-/// The router with every route and middleware; what tests drive without a socket.
-public func buildRouter(_ services: RechargeServices, logger: Logger = Logger(label: "recharge.portal")) -> Router<RechargeRequestContext> {
+/// The router with every route and middleware; what tests drive without a socket. `metrics` puts `/metrics` on
+/// it (off when a separate metrics listener serves it).
+public func buildRouter(_ services: RechargeServices, metrics: Bool = true, logger: Logger = Logger(label: "recharge.portal")) -> Router<RechargeRequestContext> {
     let router = Router(context: RechargeRequestContext.self)
     let routeTable = RouteTable()
     router.add(middleware: HTTPMetricsMiddleware(registry: services.metrics))
     router.add(middleware: ProblemMiddleware(routes: routeTable))
-    SystemController(services: services).addRoutes(to: router)
+    SystemController(services: services).addRoutes(to: router, metrics: metrics)
     let v1 = router.group("v1").add(middleware: APIKeyAuthenticator(keys: services.apiKeys))
     LinesController(ledger: services.ledger, clock: services.clock).addRoutes(to: v1)
     NotificationPreferencesController(store: services.notificationPreferences, clock: services.clock).addRoutes(to: v1)
-    let dev = router.group("dev").add(middleware: APIKeyAuthenticator(keys: services.apiKeys))
+    let dev = services.devPages ? router.group("dev").add(middleware: APIKeyAuthenticator(keys: services.apiKeys)) : nil
     OutboxController(outbox: services.outbox, renderer: services.renderer).addRoutes(v1: v1, dev: dev)
     OrdersController(catalog: services.catalog, orders: services.orders, renewals: services.renewals, payments: services.payments,
                      clock: services.clock).addRoutes(to: v1)
@@ -99,8 +110,28 @@ public func buildApplication(
     _ configuration: ServerConfiguration, services: RechargeServices, logger: Logger = Logger(label: "recharge")
 ) -> some ApplicationProtocol {
     Application(
-        router: buildRouter(services, logger: logger),
-        configuration: .init(address: .hostname(configuration.hostname, port: configuration.port), serverName: "Recharge"),
+        router: buildRouter(services, metrics: configuration.metricsPort == nil, logger: logger),
+        server: configuration.limits.http1Server(),
+        configuration: .init(address: .hostname(configuration.hostname, port: configuration.port), serverName: "Recharge",
+                             availableConnectionsDelegate: ConnectionCap(maximum: configuration.limits.maximumConnections, logger: logger)),
+        logger: logger
+    )
+}
+
+/// The listener of `/metrics` alone (`--metrics-port`): Prometheus scrapes it without authentication, by
+/// convention, so an operator binds it where only the scraper reaches, apart from the public API and portal.
+public func buildMetricsApplication(
+    _ configuration: ServerConfiguration, port: Int, services: RechargeServices, logger: Logger = Logger(label: "recharge.metrics")
+) -> some ApplicationProtocol {
+    let router = Router(context: RechargeRequestContext.self)
+    SystemController(services: services).addMetricsRoute(to: router)
+    var limits = configuration.limits
+    limits.maximumConnections = min(limits.maximumConnections, 64)
+    return Application(
+        router: router,
+        server: limits.http1Server(),
+        configuration: .init(address: .hostname(configuration.hostname, port: port), serverName: "Recharge metrics",
+                             availableConnectionsDelegate: ConnectionCap(maximum: limits.maximumConnections, logger: logger)),
         logger: logger
     )
 }

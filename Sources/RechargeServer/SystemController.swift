@@ -6,10 +6,15 @@ import RechargeStore
 struct SystemController {
     let services: RechargeServices
 
-    func addRoutes(to router: Router<RechargeRequestContext>) {
+    /// `metrics` is false when `/metrics` has a listener of its own (``buildMetricsApplication(_:port:services:logger:)``).
+    func addRoutes(to router: Router<RechargeRequestContext>, metrics: Bool = true) {
         router.get("healthz", use: health)
-        router.get("metrics", use: metrics)
+        if metrics { addMetricsRoute(to: router) }
         router.get("openapi.json", use: openAPI)
+    }
+
+    func addMetricsRoute(to router: Router<RechargeRequestContext>) {
+        router.get("metrics", use: metrics)
     }
 
     @Sendable func health(_ request: Request, context: RechargeRequestContext) async throws -> Response {

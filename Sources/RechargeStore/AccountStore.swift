@@ -63,6 +63,8 @@ public struct AccountStore: Sendable {
         let code = Self.randomCode()
         let expiresAt = now.addingTimeInterval(Self.codeLifetime)
         let dialect = database.dialect
+        // The outbox keeps the code sealed: only the delivery service opens it (CodeSeal).
+        let sealedCode = try await database.codeSeal().seal(code)
         try await database.transaction { db in
             if dialect == .postgres {
                 // Two requests for one target count each other's codes: a transaction-scoped lock per (purpose, target).
@@ -93,7 +95,7 @@ public struct AccountStore: Sendable {
             let id = try row.int64("id")
             let notice = try OutgoingNotification(
                 eventKey: "code:\(id)", channel: phone == nil ? .email : .sms, recipient: phone?.e164 ?? target, language: language,
-                event: .oneTimeCode(code: code, validMinutes: Int(Self.codeLifetime / 60)))
+                event: .oneTimeCode(code: sealedCode, validMinutes: Int(Self.codeLifetime / 60)))
             try await OutboxStore.enqueue([notice], now: now, in: db)
         }
         return IssuedCode(code: code, expiresAt: expiresAt)

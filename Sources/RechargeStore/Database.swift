@@ -73,6 +73,17 @@ public final class Database: Sendable {
     public let location: DatabaseLocation
     private let backend: Backend
     let logger: Logger
+    private let codeSeals = CodeSealSource()
+
+    /// Seals one-time codes with `seal` (the operator's `RECHARGE_CODE_SEAL_KEY`) instead of the database's own key.
+    public func useCodeSeal(_ seal: CodeSeal) {
+        codeSeals.use(seal)
+    }
+
+    /// The seal of one-time codes in the outbox (``CodeSeal``).
+    public func codeSeal() async throws -> CodeSeal {
+        try await codeSeals.seal(self)
+    }
 
     private enum Backend: Sendable {
         case sqlite(SQLiteBackend)
@@ -267,8 +278,7 @@ final class SQLiteBackend: Sendable {
     }
 
     static func open(path: String, logger: Logger) async throws -> SQLiteBackend {
-        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try createPrivately(path: path)
         func connect(threadPool: NIOThreadPool) async throws -> SQLiteConnection {
             let connection = try await SQLiteConnection.open(
                 storage: .file(path: path), threadPool: threadPool, logger: logger, on: MultiThreadedEventLoopGroup.singleton.any())
@@ -284,6 +294,23 @@ final class SQLiteBackend: Sendable {
         var readers: [SQLiteConnection] = []
         for pool in readerPools { readers.append(try await connect(threadPool: pool.pool)) }
         return SQLiteBackend(writer: writer, readers: readers, readerPools: readerPools, writerExecutor: writerExecutor)
+    }
+
+    /// Creates the database's folder (0700) and file (0600) when they do not exist yet, before SQLite opens the
+    /// file: the ledger, password hashes and sessions are nobody else's to read on a shared host. SQLite gives its
+    /// `-wal` and `-shm` files the mode of the database file. Existing folders and files keep their mode (the
+    /// folder may be the working directory, which is not ours to change).
+    static func createPrivately(path: String) throws {
+        let manager = FileManager.default
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        if !manager.fileExists(atPath: directory) {
+            try manager.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
+        if !manager.fileExists(atPath: path) {
+            guard manager.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+                throw DatabaseError.unavailable("cannot create the SQLite file '\(path)'")
+            }
+        }
     }
 
     func read<T: Sendable>(lane: Int, _ body: (any SQLDatabase) async throws -> T) async throws -> T {
@@ -352,18 +379,33 @@ final class PostgresBackend: Sendable {
         self.leaseTimeout = leaseTimeout
     }
 
-    /// Reads host, port, user, password, database and `sslmode` (`disable`, `prefer`, `require`) from
-    /// a libpq-style URL; `search_path` and `application_name` query items are passed to the server.
+    /// Reads host, port, user, password, database and `sslmode` from a libpq-style URL; `search_path` and
+    /// `application_name` query items are passed to the server.
+    ///
+    /// `sslmode` means what it means to libpq: `disable` (plain text), `prefer` (the default, as in libpq: TLS
+    /// when the server offers it, without checking its certificate), `require` (TLS or no connection, certificate
+    /// not checked), `verify-ca` (TLS, the certificate chains to a trusted root) and `verify-full` (and names the
+    /// host). `sslrootcert` names a PEM file of trusted roots for the two `verify-` modes (default: the system's).
     static func configuration(url: String) throws -> PostgresClient.Configuration {
         guard let components = URLComponents(string: url), let host = components.host, !host.isEmpty else {
             throw DatabaseError.invalidPostgresURL(url)
         }
         let items = Dictionary((components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
         let tls: PostgresClient.Configuration.TLS
-        switch items["sslmode"] ?? "disable" {
+        var unchecked = TLSConfiguration.makeClientConfiguration()
+        unchecked.certificateVerification = .none
+        var verified = TLSConfiguration.makeClientConfiguration()
+        if let roots = items["sslrootcert"] { verified.trustRoots = .file(roots) }
+        switch items["sslmode"] ?? "prefer" {
         case "disable": tls = .disable
-        case "prefer", "allow": tls = .prefer(.makeClientConfiguration())
-        case "require", "verify-ca", "verify-full": tls = .require(.makeClientConfiguration())
+        case "prefer", "allow": tls = .prefer(unchecked)
+        case "require": tls = .require(unchecked)
+        case "verify-ca":
+            verified.certificateVerification = .noHostnameVerification
+            tls = .require(verified)
+        case "verify-full":
+            verified.certificateVerification = .fullVerification
+            tls = .require(verified)
         default: throw DatabaseError.invalidPostgresURL(url)
         }
         let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path

@@ -542,6 +542,13 @@ public enum Migrations {
                 "ALTER TABLE notification_preferences ADD COLUMN sms_phone TEXT",
             ]
         },
+        Migration(version: 11, name: "server_secrets") { _ in
+            [
+                // Keys the server makes for itself once per database (the outbox's code seal, unless the operator
+                // configures one: CodeSeal).
+                "CREATE TABLE server_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            ]
+        },
     ]
 
     /// The highest version this build knows.

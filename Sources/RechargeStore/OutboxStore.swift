@@ -83,6 +83,12 @@ public struct OutboxStore: Sendable {
         self.marks = OutboxMarks(database: database)
     }
 
+    /// `event` as it is to be delivered: a sealed one-time code opened (``CodeSeal``).
+    public func deliverable(_ event: NotificationEvent) async throws -> NotificationEvent {
+        guard case .oneTimeCode = event else { return event }
+        return try await database.codeSeal().opening(event)
+    }
+
     static let columns = """
         id, event_key, channel, recipient, language, event, payload, state, attempts, next_attempt_at, claimed_until,
         last_error, provider_id, delivered_at, created_at, sent_at

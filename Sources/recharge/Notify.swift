@@ -123,7 +123,8 @@ extension NotifyCommand {
 
 enum DeliverySetup {
     static func make(
-        environment: [String: String], database: Database, logger: Logger, configuration: DeliveryService.Configuration = DeliveryService.Configuration()
+        environment: [String: String], database: Database, logger: Logger, configuration: DeliveryService.Configuration = DeliveryService.Configuration(),
+        showCodes: Bool = false
     ) throws -> DeliveryService {
         let group = MultiThreadedEventLoopGroup.singleton
         var sms: (any NotificationTransport)?
@@ -146,7 +147,7 @@ enum DeliverySetup {
         }
         return DeliveryService(
             outbox: OutboxStore(database: database), renderer: try NotificationRenderer.bundled(), sms: sms, email: email,
-            configuration: configuration, logger: logger)
+            devInbox: DevInbox(logsCodes: showCodes), configuration: configuration, logger: logger)
     }
 }
 

@@ -33,7 +33,12 @@ struct DatabaseOptions: ParsableArguments {
     /// must be migrated explicitly with `recharge migrate` unless `migrate` is set.
     func open(migrate: Bool = false) async throws -> Database {
         let location = try location
+        // The operator's key for one-time codes in the outbox; without it the database's own (CodeSeal).
+        let seal = try ProcessInfo.processInfo.environment["RECHARGE_CODE_SEAL_KEY"].map { text in
+            do { return try CodeSeal(base64: text) } catch { throw CLIError(String(describing: error)) }
+        }
         let database = try await Database.open(location)
+        if let seal { database.useCodeSeal(seal) }
         let runner = MigrationRunner(database: database)
         if case .sqlite = location {
             try await runner.migrate()

@@ -69,6 +69,21 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical. Env: RECHARGE_LOG_LEVEL.")
     var logLevel: String?
 
+    @Option(help: "Seconds a new connection has to send a complete request head (default 10). Env: RECHARGE_HEADER_TIMEOUT.")
+    var headerTimeout: Int?
+
+    @Option(help: "Seconds an open connection may sit idle before it is closed (default 60). Env: RECHARGE_IDLE_TIMEOUT.")
+    var idleTimeout: Int?
+
+    @Option(help: "Connections open at once; more wait in the listen backlog (default 1024). Env: RECHARGE_MAX_CONNECTIONS.")
+    var maxConnections: Int?
+
+    @Option(help: "Serve /metrics on this port only (same host), not on the public one. Env: RECHARGE_METRICS_PORT.")
+    var metricsPort: Int?
+
+    @Flag(help: "Offer the /dev pages (the rendered outbox, one-time codes included) without --demo. Env: RECHARGE_DEV_PAGES=on.")
+    var devPages = false
+
     func run() async throws {
         try await reportingErrors {
             let environment = ProcessInfo.processInfo.environment
@@ -78,10 +93,17 @@ struct Serve: AsyncParsableCommand {
             logger.logLevel = parsedLevel
             let configuration = ServerConfiguration(
                 hostname: hostname ?? environment["RECHARGE_HOST"] ?? "127.0.0.1",
-                port: try port ?? environment["RECHARGE_PORT"].map { text in
-                    guard let value = Int(text), (0...65535).contains(value) else { throw CLIError("RECHARGE_PORT '\(text)' is not a port number") }
-                    return value
-                } ?? 8080)
+                port: try Self.setting(port, environment, "RECHARGE_PORT", "a port number", 0...65535) ?? 8080,
+                limits: ConnectionLimits(
+                    headerTimeout: .seconds(try Self.setting(headerTimeout, environment, "RECHARGE_HEADER_TIMEOUT", "seconds", 1...3600)
+                                            ?? Int(ConnectionLimits.defaultHeaderTimeout.components.seconds)),
+                    idleTimeout: .seconds(try Self.setting(idleTimeout, environment, "RECHARGE_IDLE_TIMEOUT", "seconds", 1...86_400)
+                                          ?? Int(ConnectionLimits.defaultIdleTimeout.components.seconds)),
+                    maximumConnections: try Self.setting(maxConnections, environment, "RECHARGE_MAX_CONNECTIONS", "a number of connections", 1...1_000_000)
+                        ?? ConnectionLimits.defaultMaximumConnections),
+                metricsPort: try Self.setting(metricsPort, environment, "RECHARGE_METRICS_PORT", "a port number", 1...65535))
+            if let metrics = configuration.metricsPort, metrics == configuration.port { throw CLIError("--metrics-port must differ from --port") }
+            let devPagesOn = demo || devPages || environment["RECHARGE_DEV_PAGES"] == "on"
             let interval = try reminderInterval ?? environment["RECHARGE_REMINDER_INTERVAL"].map { text in
                 guard let value = Int(text) else { throw CLIError("RECHARGE_REMINDER_INTERVAL '\(text)' is not a number of seconds") }
                 return value
@@ -113,7 +135,10 @@ struct Serve: AsyncParsableCommand {
                                                          alipay: wallets.alipay, wechatPay: wallets.wechatPay,
                                                          paypal: try PayPalConfiguration.load(environment, httpClient: httpClient)),
                 voucherKey: voucherKey, voucherPreviousKeys: try VoucherCommand.previousKeys(environment: environment), voucherApproval: try VoucherCommand.approvalPolicy(environment: environment), voucherLogger: logger,
-                portal: try Self.portalConfiguration(environment))
+                portal: try Self.portalConfiguration(environment, demo: demo), devPages: devPagesOn)
+            if devPagesOn {
+                logger.warning("The /dev pages are on (--demo or --dev-pages): an admin key can read one-time codes there. Never in production.")
+            }
             logger.info("Payment methods", metadata: ["offered": "\(services.payments.offered.map(\.rawValue).joined(separator: ", "))"])
             logger.info("Database ready", metadata: ["database": "\(db.location)", "schema": "\(Migrations.latestVersion)"])
             try await FirstRun.printAdminKeyIfNone(services: services, port: configuration.port, keyFile: adminKeyFile ?? environment["RECHARGE_ADMIN_KEY_FILE"])
@@ -127,11 +152,15 @@ struct Serve: AsyncParsableCommand {
             }
             let app = buildApplication(configuration, services: services, logger: logger)
             var running: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
+            if let metricsPort = configuration.metricsPort {
+                running.append(.init(service: buildMetricsApplication(configuration, port: metricsPort, services: services, logger: logger)))
+                logger.info("Metrics on their own listener", metadata: ["address": "\(configuration.hostname):\(metricsPort)"])
+            }
             if noDelivery {
                 logger.notice("Outbox delivery is off in this process (--no-delivery): notifications are queued for another node")
             } else {
                 do {
-                    running.append(.init(service: try DeliverySetup.make(environment: environment, database: db, logger: logger)))
+                    running.append(.init(service: try DeliverySetup.make(environment: environment, database: db, logger: logger, showCodes: demo)))
                 } catch {
                     await db.close()
                     throw error
@@ -277,17 +306,28 @@ enum PayPalConfiguration {
 }
 
 extension Serve {
+    /// A whole-number setting: the flag, else the environment variable, else nil (the default applies).
+    static func setting(_ flag: Int?, _ environment: [String: String], _ name: String, _ what: String, _ range: ClosedRange<Int>) throws -> Int? {
+        if let flag {
+            guard range.contains(flag) else { throw CLIError("\(flag) is not \(what) from \(range.lowerBound) to \(range.upperBound)") }
+            return flag
+        }
+        guard let text = environment[name] else { return nil }
+        guard let value = Int(text), range.contains(value) else { throw CLIError("\(name) '\(text)' is not \(what) from \(range.lowerBound) to \(range.upperBound)") }
+        return value
+    }
+
     /// `RECHARGE_PORTAL_INSECURE_COOKIES=1` drops `Secure` from the portal's cookies (plain http on a host other
     /// than localhost); `RECHARGE_PORTAL_BCRYPT_COST` (4–31, default 12). One-time codes are written to the log
-    /// unless SMS goes out over SMPP (`RECHARGE_SMPP_URL`).
-    static func portalConfiguration(_ environment: [String: String]) throws -> PortalConfiguration {
+    /// only in `--demo` mode (and only while no SMPP server takes SMS): a log is read by more people than a phone.
+    static func portalConfiguration(_ environment: [String: String], demo: Bool) throws -> PortalConfiguration {
         var portal = PortalConfiguration()
         portal.secureCookies = environment["RECHARGE_PORTAL_INSECURE_COOKIES"].map { $0 != "1" && $0.lowercased() != "true" } ?? true
         if let text = environment["RECHARGE_PORTAL_BCRYPT_COST"] {
             guard let cost = UInt8(text), (4...31).contains(cost) else { throw CLIError("RECHARGE_PORTAL_BCRYPT_COST must be a whole number from 4 to 31, not '\(text)'") }
             portal.bcryptCost = cost
         }
-        portal.logCodes = (environment["RECHARGE_SMPP_URL"] ?? "").isEmpty
+        portal.logCodes = demo && (environment["RECHARGE_SMPP_URL"] ?? "").isEmpty
         return portal
     }
 }

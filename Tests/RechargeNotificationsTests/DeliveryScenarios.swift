@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NIOConcurrencyHelpers
 import RechargeCore
 import RechargeMessaging
@@ -15,6 +16,23 @@ final class TestClock: Sendable {
     var now: Date { value.withLockedValue { $0 } }
     func advance(_ seconds: TimeInterval) { value.withLockedValue { $0 = $0.addingTimeInterval(seconds) } }
     var function: @Sendable () -> Date { { self.now } }
+}
+
+/// Log lines kept in memory, to check what a log would show.
+final class LogLines: LogHandler, @unchecked Sendable {
+    private let lines = NIOLockedValueBox<[String]>([])
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+    var text: String { lines.withLockedValue { $0.joined(separator: "\n") } }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        lines.withLockedValue { $0.append("\(message) \(metadata ?? [:])") }
+    }
 }
 
 /// A transport that fails as told, then succeeds, and records what it sent.
@@ -82,6 +100,29 @@ enum DeliveryScenarios {
 
     /// Transient failures back off exponentially (10 s, 20 s, … with the injected clock); a permanent one, or
     /// the last allowed attempt, dead-letters the message.
+    /// A one-time code is queued sealed and opened only by delivery: the SMS carries the code, the log line of the
+    /// dev inbox withholds it (outside `--demo`), and a node with another seal key dead-letters it instead of
+    /// sending the sealed text.
+    static func sealedCodeIsOpenedOnlyForDelivery(_ backend: Backend) async throws {
+        try await TestDatabase.with(backend) { database in
+            let clock = TestClock(now)
+            let issued = try await AccountStore(database: database).issueCode(purpose: .register, target: alice.e164, accountID: nil,
+                                                                              language: .english, now: now)
+            let lines = LogLines()
+            let inbox = DevInbox(logger: Logger(label: "test") { _ in lines }, logsCodes: false)
+            #expect(try await service(database, clock: clock, inbox: inbox).deliverDue().sent == 1)
+            #expect(inbox.received.map(\.rendered.sms).first?.contains(issued.code) == true)
+            #expect(!lines.text.isEmpty && !lines.text.contains(issued.code), "\(lines.text)")
+
+            let other = try await AccountStore(database: database).issueCode(purpose: .passwordReset, target: alice.e164, accountID: nil,
+                                                                             language: .english, now: now)
+            database.useCodeSeal(CodeSeal.random())
+            let elsewhere = DevInbox(logsCodes: true)
+            #expect(try await service(database, clock: clock, inbox: elsewhere).deliverDue().dead == 1)
+            #expect(!elsewhere.received.contains { $0.rendered.sms.contains(other.code) || $0.rendered.sms.contains("sealed:") })
+        }
+    }
+
     static func backoffAndDeadLetter(_ backend: Backend) async throws {
         try await TestDatabase.with(backend) { database in
             let ledger = LedgerStore(database: database)
@@ -174,6 +215,7 @@ enum DeliveryScenarios {
 @Suite("Delivery on SQLite")
 struct SQLiteDeliveryTests {
     @Test func devInbox() async throws { try await DeliveryScenarios.devInboxDeliversOnce(.sqlite) }
+    @Test func sealedCode() async throws { try await DeliveryScenarios.sealedCodeIsOpenedOnlyForDelivery(.sqlite) }
     @Test func backoff() async throws { try await DeliveryScenarios.backoffAndDeadLetter(.sqlite) }
     @Test func expiredLease() async throws { try await DeliveryScenarios.expiredLeaseIsReclaimed(.sqlite) }
     @Test func twoWorkers() async throws { try await DeliveryScenarios.twoWorkersDeliverEachMessageOnce(.sqlite) }
@@ -182,6 +224,7 @@ struct SQLiteDeliveryTests {
 @Suite("Delivery on PostgreSQL", .enabled(if: TestDatabase.postgresAvailable, "RECHARGE_TEST_POSTGRES_URL is not set: run scripts/start-postgres"))
 struct PostgresDeliveryTests {
     @Test func devInbox() async throws { try await DeliveryScenarios.devInboxDeliversOnce(.postgres) }
+    @Test func sealedCode() async throws { try await DeliveryScenarios.sealedCodeIsOpenedOnlyForDelivery(.postgres) }
     @Test func backoff() async throws { try await DeliveryScenarios.backoffAndDeadLetter(.postgres) }
     @Test func expiredLease() async throws { try await DeliveryScenarios.expiredLeaseIsReclaimed(.postgres) }
     @Test func twoWorkers() async throws { try await DeliveryScenarios.twoWorkersDeliverEachMessageOnce(.postgres) }

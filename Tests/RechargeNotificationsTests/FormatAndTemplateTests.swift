@@ -95,6 +95,23 @@ struct NotificationFormatTests {
         #expect(try MessagingEndpoints.smtp(url: "smtps://mail.example.com").port == 465)
         #expect(throws: MessagingConfigurationError.self) { try MessagingEndpoints.smtp(url: "http://mail.example.com") }
         #expect(throws: MessagingConfigurationError.self) { try MessagingEndpoints.smtp(url: "smtp://h?starttls=maybe") }
+    }
+
+    /// A password never goes over a connection an attacker could keep plain: with AUTH, STARTTLS is required by
+    /// default and opportunistic STARTTLS (strippable) is refused; without AUTH the default stays opportunistic.
+    @Test func smtpWithCredentialsRequiresSTARTTLS() throws {
+        guard case .startTLS = try MessagingEndpoints.smtp(url: "smtp://mailer:secret@mail.example.com:587").security else {
+            Issue.record("AUTH without a starttls option must default to required"); return
+        }
+        #expect(throws: MessagingConfigurationError.self) {
+            try MessagingEndpoints.smtp(url: "smtp://mailer:secret@mail.example.com:587?starttls=opportunistic")
+        }
+        guard case .plain = try MessagingEndpoints.smtp(url: "smtp://mailer:secret@127.0.0.1:25?starttls=never").security else {
+            Issue.record("starttls=never is an explicit choice for a local relay"); return
+        }
+        guard case .startTLSIfOffered = try MessagingEndpoints.smtp(url: "smtp://mail.example.com").security else {
+            Issue.record("without AUTH the default stays opportunistic"); return
+        }
         let from = try MessagingEndpoints.mailFrom("Recharge 充值 <noreply@recharge.example>")
         #expect(from.address == "noreply@recharge.example" && from.displayName == "Recharge 充值")
         #expect(throws: MessagingConfigurationError.self) { try MessagingEndpoints.mailFrom("nobody") }

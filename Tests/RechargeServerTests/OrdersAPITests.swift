@@ -58,6 +58,32 @@ struct OrdersAPITests {
         }
     }
 
+    /// The 399-byte "billion laughs" that took the server to 2 GB for 17 s: refused before Yams expands it, as is
+    /// an aliased mapping key (composing alone would hash its expansion) and flow nesting past the limit.
+    @Test func catalogRefusesAliasBombs() async throws {
+        var bomb = "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n"
+        for (level, previous) in zip("bcdefghi", "abcdefgh") {
+            bomb += "\(level): &\(level) [" + Array(repeating: "*\(previous)", count: 9).joined(separator: ",") + "]\n"
+        }
+        bomb += "products: *i\n"
+        let text = bomb
+        #expect(text.utf8.count < 420)
+        try await APIHarness.run { api in
+            let started = ContinuousClock.now
+            let problem = try await api.client.execute(uri: "/v1/catalog", method: .put,
+                                                       headers: [.authorization: "Bearer \(api.admin)", .contentType: "application/yaml"],
+                                                       body: ByteBuffer(string: text))
+            try api.expectProblem(problem, .badRequest, "invalid-catalog")
+            #expect(ContinuousClock.now - started < .seconds(1))
+        }
+        for text in ["? *k\n: 1\n", "products: [{code: &x a}]\n", "products:\n- code: x\n  names: {en: *&y}\n",
+                     "products: " + String(repeating: "[", count: 200) + String(repeating: "]", count: 200)] {
+            #expect(throws: RechargeError.self) { _ = try CatalogFile.parse(text) }
+        }
+        // Text that merely contains & or * inside a word, and the demo catalog, still load.
+        _ = try CatalogFile.parse(#"{"products": [{"code": "att", "kind": "top_up", "names": {"en": "AT&T 5*", "zh-Hans": "AT&T"}, "prices": {"USD": "5.00"}, "credit": {"USD": "5.00"}}]}"#)
+    }
+
     @Test func catalogFiles() async throws {
         let demo = try CatalogFile.parse(try CatalogFile.demoText())
         #expect(demo.products.count >= 8)

@@ -45,6 +45,29 @@ struct OutboxAPITests {
         }
     }
 
+    /// An admin key reads the outbox, and a one-time code there would let it into any subscriber's portal account:
+    /// the API and the `/dev` page show the message with the code masked (and the stored payload holds it sealed).
+    @Test func oneTimeCodesAreMasked() async throws {
+        try await APIHarness.run { api in
+            let issued = try await api.services.accounts.issueCode(purpose: .register, target: "+14155550100", accountID: nil,
+                                                                   language: .english, now: APIHarness.now)
+            let items = try #require(try api.json(try await api.send(.get, "/v1/outbox", key: api.admin))["items"] as? [[String: Any]])
+            let text = try #require(items.first { $0["event"] as? String == "one_time_code" }?["text"] as? String)
+            #expect(!text.contains(issued.code) && text.contains("••••••"), "\(text)")
+            let html = String(buffer: try await api.send(.get, "/dev/outbox", key: api.admin).body)
+            #expect(html.contains("one_time_code") && !html.contains(issued.code))
+        }
+    }
+
+    /// `/dev` exists only with `--demo` or `--dev-pages`: a production start answers 404, admin key or not.
+    @Test func devPagesAreOffUnlessAskedFor() async throws {
+        try await APIHarness.run(devPages: false) { api in
+            let dev = try await api.send(.get, "/dev/outbox", key: api.admin)
+            let outbox = try await api.send(.get, "/v1/outbox", key: api.admin)
+            #expect(dev.status == .notFound && outbox.status == .ok)
+        }
+    }
+
     /// An SMS the SMSC reported undeliverable is listed as dead with the receipt's state.
     @Test func failedDeliveryReceiptShowsAsDead() async throws {
         try await APIHarness.run { api in

@@ -98,11 +98,12 @@ struct PortalHarness {
         PortalVisitor(client: client, acceptLanguage: acceptLanguage)
     }
 
-    /// The newest one-time code sent to `recipient`, read from the outbox as an operator would.
+    /// The newest one-time code sent to `recipient`, read from the outbox and opened as the delivery service does
+    /// (the outbox keeps it sealed).
     func code(to recipient: String) async throws -> String? {
         let messages = try await services.outbox.list(state: nil, limit: 200)
         for message in messages where message.recipient == recipient {
-            if case .oneTimeCode(let code, _)? = message.event { return code }
+            if let event = message.event, case .oneTimeCode(let code, _) = try await services.outbox.deliverable(event) { return code }
         }
         return nil
     }

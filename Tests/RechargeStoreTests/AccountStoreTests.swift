@@ -57,7 +57,14 @@ enum AccountStoreScenarios {
             let sms = try await outbox(fixture.database).filter { $0.eventName == "one_time_code" }
             #expect(sms.count == 1)
             #expect(sms.first?.channel == .sms && sms.first?.recipient == alice.e164 && sms.first?.language == .simplifiedChinese)
-            #expect(sms.first?.event == .oneTimeCode(code: issued.code, validMinutes: 10))
+            // The outbox keeps the code sealed (nothing that reads the outbox sees it); delivery opens it.
+            let queued = try #require(sms.first?.event)
+            #expect(queued != .oneTimeCode(code: issued.code, validMinutes: 10))
+            #expect(try await fixture.database.codeSeal().opening(queued) == .oneTimeCode(code: issued.code, validMinutes: 10))
+            let payloads = try await fixture.database.read { db in
+                try await db.raw("SELECT payload FROM outbox").all().map { try $0.decode(column: "payload", as: String.self) }
+            }
+            #expect(payloads.count == 1 && !payloads.contains { $0.contains(issued.code) })
             #expect(sms.first?.eventKey.hasPrefix("code:") == true)
             // Outside the outbox event the code is only a hash.
             let stored = try await fixture.database.read { db in

@@ -15,10 +15,11 @@ public struct PortalConfiguration: Sendable {
     public var secureCookies: Bool
     /// bcrypt's cost factor (2^cost rounds). 12 in production; tests lower it.
     public var bcryptCost: UInt8
-    /// Writes every one-time code to the server log: the embedded default, where no SMS leaves the host.
+    /// Writes every one-time code to the server log: only `--demo` turns it on (a code in a log is an account
+    /// taken over by whoever reads the log).
     public var logCodes: Bool
 
-    public init(secureCookies: Bool = true, bcryptCost: UInt8 = 12, logCodes: Bool = true) {
+    public init(secureCookies: Bool = true, bcryptCost: UInt8 = 12, logCodes: Bool = false) {
         self.secureCookies = secureCookies
         self.bcryptCost = bcryptCost
         self.logCodes = logCodes
