@@ -63,9 +63,11 @@ public enum AccountError: Error, Sendable, Equatable {
 /// Growing delays after failed logins: below `threshold` consecutive failures no lock; at `threshold` a
 /// `firstLock`, doubling with each further failure, capped at `maximumLock`.
 ///
-/// The portal keeps two counts per number (``LoginLockout``): one per (number, client address), which a stranger
-/// fills without touching the owner's, and one for the number across every client, much higher, which bounds
-/// guessing spread over many addresses and which the owner clears with a code sent by SMS (the password reset).
+/// The portal keeps three counts (``LoginLockout``): one per (number, client address), which a stranger fills
+/// without touching the owner's; one for the number across every client, much higher, which bounds guessing
+/// spread over many addresses and which the owner clears with a code sent by SMS (the password reset); and one for
+/// the client address across every number, which bounds what one address can make the server hash by trying a
+/// fresh valid number each time.
 public struct LoginLockoutPolicy: Sendable, Equatable {
     public var threshold: Int
     public var firstLock: TimeInterval
@@ -81,6 +83,9 @@ public struct LoginLockoutPolicy: Sendable, Equatable {
     public static let perClient = LoginLockoutPolicy(threshold: 5, firstLock: 60, maximumLock: 3600)
     /// Every client together guessing one number: 50 failures (ten clients' worth), then 15 min doubling to a day.
     public static let perNumber = LoginLockoutPolicy(threshold: 50, firstLock: 900, maximumLock: 86_400)
+    /// One client address trying any numbers: 100 failures (a shared NAT's worth of typos; each success gives one
+    /// back), then 5 min doubling to an hour.
+    public static let perAddress = LoginLockoutPolicy(threshold: 100, firstLock: 300, maximumLock: 3600)
 
     /// How long to lock after `afterFailures` consecutive failures; nil: no lock.
     public func lock(afterFailures failures: Int) -> TimeInterval? {
@@ -95,17 +100,17 @@ public struct LoginLockoutPolicy: Sendable, Equatable {
 public struct LoginLockout: Sendable, Equatable {
     public var perClient: LoginLockoutPolicy
     public var perNumber: LoginLockoutPolicy
+    public var perAddress: LoginLockoutPolicy
 
-    public init(perClient: LoginLockoutPolicy = .perClient, perNumber: LoginLockoutPolicy = .perNumber) {
+    public init(perClient: LoginLockoutPolicy = .perClient, perNumber: LoginLockoutPolicy = .perNumber,
+                perAddress: LoginLockoutPolicy = .perAddress) {
         self.perClient = perClient
         self.perNumber = perNumber
+        self.perAddress = perAddress
     }
 
-    /// The key of the count every client shares (a client key is an address, never `*`).
+    /// The key standing for "every client" (of a number's count) and "every number" (of an address's count): a
+    /// client key is an address and a number is E.164, never `*`.
     public static let everyClient = "*"
-
-    /// The lock the failure counts just claimed earn (the later end when both earn one); nil: none.
-    public func lock(clientFailures: Int, numberFailures: Int) -> (client: TimeInterval?, number: TimeInterval?) {
-        (perClient.lock(afterFailures: clientFailures), perNumber.lock(afterFailures: numberFailures))
-    }
+    public static let everyNumber = "*"
 }

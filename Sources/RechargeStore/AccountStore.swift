@@ -345,34 +345,40 @@ public struct AccountStore: Sendable {
 
     // MARK: Login throttle
 
-    /// When the lock on logins to `phone` from `client` ends — its own lock or the number's, whichever ends later;
-    /// nil when neither is locked. `phone` is always a normalised number: junk text never reaches the table.
+    /// When the lock on logins to `phone` from `client` ends — its own lock, the number's or the address's,
+    /// whichever ends last; nil when none is locked. `phone` is always a normalised number: junk text never
+    /// reaches the table.
     public func loginLockedUntil(phone: MSISDN, client: String, now: Date) async throws -> Date? {
         try await database.read { db in
             try await db.raw("""
                 SELECT locked_until FROM login_failures
-                WHERE phone = \(bind: phone.e164) AND client IN (\(bind: client), \(bind: LoginLockout.everyClient)) AND locked_until > \(bind: now.unixMicros)
+                WHERE ((phone = \(bind: phone.e164) AND client IN (\(bind: client), \(bind: LoginLockout.everyClient)))
+                       OR (phone = \(bind: LoginLockout.everyNumber) AND client = \(bind: client)))
+                  AND locked_until > \(bind: now.unixMicros)
                 """).all().map { try $0.date("locked_until") }.max()
         }
     }
 
-    /// Counts a failed login from `client` (and for the number across every client) before the password is checked;
-    /// returns when the lock this failure earned ends (``LoginLockout``), nil when none. Both counts are claimed with
-    /// one atomic upsert each, so parallel guesses each get their own number.
+    /// Counts a failed login from `client` before the password is checked — for (number, client), for the number
+    /// across every client and for the client across every number; returns when the lock this failure earned ends
+    /// (``LoginLockout``; the latest when several), nil when none. Each count is claimed with one atomic upsert, in
+    /// this order, so parallel guesses each get their own number.
     public func recordLoginFailure(phone: MSISDN, client: String, policy: LoginLockout = LoginLockout(), now: Date) async throws -> Date? {
         try await database.transaction { db in
             var until: Date?
-            for (key, rule) in [(client, policy.perClient), (LoginLockout.everyClient, policy.perNumber)] {
+            let counts = [(phone.e164, client, policy.perClient), (phone.e164, LoginLockout.everyClient, policy.perNumber),
+                          (LoginLockout.everyNumber, client, policy.perAddress)]
+            for (number, key, rule) in counts {
                 guard let row = try await db.raw("""
                     INSERT INTO login_failures (phone, client, failures, locked_until, updated_at)
-                    VALUES (\(bind: phone.e164), \(bind: key), 1, NULL, \(bind: now.unixMicros))
+                    VALUES (\(bind: number), \(bind: key), 1, NULL, \(bind: now.unixMicros))
                     ON CONFLICT (phone, client) DO UPDATE SET failures = login_failures.failures + 1, updated_at = excluded.updated_at
                     RETURNING failures
                     """).first() else { throw DatabaseError.invariantViolated("no login_failures row") }
                 guard let lock = rule.lock(afterFailures: try row.decode(column: "failures", as: Int.self)) else { continue }
                 let end = now.addingTimeInterval(lock)
                 try await db.raw("""
-                    UPDATE login_failures SET locked_until = \(bind: end.unixMicros) WHERE phone = \(bind: phone.e164) AND client = \(bind: key)
+                    UPDATE login_failures SET locked_until = \(bind: end.unixMicros) WHERE phone = \(bind: number) AND client = \(bind: key)
                     """).run()
                 until = max(until ?? end, end)
             }
@@ -380,20 +386,19 @@ public struct AccountStore: Sendable {
         }
     }
 
-    /// A successful login from `client`: its count starts again, and the number's count gives back the one this
-    /// attempt took before its password was checked. The rest of the number's count stays (it fades when a day
-    /// passes without failures, or with a reset code), or every owner login would hand a distributed guesser a
-    /// fresh allowance.
+    /// A successful login from `client`: its count for the number starts again, and the number's and the address's
+    /// counts give back the one this attempt took before its password was checked. The rest of those stays (it
+    /// fades when a day passes without failures, or with a reset code), or every owner login would hand a
+    /// distributed guesser a fresh allowance.
     public func recordLoginSuccess(phone: MSISDN, client: String) async throws {
         try await database.transaction { db in
             try await db.raw("DELETE FROM login_failures WHERE phone = \(bind: phone.e164) AND client = \(bind: client)").run()
-            try await db.raw("""
-                UPDATE login_failures SET failures = failures - 1
-                WHERE phone = \(bind: phone.e164) AND client = \(bind: LoginLockout.everyClient) AND failures > 0
-                """).run()
-            try await db.raw("""
-                DELETE FROM login_failures WHERE phone = \(bind: phone.e164) AND client = \(bind: LoginLockout.everyClient) AND failures <= 0
-                """).run()
+            for (number, key) in [(phone.e164, LoginLockout.everyClient), (LoginLockout.everyNumber, client)] {
+                try await db.raw("""
+                    UPDATE login_failures SET failures = failures - 1 WHERE phone = \(bind: number) AND client = \(bind: key) AND failures > 0
+                    """).run()
+                try await db.raw("DELETE FROM login_failures WHERE phone = \(bind: number) AND client = \(bind: key) AND failures <= 0").run()
+            }
         }
     }
 }

@@ -544,7 +544,8 @@ public enum Migrations {
         },
         Migration(version: 10, name: "portal_abuse_limits") { _ in
             [
-                // Failed logins per (number, client address), and per number across every client (client `*`).
+                // Failed logins per (number, client address), per number across every client (client `*`) and per
+                // client address across every number (phone `*`).
                 // Replaces login_throttle, which was keyed by the typed text alone: a stranger's guesses locked the
                 // owner out, and junk text made a fresh row per request. Its rows are transient (a day at most).
                 "DROP TABLE login_throttle",

@@ -25,6 +25,8 @@ struct AccountTests {
         #expect(LoginLockoutPolicy.perNumber.lock(afterFailures: 50) == 900)
         #expect(LoginLockoutPolicy.perNumber.lock(afterFailures: 51) == 1800)
         #expect(LoginLockoutPolicy.perNumber.lock(afterFailures: Int.max) == 86_400)
+        #expect(LoginLockoutPolicy.perAddress.lock(afterFailures: 99) == nil)
+        #expect(LoginLockoutPolicy.perAddress.lock(afterFailures: 100) == 300)
     }
 
     /// Country codes are prefix-free (1 and 7; the two-digit list; three digits otherwise); +1 keeps its area code.

@@ -143,6 +143,26 @@ struct PortalAbuseTests {
         }
     }
 
+    /// Valid numbers are fresh keys too: one address trying a new number each time is stopped by its own count
+    /// across numbers, so what it can make the server hash is bounded.
+    @Test func aFreshNumberEachTimeIsBoundedPerAddress() async throws {
+        let configuration = PortalHarness.configuration { $0.loginLockout.perAddress.threshold = 10 }
+        try await PortalHarness.run(portal: configuration) { portal in
+            let visitor = portal.visitor(address: "192.0.2.77")
+            try await visitor.get("/login")
+            var statuses: [HTTPResponse.Status] = []
+            for index in 0..<30 {
+                statuses.append(try await visitor.post("/login", ["phone": "+1415555\(3000 + index)", "password": "wrong password"]).status)
+            }
+            #expect(statuses.prefix(9).allSatisfy { $0 == .ok })
+            #expect(statuses.dropFirst(9).allSatisfy { $0 == .tooManyRequests })
+            #expect(portal.services.passwords.runs == 10)   // nine checks and the dummy hash they share
+            let other = portal.visitor(address: "192.0.2.78")
+            try await other.get("/login")
+            #expect(try await other.post("/login", ["phone": "+14155553000", "password": "wrong password"]).status == .ok)
+        }
+    }
+
     @Test func codesAreCheckedBeforeANewPasswordIsHashed() async throws {
         try await PortalHarness.run { portal in
             let visitor = portal.visitor()
@@ -329,12 +349,14 @@ struct PortalClientAddressTests {
             "RECHARGE_PORTAL_BCRYPT_CONCURRENCY": "3", "RECHARGE_PORTAL_BCRYPT_QUEUE": "7", "RECHARGE_PORTAL_SMS_PREFIXES": "+44, +1628",
             "RECHARGE_PORTAL_SMS_PER_CLIENT": "4", "RECHARGE_PORTAL_SMS_PER_PREFIX": "40", "RECHARGE_PORTAL_SMS_PER_HOUR": "400",
             "RECHARGE_PORTAL_LOGIN_FAILURES_PER_CLIENT": "6", "RECHARGE_PORTAL_LOGIN_FAILURES_PER_NUMBER": "80",
+            "RECHARGE_PORTAL_LOGIN_FAILURES_PER_ADDRESS": "300",
             "RECHARGE_PORTAL_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8",
         ])
         #expect(portal.bcryptConcurrency == 3 && portal.bcryptWaiting == 7)
         #expect(portal.smsDestinations.prefixes == ["+44", "+1628"])
         #expect(portal.smsBudget == SMSCodeBudget(perClient: 4, perPrefix: 40, global: 400))
         #expect(portal.loginLockout.perClient.threshold == 6 && portal.loginLockout.perNumber.threshold == 80)
+        #expect(portal.loginLockout.perAddress.threshold == 300)
         #expect(portal.clientAddresses.trustedProxies.map(\.description) == ["127.0.0.1", "10.0.0.0/8"])
         let defaults = try PortalConfiguration().applying(environment: [:])
         #expect(defaults.bcryptConcurrency == ProcessInfo.processInfo.activeProcessorCount)

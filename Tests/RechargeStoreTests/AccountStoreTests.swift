@@ -338,6 +338,14 @@ enum AccountStoreScenarios {
             for index in 1...7 { _ = try await accounts.recordLoginFailure(phone: bob, client: "203.0.113.\(index)", policy: policy, now: now) }
             #expect(try await accounts.loginLockedUntil(phone: bob, client: "198.51.100.7", now: now) == nil)
             #expect(try await accounts.recordLoginFailure(phone: bob, client: "203.0.113.8", policy: policy, now: now) == now.addingTimeInterval(900))
+            // One address trying a fresh number each time: its own count across numbers locks it out of all of them.
+            let scanning = LoginLockout(perAddress: LoginLockoutPolicy(threshold: 6, firstLock: 300, maximumLock: 3600))
+            for index in 1...6 {
+                let until = try await accounts.recordLoginFailure(phone: try MSISDN("+1628555\(1000 + index)"), client: "192.0.2.99", policy: scanning, now: now)
+                #expect(until == (index == 6 ? now.addingTimeInterval(300) : nil), "\(index)")
+            }
+            #expect(try await accounts.loginLockedUntil(phone: try MSISDN("+16285552000"), client: "192.0.2.99", now: now) == now.addingTimeInterval(300))
+            #expect(try await accounts.loginLockedUntil(phone: try MSISDN("+16285552000"), client: "192.0.2.98", now: now) == nil)
             // Other numbers are untouched throughout.
             #expect(try await accounts.loginLockedUntil(phone: carol, client: "203.0.113.66", now: now) == nil)
         }

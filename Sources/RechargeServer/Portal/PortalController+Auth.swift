@@ -56,8 +56,9 @@ extension PortalController {
             return loginForm(visitor, phone: typed, next: next, status: .badRequest, error: text("error_phone_invalid", visitor))
         }
         let lockout = configuration.loginLockout
-        // Counted by (number, client address): a stranger's failures lock the stranger, and the number's own much
-        // higher count bounds guesses spread over many addresses. Registered or not, a number behaves the same.
+        // Counted by (number, client address): a stranger's failures lock the stranger; the number's own much
+        // higher count bounds guesses spread over many addresses, and the address's count across numbers bounds the
+        // bcrypt one address can cause with a fresh valid number each time. Registered or not, a number behaves the same.
         if let until = try await accounts.loginLockedUntil(phone: phone, client: visitor.client, now: now) {
             return locked(visitor, phone: typed, next: next, until: until, now: now)
         }

@@ -31,8 +31,8 @@ public struct PortalConfiguration: Sendable {
     /// Codes texted per client address, per destination prefix and in all, per hour
     /// (`RECHARGE_PORTAL_SMS_PER_CLIENT`, `…_PER_PREFIX`, `…_PER_HOUR`: 10, 300, 1000).
     public var smsBudget: SMSCodeBudget
-    /// Failed logins per (number, client address) and per number (`RECHARGE_PORTAL_LOGIN_FAILURES_PER_CLIENT`,
-    /// `…_PER_NUMBER`: 5, 50).
+    /// Failed logins per (number, client address), per number and per client address
+    /// (`RECHARGE_PORTAL_LOGIN_FAILURES_PER_CLIENT`, `…_PER_NUMBER`, `…_PER_ADDRESS`: 5, 50, 100).
     public var loginLockout: LoginLockout
     /// Whose `X-Forwarded-For` is believed (`RECHARGE_PORTAL_TRUSTED_PROXIES`, default nobody's).
     public var clientAddresses: ClientAddressRule
@@ -75,6 +75,7 @@ public struct PortalConfiguration: Sendable {
         if let value = try count("RECHARGE_PORTAL_SMS_PER_HOUR", 0...10_000_000) { portal.smsBudget.global = value }
         if let value = try count("RECHARGE_PORTAL_LOGIN_FAILURES_PER_CLIENT", 1...1000) { portal.loginLockout.perClient.threshold = value }
         if let value = try count("RECHARGE_PORTAL_LOGIN_FAILURES_PER_NUMBER", 1...100_000) { portal.loginLockout.perNumber.threshold = value }
+        if let value = try count("RECHARGE_PORTAL_LOGIN_FAILURES_PER_ADDRESS", 1...1_000_000) { portal.loginLockout.perAddress.threshold = value }
         if let text = environment["RECHARGE_PORTAL_TRUSTED_PROXIES"] { portal.clientAddresses = try ClientAddressRule(parsing: text) }
         return portal
     }
