@@ -62,7 +62,7 @@ extension PortalController {
         if let until = try await accounts.loginLockedUntil(phone: phone, client: visitor.client, now: now) {
             return locked(visitor, phone: typed, next: next, until: until, now: now)
         }
-        // The attempt counts as a failure before the password is checked (a success clears it): attempts sent in
+        // The attempt counts as a failure before the password is checked (a success gives it back): attempts sent in
         // parallel each take a number from one atomic counter, so no more than the policy allows reach bcrypt.
         if let until = try await accounts.recordLoginFailure(phone: phone, client: visitor.client, policy: lockout, now: now) {
             return locked(visitor, phone: typed, next: next, until: until, now: now)
@@ -165,7 +165,7 @@ extension PortalController {
             return redirect("/login?registered=1&phone=" + PortalForm.encode(phone.e164), visitor)
         } catch {
             let (refusal, message) = message(for: error, visitor, logger: logger)
-            return registerVerifyForm(visitor, phone: phone.e164, email: email, status: refusal.status, error: message)
+            return refusal.retrying(registerVerifyForm(visitor, phone: phone.e164, email: email, status: refusal.status, error: message))
         }
     }
 
@@ -222,7 +222,7 @@ extension PortalController {
             return redirect("/login?reset=1&phone=" + PortalForm.encode(phone.e164), visitor)
         } catch {
             let (refusal, message) = message(for: error, visitor, logger: logger)
-            return resetVerifyForm(visitor, phone: phone.e164, status: refusal.status, error: message)
+            return refusal.retrying(resetVerifyForm(visitor, phone: phone.e164, status: refusal.status, error: message))
         }
     }
 

@@ -45,7 +45,7 @@ extension PortalController {
 
     func settingsRefusal(_ error: any Error, _ visitor: Visitor) async throws -> Response {
         let (refusal, message) = message(for: error, visitor, logger: logger)
-        return try await settingsForm(visitor, status: refusal.status, error: message)
+        return refusal.retrying(try await settingsForm(visitor, status: refusal.status, error: message))
     }
 
     @Sendable func changePassword(_ request: Request, _ visitor: Visitor) async throws -> Response {
@@ -119,7 +119,7 @@ extension PortalController {
             return redirect("/settings?saved=1")
         } catch {
             let (refusal, message) = message(for: error, visitor, logger: logger)
-            return verifyForm(visitor, action: action, field: field, value: value, status: refusal.status, error: message)
+            return refusal.retrying(verifyForm(visitor, action: action, field: field, value: value, status: refusal.status, error: message))
         }
     }
 

@@ -127,6 +127,14 @@ struct PortalRefusal: Error {
     static let notFound = PortalRefusal(status: .notFound, key: "error_not_found")
     static let csrf = PortalRefusal(status: .forbidden, key: "error_csrf")
     static let formTooLarge = PortalRefusal(status: .contentTooLarge, key: "error_form_too_large")
+
+    /// `response` (a form shown again with this refusal) with the refusal's `Retry-After`, when it has one.
+    func retrying(_ response: Response) -> Response {
+        guard let retryAfter else { return response }
+        var response = response
+        response.headers[.retryAfter] = String(retryAfter)
+        return response
+    }
 }
 
 /// What became of a one-time code the portal was asked to send. A code withheld answers the visitor exactly like
