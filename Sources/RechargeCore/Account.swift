@@ -43,20 +43,74 @@ public enum AccountError: Error, Sendable, Equatable {
     case lineTaken(String)
     case lineNotOnAccount(String)
     case accountNotFound
+    /// A texting budget of ``SMSCodeBudget`` is spent for this window. The portal answers as if the code was
+    /// sent (no oracle) and raises an alert metric.
+    case codeBudgetSpent(SMSCodeBudget.Scope)
+
+    /// A stable code for logs and problem documents.
+    public var code: String {
+        switch self {
+        case .codeInvalid: return "code_invalid"
+        case .tooManyCodes: return "too_many_codes"
+        case .lineTaken: return "line_taken"
+        case .lineNotOnAccount: return "line_not_on_account"
+        case .accountNotFound: return "account_not_found"
+        case .codeBudgetSpent(let scope): return "code_budget_spent_\(scope.rawValue)"
+        }
+    }
 }
 
-/// Growing delays after failed logins to one phone number: below five consecutive failures no lock; at five a
-/// 60 s lock, doubling with each further failure, capped at one hour.
-public enum LoginLockoutPolicy {
-    public static let threshold = 5
-    public static let firstLock: TimeInterval = 60
-    public static let maximumLock: TimeInterval = 3600
+/// Growing delays after failed logins: below `threshold` consecutive failures no lock; at `threshold` a
+/// `firstLock`, doubling with each further failure, capped at `maximumLock`.
+///
+/// The portal keeps three counts (``LoginLockout``): one per (number, client address), which a stranger fills
+/// without touching the owner's; one for the number across every client, much higher, which bounds guessing
+/// spread over many addresses and which the owner clears with a code sent by SMS (the password reset); and one for
+/// the client address across every number, which bounds what one address can make the server hash by trying a
+/// fresh valid number each time.
+public struct LoginLockoutPolicy: Sendable, Equatable {
+    public var threshold: Int
+    public var firstLock: TimeInterval
+    public var maximumLock: TimeInterval
+
+    public init(threshold: Int, firstLock: TimeInterval, maximumLock: TimeInterval) {
+        self.threshold = max(1, threshold)
+        self.firstLock = firstLock
+        self.maximumLock = maximumLock
+    }
+
+    /// One client guessing one number: 5 failures, then 60 s doubling to an hour.
+    public static let perClient = LoginLockoutPolicy(threshold: 5, firstLock: 60, maximumLock: 3600)
+    /// Every client together guessing one number: 50 failures (ten clients' worth), then 15 min doubling to a day.
+    public static let perNumber = LoginLockoutPolicy(threshold: 50, firstLock: 900, maximumLock: 86_400)
+    /// One client address trying any numbers: 100 failures (a shared NAT's worth of typos; each success gives one
+    /// back), then 5 min doubling to an hour.
+    public static let perAddress = LoginLockoutPolicy(threshold: 100, firstLock: 300, maximumLock: 3600)
 
     /// How long to lock after `afterFailures` consecutive failures; nil: no lock.
-    public static func lock(afterFailures failures: Int) -> TimeInterval? {
+    public func lock(afterFailures failures: Int) -> TimeInterval? {
         guard failures >= threshold else { return nil }
-        // 60 · 2^6 = 3840 is already past the cap, so the exponent never needs to go higher.
-        let doublings = min(failures - threshold, 6)
+        // Doubling 20 times is past any sensible cap (60 s · 2^20 is two years), so the exponent stops there.
+        let doublings = min(failures - threshold, 20)
         return min(firstLock * Double(1 << doublings), maximumLock)
     }
+}
+
+/// Both login counts of a number; see ``LoginLockoutPolicy``.
+public struct LoginLockout: Sendable, Equatable {
+    public var perClient: LoginLockoutPolicy
+    public var perNumber: LoginLockoutPolicy
+    public var perAddress: LoginLockoutPolicy
+
+    public init(perClient: LoginLockoutPolicy = .perClient, perNumber: LoginLockoutPolicy = .perNumber,
+                perAddress: LoginLockoutPolicy = .perAddress) {
+        self.perClient = perClient
+        self.perNumber = perNumber
+        self.perAddress = perAddress
+    }
+
+    /// The key standing for "every client" (of a number's count) and "every number" (of an address's count): a
+    /// client key is an address and a number is E.164, never `*`.
+    public static let everyClient = "*"
+    public static let everyNumber = "*"
 }

@@ -38,6 +38,8 @@ public struct RechargeServices: Sendable {
     public let accounts: AccountStore
     /// Cookies, bcrypt cost and code logging of the web portal.
     public let portal: PortalConfiguration
+    /// Every bcrypt hash and check of the portal, bounded by ``PortalConfiguration/bcryptConcurrency``.
+    public let passwords: BcryptQueue
     /// Scratch-card vouchers; nil when no voucher key is configured.
     public let vouchers: VoucherStore?
     /// The payment methods offered (the sandbox by default).
@@ -69,6 +71,7 @@ public struct RechargeServices: Sendable {
         self.renewals = PackRenewalStore(database: database, catalog: self.catalog)
         self.accounts = AccountStore(database: database)
         self.portal = portal
+        self.passwords = BcryptQueue(concurrency: portal.bcryptConcurrency, waiting: portal.bcryptWaiting)
         let ledger = self.ledger
         self.vouchers = voucherKey.map { VoucherStore(database: database, key: $0, previousKeys: voucherPreviousKeys, ledger: ledger, approval: voucherApproval, logger: voucherLogger) }
         self.payments = payments

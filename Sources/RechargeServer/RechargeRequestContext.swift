@@ -1,15 +1,20 @@
 import Hummingbird
+import NIOCore
 import RechargeStore
 
 /// Per-request state: Hummingbird's core storage plus the operator API key that authenticated the request.
-public struct RechargeRequestContext: RequestContext {
+public struct RechargeRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Set by ``APIKeyAuthenticator`` on `/v1` routes.
     public var apiKey: APIKeyRecord?
+    /// The connection's peer (nil without a socket, in in-process tests): what the portal's per-client limits
+    /// count, through ``ClientAddressRule``.
+    public let remoteAddress: SocketAddress?
 
     public init(source: Source) {
         self.coreContext = .init(source: source)
         self.apiKey = nil
+        self.remoteAddress = source.channel.remoteAddress
     }
 
     /// Request bodies are small JSON documents; anything larger is refused with 413 before it is read.

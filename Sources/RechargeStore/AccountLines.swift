@@ -20,6 +20,16 @@ extension AccountStore {
         }
     }
 
+    /// Whether `msisdn` is a line that no account holds: the only numbers an add-line code is texted to.
+    public func isUnheldLine(_ msisdn: MSISDN) async throws -> Bool {
+        try await database.read { db in
+            try await db.raw("""
+                SELECT id FROM lines WHERE msisdn = \(bind: msisdn.e164)
+                AND NOT EXISTS (SELECT 1 FROM account_lines WHERE account_lines.msisdn = lines.msisdn)
+                """).first() != nil
+        }
+    }
+
     /// Adds a line with the add-line code sent to it for this account. The line must exist
     /// (``RechargeError/lineNotFound(_:)``) and be on no account (``AccountError/lineTaken(_:)``, checked before
     /// the code is looked at, so the code stays usable). Its SMS notices then go to the account's notification

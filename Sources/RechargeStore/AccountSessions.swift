@@ -92,11 +92,15 @@ extension AccountStore {
                 DELETE FROM verification_codes WHERE expires_at < \(bind: now.addingTimeInterval(-86_400).unixMicros) RETURNING id
                 """).all().count
             let counts = try await db.raw("""
-                DELETE FROM login_throttle
+                DELETE FROM login_failures
                 WHERE updated_at < \(bind: now.addingTimeInterval(-86_400).unixMicros)
                   AND (locked_until IS NULL OR locked_until <= \(bind: now.unixMicros))
                 RETURNING phone
                 """).all().count
+            // Budget counters of windows that ended a day ago: a current window's row is never older than that.
+            try await db.raw("""
+                DELETE FROM code_budget_counters WHERE window_start < \(bind: now.addingTimeInterval(-86_400).unixMicros)
+                """).run()
             return Sweep(sessions: sessions, codes: codes, loginCounts: counts)
         }
     }

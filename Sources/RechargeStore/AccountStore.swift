@@ -57,7 +57,12 @@ public struct AccountStore: Sendable {
     /// superseding earlier unused codes of the same purpose and target, and queues its message in the same
     /// transaction. Throws ``AccountError/tooManyCodes(retryAfterSeconds:)`` when five were issued to the target
     /// for the purpose within the last hour.
-    public func issueCode(purpose: VerificationPurpose, target: String, accountID: Int64?, language: NotificationLanguage, now: Date) async throws -> IssuedCode {
+    ///
+    /// Each of `budget` (``SMSCodeBudget/claims(client:prefix:now:)``) is claimed in the same transaction, in
+    /// order, with one atomic upsert; the first that goes over its limit throws
+    /// ``AccountError/codeBudgetSpent(_:)`` and the transaction rolls back, so only codes actually queued count.
+    public func issueCode(purpose: VerificationPurpose, target: String, accountID: Int64?, language: NotificationLanguage,
+                          budget: [SMSCodeBudget.Claim] = [], now: Date) async throws -> IssuedCode {
         let phone = try? MSISDN(target)
         let key = Self.codeTarget(target)
         let code = Self.randomCode()
@@ -82,6 +87,10 @@ public struct AccountStore: Sendable {
                 let free = try oldest.date("created_at").addingTimeInterval(Self.codeWindow)
                 throw AccountError.tooManyCodes(retryAfterSeconds: max(1, Int(free.timeIntervalSince(now).rounded(.up))))
             }
+            for claim in budget {
+                let used = try await Self.claim(claim, in: db)
+                guard SMSCodeBudget.allows(claim, used: used) else { throw AccountError.codeBudgetSpent(claim.scope) }
+            }
             try await db.raw("""
                 UPDATE verification_codes SET consumed_at = \(bind: now.unixMicros)
                 WHERE purpose = \(bind: purpose.rawValue) AND target = \(bind: key) AND consumed_at IS NULL
@@ -99,6 +108,51 @@ public struct AccountStore: Sendable {
             try await OutboxStore.enqueue([notice], now: now, in: db)
         }
         return IssuedCode(code: code, expiresAt: expiresAt)
+    }
+
+    /// Takes one from a budget counter and returns how many its window has used, this one included. One statement
+    /// on both engines: the row is created, or moved to the new window, or counted up, under the row's lock.
+    static func claim(_ claim: SMSCodeBudget.Claim, in db: any SQLDatabase) async throws -> Int {
+        guard let row = try await db.raw("""
+            INSERT INTO code_budget_counters (subject, window_start, used) VALUES (\(bind: claim.subject), \(bind: claim.windowStart.unixMicros), 1)
+            ON CONFLICT (subject) DO UPDATE SET
+                used = CASE WHEN code_budget_counters.window_start = excluded.window_start THEN code_budget_counters.used + 1 ELSE 1 END,
+                window_start = excluded.window_start
+            RETURNING used
+            """).first() else { throw DatabaseError.invariantViolated("no code_budget_counters row") }
+        return try row.decode(column: "used", as: Int.self)
+    }
+
+    /// How many codes the window of `subject` starting at `windowStart` has queued (0 when another window is current).
+    public func budgetUsed(subject: String, windowStart: Date) async throws -> Int {
+        try await database.read { db in
+            try await db.raw("""
+                SELECT used FROM code_budget_counters WHERE subject = \(bind: subject) AND window_start = \(bind: windowStart.unixMicros)
+                """).first().map { try $0.decode(column: "used", as: Int.self) } ?? 0
+        }
+    }
+
+    /// Whether `number` is a line this operator serves under `rule` (``SMSDestinationRule``): a line in the database,
+    /// a number in a configured prefix, or, with none configured, a number in the default range of some line. The
+    /// range is read through the unique index on `lines.msisdn` (`msisdn BETWEEN prefix AND prefix999…`).
+    public func serves(_ number: MSISDN, rule: SMSDestinationRule) async throws -> Bool {
+        if rule.configuredPrefix(of: number) != nil { return true }
+        let range = rule.prefixes == nil ? SMSDestinationRule.defaultRange(of: number) : number.e164
+        return try await database.read { db in
+            try await db.raw("""
+                SELECT msisdn FROM lines WHERE msisdn >= \(bind: range) AND msisdn <= \(bind: range + String(repeating: "9", count: 15)) LIMIT 1
+                """).first() != nil
+        }
+    }
+
+    /// Whether `code` is the live code of `purpose` for `target` (and `accountID` when given), without using it up;
+    /// a wrong code counts as an attempt. What a page checks before it pays for bcrypt: the transaction that then
+    /// consumes the code checks it again, so two requests racing with one code still get one use.
+    public func checkCode(_ purpose: VerificationPurpose, target: String, accountID: Int64?, code: String, now: Date) async throws -> Bool {
+        let forUpdate = database.forUpdate
+        return try await database.transaction { db in
+            try await Self.matchCode(purpose, target: target, accountID: accountID, code: code, now: now, forUpdate: forUpdate, in: db) != nil
+        }
     }
 
     /// What a consuming transaction decided: done, or the code was refused (any wrong attempt is then committed
@@ -121,6 +175,18 @@ public struct AccountStore: Sendable {
     @discardableResult
     static func consumeCode(_ purpose: VerificationPurpose, target: String, accountID: Int64?, code: String, now: Date,
                             forUpdate: String, in db: any SQLDatabase) async throws -> Int64? {
+        guard let id = try await matchCode(purpose, target: target, accountID: accountID, code: code, now: now, forUpdate: forUpdate, in: db) else {
+            return nil
+        }
+        return try await db.raw("""
+            UPDATE verification_codes SET consumed_at = \(bind: now.unixMicros) WHERE id = \(bind: id) AND consumed_at IS NULL RETURNING id
+            """).first() != nil ? id : nil
+    }
+
+    /// The id of the live code of `purpose` for `target` if `code` is it; nil otherwise (a wrong code's attempt is
+    /// counted). Uses nothing up.
+    static func matchCode(_ purpose: VerificationPurpose, target: String, accountID: Int64?, code: String, now: Date,
+                          forUpdate: String, in db: any SQLDatabase) async throws -> Int64? {
         let key = codeTarget(target)
         var query: SQLQueryString = """
             SELECT id, code_hash, attempts FROM verification_codes
@@ -135,9 +201,7 @@ public struct AccountStore: Sendable {
             try await db.raw("UPDATE verification_codes SET attempts = attempts + 1 WHERE id = \(bind: id)").run()
             return nil
         }
-        return try await db.raw("""
-            UPDATE verification_codes SET consumed_at = \(bind: now.unixMicros) WHERE id = \(bind: id) AND consumed_at IS NULL RETURNING id
-            """).first() != nil ? id : nil
+        return id
     }
 
     /// Numbers are keyed in E.164, addresses in lower case, so a code finds its target however it was typed.
@@ -247,8 +311,11 @@ public struct AccountStore: Sendable {
     }
 
     /// Consumes a password-reset code for `phone`, sets the new hash, ends every session of the account and
-    /// clears the login throttle of the number. No code, a wrong one, or a number not registered: ``AccountError/codeInvalid``.
-    public func resetPassword(phone: MSISDN, code: String, passwordHash: String, now: Date) async throws {
+    /// clears the lock on the number: its count across every client and the count of `client`, the address the
+    /// code came back from (a stranger's own count stays, so a reset does not hand them fresh guesses). This is
+    /// how an owner locked out by guesses from many addresses gets in. No code, a wrong one, or a number not
+    /// registered: ``AccountError/codeInvalid``.
+    public func resetPassword(phone: MSISDN, code: String, passwordHash: String, client: String, now: Date) async throws {
         let forUpdate = database.forUpdate
         let checked = try await database.transaction { db -> Checked<Void> in
             guard try await Self.consumeCode(.passwordReset, target: phone.e164, accountID: nil, code: code, now: now, forUpdate: forUpdate, in: db) != nil else {
@@ -258,7 +325,9 @@ public struct AccountStore: Sendable {
                 UPDATE accounts SET password_hash = \(bind: passwordHash), updated_at = \(bind: now.unixMicros) WHERE phone = \(bind: phone.e164) RETURNING id
                 """).first() else { throw AccountError.codeInvalid }
             try await db.raw("DELETE FROM account_sessions WHERE account_id = \(bind: try row.int64("id"))").run()
-            try await db.raw("DELETE FROM login_throttle WHERE phone = \(bind: phone.e164)").run()
+            try await db.raw("""
+                DELETE FROM login_failures WHERE phone = \(bind: phone.e164) AND client IN (\(bind: client), \(bind: LoginLockout.everyClient))
+                """).run()
             return .done(())
         }
         try checked.get()
@@ -278,34 +347,60 @@ public struct AccountStore: Sendable {
 
     // MARK: Login throttle
 
-    /// When the lock on logins to `phone` ends; nil when it is not locked.
-    public func loginLockedUntil(phone: String, now: Date) async throws -> Date? {
+    /// When the lock on logins to `phone` from `client` ends — its own lock, the number's or the address's,
+    /// whichever ends last; nil when none is locked. `phone` is always a normalised number: junk text never
+    /// reaches the table.
+    public func loginLockedUntil(phone: MSISDN, client: String, now: Date) async throws -> Date? {
         try await database.read { db in
             try await db.raw("""
-                SELECT locked_until FROM login_throttle WHERE phone = \(bind: phone) AND locked_until > \(bind: now.unixMicros)
-                """).first().map { try $0.date("locked_until") }
+                SELECT locked_until FROM login_failures
+                WHERE ((phone = \(bind: phone.e164) AND client IN (\(bind: client), \(bind: LoginLockout.everyClient)))
+                       OR (phone = \(bind: LoginLockout.everyNumber) AND client = \(bind: client)))
+                  AND locked_until > \(bind: now.unixMicros)
+                """).all().map { try $0.date("locked_until") }.max()
         }
     }
 
-    /// Counts a failed login; returns when the lock this failure earned ends (``LoginLockoutPolicy``), nil when none.
-    public func recordLoginFailure(phone: String, now: Date) async throws -> Date? {
+    /// Counts a failed login from `client` before the password is checked — for (number, client), for the number
+    /// across every client and for the client across every number; returns when the lock this failure earned ends
+    /// (``LoginLockout``; the latest when several), nil when none. Each count is claimed with one atomic upsert, in
+    /// this order, so parallel guesses each get their own number.
+    public func recordLoginFailure(phone: MSISDN, client: String, policy: LoginLockout = LoginLockout(), now: Date) async throws -> Date? {
         try await database.transaction { db in
-            guard let row = try await db.raw("""
-                INSERT INTO login_throttle (phone, failures, locked_until, updated_at) VALUES (\(bind: phone), 1, NULL, \(bind: now.unixMicros))
-                ON CONFLICT (phone) DO UPDATE SET failures = login_throttle.failures + 1, updated_at = excluded.updated_at
-                RETURNING failures
-                """).first() else { throw DatabaseError.invariantViolated("no login_throttle row") }
-            guard let lock = LoginLockoutPolicy.lock(afterFailures: try row.decode(column: "failures", as: Int.self)) else { return nil }
-            let until = now.addingTimeInterval(lock)
-            try await db.raw("UPDATE login_throttle SET locked_until = \(bind: until.unixMicros) WHERE phone = \(bind: phone)").run()
+            var until: Date?
+            let counts = [(phone.e164, client, policy.perClient), (phone.e164, LoginLockout.everyClient, policy.perNumber),
+                          (LoginLockout.everyNumber, client, policy.perAddress)]
+            for (number, key, rule) in counts {
+                guard let row = try await db.raw("""
+                    INSERT INTO login_failures (phone, client, failures, locked_until, updated_at)
+                    VALUES (\(bind: number), \(bind: key), 1, NULL, \(bind: now.unixMicros))
+                    ON CONFLICT (phone, client) DO UPDATE SET failures = login_failures.failures + 1, updated_at = excluded.updated_at
+                    RETURNING failures
+                    """).first() else { throw DatabaseError.invariantViolated("no login_failures row") }
+                guard let lock = rule.lock(afterFailures: try row.decode(column: "failures", as: Int.self)) else { continue }
+                let end = now.addingTimeInterval(lock)
+                try await db.raw("""
+                    UPDATE login_failures SET locked_until = \(bind: end.unixMicros) WHERE phone = \(bind: number) AND client = \(bind: key)
+                    """).run()
+                until = max(until ?? end, end)
+            }
             return until
         }
     }
 
-    /// A successful login: the count starts again.
-    public func recordLoginSuccess(phone: String) async throws {
+    /// A successful login from `client`: its count for the number starts again, and the number's and the address's
+    /// counts give back the one this attempt took before its password was checked. The rest of those stays (it
+    /// fades when a day passes without failures, or with a reset code), or every owner login would hand a
+    /// distributed guesser a fresh allowance.
+    public func recordLoginSuccess(phone: MSISDN, client: String) async throws {
         try await database.transaction { db in
-            try await db.raw("DELETE FROM login_throttle WHERE phone = \(bind: phone)").run()
+            try await db.raw("DELETE FROM login_failures WHERE phone = \(bind: phone.e164) AND client = \(bind: client)").run()
+            for (number, key) in [(phone.e164, LoginLockout.everyClient), (LoginLockout.everyNumber, client)] {
+                try await db.raw("""
+                    UPDATE login_failures SET failures = failures - 1 WHERE phone = \(bind: number) AND client = \(bind: key) AND failures > 0
+                    """).run()
+                try await db.raw("DELETE FROM login_failures WHERE phone = \(bind: number) AND client = \(bind: key) AND failures <= 0").run()
+            }
         }
     }
 }

@@ -542,6 +542,34 @@ public enum Migrations {
                 "ALTER TABLE notification_preferences ADD COLUMN sms_phone TEXT",
             ]
         },
+        Migration(version: 10, name: "portal_abuse_limits") { _ in
+            [
+                // Failed logins per (number, client address), per number across every client (client `*`) and per
+                // client address across every number (phone `*`).
+                // Replaces login_throttle, which was keyed by the typed text alone: a stranger's guesses locked the
+                // owner out, and junk text made a fresh row per request. Its rows are transient (a day at most).
+                "DROP TABLE login_throttle",
+                """
+                CREATE TABLE login_failures (
+                    phone TEXT NOT NULL,
+                    client TEXT NOT NULL,
+                    failures INTEGER NOT NULL,
+                    locked_until BIGINT,
+                    updated_at BIGINT NOT NULL,
+                    PRIMARY KEY (phone, client)
+                )
+                """,
+                // Codes texted per client address, destination prefix and in all, per aligned window
+                // (SMSCodeBudget): one row per subject, claimed with INSERT … ON CONFLICT DO UPDATE … RETURNING.
+                """
+                CREATE TABLE code_budget_counters (
+                    subject TEXT PRIMARY KEY,
+                    window_start BIGINT NOT NULL,
+                    used INTEGER NOT NULL
+                )
+                """,
+            ]
+        },
         Migration(version: 11, name: "server_secrets") { _ in
             [
                 // Keys the server makes for itself once per database (the outbox's code seal, unless the operator

@@ -328,6 +328,11 @@ extension Serve {
             portal.bcryptCost = cost
         }
         portal.logCodes = demo && (environment["RECHARGE_SMPP_URL"] ?? "").isEmpty
-        return portal
+        // The portal's abuse limits: bcrypt queue, SMS destinations and budgets, lockouts, trusted proxies.
+        do {
+            return try portal.applying(environment: environment)
+        } catch {
+            throw CLIError(String(describing: error))
+        }
     }
 }

@@ -10,13 +10,17 @@ import RechargeTestSupport
 import Testing
 
 /// A visitor of the portal driven without a socket: keeps its cookies like a browser, reads the CSRF token of
-/// the last page, and follows nothing by itself (tests look at each redirect).
+/// the last page, and follows nothing by itself (tests look at each redirect). Each visitor comes from an address
+/// of its own (random in 10.0.0.0/8 unless given), which the harness's trusted proxy (the in-process peer, 127.0.0.1)
+/// passes on in `X-Forwarded-For`.
 final class PortalVisitor: Sendable {
     let client: any TestClientProtocol
+    let address: String
     private let state = NIOLockedValueBox<(cookies: [String: String], csrf: String, language: String?)>(([:], "", nil))
 
-    init(client: any TestClientProtocol, acceptLanguage: String? = nil) {
+    init(client: any TestClientProtocol, acceptLanguage: String? = nil, address: String? = nil) {
         self.client = client
+        self.address = address ?? "10.\(Int.random(in: 0...255)).\(Int.random(in: 0...255)).\(Int.random(in: 1...254))"
         state.withLockedValue { $0.language = acceptLanguage }
     }
 
@@ -47,6 +51,7 @@ final class PortalVisitor: Sendable {
         let (cookies, language) = state.withLockedValue { ($0.cookies, $0.language) }
         if !cookies.isEmpty { headers[.cookie] = cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; ") }
         if let language { headers[.acceptLanguage] = language }
+        headers[HTTPField.Name("X-Forwarded-For")!] = address
         if body != nil { headers[.contentType] = "application/x-www-form-urlencoded" }
         let response = try await client.execute(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
         state.withLockedValue { state in
@@ -80,10 +85,20 @@ struct PortalHarness {
     static let now = TestDatabase.epoch
     static let voucherKey = try! VoucherKey(id: "portal1", secret: Array(repeating: UInt8(7), count: 32))
 
-    static func run(_ engine: Backend = .sqlite, _ body: @escaping @Sendable (PortalHarness) async throws -> Void) async throws {
+    /// The harness's portal settings: fast bcrypt, and the in-process peer (no socket: 127.0.0.1) trusted as a proxy
+    /// so each ``PortalVisitor``'s `X-Forwarded-For` is its client address.
+    static func configuration(_ change: (inout PortalConfiguration) -> Void = { _ in }) -> PortalConfiguration {
+        var portal = PortalConfiguration(secureCookies: true, bcryptCost: 4, logCodes: false,
+                                         clientAddresses: ClientAddressRule(trustedProxies: [IPAddressRange("127.0.0.1")!]))
+        change(&portal)
+        return portal
+    }
+
+    static func run(_ engine: Backend = .sqlite, portal: PortalConfiguration = configuration(),
+                    _ body: @escaping @Sendable (PortalHarness) async throws -> Void) async throws {
         try await TestDatabase.with(engine) { database in
             let services = RechargeServices(database: database, apiKeyCacheLifetime: .zero, clock: { now }, voucherKey: voucherKey,
-                                            portal: PortalConfiguration(secureCookies: true, bcryptCost: 4, logCodes: false))
+                                            portal: portal)
             let admin = try await services.apiKeys.create(name: "admin", scope: .admin, now: now).secret
             _ = try await DemoData.seed(services.ledger, now: now)
             _ = try await services.catalog.importCatalog(try CatalogFile.parse(try CatalogFile.demoText()), now: now)
@@ -94,8 +109,29 @@ struct PortalHarness {
         }
     }
 
-    func visitor(acceptLanguage: String? = nil) -> PortalVisitor {
-        PortalVisitor(client: client, acceptLanguage: acceptLanguage)
+    func visitor(acceptLanguage: String? = nil, address: String? = nil) -> PortalVisitor {
+        PortalVisitor(client: client, acceptLanguage: acceptLanguage, address: address)
+    }
+
+    /// One-time codes queued in the outbox (to anyone; the newest 1,000 messages).
+    func codesQueued() async throws -> Int {
+        try await services.outbox.list(state: nil, limit: 1000).filter { if case .oneTimeCode? = $0.event { return true } else { return false } }.count
+    }
+
+    /// Login failure rows (per number and client, per number), counted by sweeping them all a year on.
+    func loginFailureRows() async throws -> Int {
+        try await services.accounts.sweep(now: Self.now.addingTimeInterval(365 * 86_400)).loginCounts
+    }
+
+    /// The value of a counter in the metrics registry (0 when it was never made).
+    func metric(_ line: String) -> Int {
+        var buffer: [UInt8] = []
+        services.metrics.emit(into: &buffer)
+        let text = String(decoding: buffer, as: UTF8.self)
+        for row in text.split(separator: "\n") where row.hasPrefix(line + " ") {
+            return Int(Double(row.dropFirst(line.count + 1)) ?? -1)
+        }
+        return 0
     }
 
     /// The newest one-time code sent to `recipient`, read from the outbox and opened as the delivery service does

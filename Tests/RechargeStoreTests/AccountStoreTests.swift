@@ -211,27 +211,27 @@ enum AccountStoreScenarios {
                 try await accounts.changePassword(accountID: account.id + 100, passwordHash: "x", keepingSession: first.token, now: now)
             }
 
-            for _ in 0..<5 { _ = try await accounts.recordLoginFailure(phone: alice.e164, now: now) }
-            #expect(try await accounts.loginLockedUntil(phone: alice.e164, now: now) != nil)
+            for _ in 0..<5 { _ = try await accounts.recordLoginFailure(phone: alice, client: "192.0.2.1", now: now) }
+            #expect(try await accounts.loginLockedUntil(phone: alice, client: "192.0.2.1", now: now) != nil)
             let code = try await accounts.issueCode(purpose: .passwordReset, target: alice.e164, accountID: nil, language: .english, now: now)
             await #expect(throws: AccountError.codeInvalid) {
-                try await accounts.resetPassword(phone: alice, code: wrong(code.code), passwordHash: "reset", now: now)
+                try await accounts.resetPassword(phone: alice, code: wrong(code.code), passwordHash: "reset", client: "192.0.2.1", now: now)
             }
             await #expect(throws: AccountError.codeInvalid) {
-                try await accounts.resetPassword(phone: bob, code: code.code, passwordHash: "reset", now: now)
+                try await accounts.resetPassword(phone: bob, code: code.code, passwordHash: "reset", client: "192.0.2.1", now: now)
             }
-            try await accounts.resetPassword(phone: alice, code: code.code, passwordHash: "reset", now: now)
+            try await accounts.resetPassword(phone: alice, code: code.code, passwordHash: "reset", client: "192.0.2.1", now: now)
             #expect(try await accounts.credentials(phone: alice)?.passwordHash == "reset")
             #expect(try await accounts.session(token: first.token, now: now) == nil)
-            #expect(try await accounts.loginLockedUntil(phone: alice.e164, now: now) == nil)
+            #expect(try await accounts.loginLockedUntil(phone: alice, client: "192.0.2.1", now: now) == nil)
             // The code is single use.
             await #expect(throws: AccountError.codeInvalid) {
-                try await accounts.resetPassword(phone: alice, code: code.code, passwordHash: "again", now: now)
+                try await accounts.resetPassword(phone: alice, code: code.code, passwordHash: "again", client: "192.0.2.1", now: now)
             }
             // A number that is not registered gets the same answer, with a genuine code too.
             let unregistered = try await accounts.issueCode(purpose: .passwordReset, target: bob.e164, accountID: nil, language: .english, now: now)
             await #expect(throws: AccountError.codeInvalid) {
-                try await accounts.resetPassword(phone: bob, code: unregistered.code, passwordHash: "reset", now: now)
+                try await accounts.resetPassword(phone: bob, code: unregistered.code, passwordHash: "reset", client: "192.0.2.1", now: now)
             }
         }
     }
@@ -294,21 +294,161 @@ enum AccountStoreScenarios {
         try await with(backend) { fixture in
             let accounts = fixture.accounts
             _ = try await register(fixture, alice)
+            let client = "192.0.2.1"
             // Registered or not: the same behaviour.
-            for phone in [alice.e164, bob.e164] {
-                for _ in 0..<4 { #expect(try await accounts.recordLoginFailure(phone: phone, now: now) == nil) }
-                #expect(try await accounts.loginLockedUntil(phone: phone, now: now) == nil)
-                #expect(try await accounts.recordLoginFailure(phone: phone, now: now) == now.addingTimeInterval(60))
-                #expect(try await accounts.loginLockedUntil(phone: phone, now: now.addingTimeInterval(59)) == now.addingTimeInterval(60))
-                #expect(try await accounts.loginLockedUntil(phone: phone, now: now.addingTimeInterval(60)) == nil)
+            for phone in [alice, bob] {
+                for _ in 0..<4 { #expect(try await accounts.recordLoginFailure(phone: phone, client: client, now: now) == nil) }
+                #expect(try await accounts.loginLockedUntil(phone: phone, client: client, now: now) == nil)
+                #expect(try await accounts.recordLoginFailure(phone: phone, client: client, now: now) == now.addingTimeInterval(60))
+                #expect(try await accounts.loginLockedUntil(phone: phone, client: client, now: now.addingTimeInterval(59)) == now.addingTimeInterval(60))
+                #expect(try await accounts.loginLockedUntil(phone: phone, client: client, now: now.addingTimeInterval(60)) == nil)
                 let later = now.addingTimeInterval(61)
-                #expect(try await accounts.recordLoginFailure(phone: phone, now: later) == later.addingTimeInterval(120))
-                #expect(try await accounts.recordLoginFailure(phone: phone, now: later) == later.addingTimeInterval(240))
-                try await accounts.recordLoginSuccess(phone: phone)
-                #expect(try await accounts.loginLockedUntil(phone: phone, now: later) == nil)
-                for _ in 0..<4 { #expect(try await accounts.recordLoginFailure(phone: phone, now: later) == nil) }
-                #expect(try await accounts.recordLoginFailure(phone: phone, now: later) == later.addingTimeInterval(60))
+                #expect(try await accounts.recordLoginFailure(phone: phone, client: client, now: later) == later.addingTimeInterval(120))
+                #expect(try await accounts.recordLoginFailure(phone: phone, client: client, now: later) == later.addingTimeInterval(240))
+                try await accounts.recordLoginSuccess(phone: phone, client: client)
+                #expect(try await accounts.loginLockedUntil(phone: phone, client: client, now: later) == nil)
+                for _ in 0..<4 { #expect(try await accounts.recordLoginFailure(phone: phone, client: client, now: later) == nil) }
+                #expect(try await accounts.recordLoginFailure(phone: phone, client: client, now: later) == later.addingTimeInterval(60))
             }
+        }
+    }
+
+    /// A stranger's failures lock the stranger's address only; the number's own count, across every address, locks
+    /// everyone at its much higher ceiling; the owner's reset code clears that and the owner's count, not the
+    /// stranger's.
+    static func lockoutsAreKeyedByNumberAndClient(_ backend: Backend) async throws {
+        try await with(backend) { fixture in
+            let accounts = fixture.accounts
+            _ = try await register(fixture, alice)
+            let policy = LoginLockout(perClient: .perClient, perNumber: LoginLockoutPolicy(threshold: 12, firstLock: 900, maximumLock: 86_400))
+            for _ in 0..<5 { _ = try await accounts.recordLoginFailure(phone: alice, client: "203.0.113.66", policy: policy, now: now) }
+            #expect(try await accounts.loginLockedUntil(phone: alice, client: "203.0.113.66", now: now) == now.addingTimeInterval(60))
+            #expect(try await accounts.loginLockedUntil(phone: alice, client: "198.51.100.7", now: now) == nil)
+            // Seven more addresses, one failure each: the twelfth failure of the number locks every address for 15 min.
+            for index in 1...7 {
+                let until = try await accounts.recordLoginFailure(phone: alice, client: "203.0.113.\(index)", policy: policy, now: now)
+                #expect(until == (index == 7 ? now.addingTimeInterval(900) : nil), "\(index)")
+            }
+            #expect(try await accounts.loginLockedUntil(phone: alice, client: "198.51.100.7", now: now) == now.addingTimeInterval(900))
+            // The owner's reset code unlocks: the number's count and the owner's go, the stranger's lock stays.
+            let code = try await accounts.issueCode(purpose: .passwordReset, target: alice.e164, accountID: nil, language: .english, now: now)
+            try await accounts.resetPassword(phone: alice, code: code.code, passwordHash: "reset", client: "198.51.100.7", now: now)
+            #expect(try await accounts.loginLockedUntil(phone: alice, client: "198.51.100.7", now: now) == nil)
+            #expect(try await accounts.loginLockedUntil(phone: alice, client: "203.0.113.66", now: now) == now.addingTimeInterval(60))
+            // A success gives back the one failure it was counted as before its check, and only that: the owner's
+            // own logins never add up to the number's ceiling, a stranger's guesses stay counted.
+            for _ in 0..<20 {
+                #expect(try await accounts.recordLoginFailure(phone: bob, client: "198.51.100.7", policy: policy, now: now) == nil)
+                try await accounts.recordLoginSuccess(phone: bob, client: "198.51.100.7")
+            }
+            for _ in 0..<4 { _ = try await accounts.recordLoginFailure(phone: bob, client: "203.0.113.66", policy: policy, now: now) }
+            for index in 1...7 { _ = try await accounts.recordLoginFailure(phone: bob, client: "203.0.113.\(index)", policy: policy, now: now) }
+            #expect(try await accounts.loginLockedUntil(phone: bob, client: "198.51.100.7", now: now) == nil)
+            #expect(try await accounts.recordLoginFailure(phone: bob, client: "203.0.113.8", policy: policy, now: now) == now.addingTimeInterval(900))
+            // One address trying a fresh number each time: its own count across numbers locks it out of all of them.
+            let scanning = LoginLockout(perAddress: LoginLockoutPolicy(threshold: 6, firstLock: 300, maximumLock: 3600))
+            for index in 1...6 {
+                let until = try await accounts.recordLoginFailure(phone: try MSISDN("+1628555\(1000 + index)"), client: "192.0.2.99", policy: scanning, now: now)
+                #expect(until == (index == 6 ? now.addingTimeInterval(300) : nil), "\(index)")
+            }
+            #expect(try await accounts.loginLockedUntil(phone: try MSISDN("+16285552000"), client: "192.0.2.99", now: now) == now.addingTimeInterval(300))
+            #expect(try await accounts.loginLockedUntil(phone: try MSISDN("+16285552000"), client: "192.0.2.98", now: now) == nil)
+            // Other numbers are untouched throughout.
+            #expect(try await accounts.loginLockedUntil(phone: carol, client: "203.0.113.66", now: now) == nil)
+        }
+    }
+
+    /// 40 codes asked for at once from one address, budget 10 per address: exactly 10 are queued and counted — each
+    /// claim is one atomic upsert, and a refused one rolls back with its transaction. A new window starts afresh.
+    static func codeBudgetsAreClaimedAtomically(_ backend: Backend) async throws {
+        try await with(backend) { fixture in
+            let accounts = fixture.accounts
+            let budget = SMSCodeBudget(perClient: 10, perPrefix: 25, global: 30)
+            let outcomes = await withTaskGroup(of: AccountError?.self) { group in
+                for index in 0..<40 {
+                    group.addTask {
+                        let target = "+1415555\(String(format: "%04d", 1000 + index))"
+                        do {
+                            _ = try await accounts.issueCode(purpose: .register, target: target, accountID: nil, language: .english,
+                                                             budget: budget.claims(client: "192.0.2.1", prefix: "+1415", now: now), now: now)
+                            return nil
+                        } catch {
+                            return error as? AccountError
+                        }
+                    }
+                }
+                var outcomes: [AccountError?] = []
+                for await outcome in group { outcomes.append(outcome) }
+                return outcomes
+            }
+            #expect(outcomes.filter { $0 == nil }.count == 10)
+            #expect(outcomes.filter { $0 == .codeBudgetSpent(.client) }.count == 30)
+            #expect(try await outbox(fixture.database).filter { $0.eventName == "one_time_code" }.count == 10)
+            let start = try #require(budget.claims(client: "192.0.2.1", prefix: "+1415", now: now).first).windowStart
+            #expect(try await accounts.budgetUsed(subject: "client|192.0.2.1", windowStart: start) == 10)
+            #expect(try await accounts.budgetUsed(subject: "prefix|+1415", windowStart: start) == 10)
+            #expect(try await accounts.budgetUsed(subject: "global", windowStart: start) == 10)
+            // Other addresses fill the prefix (25), then the global budget (30) stops a third prefix.
+            for index in 0..<15 {
+                _ = try await accounts.issueCode(purpose: .register, target: "+1415555\(2000 + index)", accountID: nil, language: .english,
+                                                 budget: budget.claims(client: "198.51.100.\(index)", prefix: "+1415", now: now), now: now)
+            }
+            await #expect(throws: AccountError.codeBudgetSpent(.prefix)) {
+                try await accounts.issueCode(purpose: .register, target: "+14155553000", accountID: nil, language: .english,
+                                             budget: budget.claims(client: "198.51.100.200", prefix: "+1415", now: now), now: now)
+            }
+            for index in 0..<5 {
+                _ = try await accounts.issueCode(purpose: .register, target: "+1628555\(2000 + index)", accountID: nil, language: .english,
+                                                 budget: budget.claims(client: "203.0.113.\(index)", prefix: "+1628", now: now), now: now)
+            }
+            await #expect(throws: AccountError.codeBudgetSpent(.global)) {
+                try await accounts.issueCode(purpose: .register, target: "+16285553000", accountID: nil, language: .english,
+                                             budget: budget.claims(client: "203.0.113.200", prefix: "+1628", now: now), now: now)
+            }
+            // The next hour: every counter starts again.
+            let nextHour = start.addingTimeInterval(3600)
+            _ = try await accounts.issueCode(purpose: .register, target: "+14155554000", accountID: nil, language: .english,
+                                             budget: budget.claims(client: "192.0.2.1", prefix: "+1415", now: nextHour), now: nextHour)
+            #expect(try await accounts.budgetUsed(subject: "client|192.0.2.1", windowStart: nextHour) == 1)
+            #expect(try await accounts.budgetUsed(subject: "global", windowStart: nextHour) == 1)
+        }
+    }
+
+    /// Codes go to lines this operator serves: a line, a number in a configured prefix, or by default a number in the
+    /// range (country code; +1 with its area code) of some line.
+    static func servedNumbersAreLinesAndTheirRanges(_ backend: Backend) async throws {
+        try await with(backend) { fixture in
+            let accounts = fixture.accounts
+            let standard = SMSDestinationRule()
+            #expect(try await accounts.serves(alice, rule: standard))
+            #expect(try await accounts.serves(try MSISDN("+14155559999"), rule: standard))
+            #expect(try await !accounts.serves(try MSISDN("+18765550100"), rule: standard))   // Jamaica, +1 876
+            #expect(try await !accounts.serves(try MSISDN("+88216123456"), rule: standard))
+            #expect(try await !accounts.serves(try MSISDN("+224621234567"), rule: standard))
+            #expect(try await !accounts.serves(try MSISDN("+447700900123"), rule: standard))
+            let configured = try SMSDestinationRule(parsing: "+44, +1628")
+            #expect(try await accounts.serves(try MSISDN("+447700900123"), rule: configured))
+            #expect(try await accounts.serves(try MSISDN("+16285550100"), rule: configured))
+            #expect(try await accounts.serves(alice, rule: configured))                        // a line, outside the prefixes
+            #expect(try await !accounts.serves(try MSISDN("+14155559999"), rule: configured))  // no default range once configured
+        }
+    }
+
+    /// Checking a code uses nothing up; a wrong one counts as an attempt like any other.
+    static func checkingACodeLeavesItUsable(_ backend: Backend) async throws {
+        try await with(backend) { fixture in
+            let accounts = fixture.accounts
+            let issued = try await accounts.issueCode(purpose: .register, target: alice.e164, accountID: nil, language: .english, now: now)
+            #expect(try await accounts.checkCode(.register, target: alice.e164, accountID: nil, code: issued.code, now: now))
+            #expect(try await accounts.checkCode(.register, target: alice.e164, accountID: nil, code: issued.code, now: now))
+            #expect(try await !accounts.checkCode(.register, target: alice.e164, accountID: nil, code: wrong(issued.code), now: now))
+            #expect(try await !accounts.checkCode(.passwordReset, target: alice.e164, accountID: nil, code: issued.code, now: now))
+            let attempts = try await fixture.database.read { db in
+                try await db.raw("SELECT attempts FROM verification_codes").first()!.decode(column: "attempts", as: Int.self)
+            }
+            #expect(attempts == 1)
+            #expect(try await accounts.register(phone: alice, code: issued.code, passwordHash: hash, email: nil, language: .english, now: now).phone == alice)
+            #expect(try await !accounts.checkCode(.register, target: alice.e164, accountID: nil, code: issued.code, now: now))
         }
     }
 
@@ -459,6 +599,10 @@ struct AccountStoreOnSQLite {
     @Test func passwordReset() async throws { try await AccountStoreScenarios.passwordResetEndsSessions(.sqlite) }
     @Test func sessions() async throws { try await AccountStoreScenarios.sessionsExpireAndRenew(.sqlite) }
     @Test func loginThrottle() async throws { try await AccountStoreScenarios.loginThrottleGrowsAndResets(.sqlite) }
+    @Test func lockoutsByNumberAndClient() async throws { try await AccountStoreScenarios.lockoutsAreKeyedByNumberAndClient(.sqlite) }
+    @Test func codeBudgets() async throws { try await AccountStoreScenarios.codeBudgetsAreClaimedAtomically(.sqlite) }
+    @Test func servedNumbers() async throws { try await AccountStoreScenarios.servedNumbersAreLinesAndTheirRanges(.sqlite) }
+    @Test func checkCode() async throws { try await AccountStoreScenarios.checkingACodeLeavesItUsable(.sqlite) }
     @Test func lines() async throws { try await AccountStoreScenarios.linesNeedTheirCode(.sqlite) }
     @Test func notifyPhone() async throws { try await AccountStoreScenarios.notifyPhoneReceivesTheLinesSMS(.sqlite) }
     @Test func email() async throws { try await AccountStoreScenarios.emailChangeTellsOldAndNewAddress(.sqlite) }
@@ -475,6 +619,10 @@ struct AccountStoreOnPostgres {
     @Test func passwordReset() async throws { try await AccountStoreScenarios.passwordResetEndsSessions(.postgres) }
     @Test func sessions() async throws { try await AccountStoreScenarios.sessionsExpireAndRenew(.postgres) }
     @Test func loginThrottle() async throws { try await AccountStoreScenarios.loginThrottleGrowsAndResets(.postgres) }
+    @Test func lockoutsByNumberAndClient() async throws { try await AccountStoreScenarios.lockoutsAreKeyedByNumberAndClient(.postgres) }
+    @Test func codeBudgets() async throws { try await AccountStoreScenarios.codeBudgetsAreClaimedAtomically(.postgres) }
+    @Test func servedNumbers() async throws { try await AccountStoreScenarios.servedNumbersAreLinesAndTheirRanges(.postgres) }
+    @Test func checkCode() async throws { try await AccountStoreScenarios.checkingACodeLeavesItUsable(.postgres) }
     @Test func lines() async throws { try await AccountStoreScenarios.linesNeedTheirCode(.postgres) }
     @Test func notifyPhone() async throws { try await AccountStoreScenarios.notifyPhoneReceivesTheLinesSMS(.postgres) }
     @Test func email() async throws { try await AccountStoreScenarios.emailChangeTellsOldAndNewAddress(.postgres) }

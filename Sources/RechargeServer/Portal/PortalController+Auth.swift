@@ -4,9 +4,14 @@ import RechargeCore
 import RechargeStore
 
 /// Registration, login, logout and password reset. No answer says whether a number has an account: registration
-/// always sends a code (which cannot register a number that already has one), a reset answers the same whether
-/// or not it sent one, and a failed login says only that the number or the password is wrong — after the same
-/// bcrypt work either way.
+/// always answers as if it sent a code (which cannot register a number that already has one), a reset answers the
+/// same whether or not it sent one, and a failed login says only that the number or the password is wrong — after
+/// the same bcrypt work either way.
+///
+/// What an anonymous request may cost is bounded before anything expensive runs: text that is not a phone number
+/// is a form error (no bcrypt, no throttle row); codes are texted only to numbers this operator serves and within
+/// the budgets of ``SMSCodeBudget``; a code is checked before a new password is hashed; and every bcrypt goes
+/// through ``BcryptQueue``.
 extension PortalController {
     /// Shortest and longest password accepted (bcrypt reads at most 72 bytes).
     static let passwordBytes = 8...72
@@ -45,26 +50,33 @@ extension PortalController {
         let password = fields["password"] ?? ""
         let next = Self.localPath(fields["next"])
         let now = clock()
-        // The throttle is keyed by the number as normalised, registered or not, so both behave the same.
-        let key = (try? MSISDN(typed).e164) ?? String(typed.prefix(32))
-        if let until = try await accounts.loginLockedUntil(phone: key, now: now) {
+        // Junk is a form error before anything is counted or hashed: a throttle keyed by typed text gave each random
+        // string a fresh allowance of bcrypt work.
+        guard let phone = try? MSISDN(typed) else {
+            return loginForm(visitor, phone: typed, next: next, status: .badRequest, error: text("error_phone_invalid", visitor))
+        }
+        let lockout = configuration.loginLockout
+        // Counted by (number, client address): a stranger's failures lock the stranger; the number's own much
+        // higher count bounds guesses spread over many addresses, and the address's count across numbers bounds the
+        // bcrypt one address can cause with a fresh valid number each time. Registered or not, a number behaves the same.
+        if let until = try await accounts.loginLockedUntil(phone: phone, client: visitor.client, now: now) {
             return locked(visitor, phone: typed, next: next, until: until, now: now)
         }
-        // The attempt counts as a failure before the password is checked (a success clears it): attempts sent in
+        // The attempt counts as a failure before the password is checked (a success gives it back): attempts sent in
         // parallel each take a number from one atomic counter, so no more than the policy allows reach bcrypt.
-        if let until = try await accounts.recordLoginFailure(phone: key, now: now) {
+        if let until = try await accounts.recordLoginFailure(phone: phone, client: visitor.client, policy: lockout, now: now) {
             return locked(visitor, phone: typed, next: next, until: until, now: now)
         }
-        let credentials = try? await accounts.credentials(phone: try MSISDN(typed))
+        let credentials = try await accounts.credentials(phone: phone)
         // A number without an account costs the same bcrypt work as a wrong password.
         let hash: String
-        if let stored = credentials?.passwordHash { hash = stored } else { hash = await dummyHash() }
-        let matches = await verifyPassword(password, hash: hash)
+        if let stored = credentials?.passwordHash { hash = stored } else { hash = try await dummyHash() }
+        let matches = try await verifyPassword(password, hash: hash)
         guard let account = credentials?.account, matches, Self.passwordBytes.contains(password.utf8.count) else {
             // 200, not 401: a form page, and 401 would need a WWW-Authenticate challenge no browser could answer.
             return loginForm(visitor, phone: typed, next: next, error: text("error_login_failed", visitor))
         }
-        try await accounts.recordLoginSuccess(phone: key)
+        try await accounts.recordLoginSuccess(phone: phone, client: visitor.client)
         // A new session on every login (the token a visitor had before is never promoted).
         let session = try await accounts.createSession(accountID: account.id, replacing: request.cookies[Self.sessionCookie]?.value, now: now)
         var response = redirect(next ?? "/dashboard")
@@ -100,8 +112,14 @@ extension PortalController {
         do {
             let phone = try MSISDN(typed)
             // Sent whether or not the number has an account: a code cannot register a number twice, and the
-            // answer is the same either way.
-            try await sendCode(.register, to: phone.e164, accountID: nil, language: visitor.language)
+            // answer is the same either way — and the same again when the code is withheld (a number this operator
+            // does not serve, a budget spent).
+            do {
+                _ = try await sendCode(.register, to: phone.e164, accountID: nil, language: visitor.language, client: visitor.client, servedOnly: true)
+            } catch AccountError.tooManyCodes {
+                // Only a number that is sent codes can reach its own limit: a 429 here would tell served from not.
+                logger.notice("portal: register codes limited", metadata: ["phone": "\(phone.e164)"])
+            }
             return redirect("/register/verify?phone=" + PortalForm.encode(phone.e164), visitor)
         } catch {
             let (refusal, message) = message(for: error, visitor, logger: logger)
@@ -134,18 +152,20 @@ extension PortalController {
             }
         }
         do {
-            let hash = await hashPassword(password)
+            // The code first: a wrong one costs a row read, not a bcrypt hash.
+            guard try await accounts.checkCode(.register, target: phone.e164, accountID: nil, code: code, now: clock()) else { throw AccountError.codeInvalid }
+            let hash = try await hashPassword(password)
             let account = try await accounts.register(phone: phone, code: code, passwordHash: hash, email: nil, language: visitor.language, now: clock())
             if !email.isEmpty {
                 // The address counts once its own code comes back: after logging in, the page that takes it.
-                try await sendCode(.changeEmail, to: email, accountID: account.id, language: visitor.language)
+                _ = try await sendCode(.changeEmail, to: email, accountID: account.id, language: visitor.language, client: visitor.client, servedOnly: true)
                 let verify = "/settings/email/verify?email=" + PortalForm.encode(email)
                 return redirect("/login?email=1&phone=" + PortalForm.encode(phone.e164) + "&next=" + PortalForm.encode(verify), visitor)
             }
             return redirect("/login?registered=1&phone=" + PortalForm.encode(phone.e164), visitor)
         } catch {
             let (refusal, message) = message(for: error, visitor, logger: logger)
-            return registerVerifyForm(visitor, phone: phone.e164, email: email, status: refusal.status, error: message)
+            return refusal.retrying(registerVerifyForm(visitor, phone: phone.e164, email: email, status: refusal.status, error: message))
         }
     }
 
@@ -164,7 +184,9 @@ extension PortalController {
         }
         if let account = try await accounts.credentials(phone: phone)?.account {
             do {
-                try await sendCode(.passwordReset, to: phone.e164, accountID: account.id, language: account.language)
+                // The same rules as registration: served numbers only, within the budgets; withheld answers alike.
+                _ = try await sendCode(.passwordReset, to: phone.e164, accountID: account.id, language: account.language,
+                                       client: visitor.client, servedOnly: true)
             } catch AccountError.tooManyCodes {
                 // Said nowhere: a number without an account gets no code and no limit, so this one answers alike.
                 logger.notice("portal: password reset codes limited", metadata: ["phone": "\(phone.e164)"])
@@ -190,12 +212,17 @@ extension PortalController {
         guard Self.passwordBytes.contains(password.utf8.count) else {
             return resetVerifyForm(visitor, phone: phone.e164, status: .badRequest, error: text("error_password_length", visitor))
         }
+        let code = Self.digits(fields["code"])
         do {
-            try await accounts.resetPassword(phone: phone, code: Self.digits(fields["code"]), passwordHash: await hashPassword(password), now: clock())
+            // The code first: a wrong one costs a row read, not a bcrypt hash.
+            guard try await accounts.checkCode(.passwordReset, target: phone.e164, accountID: nil, code: code, now: clock()) else { throw AccountError.codeInvalid }
+            let hash = try await hashPassword(password)
+            // Also the unlock: the number's lock and this client's count are cleared with the new password.
+            try await accounts.resetPassword(phone: phone, code: code, passwordHash: hash, client: visitor.client, now: clock())
             return redirect("/login?reset=1&phone=" + PortalForm.encode(phone.e164), visitor)
         } catch {
             let (refusal, message) = message(for: error, visitor, logger: logger)
-            return resetVerifyForm(visitor, phone: phone.e164, status: refusal.status, error: message)
+            return refusal.retrying(resetVerifyForm(visitor, phone: phone.e164, status: refusal.status, error: message))
         }
     }
 

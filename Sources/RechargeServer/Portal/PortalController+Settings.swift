@@ -45,7 +45,7 @@ extension PortalController {
 
     func settingsRefusal(_ error: any Error, _ visitor: Visitor) async throws -> Response {
         let (refusal, message) = message(for: error, visitor, logger: logger)
-        return try await settingsForm(visitor, status: refusal.status, error: message)
+        return refusal.retrying(try await settingsForm(visitor, status: refusal.status, error: message))
     }
 
     @Sendable func changePassword(_ request: Request, _ visitor: Visitor) async throws -> Response {
@@ -53,13 +53,13 @@ extension PortalController {
         let fields = try await form(request, visitor)
         let current = fields["currentPassword"] ?? ""
         let new = fields["newPassword"] ?? ""
-        guard let stored = try await accounts.credentials(phone: account.phone), await verifyPassword(current, hash: stored.passwordHash) else {
+        guard let stored = try await accounts.credentials(phone: account.phone), try await verifyPassword(current, hash: stored.passwordHash) else {
             return try await settingsForm(visitor, status: .unprocessableContent, error: text("error_current_password", visitor))
         }
         guard Self.passwordBytes.contains(new.utf8.count) else {
             return try await settingsForm(visitor, status: .badRequest, error: text("error_password_length", visitor))
         }
-        try await accounts.changePassword(accountID: account.id, passwordHash: await hashPassword(new), keepingSession: visitor.session?.token ?? "", now: clock())
+        try await accounts.changePassword(accountID: account.id, passwordHash: try await hashPassword(new), keepingSession: visitor.session?.token ?? "", now: clock())
         return redirect("/settings?saved=1")
     }
 
@@ -94,7 +94,8 @@ extension PortalController {
         let fields = try await form(request, visitor)
         do {
             let phone = try MSISDN(fields["notifyPhone"] ?? "")
-            try await sendCode(.changePhone, to: phone.e164, accountID: account.id, language: visitor.language)
+            // Any number may receive notices (a family member abroad), so no destination rule; the budgets hold.
+            _ = try await sendCode(.changePhone, to: phone.e164, accountID: account.id, language: visitor.language, client: visitor.client, servedOnly: false)
             return redirect("/settings/phone/verify?phone=" + PortalForm.encode(phone.e164))
         } catch {
             return try await settingsRefusal(error, visitor)
@@ -118,7 +119,7 @@ extension PortalController {
             return redirect("/settings?saved=1")
         } catch {
             let (refusal, message) = message(for: error, visitor, logger: logger)
-            return verifyForm(visitor, action: action, field: field, value: value, status: refusal.status, error: message)
+            return refusal.retrying(verifyForm(visitor, action: action, field: field, value: value, status: refusal.status, error: message))
         }
     }
 
@@ -130,7 +131,7 @@ extension PortalController {
             return try await settingsForm(visitor, status: .badRequest, error: text("error_email_invalid", visitor))
         }
         do {
-            try await sendCode(.changeEmail, to: email, accountID: account.id, language: visitor.language)
+            _ = try await sendCode(.changeEmail, to: email, accountID: account.id, language: visitor.language, client: visitor.client, servedOnly: false)
             return redirect("/settings/email/verify?email=" + PortalForm.encode(email))
         } catch {
             return try await settingsRefusal(error, visitor)
@@ -147,19 +148,25 @@ extension PortalController {
         }
     }
 
+    /// One answer for every number: the code page. A code is texted only to a line no account holds; a number that
+    /// is no line, a line another account holds (or this one), and a line sent too many codes get no code and the
+    /// same page, whose check then fails like a wrong code. Telling them apart would let any account map which
+    /// numbers are the operator's and which are registered.
     @Sendable func startAddLine(_ request: Request, _ visitor: Visitor) async throws -> Response {
         let account = try requireAccount(visitor)
         let fields = try await form(request, visitor)
-        do {
-            let msisdn = try MSISDN(fields["msisdn"] ?? "")
-            _ = try await services.ledger.line(msisdn)   // a number this operator does not serve gets no code
-            try await sendCode(.addLine, to: msisdn.e164, accountID: account.id, language: visitor.language)
-            return redirect("/settings/lines/verify?msisdn=" + PortalForm.encode(msisdn.e164))
-        } catch RechargeError.lineNotFound {
-            return try await settingsForm(visitor, status: .unprocessableContent, error: text("error_line_unknown", visitor))
-        } catch {
+        let msisdn: MSISDN
+        do { msisdn = try MSISDN(fields["msisdn"] ?? "") } catch {
             return try await settingsRefusal(error, visitor)
         }
+        if try await accounts.isUnheldLine(msisdn) {
+            do {
+                _ = try await sendCode(.addLine, to: msisdn.e164, accountID: account.id, language: visitor.language, client: visitor.client, servedOnly: true)
+            } catch AccountError.tooManyCodes {
+                logger.notice("portal: add-line codes limited", metadata: ["msisdn": "\(msisdn.e164)"])
+            }
+        }
+        return redirect("/settings/lines/verify?msisdn=" + PortalForm.encode(msisdn.e164))
     }
 
     @Sendable func finishAddLine(_ request: Request, _ visitor: Visitor) async throws -> Response {
@@ -167,7 +174,12 @@ extension PortalController {
         let fields = try await form(request, visitor)
         let msisdn = try MSISDN(fields["msisdn"] ?? "")
         return await confirm(visitor, action: "/settings/lines/verify", field: "msisdn", value: msisdn.e164) {
-            try await accounts.addLine(accountID: account.id, msisdn: msisdn, code: Self.digits(fields["code"]), now: clock())
+            do {
+                try await accounts.addLine(accountID: account.id, msisdn: msisdn, code: Self.digits(fields["code"]), now: clock())
+            } catch RechargeError.lineNotFound, AccountError.lineTaken {
+                // Answered like a wrong code (see startAddLine).
+                throw AccountError.codeInvalid
+            }
         }
     }
 

@@ -5,10 +5,13 @@ import Hummingbird
 import HummingbirdBcrypt
 import Logging
 import NIOConcurrencyHelpers
+import NIOCore
+import Prometheus
 import RechargeCore
 import RechargeStore
 
-/// How the portal treats cookies, passwords and one-time codes.
+/// How the portal treats cookies, passwords and one-time codes, and the limits that keep an anonymous visitor's
+/// requests cheap (docs/security.md lists each with its default and variable).
 public struct PortalConfiguration: Sendable {
     /// `Secure` on every cookie. Browsers accept Secure cookies from http://localhost; a deployment reached over
     /// plain http on another host turns this off (`RECHARGE_PORTAL_INSECURE_COOKIES=1`) — better: put TLS in front.
@@ -18,11 +21,77 @@ public struct PortalConfiguration: Sendable {
     /// Writes every one-time code to the server log: only `--demo` turns it on (a code in a log is an account
     /// taken over by whoever reads the log).
     public var logCodes: Bool
+    /// bcrypt computations at once (`RECHARGE_PORTAL_BCRYPT_CONCURRENCY`, default the core count).
+    public var bcryptConcurrency: Int
+    /// Further bcrypt computations that may wait for a slot before the next is refused with 429
+    /// (`RECHARGE_PORTAL_BCRYPT_QUEUE`, default four per slot).
+    public var bcryptWaiting: Int?
+    /// Which numbers an anonymous visitor may have a code texted to (`RECHARGE_PORTAL_SMS_PREFIXES`, default the
+    /// ranges of the lines in the database).
+    public var smsDestinations: SMSDestinationRule
+    /// Codes texted per client address, per destination prefix and in all, per hour
+    /// (`RECHARGE_PORTAL_SMS_PER_CLIENT`, `…_PER_PREFIX`, `…_PER_HOUR`: 10, 300, 1000).
+    public var smsBudget: SMSCodeBudget
+    /// Failed logins per (number, client address), per number and per client address
+    /// (`RECHARGE_PORTAL_LOGIN_FAILURES_PER_CLIENT`, `…_PER_NUMBER`, `…_PER_ADDRESS`: 5, 50, 100).
+    public var loginLockout: LoginLockout
+    /// Whose `X-Forwarded-For` is believed (`RECHARGE_PORTAL_TRUSTED_PROXIES`, default nobody's).
+    public var clientAddresses: ClientAddressRule
 
-    public init(secureCookies: Bool = true, bcryptCost: UInt8 = 12, logCodes: Bool = false) {
+    public init(secureCookies: Bool = true, bcryptCost: UInt8 = 12, logCodes: Bool = false,
+                bcryptConcurrency: Int = ProcessInfo.processInfo.activeProcessorCount, bcryptWaiting: Int? = nil,
+                smsDestinations: SMSDestinationRule = SMSDestinationRule(), smsBudget: SMSCodeBudget = SMSCodeBudget(),
+                loginLockout: LoginLockout = LoginLockout(), clientAddresses: ClientAddressRule = ClientAddressRule()) {
         self.secureCookies = secureCookies
         self.bcryptCost = bcryptCost
         self.logCodes = logCodes
+        self.bcryptConcurrency = max(1, bcryptConcurrency)
+        self.bcryptWaiting = bcryptWaiting
+        self.smsDestinations = smsDestinations
+        self.smsBudget = smsBudget
+        self.loginLockout = loginLockout
+        self.clientAddresses = clientAddresses
+    }
+
+    /// This configuration with the portal's abuse limits read from `environment` (each variable optional; see the
+    /// properties). What `recharge serve` calls after reading cookies, bcrypt cost and code logging.
+    public func applying(environment: [String: String]) throws(PortalConfigurationError) -> PortalConfiguration {
+        var portal = self
+        func count(_ name: String, _ range: ClosedRange<Int> = 1...1_000_000) throws(PortalConfigurationError) -> Int? {
+            guard let text = environment[name]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
+            guard let value = Int(text), range.contains(value) else {
+                throw .invalid(variable: name, value: text, reason: "a whole number in \(range.lowerBound)...\(range.upperBound)")
+            }
+            return value
+        }
+        if let value = try count("RECHARGE_PORTAL_BCRYPT_CONCURRENCY", 1...1024) { portal.bcryptConcurrency = value }
+        if let value = try count("RECHARGE_PORTAL_BCRYPT_QUEUE", 0...100_000) { portal.bcryptWaiting = value }
+        if let text = environment["RECHARGE_PORTAL_SMS_PREFIXES"], !text.trimmingCharacters(in: .whitespaces).isEmpty {
+            do { portal.smsDestinations = try SMSDestinationRule(parsing: text) } catch {
+                throw .invalid(variable: "RECHARGE_PORTAL_SMS_PREFIXES", value: text, reason: "comma-separated prefixes, each + and 1 to 14 digits")
+            }
+        }
+        if let value = try count("RECHARGE_PORTAL_SMS_PER_CLIENT", 0...1_000_000) { portal.smsBudget.perClient = value }
+        if let value = try count("RECHARGE_PORTAL_SMS_PER_PREFIX", 0...1_000_000) { portal.smsBudget.perPrefix = value }
+        if let value = try count("RECHARGE_PORTAL_SMS_PER_HOUR", 0...10_000_000) { portal.smsBudget.global = value }
+        if let value = try count("RECHARGE_PORTAL_LOGIN_FAILURES_PER_CLIENT", 1...1000) { portal.loginLockout.perClient.threshold = value }
+        if let value = try count("RECHARGE_PORTAL_LOGIN_FAILURES_PER_NUMBER", 1...100_000) { portal.loginLockout.perNumber.threshold = value }
+        if let value = try count("RECHARGE_PORTAL_LOGIN_FAILURES_PER_ADDRESS", 1...1_000_000) { portal.loginLockout.perAddress.threshold = value }
+        if let text = environment["RECHARGE_PORTAL_TRUSTED_PROXIES"] { portal.clientAddresses = try ClientAddressRule(parsing: text) }
+        return portal
+    }
+}
+
+/// A portal setting that cannot be used, named by its variable.
+public enum PortalConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
+    case invalid(variable: String, value: String, reason: String)
+
+    public var code: String { "portal_configuration_invalid" }
+
+    public var description: String {
+        switch self {
+        case .invalid(let variable, let value, let reason): return "\(variable)=\(value): expected \(reason)"
+        }
     }
 }
 
@@ -40,6 +109,8 @@ struct Visitor: Sendable {
     /// another tab) carries it and is accepted too; it is as secret as the session's token.
     var anonymousToken: String? = nil
     var path: String
+    /// Who is asking, for the per-client limits: ``ClientAddressRule``'s key (an IPv4 address or an IPv6 /64).
+    var client: String = "127.0.0.1"
 }
 
 /// A page's answer that is not a rendered page: a redirect.
@@ -56,6 +127,25 @@ struct PortalRefusal: Error {
 
     static let notFound = PortalRefusal(status: .notFound, key: "error_not_found")
     static let csrf = PortalRefusal(status: .forbidden, key: "error_csrf")
+    static let formTooLarge = PortalRefusal(status: .contentTooLarge, key: "error_form_too_large")
+
+    /// `response` (a form shown again with this refusal) with the refusal's `Retry-After`, when it has one.
+    func retrying(_ response: Response) -> Response {
+        guard let retryAfter else { return response }
+        var response = response
+        response.headers[.retryAfter] = String(retryAfter)
+        return response
+    }
+}
+
+/// What became of a one-time code the portal was asked to send. A code withheld answers the visitor exactly like
+/// one sent: whether a number is served, or a budget spent, is nobody's business but the operator's.
+enum CodeDelivery: Equatable {
+    case sent
+    /// Not a number this operator serves (``SMSDestinationRule``).
+    case withheldDestination
+    /// A budget of ``SMSCodeBudget`` is spent.
+    case withheldBudget(SMSCodeBudget.Scope)
 }
 
 /// The subscriber portal: server-rendered pages (Mustache, zh-Hans and English) over the same stores the API
@@ -98,7 +188,10 @@ struct PortalController: Sendable {
 
     // MARK: Visitor, forms and rendering
 
-    func visitor(_ request: Request) async throws -> Visitor {
+    /// The largest form body read (a form of the portal is well under 1 KiB); larger is 413 before it is read.
+    static let maxFormBytes = 16 * 1024
+
+    func visitor(_ request: Request, context: RechargeRequestContext) async throws -> Visitor {
         let cookies = request.cookies
         var account: Account?
         var session: PortalSession?
@@ -116,8 +209,10 @@ struct PortalController: Sendable {
             newToken = csrf
         }
         let anonymous = cookies[Self.anonymousCookie]?.value
+        let client = configuration.clientAddresses.client(peer: context.remoteAddress,
+                                                          forwardedFor: request.headers[values: HTTPField.Name("X-Forwarded-For")!])
         return Visitor(language: language, account: account, session: session, csrf: csrf, newAnonymousToken: newToken,
-                       anonymousToken: anonymous.flatMap { $0.isEmpty || $0.utf8.count > 128 ? nil : $0 }, path: request.uri.path)
+                       anonymousToken: anonymous.flatMap { $0.isEmpty || $0.utf8.count > 128 ? nil : $0 }, path: request.uri.path, client: client)
     }
 
     /// The first language in `Accept-Language` (by q-value) that the portal speaks; English otherwise.
@@ -144,7 +239,10 @@ struct PortalController: Sendable {
 
     /// The form fields of a POST, after checking its CSRF token (constant time) against the visitor's.
     func form(_ request: Request, _ visitor: Visitor) async throws -> [String: String] {
-        let body = try await request.body.collect(upTo: 16 * 1024)
+        // A declared length over the limit is refused unread; a body that grows past it (chunked) stops there.
+        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > Self.maxFormBytes { throw PortalRefusal.formTooLarge }
+        let body: ByteBuffer
+        do { body = try await request.body.collect(upTo: Self.maxFormBytes) } catch is NIOTooManyBytesError { throw PortalRefusal.formTooLarge }
         let fields = PortalForm.parse(String(buffer: body))
         guard let sent = fields["csrf"], !sent.isEmpty, visitor.newAnonymousToken == nil,
               ConstantTime.equal(sent.utf8, visitor.csrf.utf8) || visitor.anonymousToken.map({ ConstantTime.equal(sent.utf8, $0.utf8) }) == true
@@ -209,7 +307,7 @@ struct PortalController: Sendable {
         { request, context in
             let visitor: Visitor
             do {
-                visitor = try await self.visitor(request)
+                visitor = try await self.visitor(request, context: context)
             } catch {
                 context.logger.error("portal: cannot read the session", metadata: ["error": "\(error)"])
                 return page("error", Visitor(language: .english, csrf: "", path: request.uri.path), title: "error_title",
@@ -242,7 +340,13 @@ struct PortalController: Sendable {
                                      values: ["minutes": String(max(1, (seconds + 59) / 60))], retryAfter: seconds)
             case .lineTaken: return PortalRefusal(status: .conflict, key: "error_line_taken")
             case .lineNotOnAccount, .accountNotFound: return .notFound
+            // Pages answer a spent budget as a code sent (``CodeDelivery``); reaching here is a page that forgot to.
+            case .codeBudgetSpent: return PortalRefusal(status: .tooManyRequests, key: "error_too_many_codes", values: ["minutes": "60"], retryAfter: 3600)
             }
+        case let busy as BcryptQueue.Busy:
+            return PortalRefusal(status: .tooManyRequests, key: "error_busy", retryAfter: busy.retryAfterSeconds)
+        case is NIOTooManyBytesError:
+            return .formTooLarge
         case let error as VoucherError:
             switch error {
             case .malformedPIN: return PortalRefusal(status: .badRequest, key: "error_pin_malformed")
@@ -317,36 +421,61 @@ struct PortalController: Sendable {
         return path
     }
 
-    // MARK: Passwords, off the event loop
+    // MARK: Passwords, through the bounded queue
 
-    func hashPassword(_ password: String) async -> String {
-        let cost = configuration.bcryptCost
-        return await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: Bcrypt.hash(password, cost: cost)) }
-        }
+    /// Throws ``BcryptQueue/Busy`` when the queue is full: a 429 page with `Retry-After`.
+    func hashPassword(_ password: String) async throws -> String {
+        try await services.passwords.hash(password, cost: configuration.bcryptCost)
     }
 
-    func dummyHash() async -> String {
+    func dummyHash() async throws -> String {
         if let hash = dummy.withLockedValue({ $0 }) { return hash }
-        let made = await hashPassword("no account has this password")
+        let made = try await hashPassword("no account has this password")
         return dummy.withLockedValue { stored in
             if stored == nil { stored = made }
             return stored ?? made
         }
     }
 
-    func verifyPassword(_ password: String, hash: String) async -> Bool {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: Bcrypt.verify(password, hash: hash)) }
-        }
+    func verifyPassword(_ password: String, hash: String) async throws -> Bool {
+        try await services.passwords.verify(password, hash: hash)
     }
 
-    /// Sends a one-time code; logs it where no SMS leaves the host.
-    func sendCode(_ purpose: VerificationPurpose, to target: String, accountID: Int64?, language: NotificationLanguage) async throws {
-        let issued = try await accounts.issueCode(purpose: purpose, target: target, accountID: accountID, language: language, now: clock())
+    // MARK: One-time codes
+
+    /// Sends a one-time code, unless it is an SMS that may not go: to a number this operator does not serve (when
+    /// `servedOnly`: every code an anonymous visitor can ask for), or over a budget of ``SMSCodeBudget`` claimed for
+    /// `client`. A withheld code is counted in a metric (a spent budget is an alert: someone is pumping) and logged
+    /// without the code; the caller answers as if it was sent. Logs the code itself where no SMS leaves the host.
+    func sendCode(_ purpose: VerificationPurpose, to target: String, accountID: Int64?, language: NotificationLanguage,
+                  client: String, servedOnly: Bool) async throws -> CodeDelivery {
+        var budget: [SMSCodeBudget.Claim] = []
+        if let phone = try? MSISDN(target) {
+            if servedOnly, try await !accounts.serves(phone, rule: configuration.smsDestinations) {
+                services.metrics.makeCounter(
+                    descriptor: .init(metricName: "portal_sms_destination_refused", unitName: "total",
+                                      helpText: "One-time codes not texted because the number is not a line this operator serves.")
+                ).increment()
+                return .withheldDestination
+            }
+            budget = configuration.smsBudget.claims(client: client, prefix: configuration.smsDestinations.prefix(of: phone), now: clock())
+        }
+        let issued: IssuedCode
+        do {
+            issued = try await accounts.issueCode(purpose: purpose, target: target, accountID: accountID, language: language, budget: budget, now: clock())
+        } catch AccountError.codeBudgetSpent(let scope) {
+            services.metrics.makeCounter(
+                descriptor: .init(metricName: "portal_sms_budget_tripped", unitName: "total",
+                                  helpText: "One-time codes not texted because a budget (per client, per prefix, per hour) is spent: alert on any increase."),
+                labels: [("budget", scope.rawValue)]
+            ).increment()
+            logger.warning("portal: SMS code budget spent", metadata: ["budget": "\(scope.rawValue)", "purpose": "\(purpose.rawValue)"])
+            return .withheldBudget(scope)
+        }
         if configuration.logCodes {
             logger.info("Verification code", metadata: ["purpose": "\(purpose.rawValue)", "to": "\(target)", "code": "\(issued.code)"])
         }
+        return .sent
     }
 
     /// The account, or a redirect to the login page that comes back here.
