@@ -42,14 +42,15 @@ public struct PayPalWebhookHeaders: Sendable, Equatable {
 /// PayPal signs `<transmission id>|<transmission time>|<webhook id>|<CRC-32 of the raw body, decimal>` with
 /// SHA256withRSA (PKCS #1 v1.5) and names the signing certificate by URL (`PAYPAL-CERT-URL`). The check, in
 /// order, stopping at the first failure:
-/// 1. all five headers present; the algorithm `SHA256withRSA`; the transmission time ISO 8601;
+/// 1. all five headers present and of sane size; the algorithm `SHA256withRSA`; the transmission time ISO 8601
+///    and within `toleranceSeconds` of now — all before anything is fetched, so a forged or replayed delivery
+///    never makes this server call out (``precheck(_:now:toleranceSeconds:)``);
 /// 2. the certificate URL is `https` on one of PayPal's API hosts (or the origin of the configured API base
 ///    URL, for a stand-in gateway), so a forger cannot point us at a certificate of their own;
 /// 3. the PEM chain it serves (fetched once per URL and cached) validates with swift-certificates' RFC 5280
 ///    verifier to one of `trustRoots` (the system's CA bundle in production), at `now`, and the leaf names a
 ///    host under `paypal.com` (common name or DNS SAN) — the checks PayPal's own SDKs make;
-/// 4. the signature verifies with the leaf's key over the string above, built from the raw bytes received;
-/// 5. the transmission time is within `toleranceSeconds` of now (a replayed delivery is refused).
+/// 4. the signature verifies with the leaf's key over the string above, built from the raw bytes received.
 /// `PayPalClient.verifyWebhookSignature` is the other way (PayPal's verify API); both are supported.
 public struct PayPalWebhookVerifier: Sendable {
     public static let defaultToleranceSeconds: Int64 = 300
@@ -82,26 +83,44 @@ public struct PayPalWebhookVerifier: Sendable {
     }
 
     public func verify(body: [UInt8], headers: PayPalWebhookHeaders, now: Date) async throws(PaymentProviderError) {
-        let fields = try headers.required()
-        guard fields.algorithm == "SHA256withRSA" else { throw .unsupportedAlgorithm(.paypal, algorithm: fields.algorithm) }
-        guard let sent = Self.parseTime(fields.time) else {
-            throw .malformedSignatureHeader(.paypal, header: PayPalWebhookHeaders.transmissionTimeName, reason: "not an ISO 8601 time")
-        }
-        guard let signature = Data(base64Encoded: fields.signature), !signature.isEmpty else {
-            throw .malformedSignatureHeader(.paypal, header: PayPalWebhookHeaders.transmissionSignatureName, reason: "not base64")
-        }
+        let fields = try Self.precheck(headers, now: now, toleranceSeconds: toleranceSeconds)
         try checkCertificateURL(fields.certURL)
         let key = try await certificates.key(for: fields.certURL, roots: trustRoots, now: now)
         let message = Self.signedMessage(transmissionID: fields.id, transmissionTime: fields.time, webhookID: webhookID, body: body)
-        guard key.isValidSignature(signature, for: Array(message.utf8), signatureAlgorithm: .sha256WithRSAEncryption) else {
+        guard key.isValidSignature(fields.signature, for: Array(message.utf8), signatureAlgorithm: .sha256WithRSAEncryption) else {
             throw .noMatchingSignature(.paypal)
         }
-        // The clock after the signature, as for every provider: a forgery is reported as a forgery.
+    }
+
+    /// The longest header value taken: PayPal's ids are ~36 bytes and its signatures 344 (RSA-2048, base64);
+    /// anything much longer is not PayPal's and is refused before it costs a fetch or a signature check.
+    public static let maximumHeaderLength = 1024
+
+    /// Everything that can be checked without a network call, in this order: the five headers present and at
+    /// most ``maximumHeaderLength`` bytes, the algorithm, the transmission time (ISO 8601, within
+    /// `toleranceSeconds` of now: a replay or a made-up delivery is refused here) and the signature's base64.
+    /// Both ways of verifying run it before calling out (fetching the certificate, or PayPal's verify API).
+    public static func precheck(_ headers: PayPalWebhookHeaders, now: Date, toleranceSeconds: Int64)
+        throws(PaymentProviderError) -> (id: String, time: String, signature: Data, certURL: String) {
+        let fields = try headers.required()
+        for (value, name) in [(fields.id, PayPalWebhookHeaders.transmissionIDName), (fields.time, PayPalWebhookHeaders.transmissionTimeName),
+                              (fields.signature, PayPalWebhookHeaders.transmissionSignatureName), (fields.certURL, PayPalWebhookHeaders.certURLName),
+                              (fields.algorithm, PayPalWebhookHeaders.authAlgorithmName)] where value.utf8.count > maximumHeaderLength {
+            throw .malformedSignatureHeader(.paypal, header: name, reason: "longer than \(maximumHeaderLength) bytes")
+        }
+        guard fields.algorithm == "SHA256withRSA" else { throw .unsupportedAlgorithm(.paypal, algorithm: fields.algorithm) }
+        guard let sent = parseTime(fields.time) else {
+            throw .malformedSignatureHeader(.paypal, header: PayPalWebhookHeaders.transmissionTimeName, reason: "not an ISO 8601 time")
+        }
         let sentSeconds = Int64(sent.timeIntervalSince1970.rounded(.down))
         let nowSeconds = Int64(now.timeIntervalSince1970.rounded(.down))
         guard abs(nowSeconds - sentSeconds) <= toleranceSeconds else {
             throw .timestampOutsideTolerance(.paypal, timestamp: sentSeconds, now: nowSeconds, toleranceSeconds: toleranceSeconds)
         }
+        guard let signature = Data(base64Encoded: fields.signature), !signature.isEmpty else {
+            throw .malformedSignatureHeader(.paypal, header: PayPalWebhookHeaders.transmissionSignatureName, reason: "not base64")
+        }
+        return (fields.id, fields.time, signature, fields.certURL)
     }
 
     func checkCertificateURL(_ text: String) throws(PaymentProviderError) {

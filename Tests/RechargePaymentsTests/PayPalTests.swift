@@ -64,6 +64,65 @@ struct PayPalSignatureRuleTests {
     }
 }
 
+/// Certificate URLs the verifier asked for, in order: what a forged delivery must leave empty.
+actor FetchRecorder {
+    private(set) var urls: [String] = []
+
+    func record(_ url: String) -> String {
+        urls.append(url)
+        return ""   // no certificate: the verification fails after the fetch
+    }
+}
+
+@Suite("PayPal webhook: nothing is fetched for a stale, future or malformed delivery")
+struct PayPalFetchTests {
+    static let now = Date(timeIntervalSince1970: 1_795_000_000)   // 2026-11-18T08:26:40Z
+
+    static func headers(time: String) -> PayPalWebhookHeaders {
+        PayPalWebhookHeaders(transmissionID: "b2384410-f8d2-11ee-8bb8-6f4c5e7c14a2", transmissionTime: time,
+                             transmissionSignature: Data(repeating: 7, count: 256).base64EncodedString(),
+                             certURL: "https://api.paypal.com/v1/notifications/certs/CERT-360caa42-fca2a594-1d93a270", authAlgorithm: "SHA256withRSA")
+    }
+
+    @Test func forgedDeliveriesFetchNoCertificate() async throws {
+        let recorder = FetchRecorder()
+        let verifier = PayPalWebhookVerifier(webhookID: "WH", trustRoots: []) { url in await recorder.record(url) }
+        // Sent 301 s ago, or 301 s ahead: refused on the clock, before the certificate URL is read.
+        for time in ["2026-11-18T08:21:39Z", "2026-11-18T08:31:41Z", "2020-01-01T00:00:00Z"] {
+            do {
+                try await verifier.verify(body: Array("{}".utf8), headers: Self.headers(time: time), now: Self.now)
+                Issue.record("a delivery sent at \(time) was accepted")
+            } catch let error as PaymentProviderError {
+                #expect(error.code == PaymentProviderError.timestampOutsideTolerance(.paypal, timestamp: 0, now: 0, toleranceSeconds: 0).code, "\(error)")
+            }
+        }
+        // Headers too long to be PayPal's, or missing: refused too.
+        var long = Self.headers(time: "2026-11-18T08:26:40Z")
+        long.transmissionID = String(repeating: "x", count: 2000)
+        await #expect(throws: PaymentProviderError.self) { try await verifier.verify(body: [], headers: long, now: Self.now) }
+        var missing = Self.headers(time: "2026-11-18T08:26:40Z")
+        missing.transmissionSignature = ""
+        await #expect(throws: PaymentProviderError.missingSignatureHeader(.paypal, header: "PAYPAL-TRANSMISSION-SIG")) {
+            try await verifier.verify(body: [], headers: missing, now: Self.now)
+        }
+        #expect(await recorder.urls.isEmpty)
+        // A delivery within the window does reach the fetch (here it serves nothing, so it still fails).
+        await #expect(throws: PaymentProviderError.self) {
+            try await verifier.verify(body: Array("{}".utf8), headers: Self.headers(time: "2026-11-18T08:24:00Z"), now: Self.now)
+        }
+        #expect(await recorder.urls == ["https://api.paypal.com/v1/notifications/certs/CERT-360caa42-fca2a594-1d93a270"])
+    }
+
+    /// PayPal's verify API is not called for what the precheck refuses either (the same checks, shared).
+    @Test func precheckRefusesStaleDeliveries() throws {
+        #expect(throws: PaymentProviderError.self) {
+            _ = try PayPalWebhookVerifier.precheck(Self.headers(time: "2026-11-18T08:00:00Z"), now: Self.now, toleranceSeconds: 300)
+        }
+        let fields = try PayPalWebhookVerifier.precheck(Self.headers(time: "2026-11-18T08:26:00Z"), now: Self.now, toleranceSeconds: 300)
+        #expect(fields.signature.count == 256)
+    }
+}
+
 /// PayPalClient and both ways of verifying webhooks, against the stand-in gateway (scripts/peers/paypal_gateway.py),
 /// whose webhooks are signed over the string PayPal's own SDK builds, with a certificate chain it makes.
 @Suite("PayPal client and webhooks against the stand-in gateway", .enabled(if: PaymentPeer.isAvailable,

@@ -80,9 +80,11 @@ struct PortalHarness {
     static let now = TestDatabase.epoch
     static let voucherKey = try! VoucherKey(id: "portal1", secret: Array(repeating: UInt8(7), count: 32))
 
-    static func run(_ engine: Backend = .sqlite, _ body: @escaping @Sendable (PortalHarness) async throws -> Void) async throws {
+    /// `payments`: the sandbox is turned on explicitly (a production start offers none), so the pages can be paid.
+    static func run(_ engine: Backend = .sqlite, payments: PaymentProviders = PaymentProviders(sandbox: SandboxGateway()),
+                    _ body: @escaping @Sendable (PortalHarness) async throws -> Void) async throws {
         try await TestDatabase.with(engine) { database in
-            let services = RechargeServices(database: database, apiKeyCacheLifetime: .zero, clock: { now }, voucherKey: voucherKey,
+            let services = RechargeServices(database: database, apiKeyCacheLifetime: .zero, clock: { now }, payments: payments, voucherKey: voucherKey,
                                             portal: PortalConfiguration(secureCookies: true, bcryptCost: 4, logCodes: false))
             let admin = try await services.apiKeys.create(name: "admin", scope: .admin, now: now).secret
             _ = try await DemoData.seed(services.ledger, now: now)
