@@ -89,10 +89,11 @@ struct Serve: AsyncParsableCommand {
                 return value
             } ?? 300
             guard (1...86_400).contains(interval) else { throw CLIError("the reminder interval must be 1 to 86400 seconds, not \(interval)") }
-            let db = try await self.database.open(migrate: migrate)
+            // Settled before the database is opened: a refused setting must not leave it open.
             let sandboxSwitch = try SandboxSwitch(flag: sandbox, environment: environment["RECHARGE_SANDBOX"], demo: demo)
             let secret = sandboxSecret ?? environment["RECHARGE_SANDBOX_SECRET"]
             if let secret, secret.utf8.count < 16 { throw CLIError("the sandbox secret must be at least 16 bytes") }
+            let db = try await self.database.open(migrate: migrate)
             let bank = (bankAccount ?? environment["RECHARGE_BANK_ACCOUNT"]).map { account in
                 BankTransferAccount(holder: bankHolder ?? environment["RECHARGE_BANK_HOLDER"] ?? "Recharge", account: account,
                                     bank: bankName ?? environment["RECHARGE_BANK_NAME"])
