@@ -8,8 +8,9 @@ import RechargePayments
 import RechargeStore
 
 /// Payment notifications (`POST /webhooks/{provider}`) and the sandbox provider's hosted checkout page
-/// (`/sandbox/checkout/{id}`, and `/webhooks/sandbox`, only when the sandbox is on). Neither takes an API key: a notification is trusted only through its
-/// signature over the raw body, the checkout page only sends such notifications.
+/// (`/sandbox/checkout/{id}`; it and `/webhooks/sandbox` exist only when the sandbox is on). Neither takes an
+/// API key: a notification is trusted only through its signature over the raw body, the checkout page only
+/// sends such notifications.
 struct PaymentWebhooksController {
     let orders: OrderStore
     let payments: PaymentProviders
@@ -65,9 +66,9 @@ struct PaymentWebhooksController {
         switch verified {
         case .ignored(let type):
             return Self.ignored(type, provider: "stripe", logger: context.logger)
-        // Signed by Stripe but about no order of ours (another system's payment, a dispute on another
-        // PaymentIntent): 200 `ignored`, since Stripe retries every non-2xx for days and a retry cannot help.
         case .confirmation(let confirmation):
+            // Signed by Stripe but about no order of ours (another system's payment, a dispute on another
+            // PaymentIntent): 200 `ignored`, since Stripe retries every non-2xx for days and a retry cannot help.
             do {
                 return Self.acknowledgement(try await receive("stripe", logger: context.logger) { _ in confirmation })
             } catch RechargeError.orderNotFound {

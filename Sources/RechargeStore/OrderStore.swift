@@ -252,13 +252,17 @@ public final class OrderStore: Sendable {
     }
 
     /// The ids of the line's orders paid (or to be paid) through the sandbox: what a history marks as test
-    /// payments (their operations carry the order id as reference). One query, whatever the history's length.
+    /// payments (their operations carry the order id as reference). One query, whatever the history's length,
+    /// through the line's id (`orders_by_line`), not a scan of every order.
     public func testPaymentOrderIDs(msisdn: MSISDN) async throws -> Set<String> {
         let methods = PaymentMethod.allCases.filter(\.isTestPayment).map(\.rawValue)
         return try await database.read { db in
             var ids: Set<String> = []
             for method in methods {
-                for row in try await db.raw("SELECT id FROM orders WHERE msisdn = \(bind: msisdn.e164) AND payment_method = \(bind: method)").all() {
+                for row in try await db.raw("""
+                    SELECT o.id FROM orders o JOIN lines l ON l.id = o.line_id
+                    WHERE l.msisdn = \(bind: msisdn.e164) AND o.payment_method = \(bind: method)
+                    """).all() {
                     ids.insert(try row.string("id"))
                 }
             }
