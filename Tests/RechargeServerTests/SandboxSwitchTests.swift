@@ -103,7 +103,7 @@ struct SandboxSwitchTests {
 
             let order = try await me.get("/orders/\(orderID)")
             #expect(order.html.contains(#"data-state="fulfilled""#))
-            #expect(order.html.contains(#"id="test-payment""#) && order.html.contains("Test payment: no real money was paid."))
+            #expect(order.html.contains(#"id="test-payment""#) && order.html.contains("Test payment: no real money is involved."))
             let receipt = try await me.get("/orders/\(orderID)/receipt")
             #expect(receipt.html.contains(#"id="test-payment""#))
             let history = try await me.get("/history?line=%2B14155550100")
