@@ -124,8 +124,13 @@ public struct PayPalWebhookVerifier: Sendable {
     }
 
     func checkCertificateURL(_ text: String) throws(PaymentProviderError) {
+        // One certificate name after the path (PayPal's look like CERT-360caa42-fca2a594-1d93a270), no query:
+        // a forger cannot make each delivery name a new URL that the cache has never seen by adding to it.
+        let prefix = "/v1/notifications/certs/"
         guard let url = URLComponents(string: text), let host = url.host?.lowercased(), let scheme = url.scheme?.lowercased(),
-              url.user == nil, url.password == nil, url.path.hasPrefix("/v1/notifications/certs/")
+              url.user == nil, url.password == nil, url.query == nil, url.fragment == nil, url.path.hasPrefix(prefix),
+              (1...128).contains(url.path.utf8.count - prefix.utf8.count),
+              url.path.utf8.dropFirst(prefix.utf8.count).allSatisfy({ $0 == 0x2D || (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) })
         else {
             throw .untrustedCertificate(.paypal, reason: "certificate URL \(text) is not a PayPal certificate URL")
         }
@@ -160,15 +165,23 @@ public struct PayPalWebhookVerifier: Sendable {
 }
 
 /// Certificate URL → the leaf's validated key, until the leaf expires or an hour passes (PayPal rotates
-/// certificates by URL, so a URL's content does not change).
+/// certificates by URL, so a URL's content does not change). At most ``maximumFetchesPerMinute`` URLs not in
+/// the cache are fetched a minute, and at most ``maximumEntries`` are kept: a stream of deliveries naming new
+/// certificates (fresh, but forged) cannot turn this server into a fetcher of PayPal's URLs, nor fill memory.
+/// PayPal signs with one or two certificates at a time and retries a delivery refused for a while.
 actor CertificateCache {
     struct Entry {
         let key: Certificate.PublicKey
         let validUntil: Date
     }
 
+    static let maximumFetchesPerMinute = 10
+    static let maximumEntries = 32
+
     let fetch: @Sendable (String) async throws -> String
     var entries: [String: Entry] = [:]
+    /// When the fetches of the last minute started.
+    var recentFetches: [Date] = []
 
     init(fetch: @escaping @Sendable (String) async throws -> String) {
         self.fetch = fetch
@@ -176,6 +189,11 @@ actor CertificateCache {
 
     func key(for url: String, roots: CertificateStore, now: Date) async throws(PaymentProviderError) -> Certificate.PublicKey {
         if let entry = entries[url], entry.validUntil > now { return entry.key }
+        recentFetches.removeAll { now.timeIntervalSince($0) >= 60 || $0 > now }
+        guard recentFetches.count < Self.maximumFetchesPerMinute else {
+            throw .certificateUnavailable(.paypal, reason: "more than \(Self.maximumFetchesPerMinute) new certificate URLs in a minute; \(url) is not fetched now")
+        }
+        recentFetches.append(now)
         let pem: String
         do {
             pem = try await fetch(url)
@@ -198,6 +216,10 @@ actor CertificateCache {
             throw .untrustedCertificate(.paypal, reason: "the certificate's subject \(leaf.subject) is not a paypal.com host")
         }
         let entry = Entry(key: leaf.publicKey, validUntil: min(leaf.notValidAfter, now.addingTimeInterval(3600)))
+        entries = entries.filter { $0.value.validUntil > now }
+        if entries.count >= Self.maximumEntries, let soonest = entries.min(by: { $0.value.validUntil < $1.value.validUntil })?.key {
+            entries[soonest] = nil
+        }
         entries[url] = entry
         return entry.key
     }

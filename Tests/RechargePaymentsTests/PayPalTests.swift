@@ -31,6 +31,10 @@ struct PayPalSignatureRuleTests {
                         "https://api.paypal.com:8443/v1/notifications/certs/CERT-1",     // another port
                         "https://user@api.paypal.com/v1/notifications/certs/CERT-1",
                         "https://api.paypal.com/v1/other/CERT-1",                         // not the certificates path
+                        "https://api.paypal.com/v1/notifications/certs/CERT-1?x=1",       // a query makes any number of new URLs
+                        "https://api.paypal.com/v1/notifications/certs/a/b",
+                        "https://api.paypal.com/v1/notifications/certs/",
+                        "https://api.paypal.com/v1/notifications/certs/" + String(repeating: "A", count: 129),
                         "http://127.0.0.1:9001/v1/notifications/certs/CERT-1", "not a url"] {
             #expect(throws: PaymentProviderError.self, "\(refused)") { try verifier.checkCertificateURL(refused) }
         }
@@ -111,6 +115,23 @@ struct PayPalFetchTests {
             try await verifier.verify(body: Array("{}".utf8), headers: Self.headers(time: "2026-11-18T11:04:00Z"), now: Self.now)
         }
         #expect(await recorder.urls == ["https://api.paypal.com/v1/notifications/certs/CERT-360caa42-fca2a594-1d93a270"])
+    }
+
+    /// Fresh deliveries (a forger can put the current time in the header) naming a new certificate each: at
+    /// most 10 fetches a minute, whatever the number of deliveries; the next minute, fetching resumes.
+    @Test func newCertificateURLsAreFetchedAtMostTenAMinute() async throws {
+        let recorder = FetchRecorder()
+        let verifier = PayPalWebhookVerifier(webhookID: "WH", trustRoots: []) { url in await recorder.record(url) }
+        for index in 0..<50 {
+            var headers = Self.headers(time: "2026-11-18T11:06:40Z")
+            headers.certURL = "https://api.paypal.com/v1/notifications/certs/CERT-\(index)"
+            await #expect(throws: PaymentProviderError.self) { try await verifier.verify(body: [], headers: headers, now: Self.now) }
+        }
+        #expect(await recorder.urls.count == 10)
+        var later = Self.headers(time: "2026-11-18T11:07:41Z")
+        later.certURL = "https://api.paypal.com/v1/notifications/certs/CERT-later"
+        await #expect(throws: PaymentProviderError.self) { try await verifier.verify(body: [], headers: later, now: Self.now.addingTimeInterval(61)) }
+        #expect(await recorder.urls.count == 11)
     }
 
     /// PayPal's verify API is not called for what the precheck refuses either (the same checks, shared).
