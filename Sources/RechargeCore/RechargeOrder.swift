@@ -151,6 +151,30 @@ public enum PaymentMethod: String, Sendable, Codable, CaseIterable {
         case .bankTransfer: .bankTransfer
         }
     }
+
+    /// The sandbox moves no real money: its orders are test payments, shown as such on every receipt, page and
+    /// API answer, and booked apart from real money so no report or bill takes them for revenue.
+    public var isTestPayment: Bool { self == .sandbox }
+
+    /// The clearing account a payment by this method is booked against: the channel's, except for test
+    /// payments, which have `clearing:sandbox:<unit>` of their own (the sandbox shares the `online` channel
+    /// with real online payments, and reconciling that channel must not find money nobody will ever send).
+    public func clearingAccount(unit: String) -> String {
+        isTestPayment ? LedgerAccountCode.sandboxClearing(unit: unit) : LedgerAccountCode.clearing(channel, unit: unit)
+    }
+
+    /// Where the price of a pack or plan bought with this method goes: pack revenue, except for a test payment,
+    /// whose price goes back to its clearing account, so revenue only ever holds money that was really paid.
+    public func purchaseAccount(unit: String) -> (code: String, kind: LedgerAccountKind) {
+        isTestPayment ? (clearingAccount(unit: unit), .clearing) : (LedgerAccountCode.packRevenue(unit: unit), .revenue)
+    }
+}
+
+extension LedgerAccountCode {
+    /// Every sandbox account's code starts with this: what reports leave out of revenue and real clearing.
+    public static let sandboxClearingPrefix = "clearing:sandbox:"
+    /// What test payments through the built-in sandbox owe: money that will never arrive.
+    public static func sandboxClearing(unit: String) -> String { sandboxClearingPrefix + unit }
 }
 
 /// What an order will do, fixed when the order is created, so a later catalog change cannot alter it:
@@ -308,6 +332,9 @@ public struct RechargeOrder: Sendable, Equatable {
     public let fulfilledAt: Date?
     /// The line's monetary balance right after fulfilment (for the receipt).
     public let balanceAfter: Money?
+
+    /// Paid (or to be paid) through the sandbox: no real money moved.
+    public var isTestPayment: Bool { paymentMethod.isTestPayment }
 
     public init(id: String, msisdn: MSISDN, quote: OrderQuote, paymentMethod: PaymentMethod, state: OrderState, providerReference: String?,
                 failureReason: String?, operationIDs: [Int64], createdAt: Date, updatedAt: Date, expiresAt: Date, paidAt: Date?, fulfilledAt: Date?,

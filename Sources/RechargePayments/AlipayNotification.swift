@@ -18,6 +18,8 @@ public struct AlipayNotification: Sendable, Equatable {
     public let notifyID: String
     /// `gmt_payment`, "yyyy-MM-dd HH:mm:ss" in Beijing time, as sent.
     public let gmtPayment: String?
+    /// `notify_time`: when Alipay sent the notification, "yyyy-MM-dd HH:mm:ss" in Beijing time, as sent.
+    public let notifyTime: String?
     /// Every decoded parameter, `sign` included, for the audit log.
     public let parameters: [String: String]
 
@@ -63,7 +65,36 @@ public struct AlipayNotification: Sendable, Equatable {
             sellerID: parameters["seller_id"].flatMap { $0.isEmpty ? nil : $0 },
             notifyID: try required("notify_id"),
             gmtPayment: parameters["gmt_payment"].flatMap { $0.isEmpty ? nil : $0 },
+            notifyTime: parameters["notify_time"].flatMap { $0.isEmpty ? nil : $0 },
             parameters: parameters)
+    }
+
+    /// Alipay's times ("yyyy-MM-dd HH:mm:ss", Beijing time: UTC+8 all year) as instants; nil when malformed.
+    /// Parsed by hand: a formatter would follow the host's calendar and locale settings.
+    public static func beijingTime(_ text: String) -> Date? {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 19, bytes[4] == 0x2D, bytes[7] == 0x2D, bytes[10] == 0x20, bytes[13] == 0x3A, bytes[16] == 0x3A else { return nil }
+        func number(_ range: Range<Int>) -> Int? {
+            var value = 0
+            for byte in bytes[range] {
+                guard (0x30...0x39).contains(byte) else { return nil }
+                value = value * 10 + Int(byte - 0x30)
+            }
+            return value
+        }
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+              let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
+              (1970...9999).contains(year), (1...12).contains(month), (0...23).contains(hour), (0...59).contains(minute), (0...59).contains(second)
+        else { return nil }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let lengths = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard (1...lengths[month - 1]).contains(day) else { return nil }
+        // Days since 1970-01-01 (proleptic Gregorian), then the offset of UTC+8.
+        var days = 0
+        for y in 1970..<year { days += (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)) ? 366 : 365 }
+        days += lengths.prefix(month - 1).reduce(0, +) + day - 1
+        let seconds = ((days * 24 + hour) * 60 + minute) * 60 + second - 8 * 3600
+        return Date(timeIntervalSince1970: TimeInterval(seconds))
     }
 
     /// Alipay's canonical string: parameters other than `excluded` with non-empty values, sorted by key

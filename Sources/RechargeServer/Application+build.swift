@@ -42,7 +42,7 @@ public struct RechargeServices: Sendable {
     public let passwords: BcryptQueue
     /// Scratch-card vouchers; nil when no voucher key is configured.
     public let vouchers: VoucherStore?
-    /// The payment methods offered (the sandbox by default).
+    /// The payment methods offered (none by default: the sandbox too only when the caller passes it).
     public let payments: PaymentProviders
     /// Renders outbox rows on the operator pages; nil if the bundled templates could not be loaded.
     public let renderer: NotificationRenderer?
@@ -55,7 +55,7 @@ public struct RechargeServices: Sendable {
     public init(
         database: Database, metrics: PrometheusCollectorRegistry = .init(), apiKeyCacheLifetime: Duration = .seconds(1),
         clock: @escaping @Sendable () -> Date = { Date() }, renderer: NotificationRenderer? = try? NotificationRenderer.bundled(),
-        payments: PaymentProviders = PaymentProviders(sandbox: SandboxGateway()), voucherKey: VoucherKey? = nil, voucherPreviousKeys: [VoucherKey] = [],
+        payments: PaymentProviders = PaymentProviders(sandbox: nil), voucherKey: VoucherKey? = nil, voucherPreviousKeys: [VoucherKey] = [],
         voucherApproval: VoucherApprovalPolicy = VoucherApprovalPolicy(threshold: VoucherApprovalPolicy.defaultThreshold),
         voucherLogger: Logger = Logger(label: "recharge.vouchers"), portal: PortalConfiguration = PortalConfiguration(),
         devPages: Bool = false

@@ -73,8 +73,11 @@ struct QuoteOutput: Encodable {
     let promotions: [String]
     let settlement: MoneyOutput?
     let fx: FXQuoteOutput?
+    /// The payment methods an order of this quote can use on this server (the sandbox only when it is on).
+    let paymentMethods: [PaymentMethod]
 
-    init(_ quote: OrderQuote) {
+    init(_ quote: OrderQuote, paymentMethods: [PaymentMethod]) {
+        self.paymentMethods = paymentMethods
         product = quote.productCode
         kind = quote.productKind
         names = quote.names
@@ -137,6 +140,8 @@ struct OrderOutput: Encodable {
     let msisdn: String
     let state: OrderState
     let paymentMethod: PaymentMethod
+    /// True for the sandbox: no real money moved (and none was booked as revenue).
+    let testPayment: Bool
     let product: String?
     let kind: Product.Kind
     let names: [String: String]
@@ -165,6 +170,7 @@ struct OrderOutput: Encodable {
         msisdn = order.msisdn.e164
         state = order.state
         paymentMethod = order.paymentMethod
+        testPayment = order.isTestPayment
         product = order.quote.productCode
         kind = order.quote.productKind
         names = order.quote.names
@@ -201,6 +207,8 @@ struct ReceiptOutput: Encodable {
     let msisdn: String
     let description: [String: String]
     let paymentMethod: PaymentMethod
+    /// True for the sandbox: a test receipt, for no real money.
+    let testPayment: Bool
     let providerReference: String?
     let paid: MoneyOutput
     let listPrice: MoneyOutput
@@ -221,6 +229,7 @@ struct ReceiptOutput: Encodable {
         msisdn = order.msisdn.e164
         description = order.quote.names
         paymentMethod = order.paymentMethod
+        testPayment = order.isTestPayment
         providerReference = order.providerReference
         paid = MoneyOutput(order.quote.price)
         listPrice = MoneyOutput(order.quote.listPrice)

@@ -7,7 +7,7 @@ import RechargePayments
 import RechargeStore
 
 /// `/v1/catalog`, `/v1/lines/{msisdn}/orders` and `/v1/orders/{id}`: what is for sale, and recharge orders from
-/// creation to receipt. Payment happens at the provider (the sandbox checkout page by default); the order is
+/// creation to receipt. Payment happens at the provider (or the sandbox's checkout page, when it is on); the order is
 /// fulfilled only by the provider's verified notification, never by the browser coming back.
 struct OrdersController {
     let catalog: CatalogStore
@@ -88,7 +88,8 @@ struct OrdersController {
         let body = try await JSONBody.decode(QuoteRequest.self, from: request, context: context)
         let payCurrency = try body.currency.map { code throws(RechargeError) in try Currency(code: code) }
         return try JSONResponse.make(QuoteOutput(try await orders.quote(msisdn: msisdn, item: try body.item(), promotionCode: body.promotionCode,
-                                                                        payCurrency: payCurrency, now: clock())))
+                                                                        payCurrency: payCurrency, now: clock()),
+                                                  paymentMethods: payments.offered))
     }
 
     @Sendable func list(_ request: Request, context: RechargeRequestContext) async throws -> Response {

@@ -131,10 +131,11 @@ public struct PayPalGateway: Sendable {
             }
         case .api(let tolerance):
             guard let client else { throw .paymentMethodUnavailable("paypal") }
-            guard let time = headers.transmissionTime.flatMap(PayPalWebhookVerifier.parseTime),
-                  abs(time.timeIntervalSince(now)) <= TimeInterval(tolerance)
-            else {
-                throw .paymentNotVerified(provider: "paypal", reason: "transmission time \(headers.transmissionTime ?? "(none)") is missing or not within \(tolerance) s")
+            // The same checks as the local way, before PayPal's verify API is called: a forgery costs no call.
+            do {
+                _ = try PayPalWebhookVerifier.precheck(headers, now: now, toleranceSeconds: tolerance)
+            } catch {
+                throw .paymentNotVerified(provider: "paypal", reason: error.description)
             }
             let verified: Bool
             do {

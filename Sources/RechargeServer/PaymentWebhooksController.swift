@@ -8,8 +8,9 @@ import RechargePayments
 import RechargeStore
 
 /// Payment notifications (`POST /webhooks/{provider}`) and the sandbox provider's hosted checkout page
-/// (`/sandbox/checkout/{id}`). Neither takes an API key: a notification is trusted only through its
-/// signature over the raw body, the checkout page only sends such notifications.
+/// (`/sandbox/checkout/{id}`; it and `/webhooks/sandbox` exist only when the sandbox is on). Neither takes an
+/// API key: a notification is trusted only through its signature over the raw body, the checkout page only
+/// sends such notifications.
 struct PaymentWebhooksController {
     let orders: OrderStore
     let payments: PaymentProviders
@@ -18,7 +19,6 @@ struct PaymentWebhooksController {
     static let maximumNotificationSize = 64 * 1024
 
     func addRoutes(to router: Router<RechargeRequestContext>) {
-        router.post("webhooks/sandbox", use: sandboxNotification)
         router.post("webhooks/stripe", use: stripeNotification)
         router.post("webhooks/alipay", use: alipayNotification)
         router.post("webhooks/wechat_pay", use: wechatPayNotification)
@@ -30,7 +30,9 @@ struct PaymentWebhooksController {
             router.get("paypal/return", use: paypalReturn)
             router.get("paypal/cancel", use: paypalCancel)
         }
+        // Off (production), the sandbox has no route at all: nothing answers that could pay an order.
         if payments.sandbox != nil {
+            router.post("webhooks/sandbox", use: sandboxNotification)
             router.get("sandbox/checkout/{id}", use: checkoutPage)
             router.post("sandbox/checkout/{id}", use: checkoutAction)
         }
@@ -65,10 +67,20 @@ struct PaymentWebhooksController {
         case .ignored(let type):
             return Self.ignored(type, provider: "stripe", logger: context.logger)
         case .confirmation(let confirmation):
-            return Self.acknowledgement(try await receive("stripe", logger: context.logger) { _ in confirmation })
+            // Signed by Stripe but about no order of ours (another system's payment, a dispute on another
+            // PaymentIntent): 200 `ignored`, since Stripe retries every non-2xx for days and a retry cannot help.
+            do {
+                return Self.acknowledgement(try await receive("stripe", logger: context.logger) { _ in confirmation })
+            } catch RechargeError.orderNotFound {
+                return Self.ignored("\(confirmation.eventID) (order \(confirmation.orderID) is not ours)", provider: "stripe", logger: context.logger)
+            }
         case .dispute(let eventID, let disputeID, let paymentIntent, let event):
-            return try await dispute(.stripe, eventID: eventID, disputeID: disputeID, providerReference: paymentIntent, event: event,
-                                     now: now, logger: context.logger)
+            do {
+                return try await dispute(.stripe, eventID: eventID, disputeID: disputeID, providerReference: paymentIntent, event: event,
+                                         now: now, logger: context.logger)
+            } catch RechargeError.orderNotFound {
+                return Self.ignored("\(eventID) (PaymentIntent \(paymentIntent) is not one of ours)", provider: "stripe", logger: context.logger)
+            }
         }
     }
 
@@ -77,7 +89,7 @@ struct PaymentWebhooksController {
         guard let alipay = payments.alipay else { throw RechargeError.paymentMethodUnavailable("alipay") }
         let body = Array(buffer: try await JSONBody.collect(request, upTo: Self.maximumNotificationSize))
         do {
-            _ = try await receive("alipay", logger: context.logger) { _ throws(RechargeError) in try alipay.verify(body: body) }
+            _ = try await receive("alipay", logger: context.logger) { now throws(RechargeError) in try alipay.verify(body: body, now: now) }
             return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: "success")))
         } catch let error as RechargeError {
             return Response(status: Problem.status(for: error), headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: "fail")))
@@ -335,7 +347,7 @@ struct PaymentWebhooksController {
             <style>body{font-family:system-ui,sans-serif;max-width:28em;margin:2em auto;padding:0 1em;color:#111}button{font-size:1.1em;padding:.6em 1.2em;margin:.3em 0;width:100%;background:#0b57d0;color:#fff;border:0;border-radius:6px}button.secondary{background:#5f6368}.note{color:#444;font-size:.9em}</style>
             </head><body>
             <h1>\(zh ? "沙盒支付" : "Sandbox checkout")</h1>
-            <p class="note">\(zh ? "测试用支付页面，不会产生真实扣款。" : "A test payment page: no real money moves.")</p>
+            <p class="note" id="test-payments">\(zh ? "仅限测试支付：此页面不会产生真实扣款。" : "Test payments only: this page moves no real money.")</p>
             <p>\(escape(item))<br><strong>\(escape(price))</strong> · \(escape(order.msisdn.e164))</p>
             <p id="status" data-state="\(order.state.rawValue)">\(status)</p>
             \(buttons)

@@ -14,6 +14,9 @@ enum ReceiptPage {
             "\(Quantity.format(allowance.amount, kind: allowance.kind)) \(allowance.kind.rawValue)"
         }.joined(separator: ", ")
         let title = zh ? "充值收据" : "Recharge receipt"
+        // A sandbox receipt must never pass for a real one: said first, in words, not only by the method's name.
+        let testNotice = receipt.testPayment
+            ? "<p id=\"test-payment\" class=\"test-payment\"><strong>\(zh ? "测试支付：未收取任何真实款项。" : "Test payment: no real money was paid.")</strong></p>" : ""
         return """
             <!doctype html>
             <html lang="\(zh ? "zh-Hans" : "en")"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
@@ -21,12 +24,13 @@ enum ReceiptPage {
             <style>body{font-family:system-ui,sans-serif;max-width:32em;margin:1em auto;padding:0 1em;color:#111}table{width:100%;border-collapse:collapse}th,td{text-align:left;padding:6px;border-bottom:1px solid #ddd}th{font-weight:600;width:40%}@media print{button{display:none}}</style>
             </head><body>
             <h1>\(title)</h1>
+            \(testNotice)
             <table>
             \(row(zh ? "收据编号" : "Receipt number", receipt.receiptNumber))
             \(row(zh ? "订单" : "Order", receipt.order))
             \(row(zh ? "号码" : "Phone number", receipt.msisdn))
             \(row(zh ? "项目" : "Item", receipt.description[language] ?? receipt.description["en"]))
-            \(row(zh ? "支付方式" : "Paid with", receipt.paymentMethod.rawValue))
+            \(row(zh ? "支付方式" : "Paid with", receipt.testPayment ? "\(receipt.paymentMethod.rawValue) (\(zh ? "测试支付" : "test payment"))" : receipt.paymentMethod.rawValue))
             \(row(zh ? "支付参考号" : "Payment reference", receipt.providerReference))
             \(row(zh ? "支付金额" : "Amount paid", money(receipt.paid)))
             \(row(zh ? "原价" : "List price", receipt.discount == nil ? nil : money(receipt.listPrice)))

@@ -72,7 +72,9 @@ public struct StripeGateway: Sendable {
         case confirmation(PaymentConfirmation)
         /// A dispute (chargeback) opened or closed on the PaymentIntent `paymentIntent`.
         case dispute(eventID: String, disputeID: String, paymentIntent: String, event: RechargeStore.OrderStore.DisputeEvent)
-        /// A type the order flow does not act on (acknowledged so Stripe stops retrying).
+        /// A type the order flow does not act on, or a payment that names no order (another integration on the
+        /// same Stripe account): acknowledged with 200, because Stripe retries anything else for days. Only a
+        /// bad signature (or a body that is no event) is refused.
         case ignored(type: String)
     }
 
@@ -135,9 +137,8 @@ public struct StripeGateway: Sendable {
             guard intent.object == "checkout.session" else { throw .paymentNotVerified(provider: "stripe", reason: "\(event.type) without a Checkout Session") }
             let failed = event.type == "checkout.session.async_payment_failed"
             guard failed || intent.payment_status == "paid" else { return .ignored(type: "\(event.type) (\(intent.payment_status ?? "no payment status"))") }
-            guard let order = intent.metadata?["order"] ?? intent.client_reference_id else {
-                throw .paymentNotVerified(provider: "stripe", reason: "Checkout Session \(intent.id) names no order")
-            }
+            // Another integration on the same Stripe account: genuine, not ours, acknowledged (see `ignored`).
+            guard let order = intent.metadata?["order"] ?? intent.client_reference_id else { return .ignored(type: "\(event.type) (names no order)") }
             guard let minor = intent.amount_total, let code = intent.currency else {
                 throw .paymentNotVerified(provider: "stripe", reason: "Checkout Session \(intent.id) has no amount or currency")
             }
@@ -150,9 +151,7 @@ public struct StripeGateway: Sendable {
         default: return .ignored(type: event.type)
         }
         guard intent.object == "payment_intent" else { throw .paymentNotVerified(provider: "stripe", reason: "\(event.type) without a PaymentIntent") }
-        guard let order = intent.metadata?["order"] else {
-            throw .paymentNotVerified(provider: "stripe", reason: "PaymentIntent \(intent.id) names no order in metadata.order")
-        }
+        guard let order = intent.metadata?["order"], !order.isEmpty else { return .ignored(type: "\(event.type) (names no order)") }
         guard let currencyCode = intent.currency, let minor = outcome == .succeeded ? (intent.amount_received ?? intent.amount) : intent.amount else {
             throw .paymentNotVerified(provider: "stripe", reason: "PaymentIntent \(intent.id) has no amount or currency")
         }

@@ -17,12 +17,35 @@ public struct AlipayGateway: Sendable {
     /// The OpenAPI client (precreate, query, refund); without it notifications are verified but Alipay is not
     /// offered for new orders.
     public let client: AlipayClient?
+    /// How old a notification's `notify_time` may be (`RECHARGE_ALIPAY_NOTIFY_MAX_AGE`, seconds). A captured
+    /// notification replayed later is refused even though its signature is Alipay's; a payment whose
+    /// notifications all come too late is still found by the reconciliation job's status query.
+    public let notifyMaxAge: TimeInterval
 
-    public init(appID: String, sellerID: String?, alipayPublicKey: String, client: AlipayClient? = nil) throws {
+    /// Alipay sends a notification up to 8 times within 25 hours (4 m, 10 m, 10 m, 1 h, 2 h, 6 h, 15 h apart)
+    /// until it reads `success`: the default takes the whole schedule and nothing older.
+    public static let defaultNotifyMaxAge: TimeInterval = 25 * 3600
+    /// Clock difference tolerated for a `notify_time` ahead of ours.
+    public static let notifyClockSkew: TimeInterval = 300
+    /// The bounds `RECHARGE_ALIPAY_NOTIFY_MAX_AGE` may take: 5 minutes to 7 days.
+    public static let notifyMaxAgeRange: ClosedRange<TimeInterval> = 300...(7 * 86_400)
+
+    public init(appID: String, sellerID: String?, alipayPublicKey: String, client: AlipayClient? = nil,
+                notifyMaxAge: TimeInterval = Self.defaultNotifyMaxAge) throws {
         self.appID = appID
         self.sellerID = sellerID
         self.alipayPublicKey = try ProviderRSAKey.publicKey(alipayPublicKey, provider: .alipay)
         self.client = client
+        self.notifyMaxAge = notifyMaxAge
+    }
+
+    /// `RECHARGE_ALIPAY_NOTIFY_MAX_AGE` (whole seconds, within ``notifyMaxAgeRange``), or the default when unset.
+    public static func notifyMaxAge(setting text: String?) throws(RechargeError) -> TimeInterval {
+        guard let text, !text.isEmpty else { return defaultNotifyMaxAge }
+        guard let seconds = Int(text), notifyMaxAgeRange.contains(TimeInterval(seconds)) else {
+            throw .invalidRequest("RECHARGE_ALIPAY_NOTIFY_MAX_AGE must be whole seconds from \(Int(notifyMaxAgeRange.lowerBound)) to \(Int(notifyMaxAgeRange.upperBound)), not '\(text)'")
+        }
+        return TimeInterval(seconds)
     }
 
     /// The reconciliation job's status query: a paid trade whose notification may have been lost.
@@ -35,12 +58,20 @@ public struct AlipayGateway: Sendable {
                                    providerReference: status.tradeNo, failureReason: nil)
     }
 
-    public func verify(body: [UInt8]) throws(RechargeError) -> PaymentConfirmation {
+    public func verify(body: [UInt8], now: Date) throws(RechargeError) -> PaymentConfirmation {
         let notification: AlipayNotification
         do {
             notification = try AlipayNotification.verify(body: body, alipayPublicKey: alipayPublicKey)
         } catch {
             throw .paymentNotVerified(provider: "alipay", reason: error.description)
+        }
+        // Alipay always sends notify_time; without one, or with one out of the window, it is not a live delivery.
+        guard let text = notification.notifyTime, let sent = AlipayNotification.beijingTime(text) else {
+            throw .paymentNotVerified(provider: "alipay", reason: "notify_time \(notification.notifyTime ?? "(none)") is missing or malformed")
+        }
+        let age = now.timeIntervalSince(sent)
+        guard age <= notifyMaxAge, age >= -Self.notifyClockSkew else {
+            throw .paymentNotVerified(provider: "alipay", reason: "notify_time \(text) is \(Int(age)) s old; at most \(Int(notifyMaxAge)) s is taken")
         }
         guard notification.appID == appID else {
             throw .paymentNotVerified(provider: "alipay", reason: "app_id \(notification.appID) is not ours")

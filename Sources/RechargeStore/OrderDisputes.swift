@@ -53,7 +53,7 @@ extension OrderStore {
                         return outcome(try existing?.string("state") ?? "open", try existing?.int64("debited_micros") ?? 0, duplicate: true)
                     }
                     let clearing = try await LedgerStore.upsertAccount(
-                        db, code: LedgerAccountCode.clearing(order.paymentMethod.channel, unit: currency.code), kind: .clearing, unit: currency.code, now: now)
+                        db, code: order.paymentMethod.clearingAccount(unit: currency.code), kind: .clearing, unit: currency.code, now: now)
                     switch event {
                     case .opened(let disputed):
                         let amount = disputed.currency == currency || order.quote.settlement == nil

@@ -89,7 +89,7 @@ extension OrderStore {
                     let channel = order.paymentMethod.channel
                     let unit = settlement.currency.code
                     let clearing = try await LedgerStore.upsertAccount(
-                        db, code: LedgerAccountCode.clearing(channel, unit: unit), kind: .clearing, unit: unit, now: now)
+                        db, code: order.paymentMethod.clearingAccount(unit: unit), kind: .clearing, unit: unit, now: now)
                     var requests: [LedgerRequest] = []
                     if isPack {
                         // The exact buckets the pack granted, each taken back whole (an allowance partly used, or
@@ -108,8 +108,9 @@ extension OrderStore {
                                                             reference: refundID, bucketID: bucketID)
                             requests.append(try LedgerRequest(.debit(takeBack), key: "refund:\(refundID):grant:\(index + 1)", now: now, counterparty: source))
                         }
-                        let revenue = try await LedgerStore.upsertAccount(
-                            db, code: LedgerAccountCode.packRevenue(unit: unit), kind: .revenue, unit: unit, now: now)
+                        // From where the purchase put it: pack revenue, or the sandbox's clearing account for a test payment.
+                        let purchase = order.paymentMethod.purchaseAccount(unit: unit)
+                        let revenue = try await LedgerStore.upsertAccount(db, code: purchase.code, kind: purchase.kind, unit: unit, now: now)
                         let unbuy = try TopUpCommand(msisdn: order.msisdn, value: .money(Money(micros: ledgerAmount, currency: settlement.currency)),
                                                      channel: channel, reference: refundID)
                         requests.append(try LedgerRequest(.topUp(unbuy), key: "refund:\(refundID):unbuy", now: now, counterparty: revenue))

@@ -251,6 +251,25 @@ public final class OrderStore: Sendable {
         }
     }
 
+    /// The ids of the line's orders paid (or to be paid) through the sandbox: what a history marks as test
+    /// payments (their operations carry the order id as reference). One query, whatever the history's length,
+    /// through the line's id (`orders_by_line`), not a scan of every order.
+    public func testPaymentOrderIDs(msisdn: MSISDN) async throws -> Set<String> {
+        let methods = PaymentMethod.allCases.filter(\.isTestPayment).map(\.rawValue)
+        return try await database.read { db in
+            var ids: Set<String> = []
+            for method in methods {
+                for row in try await db.raw("""
+                    SELECT o.id FROM orders o JOIN lines l ON l.id = o.line_id
+                    WHERE l.msisdn = \(bind: msisdn.e164) AND o.payment_method = \(bind: method)
+                    """).all() {
+                    ids.insert(try row.string("id"))
+                }
+            }
+            return ids
+        }
+    }
+
     /// The provider accepted the order (the checkout page, QR code or client secret exists).
     public func startCheckout(_ id: String, providerReference: String?, now: Date) async throws -> RechargeOrder {
         try await transition(id, .checkoutStarted, now: now, providerReference: providerReference)
@@ -448,6 +467,8 @@ public final class OrderStore: Sendable {
 
     /// Top-up: the credit to the main balance from the payment method's clearing account. Pack: the price
     /// paid in and spent (clearing → main → pack revenue), then one bucket per allowance with the pack's validity.
+    /// A test payment (the sandbox) is booked against `clearing:sandbox:*` and its pack price goes back there
+    /// instead of to revenue: no report or bill may count money that was never paid.
     private static func ledgerRequests(for order: RechargeOrder, line: Line, now: Date, in db: any SQLDatabase) async throws -> [LedgerRequest] {
         let quote = order.quote
         let channel = order.paymentMethod.channel
@@ -459,13 +480,14 @@ public final class OrderStore: Sendable {
         }
         // The ledger books the payment in the line's currency (the quoted amount when the payer paid in another).
         let paid = quote.settlementAmount
-        let clearing = try await account(LedgerAccountCode.clearing(channel, unit: paid.currency.code), .clearing, paid.currency.code)
+        let method = order.paymentMethod
+        let clearing = try await account(method.clearingAccount(unit: paid.currency.code), .clearing, paid.currency.code)
         switch quote.productKind {
         case .topUp:
             guard let credit = quote.credit else { throw DatabaseError.invariantViolated("top-up order \(order.id) has no credit") }
             let source = credit.currency == paid.currency
                 ? clearing
-                : try await account(LedgerAccountCode.clearing(channel, unit: credit.currency.code), .clearing, credit.currency.code)
+                : try await account(method.clearingAccount(unit: credit.currency.code), .clearing, credit.currency.code)
             var requests = [try request(.topUp(try TopUpCommand(msisdn: order.msisdn, value: .money(credit), channel: channel, reference: order.id)),
                                         key: "order:\(order.id):credit", counterparty: source)]
             if let bonus = quote.bonus {
@@ -481,7 +503,8 @@ public final class OrderStore: Sendable {
             return requests
         case .pack, .plan:
             let price = paid
-            let revenue = try await account(LedgerAccountCode.packRevenue(unit: price.currency.code), .revenue, price.currency.code)
+            let purchase = method.purchaseAccount(unit: price.currency.code)
+            let revenue = try await account(purchase.code, purchase.kind, price.currency.code)
             var requests = [
                 try request(.topUp(try TopUpCommand(msisdn: order.msisdn, value: .money(price), channel: channel, reference: order.id)),
                             key: "order:\(order.id):pay", counterparty: clearing),

@@ -39,8 +39,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds between validity-reminder scans. Env: RECHARGE_REMINDER_INTERVAL.")
     var reminderInterval: Int?
 
-    @Flag(help: "Do not offer the built-in sandbox payment provider (production). Env: RECHARGE_SANDBOX=off.")
-    var noSandbox = false
+    @Flag(inversion: .prefixedNo,
+          help: "Offer the built-in sandbox payment provider: test payments that move no money (off by default; on with --demo unless --no-sandbox). Env: RECHARGE_SANDBOX=on|off.")
+    var sandbox: Bool?
 
     @Option(help: "Secret that signs sandbox payment notifications, so they can also be sent with curl (default: random per process). Env: RECHARGE_SANDBOX_SECRET.")
     var sandboxSecret: String?
@@ -60,7 +61,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Stripe webhook endpoint secret (whsec_…) for POST /webhooks/stripe. Env: RECHARGE_STRIPE_WEBHOOK_SECRET.")
     var stripeWebhookSecret: String?
 
-    @Option(help: "Stripe API base URL (default https://api.stripe.com; a localstripe URL in tests). Env: RECHARGE_STRIPE_API_URL.")
+    // Named explicitly: ArgumentParser would make `--stripe-apiurl` of the property's name, not the documented flag.
+    @Option(name: .customLong("stripe-api-url"), help: "Stripe API base URL (default https://api.stripe.com; a localstripe URL in tests). Env: RECHARGE_STRIPE_API_URL.")
     var stripeAPIURL: String?
 
     @Flag(help: "Do not run the order reconciliation job (expiry of unpaid orders, fulfilment of paid ones) in this process.")
@@ -109,10 +111,11 @@ struct Serve: AsyncParsableCommand {
                 return value
             } ?? 300
             guard (1...86_400).contains(interval) else { throw CLIError("the reminder interval must be 1 to 86400 seconds, not \(interval)") }
-            let db = try await self.database.open(migrate: migrate)
-            let sandboxOff = noSandbox || environment["RECHARGE_SANDBOX"] == "off"
+            // Settled before the database is opened: a refused setting must not leave it open.
+            let sandboxSwitch = try SandboxSwitch(flag: sandbox, environment: environment["RECHARGE_SANDBOX"], demo: demo)
             let secret = sandboxSecret ?? environment["RECHARGE_SANDBOX_SECRET"]
             if let secret, secret.utf8.count < 16 { throw CLIError("the sandbox secret must be at least 16 bytes") }
+            let db = try await self.database.open(migrate: migrate)
             let bank = (bankAccount ?? environment["RECHARGE_BANK_ACCOUNT"]).map { account in
                 BankTransferAccount(holder: bankHolder ?? environment["RECHARGE_BANK_HOLDER"] ?? "Recharge", account: account,
                                     bank: bankName ?? environment["RECHARGE_BANK_NAME"])
@@ -131,7 +134,7 @@ struct Serve: AsyncParsableCommand {
             let wallets = try WalletConfiguration.load(environment, httpClient: httpClient)
             let voucherKey = try VoucherCommand.serverKey(environment: environment, location: db.location, logger: logger)
             let services = RechargeServices(
-                database: db, payments: PaymentProviders(sandbox: sandboxOff ? nil : SandboxGateway(secret: secret), stripe: stripe, bankAccount: bank,
+                database: db, payments: PaymentProviders(sandbox: sandboxSwitch.gateway(secret: secret), stripe: stripe, bankAccount: bank,
                                                          alipay: wallets.alipay, wechatPay: wallets.wechatPay,
                                                          paypal: try PayPalConfiguration.load(environment, httpClient: httpClient)),
                 voucherKey: voucherKey, voucherPreviousKeys: try VoucherCommand.previousKeys(environment: environment), voucherApproval: try VoucherCommand.approvalPolicy(environment: environment), voucherLogger: logger,
@@ -140,6 +143,7 @@ struct Serve: AsyncParsableCommand {
                 logger.warning("The /dev pages are on (--demo or --dev-pages): an admin key can read one-time codes there. Never in production.")
             }
             logger.info("Payment methods", metadata: ["offered": "\(services.payments.offered.map(\.rawValue).joined(separator: ", "))"])
+            if let warning = sandboxSwitch.startWarning { logger.warning("\(warning)") }
             logger.info("Database ready", metadata: ["database": "\(db.location)", "schema": "\(Migrations.latestVersion)"])
             try await FirstRun.printAdminKeyIfNone(services: services, port: configuration.port, keyFile: adminKeyFile ?? environment["RECHARGE_ADMIN_KEY_FILE"])
             if demo {
@@ -243,7 +247,8 @@ enum WalletConfiguration {
                     appID: appID, merchantPrivateKeyPEM: merchantKey, alipayPublicKeyPEM: key, notifyURL: publicURL + "/webhooks/alipay",
                     gatewayURL: environment["RECHARGE_ALIPAY_GATEWAY"] ?? "https://openapi.alipay.com/gateway.do"), httpClient: httpClient)
             }
-            alipay = try AlipayGateway(appID: appID, sellerID: environment["RECHARGE_ALIPAY_SELLER_ID"], alipayPublicKey: key, client: client)
+            alipay = try AlipayGateway(appID: appID, sellerID: environment["RECHARGE_ALIPAY_SELLER_ID"], alipayPublicKey: key, client: client,
+                                       notifyMaxAge: try AlipayGateway.notifyMaxAge(setting: environment["RECHARGE_ALIPAY_NOTIFY_MAX_AGE"]))
         }
         var wechat: WeChatPayGateway?
         if let mchID = environment["RECHARGE_WECHAT_MCHID"] {

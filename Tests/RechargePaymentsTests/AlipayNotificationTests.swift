@@ -24,6 +24,18 @@ let alipayPaidParameters: [String: String] = [
 @Suite struct AlipayNotificationTests {
     let publicKey = TestKeys.provider.publicKey
 
+    /// `notify_time` is Beijing time (UTC+8, no daylight saving): what the notification window is measured on.
+    @Test func notifyTimeIsBeijingTime() throws {
+        #expect(AlipayNotification.beijingTime("2026-11-28 09:30:00") == Date(timeIntervalSince1970: 1_795_829_400))   // 01:30:00Z
+        #expect(AlipayNotification.beijingTime("1970-01-01 08:00:00") == Date(timeIntervalSince1970: 0))
+        #expect(AlipayNotification.beijingTime("2028-02-29 23:59:59") == Date(timeIntervalSince1970: 1_835_452_799))
+        for bad in ["2026-11-28T09:30:00", "2026-11-28 9:30:00", "2026-02-29 10:00:00", "2026-13-01 00:00:00", "2026-11-28 24:00:00", "", "yesterday"] {
+            #expect(AlipayNotification.beijingTime(bad) == nil, "\(bad)")
+        }
+        let body = try alipayNotifyBody(alipayPaidParameters)
+        #expect(try AlipayNotification.verify(body: body, alipayPublicKey: publicKey).notifyTime == "2026-11-28 09:30:00")
+    }
+
     @Test func signedNotifyVerifiesAndExposesTypedFields() throws {
         let body = try alipayNotifyBody(alipayPaidParameters)
         let notification = try AlipayNotification.verify(body: body, alipayPublicKey: publicKey)

@@ -31,6 +31,10 @@ struct PayPalSignatureRuleTests {
                         "https://api.paypal.com:8443/v1/notifications/certs/CERT-1",     // another port
                         "https://user@api.paypal.com/v1/notifications/certs/CERT-1",
                         "https://api.paypal.com/v1/other/CERT-1",                         // not the certificates path
+                        "https://api.paypal.com/v1/notifications/certs/CERT-1?x=1",       // a query makes any number of new URLs
+                        "https://api.paypal.com/v1/notifications/certs/a/b",
+                        "https://api.paypal.com/v1/notifications/certs/",
+                        "https://api.paypal.com/v1/notifications/certs/" + String(repeating: "A", count: 129),
                         "http://127.0.0.1:9001/v1/notifications/certs/CERT-1", "not a url"] {
             #expect(throws: PaymentProviderError.self, "\(refused)") { try verifier.checkCertificateURL(refused) }
         }
@@ -42,7 +46,7 @@ struct PayPalSignatureRuleTests {
             return ""
         }
         let now = Date(timeIntervalSince1970: 1_795_000_000)
-        var headers = PayPalWebhookHeaders(transmissionID: "t", transmissionTime: "2026-11-18T08:26:40Z", transmissionSignature: "AAAA",
+        var headers = PayPalWebhookHeaders(transmissionID: "t", transmissionTime: "2026-11-18T11:06:40Z", transmissionSignature: "AAAA",
                                            certURL: "https://api.paypal.com/v1/notifications/certs/CERT-1", authAlgorithm: "SHA1withRSA")
         await #expect(throws: PaymentProviderError.unsupportedAlgorithm(.paypal, algorithm: "SHA1withRSA")) {
             try await verifier.verify(body: [], headers: headers, now: now)
@@ -52,7 +56,7 @@ struct PayPalSignatureRuleTests {
         await #expect(throws: PaymentProviderError.malformedSignatureHeader(.paypal, header: "PAYPAL-TRANSMISSION-TIME", reason: "not an ISO 8601 time")) {
             try await verifier.verify(body: [], headers: headers, now: now)
         }
-        headers.transmissionTime = "2026-11-18T08:26:40Z"
+        headers.transmissionTime = "2026-11-18T11:06:40Z"   // `now`: the clock is checked before the URL
         headers.certURL = "https://evil.example/v1/notifications/certs/CERT-1"
         await #expect(throws: PaymentProviderError.untrustedCertificate(.paypal, reason: "certificate host https://evil.example is not PayPal's")) {
             try await verifier.verify(body: [], headers: headers, now: now)
@@ -61,6 +65,82 @@ struct PayPalSignatureRuleTests {
         await #expect(throws: PaymentProviderError.missingSignatureHeader(.paypal, header: "PAYPAL-TRANSMISSION-ID")) {
             try await verifier.verify(body: [], headers: headers, now: now)
         }
+    }
+}
+
+/// Certificate URLs the verifier asked for, in order: what a forged delivery must leave empty.
+actor FetchRecorder {
+    private(set) var urls: [String] = []
+
+    func record(_ url: String) -> String {
+        urls.append(url)
+        return ""   // no certificate: the verification fails after the fetch
+    }
+}
+
+@Suite("PayPal webhook: nothing is fetched for a stale, future or malformed delivery")
+struct PayPalFetchTests {
+    static let now = Date(timeIntervalSince1970: 1_795_000_000)   // 2026-11-18T11:06:40Z
+
+    static func headers(time: String) -> PayPalWebhookHeaders {
+        PayPalWebhookHeaders(transmissionID: "b2384410-f8d2-11ee-8bb8-6f4c5e7c14a2", transmissionTime: time,
+                             transmissionSignature: Data(repeating: 7, count: 256).base64EncodedString(),
+                             certURL: "https://api.paypal.com/v1/notifications/certs/CERT-360caa42-fca2a594-1d93a270", authAlgorithm: "SHA256withRSA")
+    }
+
+    @Test func forgedDeliveriesFetchNoCertificate() async throws {
+        let recorder = FetchRecorder()
+        let verifier = PayPalWebhookVerifier(webhookID: "WH", trustRoots: []) { url in await recorder.record(url) }
+        // Sent 301 s ago, or 301 s ahead: refused on the clock, before the certificate URL is read.
+        for time in ["2026-11-18T11:01:39Z", "2026-11-18T11:11:41Z", "2020-01-01T00:00:00Z"] {
+            do {
+                try await verifier.verify(body: Array("{}".utf8), headers: Self.headers(time: time), now: Self.now)
+                Issue.record("a delivery sent at \(time) was accepted")
+            } catch {
+                #expect(error.code == PaymentProviderError.timestampOutsideTolerance(.paypal, timestamp: 0, now: 0, toleranceSeconds: 0).code, "\(error)")
+            }
+        }
+        // Headers too long to be PayPal's, or missing: refused too.
+        var long = Self.headers(time: "2026-11-18T11:06:40Z")
+        long.transmissionID = String(repeating: "x", count: 2000)
+        await #expect(throws: PaymentProviderError.self) { try await verifier.verify(body: [], headers: long, now: Self.now) }
+        var missing = Self.headers(time: "2026-11-18T11:06:40Z")
+        missing.transmissionSignature = ""
+        await #expect(throws: PaymentProviderError.missingSignatureHeader(.paypal, header: "PAYPAL-TRANSMISSION-SIG")) {
+            try await verifier.verify(body: [], headers: missing, now: Self.now)
+        }
+        #expect(await recorder.urls.isEmpty)
+        // A delivery within the window does reach the fetch (here it serves nothing, so it still fails).
+        await #expect(throws: PaymentProviderError.self) {
+            try await verifier.verify(body: Array("{}".utf8), headers: Self.headers(time: "2026-11-18T11:04:00Z"), now: Self.now)
+        }
+        #expect(await recorder.urls == ["https://api.paypal.com/v1/notifications/certs/CERT-360caa42-fca2a594-1d93a270"])
+    }
+
+    /// Fresh deliveries (a forger can put the current time in the header) naming a new certificate each: at
+    /// most 10 fetches a minute, whatever the number of deliveries; the next minute, fetching resumes.
+    @Test func newCertificateURLsAreFetchedAtMostTenAMinute() async throws {
+        let recorder = FetchRecorder()
+        let verifier = PayPalWebhookVerifier(webhookID: "WH", trustRoots: []) { url in await recorder.record(url) }
+        for index in 0..<50 {
+            var headers = Self.headers(time: "2026-11-18T11:06:40Z")
+            headers.certURL = "https://api.paypal.com/v1/notifications/certs/CERT-\(index)"
+            await #expect(throws: PaymentProviderError.self) { try await verifier.verify(body: [], headers: headers, now: Self.now) }
+        }
+        #expect(await recorder.urls.count == 10)
+        var later = Self.headers(time: "2026-11-18T11:07:41Z")
+        later.certURL = "https://api.paypal.com/v1/notifications/certs/CERT-later"
+        await #expect(throws: PaymentProviderError.self) { try await verifier.verify(body: [], headers: later, now: Self.now.addingTimeInterval(61)) }
+        #expect(await recorder.urls.count == 11)
+    }
+
+    /// PayPal's verify API is not called for what the precheck refuses either (the same checks, shared).
+    @Test func precheckRefusesStaleDeliveries() throws {
+        #expect(throws: PaymentProviderError.self) {
+            _ = try PayPalWebhookVerifier.precheck(Self.headers(time: "2026-11-18T11:00:00Z"), now: Self.now, toleranceSeconds: 300)
+        }
+        let fields = try PayPalWebhookVerifier.precheck(Self.headers(time: "2026-11-18T11:06:00Z"), now: Self.now, toleranceSeconds: 300)
+        #expect(fields.signature.count == 256)
     }
 }
 

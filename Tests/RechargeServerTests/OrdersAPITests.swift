@@ -250,9 +250,9 @@ struct OrdersAPITests {
 
             let other = event("evt_2", "charge.succeeded", order: order.id)
             #expect(try api.json(try await post(other, signature: sign(other)))["ignored"] as? String == "charge.succeeded")
-            // The sandbox is off here: its routes answer as absent.
+            // The sandbox is off here: its routes do not exist.
             try api.expectProblem(try await api.client.execute(uri: "/webhooks/sandbox", method: .post, body: ByteBuffer(string: "{}")),
-                                  .unprocessableContent, "payment-method-unavailable")
+                                  .notFound, "not-found")
         }
     }
 

@@ -105,7 +105,7 @@ struct PortalJourneyTests {
             #expect(csv.headers[.contentType] == "text/csv; charset=utf-8")
             #expect(csv.headers[.contentDisposition]?.hasPrefix("attachment;") == true)
             let csvLines = csv.html.split(separator: "\r\n")
-            #expect(csvLines.first == "operation,time,type,channel,reference,line,bucket_kind,unit,amount,remaining_after")
+            #expect(csvLines.first == "operation,time,type,channel,reference,line,bucket_kind,unit,amount,remaining_after,test_payment")
             #expect(csvLines.contains { $0.contains(",top_up,voucher,") && $0.contains(",10.00,") })
             #expect(csvLines.contains { $0.contains(",top_up,online,\(orderID),") })
 

@@ -49,6 +49,55 @@ struct WalletNotificationTests {
         return all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: allowed)!)" }.joined(separator: "&")
     }
 
+    /// `date` as Alipay writes times: "yyyy-MM-dd HH:mm:ss" in Beijing time.
+    static func beijing(_ date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(secondsFromGMT: 8 * 3600)!
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+        return String(format: "%04d-%02d-%02d %02d:%02d:%02d", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
+    }
+
+    /// A genuine, signed notification is refused once its `notify_time` is older than the window (25 h by
+    /// default: Alipay's whole retry schedule), or from the future, or without one; within it, it pays.
+    @Test(arguments: [AlipayGateway.defaultNotifyMaxAge, 3600])
+    func alipayRefusesNotificationsOutsideTheWindow(_ window: TimeInterval) async throws {
+        let payments = PaymentProviders(
+            sandbox: nil,
+            alipay: try AlipayGateway(appID: "2021000000000001", sellerID: nil, alipayPublicKey: Self.alipayKey.publicKey.pemRepresentation,
+                                      notifyMaxAge: window))
+        try await APIHarness.run(payments: payments) { api in
+            #expect(try await api.send(.put, "/v1/catalog", key: api.admin, json: Self.catalog).status == .ok)
+            let order = try await Self.cnyOrder(api, method: .alipay, key: "ali-window")
+            func notification(sent: Date?, id: String) throws -> String {
+                var parameters = [
+                    "app_id": "2021000000000001", "out_trade_no": order.id, "trade_no": "2026112822001400000000000009", "trade_status": "TRADE_SUCCESS",
+                    "total_amount": "100.00", "notify_id": id, "notify_type": "trade_status_sync", "charset": "utf-8",
+                ]
+                parameters["notify_time"] = sent.map(Self.beijing)
+                return try alipayBody(parameters)
+            }
+            func post(_ body: String) async throws -> String {
+                String(buffer: try await api.client.execute(uri: "/webhooks/alipay", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
+                                                            body: ByteBuffer(string: body)).body)
+            }
+            let now = APIHarness.now
+            #expect(try await post(try notification(sent: now.addingTimeInterval(-window - 1), id: "old")) == "fail")
+            #expect(try await post(try notification(sent: now.addingTimeInterval(600), id: "future")) == "fail")
+            #expect(try await post(try notification(sent: nil, id: "undated")) == "fail")
+            #expect(try await api.services.orders.order(order.id).state != .fulfilled)
+            #expect(try await post(try notification(sent: now.addingTimeInterval(-window + 60), id: "late-retry")) == "success")
+            #expect(try await api.services.orders.order(order.id).state == .fulfilled)
+        }
+    }
+
+    @Test func alipayWindowSetting() throws {
+        #expect(try AlipayGateway.notifyMaxAge(setting: nil) == 25 * 3600)
+        #expect(try AlipayGateway.notifyMaxAge(setting: "3600") == 3600)
+        for refused in ["0", "299", "604801", "1h", "-5"] {
+            #expect(throws: RechargeError.self, "\(refused)") { _ = try AlipayGateway.notifyMaxAge(setting: refused) }
+        }
+    }
+
     @Test func alipayNotifyPaysOnceAndAnswersSuccess() async throws {
         try await APIHarness.run(payments: try Self.payments()) { api in
             #expect(try await api.send(.put, "/v1/catalog", key: api.admin, json: Self.catalog).status == .ok)
@@ -57,6 +106,7 @@ struct WalletNotificationTests {
                 "app_id": "2021000000000001", "seller_id": "2088000000000001", "out_trade_no": order.id, "trade_no": "2026112822001400000000000001",
                 "trade_status": "TRADE_SUCCESS", "total_amount": "100.00", "notify_id": "ac05099524730693a8b330c5ecf72da9786",
                 "notify_type": "trade_status_sync", "gmt_payment": "2026-11-28 10:00:00", "subject": "话费充值 +8613800138000", "charset": "utf-8",
+                "notify_time": Self.beijing(APIHarness.now.addingTimeInterval(-120)),
             ]
             func post(_ body: String) async throws -> TestResponse {
                 try await api.client.execute(uri: "/webhooks/alipay", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],

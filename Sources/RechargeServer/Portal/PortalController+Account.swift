@@ -183,6 +183,8 @@ extension PortalController {
         return page("recharge", visitor, title: "recharge_title", status: status, values: [
             "lines": lineOptions(lines, selected: msisdn), "topUps": topUps, "packs": packs, "hasPacks": !packs.isEmpty,
             "methods": methods, "promotionCode": code,
+            // Whenever the sandbox is among the methods, the page says that test payments are offered.
+            "testPayments": offeredMethods.contains { $0.isTestPayment },
         ], error: error)
     }
 
@@ -279,6 +281,7 @@ extension PortalController {
             "line": order.msisdn.e164, "lineQuery": PortalForm.encode(order.msisdn.e164),
             "itemName": order.quote.names[visitor.language.rawValue] ?? order.quote.names["en"] ?? "",
             "price": Self.money(order.quote.price), "method": text("method_\(order.paymentMethod.rawValue)", visitor),
+            "testPayment": order.isTestPayment,
             "balance": Self.money(Self.mainBalance(summary)),
             "done": [.fulfilled, .refunded, .partiallyRefunded].contains(order.state),
             "waiting": [.created, .awaitingPayment, .paid].contains(order.state),
@@ -321,7 +324,8 @@ extension PortalController {
             row("receipt_balance_after", money(receipt.balanceAfter)), row("receipt_paid_at", order.paidAt.map(Self.minute) ?? receipt.paidAt),
             row("receipt_state", text("order_state_\(receipt.state.rawValue)", visitor)),
         ].compactMap { $0 }
-        return page("receipt", visitor, title: "receipt_title", values: ["rows": rows, "heading": text("receipt_title", visitor), "back": "/orders/\(order.id)"])
+        return page("receipt", visitor, title: "receipt_title", values: ["rows": rows, "heading": text("receipt_title", visitor), "back": "/orders/\(order.id)",
+                                                                        "testPayment": receipt.testPayment])
     }
 
     // MARK: Vouchers
@@ -409,7 +413,8 @@ extension PortalController {
         return result
     }
 
-    func describe(_ operation: LedgerOperation, _ visitor: Visitor) -> [String: Any] {
+    /// `testPayments`: ids of the line's sandbox orders; their operations are marked as test payments.
+    func describe(_ operation: LedgerOperation, _ visitor: Visitor, testPayments: Set<String> = []) -> [String: Any] {
         let amounts = operation.entries.map { entry -> String in
             let text = quantity(entry.amount.magnitude > UInt64(Int64.max) ? 0 : Int64(entry.amount.magnitude), kind: entry.bucketKind, unit: entry.unit, visitor.language)
             return (entry.amount < 0 ? "−" : "+") + text
@@ -423,13 +428,15 @@ extension PortalController {
             "amounts": amounts.joined(separator: ", "),
             "credit": operation.kind == .topUp,
             "order": operation.reference.map { $0.hasPrefix("ord_") } ?? false,
+            "testPayment": operation.reference.map(testPayments.contains) ?? false,
         ]
     }
 
     @Sendable func historyPage(_ request: Request, _ visitor: Visitor) async throws -> Response {
         let account = try requireAccount(visitor)
         let filter = try await historyFilter(request, account)
-        let rows = try await operations(filter).map { describe($0, visitor) }
+        let testPayments = try await services.orders.testPaymentOrderIDs(msisdn: filter.line)
+        let rows = try await operations(filter).map { describe($0, visitor, testPayments: testPayments) }
         let types = ["all", "top_up", "debit"].map { ["value": $0, "label": text("type_\($0)", visitor), "selected": $0 == filter.typeText] }
         return page("history", visitor, title: "history_title", values: [
             "lines": lineOptions(try await accounts.lines(accountID: account.id), selected: filter.line), "line": filter.line.e164,
@@ -442,7 +449,9 @@ extension PortalController {
     @Sendable func historyCSV(_ request: Request, _ visitor: Visitor) async throws -> Response {
         let account = try requireAccount(visitor)
         let filter = try await historyFilter(request, account)
-        var csv = "operation,time,type,channel,reference,line,bucket_kind,unit,amount,remaining_after\r\n"
+        // test_payment last: a column added later must not shift the ones spreadsheets already read.
+        var csv = "operation,time,type,channel,reference,line,bucket_kind,unit,amount,remaining_after,test_payment\r\n"
+        let testPayments = try await services.orders.testPaymentOrderIDs(msisdn: filter.line)
         func field(_ text: String) -> String {
             // A leading = + - @ would be a formula in a spreadsheet: quoted and prefixed with an apostrophe.
             let safe = text.first.map { "=+-@".contains($0) && Int64(text) == nil && Double(text) == nil } == true ? "'" + text : text
@@ -460,7 +469,8 @@ extension PortalController {
                     remaining = String(entry.remainingAfter)
                 }
                 csv += [String(operation.id), Date.ISO8601FormatStyle().format(operation.createdAt), operation.kind.rawValue, operation.channel.rawValue,
-                        operation.reference ?? "", filter.line.e164, entry.bucketKind.rawValue, entry.unit, amount, remaining].map(field).joined(separator: ",") + "\r\n"
+                        operation.reference ?? "", filter.line.e164, entry.bucketKind.rawValue, entry.unit, amount, remaining,
+                        operation.reference.map(testPayments.contains) == true ? "true" : "false"].map(field).joined(separator: ",") + "\r\n"
             }
         }
         let name = "recharge-history-\(filter.line.e164.dropFirst())-\(Self.day(clock())).csv"
@@ -476,7 +486,8 @@ extension PortalController {
         guard parts.count >= 3, let id = Int64(parts[parts.count - 2]), id > 0, id < Int64.max else { throw PortalRefusal.notFound }
         let found = try await services.ledger.history(line, from: nil, until: nil, before: id + 1, limit: 1).operations.first
         guard let operation = found, operation.id == id else { throw PortalRefusal.notFound }
-        let described = describe(operation, visitor)
+        let testPayments = try await services.orders.testPaymentOrderIDs(msisdn: line)
+        let described = describe(operation, visitor, testPayments: testPayments)
         let rows: [[String: Any]] = [
             ["label": text("receipt_transaction", visitor), "value": String(operation.id)],
             ["label": text("receipt_line", visitor), "value": line.e164],
@@ -486,7 +497,8 @@ extension PortalController {
             ["label": text("receipt_reference", visitor), "value": operation.reference ?? "—"],
             ["label": text("receipt_amounts", visitor), "value": described["amounts"] as? String ?? ""],
         ]
-        var values: [String: Any] = ["rows": rows, "heading": text("receipt_transaction_title", visitor), "back": "/history?line=\(PortalForm.encode(line.e164))"]
+        var values: [String: Any] = ["rows": rows, "heading": text("receipt_transaction_title", visitor), "back": "/history?line=\(PortalForm.encode(line.e164))",
+                                     "testPayment": described["testPayment"] as? Bool ?? false]
         if let reference = operation.reference, reference.hasPrefix("ord_"),
            let order = try? await services.orders.order(reference), [.fulfilled, .refunded, .partiallyRefunded].contains(order.state) {
             values["orderReceipt"] = "/orders/\(order.id)/receipt"
