@@ -47,6 +47,7 @@ public struct RechargeServices: Sendable {
         clock: @escaping @Sendable () -> Date = { Date() }, renderer: NotificationRenderer? = try? NotificationRenderer.bundled(),
         payments: PaymentProviders = PaymentProviders(sandbox: SandboxGateway()), voucherKey: VoucherKey? = nil, voucherPreviousKeys: [VoucherKey] = [],
         voucherApproval: VoucherApprovalPolicy = VoucherApprovalPolicy(threshold: VoucherApprovalPolicy.defaultThreshold),
+        voucherGuessing: VoucherGuessingPolicy = VoucherGuessingPolicy(),
         voucherLogger: Logger = Logger(label: "recharge.vouchers"), portal: PortalConfiguration = PortalConfiguration()
     ) {
         self.database = database
@@ -60,7 +61,8 @@ public struct RechargeServices: Sendable {
         self.accounts = AccountStore(database: database)
         self.portal = portal
         let ledger = self.ledger
-        self.vouchers = voucherKey.map { VoucherStore(database: database, key: $0, previousKeys: voucherPreviousKeys, ledger: ledger, approval: voucherApproval, logger: voucherLogger) }
+        self.vouchers = voucherKey.map { VoucherStore(database: database, key: $0, previousKeys: voucherPreviousKeys, ledger: ledger, guessing: voucherGuessing,
+                                                           approval: voucherApproval, logger: voucherLogger) }
         self.payments = payments
         self.renderer = renderer
         self.metrics = metrics

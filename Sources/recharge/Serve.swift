@@ -112,7 +112,8 @@ struct Serve: AsyncParsableCommand {
                 database: db, payments: PaymentProviders(sandbox: sandboxOff ? nil : SandboxGateway(secret: secret), stripe: stripe, bankAccount: bank,
                                                          alipay: wallets.alipay, wechatPay: wallets.wechatPay,
                                                          paypal: try PayPalConfiguration.load(environment, httpClient: httpClient)),
-                voucherKey: voucherKey, voucherPreviousKeys: try VoucherCommand.previousKeys(environment: environment), voucherApproval: try VoucherCommand.approvalPolicy(environment: environment), voucherLogger: logger,
+                voucherKey: voucherKey, voucherPreviousKeys: try VoucherCommand.previousKeys(environment: environment), voucherApproval: try VoucherCommand.approvalPolicy(environment: environment),
+                voucherGuessing: try VoucherCommand.guessingPolicy(environment: environment), voucherLogger: logger,
                 portal: try Self.portalConfiguration(environment))
             logger.info("Payment methods", metadata: ["offered": "\(services.payments.offered.map(\.rawValue).joined(separator: ", "))"])
             logger.info("Database ready", metadata: ["database": "\(db.location)", "schema": "\(Migrations.latestVersion)"])
