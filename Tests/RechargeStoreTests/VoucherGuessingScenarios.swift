@@ -24,12 +24,15 @@ enum VoucherGuessingScenarios {
         return guesses
     }
 
-    /// Runs every attempt at once; the outcome of each, in the order given.
+    /// Runs every attempt at once; the outcome of each, in the order given. The attempts alternate between the
+    /// fixture's store and a second one on the same database, like two server processes: each has its own
+    /// group-commit leader, so on PostgreSQL two transactions contend for the counters' row locks.
     static func concurrently(_ f: Fixture, _ attempts: [VoucherRedemptionAttempt], at time: Date = now) async -> [Result<VoucherRedemption, any Error>] {
-        await withTaskGroup(of: (Int, Result<VoucherRedemption, any Error>).self) { group in
+        let stores = [f.vouchers, VoucherStore(database: f.database, key: VoucherScenarios.key, ledger: f.ledger)]
+        return await withTaskGroup(of: (Int, Result<VoucherRedemption, any Error>).self) { group in
             for (index, attempt) in attempts.enumerated() {
                 group.addTask {
-                    do { return (index, .success(try await f.vouchers.redeem(attempt, now: time))) } catch { return (index, .failure(error)) }
+                    do { return (index, .success(try await stores[index % 2].redeem(attempt, now: time))) } catch { return (index, .failure(error)) }
                 }
             }
             var outcomes = [Result<VoucherRedemption, any Error>?](repeating: nil, count: attempts.count)
