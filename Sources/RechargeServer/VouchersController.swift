@@ -76,8 +76,8 @@ struct VouchersController {
         VoucherOperator(name: "apikey:\(key.name)", apiKeyID: key.id)
     }
 
-    static func id(_ context: RechargeRequestContext) throws -> Int64 {
-        guard let id = context.parameters.get("id").flatMap(Int64.init), id > 0 else { throw Problem.notFound(path: "this id") }
+    static func id(_ request: Request, _ context: RechargeRequestContext) throws -> Int64 {
+        guard let id = context.parameters.get("id").flatMap(Int64.init), id > 0 else { throw Problem.notFound(path: request.uri.path) }
         return id
     }
 
@@ -85,7 +85,7 @@ struct VouchersController {
     /// admin key must approve.
     @Sendable func activate(_ request: Request, context: RechargeRequestContext) async throws -> Response {
         let key = try context.require(.admin)
-        let batch = try Self.id(context)
+        let batch = try Self.id(request, context)
         let body = try await JSONBody.decode(VoucherActivationRequest.self, from: request, context: context)
         let vouchers = try store()
         let now = clock()
@@ -106,7 +106,7 @@ struct VouchersController {
     /// A second admin key approves a pending activation: refused (409) for the key that asked.
     @Sendable func approve(_ request: Request, context: RechargeRequestContext) async throws -> Response {
         let key = try context.require(.admin)
-        let approval = try Self.id(context)
+        let approval = try Self.id(request, context)
         let vouchers = try store()
         let now = clock()
         do {
