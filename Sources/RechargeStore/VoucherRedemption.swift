@@ -113,9 +113,10 @@ extension VoucherStore {
     }
 
     /// Redeems a batch of claims in the current transaction, in arrival order: the brute-force counters of every
-    /// claim read under the lock and each claim admitted or refused by them (``VoucherGuardTally``), one conditional `UPDATE … WHERE pin_hmac IN (…) AND state = 'active' …
-    /// RETURNING` (a probe of the HMAC index per PIN; when two claims carry one PIN only the first contends), then
-    /// one ledger batch crediting every line. A claim the ledger would refuse (line unknown or terminated, other
+    /// claim read under the lock and each claim admitted or refused by them (``VoucherGuardTally``), one conditional
+    /// `UPDATE … WHERE pin_hmac IN (…) AND state = 'active' … RETURNING` (a probe of the HMAC index per PIN; when two
+    /// claims carry one PIN only the first contends), then one ledger batch crediting every line, and last the
+    /// failures of the admitted claims, written before the transaction commits. A claim the ledger would refuse (line unknown or terminated, other
     /// currency) has its card put back and is answered on its own; any other failure throws, and the group-commit
     /// writer retries each claim alone.
     /// `accounts` holds the ids of operator accounts known to be committed (by code); accounts this batch creates
