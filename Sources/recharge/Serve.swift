@@ -87,6 +87,8 @@ struct Serve: AsyncParsableCommand {
                 return value
             } ?? 300
             guard (1...86_400).contains(interval) else { throw CLIError("the reminder interval must be 1 to 86400 seconds, not \(interval)") }
+            // Read before the database is opened, so that a bad value stops the start with its one-line error.
+            let voucherGuessing = try VoucherCommand.guessingPolicy(environment: environment)
             let db = try await self.database.open(migrate: migrate)
             let sandboxOff = noSandbox || environment["RECHARGE_SANDBOX"] == "off"
             let secret = sandboxSecret ?? environment["RECHARGE_SANDBOX_SECRET"]
@@ -113,7 +115,7 @@ struct Serve: AsyncParsableCommand {
                                                          alipay: wallets.alipay, wechatPay: wallets.wechatPay,
                                                          paypal: try PayPalConfiguration.load(environment, httpClient: httpClient)),
                 voucherKey: voucherKey, voucherPreviousKeys: try VoucherCommand.previousKeys(environment: environment), voucherApproval: try VoucherCommand.approvalPolicy(environment: environment),
-                voucherGuessing: try VoucherCommand.guessingPolicy(environment: environment), voucherLogger: logger,
+                voucherGuessing: voucherGuessing, voucherLogger: logger,
                 portal: try Self.portalConfiguration(environment))
             logger.info("Payment methods", metadata: ["offered": "\(services.payments.offered.map(\.rawValue).joined(separator: ", "))"])
             logger.info("Database ready", metadata: ["database": "\(db.location)", "schema": "\(Migrations.latestVersion)"])
