@@ -137,4 +137,37 @@ public struct VoucherApprovalPolicy: Sendable, Equatable {
     public func needsSecondApproval(_ value: Money) -> Bool {
         value.currency != threshold.currency || value.micros > threshold.micros
     }
+
+    /// Whether `approver` counts as the same admin as `requester`, who may not approve their own request: the same
+    /// API key, the same operating-system user, or the same name (case-insensitive). A name is only what someone
+    /// typed after `--by`, so it alone never proves two people: the key and the OS user are what the server and the
+    /// system vouch for.
+    public func isSameAdmin(_ requester: VoucherOperator, _ approver: VoucherOperator) -> Bool {
+        if let key = requester.apiKeyID, key == approver.apiKeyID { return true }
+        if let user = requester.osUser, user == approver.osUser { return true }
+        return requester.name.caseInsensitiveCompare(approver.name) == .orderedSame
+    }
+}
+
+/// Who does something to a voucher batch, for the audit log and dual approval: the name they give (`--by`, or an
+/// API key's name), and what vouches for it: the API key (through the API) or the operating-system user (the CLI).
+public struct VoucherOperator: Sendable, Equatable {
+    public let name: String
+    /// The OS user the CLI runs as (from the process's user id, not `$USER`).
+    public let osUser: String?
+    /// The API key that authenticated the request.
+    public let apiKeyID: Int64?
+
+    public init(name: String, osUser: String? = nil, apiKeyID: Int64? = nil) {
+        self.name = name
+        self.osUser = osUser
+        self.apiKeyID = apiKeyID
+    }
+
+    /// As the audit log shows it.
+    public var description: String {
+        if let apiKeyID { return "\(name) (API key \(apiKeyID))" }
+        if let osUser, osUser != name { return "\(name) (OS user \(osUser))" }
+        return name
+    }
 }

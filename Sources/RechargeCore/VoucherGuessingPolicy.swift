@@ -54,12 +54,23 @@ public struct VoucherGuessingPolicy: Sendable, Equatable {
     public var maximumLockout: TimeInterval = 24 * 3_600
     /// A subject with no failure for this long starts again from the first lockout.
     public var lockoutMemory: TimeInterval = 7 * 24 * 3_600
-    /// The breaker: this many failures on one channel within ``channelWindow`` pause the channel for ``channelPause``.
+    /// The breaker: failures from this many distinct sources (end users; behind a gateway, lines) on one channel within
+    /// ``channelWindow`` pause the channel for ``channelPause``. Distinct, so that one subscriber, who is locked out on
+    /// their own after ``maxFailures``, cannot pause the channel for everyone.
     public var channelThreshold: Int = 10
     public var channelWindow: TimeInterval = 60
     public var channelPause: TimeInterval = 10 * 60
 
     public init() {}
+
+    /// The failures `subject` may make within one window before it is locked out (a channel: paused).
+    public func threshold(_ subject: VoucherGuardSubject) -> Int { subject.isChannel ? channelThreshold : maxFailures }
+
+    /// Failures of `counter` that still count at `now` (none once its window has passed).
+    public func failuresInWindow(_ counter: VoucherGuardCounter?, subject: VoucherGuardSubject, now: Date) -> Int {
+        guard let counter else { return 0 }
+        return now.timeIntervalSince(counter.windowStart) < (subject.isChannel ? channelWindow : failureWindow) ? counter.failures : 0
+    }
 
     /// Until when `subject` may not redeem, or nil if it may now.
     public func lockedUntil(_ counter: VoucherGuardCounter?, now: Date) -> Date? {
@@ -84,7 +95,8 @@ public struct VoucherGuessingPolicy: Sendable, Equatable {
         let threshold = subject.isChannel ? channelThreshold : maxFailures
         var next = counter ?? VoucherGuardCounter(failures: 0, windowStart: now, lockouts: 0, lockedUntil: nil, lastFailure: now)
         if now.timeIntervalSince(next.lastFailure) >= lockoutMemory { next.lockouts = 0 }
-        if now.timeIntervalSince(next.windowStart) >= window {
+        // A window starts with its first failure (a row may exist with none: it is created before a PIN is checked).
+        if next.failures == 0 || now.timeIntervalSince(next.windowStart) >= window {
             next.failures = 0
             next.windowStart = now
         }
@@ -116,11 +128,13 @@ public struct VoucherGuessingPolicy: Sendable, Equatable {
         return guesses
     }
 
-    /// The most failures one channel lets through in `duration` without its breaker tripping (just under the
-    /// threshold in every window), whatever number of lines and clients the attacker spreads them over.
+    /// The most failures one channel lets through in `duration` without its breaker tripping, whatever number of
+    /// lines and clients the attacker spreads them over: in every window, one source short of the threshold, each
+    /// source failing up to its own limit (the breaker counts a source once, so that one subscriber cannot trip it;
+    /// the price is this factor of ``maxFailures``).
     public func guessesPerChannel(over duration: TimeInterval) -> Int64 {
         let windows = (duration / channelWindow).rounded(.up)
-        return Int64(windows) * Int64(channelThreshold - 1)
+        return Int64(windows) * Int64(channelThreshold - 1) * Int64(maxFailures)
     }
 
     /// Expected number of valid PINs found by `guesses` distinct well-formed guesses when `activeVouchers` of the

@@ -57,6 +57,7 @@ public struct RechargeServices: Sendable {
         clock: @escaping @Sendable () -> Date = { Date() }, renderer: NotificationRenderer? = try? NotificationRenderer.bundled(),
         payments: PaymentProviders = PaymentProviders(sandbox: nil), voucherKey: VoucherKey? = nil, voucherPreviousKeys: [VoucherKey] = [],
         voucherApproval: VoucherApprovalPolicy = VoucherApprovalPolicy(threshold: VoucherApprovalPolicy.defaultThreshold),
+        voucherGuessing: VoucherGuessingPolicy = VoucherGuessingPolicy(),
         voucherLogger: Logger = Logger(label: "recharge.vouchers"), portal: PortalConfiguration = PortalConfiguration(),
         devPages: Bool = false
     ) {
@@ -73,7 +74,8 @@ public struct RechargeServices: Sendable {
         self.portal = portal
         self.passwords = BcryptQueue(concurrency: portal.bcryptConcurrency, waiting: portal.bcryptWaiting)
         let ledger = self.ledger
-        self.vouchers = voucherKey.map { VoucherStore(database: database, key: $0, previousKeys: voucherPreviousKeys, ledger: ledger, approval: voucherApproval, logger: voucherLogger) }
+        self.vouchers = voucherKey.map { VoucherStore(database: database, key: $0, previousKeys: voucherPreviousKeys, ledger: ledger, guessing: voucherGuessing,
+                                                           approval: voucherApproval, logger: voucherLogger) }
         self.payments = payments
         self.renderer = renderer
         self.metrics = metrics

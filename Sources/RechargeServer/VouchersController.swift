@@ -6,46 +6,114 @@ import RechargeStore
 
 /// `POST /v1/lines/{msisdn}/voucher-redemptions`: a scratch card's PIN (and optionally its serial) credits the
 /// line once. The handler decodes, calls ``VoucherStore/redeem(_:now:)`` and encodes; voucher refusals become
-/// problem+json here because two of them carry a `Retry-After`.
+/// problem+json here because two of them carry a `Retry-After`. The channel and the client are the API key's: a key
+/// is issued for one channel and counted as one gateway, so a caller cannot spread guesses over other channels'
+/// breakers or over client ids it makes up.
+///
+/// `POST /v1/voucher-batches/{id}/activations` and `POST /v1/voucher-approvals/{id}/approve` (admin): activation with
+/// dual approval, where the two admins are two distinct admin API keys (the key id is recorded with each step).
 struct VouchersController {
     let vouchers: VoucherStore?
     let clock: @Sendable () -> Date
 
     func addRoutes(to group: RouterGroup<RechargeRequestContext>) {
         group.post("lines/{msisdn}/voucher-redemptions", use: redeem)
+        group.post("voucher-batches/{id}/activations", use: activate)
+        group.post("voucher-approvals/{id}/approve", use: approve)
+    }
+
+    func store() throws -> VoucherStore {
+        guard let vouchers else {
+            throw Problem(status: .serviceUnavailable, code: "vouchers-not-configured", title: "Vouchers not configured",
+                          detail: "This server has no voucher key (RECHARGE_VOUCHER_KEY); vouchers cannot be redeemed.")
+        }
+        return vouchers
     }
 
     @Sendable func redeem(_ request: Request, context: RechargeRequestContext) async throws -> Response {
         let key = try context.require(.write)
         let msisdn = try LinesController.msisdn(context)
         let body = try await JSONBody.decode(VoucherRedemptionRequest.self, from: request, context: context)
-        guard let vouchers else {
-            throw Problem(status: .serviceUnavailable, code: "vouchers-not-configured", title: "Vouchers not configured",
-                          detail: "This server has no voucher key (RECHARGE_VOUCHER_KEY); vouchers cannot be redeemed.")
+        let vouchers = try store()
+        // Refused rather than ignored: a caller that thinks it redeems on another channel is told it does not.
+        if let asked = body.channel, asked != key.voucherChannel {
+            throw Problem(status: .forbidden, code: "voucher-channel-not-allowed", title: "Channel not allowed for this key",
+                          detail: "API key '\(key.prefix)' is issued for the '\(key.voucherChannel.rawValue)' channel, not '\(asked.rawValue)'; "
+                              + "issue a key for that channel (recharge apikey create --channel \(asked.rawValue)).")
         }
         let serial = try body.serial.map { text -> Int64 in
             guard let value = Int64(text), value > 0 else { throw Problem.malformedBody("'serial' must be the digits printed on the card.", field: "serial") }
             return value
         }
-        let client = body.client.map { "\(key.prefix)/\($0)" } ?? key.prefix
         let now = clock()
         do {
             let redemption = try await vouchers.redeem(
-                VoucherRedemptionAttempt(msisdn: msisdn, pin: body.pin, serial: serial, channel: (body.channel ?? .api).rawValue, client: client), now: now)
+                VoucherRedemptionAttempt(msisdn: msisdn, pin: body.pin, serial: serial, channel: key.voucherChannel.rawValue, client: "key:\(key.id)",
+                                         clientKind: .gateway), now: now)
             var response = try JSONResponse.make(VoucherRedemptionOutput(redemption), status: .created)
             response.headers[.location] = "/v1/lines/\(msisdn.e164)/transactions"
             return response
         } catch let error as VoucherError {
-            var problem = Problem(status: Self.status(for: error), code: error.code, title: error.title, detail: error.detail)
-            problem.instance = request.uri.path
-            var response = problem.response()
-            switch error {
-            case .lockedOut(_, let until), .channelPaused(_, let until):
-                response.headers[.retryAfter] = String(max(1, Int(until.timeIntervalSince(now).rounded(.up))))
-            default:
-                break
+            return Self.problem(error, request, now: now)
+        }
+    }
+
+    static func problem(_ error: VoucherError, _ request: Request, now: Date) -> Response {
+        var problem = Problem(status: Self.status(for: error), code: error.code, title: error.title, detail: error.detail)
+        problem.instance = request.uri.path
+        var response = problem.response()
+        switch error {
+        case .lockedOut(_, let until), .channelPaused(_, let until):
+            response.headers[.retryAfter] = String(max(1, Int(until.timeIntervalSince(now).rounded(.up))))
+        default:
+            break
+        }
+        return response
+    }
+
+    /// The admin key behind an activation step, as dual approval compares it.
+    static func voucherOperator(_ key: APIKeyRecord) -> VoucherOperator {
+        VoucherOperator(name: "apikey:\(key.name)", apiKeyID: key.id)
+    }
+
+    static func id(_ request: Request, _ context: RechargeRequestContext) throws -> Int64 {
+        guard let id = context.parameters.get("id").flatMap(Int64.init), id > 0 else { throw Problem.notFound(path: request.uri.path) }
+        return id
+    }
+
+    /// Activates a batch or a range of it; above the approval threshold only records a request (202) that another
+    /// admin key must approve.
+    @Sendable func activate(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+        let key = try context.require(.admin)
+        let batch = try Self.id(request, context)
+        let body = try await JSONBody.decode(VoucherActivationRequest.self, from: request, context: context)
+        let vouchers = try store()
+        let now = clock()
+        do {
+            let range = try body.serials.map { text throws(VoucherError) in try VoucherSerialRange(parsing: text) }
+            switch try await vouchers.activate(batch: batch, range: range, by: Self.voucherOperator(key), now: now) {
+            case .activated(let count):
+                return try JSONResponse.make(VoucherActivationOutput(state: "activated", activated: count, approvalId: nil, cards: count, value: nil))
+            case .pendingApproval(let approvalID, let count, let value):
+                return try JSONResponse.make(VoucherActivationOutput(state: "pending_approval", activated: 0, approvalId: approvalID, cards: count,
+                                                                     value: MoneyOutput(value)), status: .accepted)
             }
-            return response
+        } catch let error as VoucherError {
+            return Self.problem(error, request, now: now)
+        }
+    }
+
+    /// A second admin key approves a pending activation: refused (409) for the key that asked.
+    @Sendable func approve(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+        let key = try context.require(.admin)
+        let approval = try Self.id(request, context)
+        let vouchers = try store()
+        let now = clock()
+        do {
+            let count = try await vouchers.approve(approval, by: Self.voucherOperator(key), now: now)
+            return try JSONResponse.make(VoucherActivationOutput(state: "activated", activated: count, approvalId: approval, cards: count, value: nil))
+        } catch let error as VoucherError {
+            return Self.problem(error, request, now: now)
         }
     }
 
@@ -61,19 +129,27 @@ struct VouchersController {
     }
 }
 
-/// Where a redemption comes from: its failures count towards that channel's breaker.
-enum VoucherRedemptionChannel: String, Decodable {
-    case api, portal, ivr, ussd, retail
-    case customerService = "customer_service"
-}
-
 struct VoucherRedemptionRequest: StrictlyDecodable {
     let pin: String
     let serial: String?
-    let channel: VoucherRedemptionChannel?
-    /// Who is redeeming behind the API key (the end user's IP address, a USSD session): counted on its own.
-    let client: String?
-    static let allowedFields: [String: Set<String>] = ["": ["pin", "serial", "channel", "client"]]
+    /// Optional, and if given it must be the key's channel. There is no `client` field any more: the client is the key.
+    let channel: VoucherChannel?
+    static let allowedFields: [String: Set<String>] = ["": ["pin", "serial", "channel"]]
+}
+
+struct VoucherActivationRequest: StrictlyDecodable {
+    /// A serial or range `FIRST-LAST` inside the batch; absent: the whole batch.
+    let serials: String?
+    static let allowedFields: [String: Set<String>] = ["": ["serials"]]
+}
+
+struct VoucherActivationOutput: Encodable {
+    /// `activated`, or `pending_approval` (another admin key must approve `approvalId`).
+    let state: String
+    let activated: Int64
+    let approvalId: Int64?
+    let cards: Int64
+    let value: MoneyOutput?
 }
 
 struct VoucherRedemptionOutput: Encodable {

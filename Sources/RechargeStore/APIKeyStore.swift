@@ -28,8 +28,24 @@ public struct APIKeyRecord: Sendable, Equatable {
     public let name: String
     public let prefix: String
     public let scope: APIKeyScope
+    /// The voucher redemption channel the key is issued for (nil: ``VoucherChannel/api``): its callers redeem on it
+    /// and are counted as one gateway (see ``VoucherClientKind``).
+    public let channel: VoucherChannel?
     public let createdAt: Date
     public let revokedAt: Date?
+
+    public init(id: Int64, name: String, prefix: String, scope: APIKeyScope, channel: VoucherChannel? = nil, createdAt: Date, revokedAt: Date?) {
+        self.id = id
+        self.name = name
+        self.prefix = prefix
+        self.scope = scope
+        self.channel = channel
+        self.createdAt = createdAt
+        self.revokedAt = revokedAt
+    }
+
+    /// The channel its voucher redemptions are counted on.
+    public var voucherChannel: VoucherChannel { channel ?? .api }
 }
 
 /// Operator API keys: `rk_<prefix>_<secret>`, 192 random bits in all. Because the secret is random and
@@ -46,26 +62,29 @@ public final class APIKeyStore: Sendable {
     }
 
     /// Creates a key; the returned secret is shown once and cannot be recovered.
-    public func create(name: String, scope: APIKeyScope, now: Date) async throws -> (record: APIKeyRecord, secret: String) {
+    public func create(name: String, scope: APIKeyScope, channel: VoucherChannel? = nil, now: Date) async throws -> (record: APIKeyRecord, secret: String) {
         guard !name.isEmpty, name.count <= 100 else { throw RechargeError.invalidRequest("API key name must be 1 to 100 characters.") }
+        if let channel, !VoucherChannel.forKeys.contains(channel) {
+            throw RechargeError.invalidRequest("No API key is issued for the '\(channel.rawValue)' channel; one of: \(VoucherChannel.forKeys.map(\.rawValue).joined(separator: ", ")).")
+        }
         let prefix = Self.randomBase62(count: 8)
         let secret = "rk_\(prefix)_\(Self.randomBase62(count: 24))"
         let hash = sha256Hex(secret)
         let id = try await database.transaction { db in
             guard let row = try await db.raw("""
-                INSERT INTO api_keys (name, prefix, secret_hash, scope, created_at)
-                VALUES (\(bind: name), \(bind: prefix), \(bind: hash), \(bind: scope.rawValue), \(bind: now.unixMicros))
+                INSERT INTO api_keys (name, prefix, secret_hash, scope, channel, created_at)
+                VALUES (\(bind: name), \(bind: prefix), \(bind: hash), \(bind: scope.rawValue), \(bind: channel?.rawValue), \(bind: now.unixMicros))
                 RETURNING id
                 """).first()
             else { throw DatabaseError.invariantViolated("INSERT … RETURNING gave no row") }
             return try row.int64("id")
         }
-        return (APIKeyRecord(id: id, name: name, prefix: prefix, scope: scope, createdAt: Date(unixMicros: now.unixMicros), revokedAt: nil), secret)
+        return (APIKeyRecord(id: id, name: name, prefix: prefix, scope: scope, channel: channel, createdAt: Date(unixMicros: now.unixMicros), revokedAt: nil), secret)
     }
 
     public func list() async throws -> [APIKeyRecord] {
         try await database.read { db in
-            try await db.raw("SELECT id, name, prefix, scope, created_at, revoked_at FROM api_keys ORDER BY id").all().map(Self.decode)
+            try await db.raw("SELECT id, name, prefix, scope, channel, created_at, revoked_at FROM api_keys ORDER BY id").all().map(Self.decode)
         }
     }
 
@@ -85,7 +104,7 @@ public final class APIKeyStore: Sendable {
                 WHERE (id = \(bind: id) OR prefix = \(bind: idOrPrefix)) AND revoked_at IS NULL
                 """).run()
             return try await db.raw("""
-                SELECT id, name, prefix, scope, created_at, revoked_at FROM api_keys WHERE id = \(bind: id) OR prefix = \(bind: idOrPrefix)
+                SELECT id, name, prefix, scope, channel, created_at, revoked_at FROM api_keys WHERE id = \(bind: id) OR prefix = \(bind: idOrPrefix)
                 """).first().map(Self.decode)
         }
     }
@@ -98,7 +117,7 @@ public final class APIKeyStore: Sendable {
         if let cached = cache.withLockedValue({ $0[hash] }), cached.expires > now { return cached.record }
         let record = try await database.read { db in
             try await db.raw("""
-                SELECT id, name, prefix, scope, created_at, revoked_at FROM api_keys
+                SELECT id, name, prefix, scope, channel, created_at, revoked_at FROM api_keys
                 WHERE secret_hash = \(bind: hash) AND revoked_at IS NULL
                 """).first().map(Self.decode)
         }
@@ -112,7 +131,8 @@ public final class APIKeyStore: Sendable {
     static func decode(_ row: any SQLRow) throws -> APIKeyRecord {
         APIKeyRecord(
             id: try row.int64("id"), name: try row.string("name"), prefix: try row.string("prefix"),
-            scope: APIKeyScope(rawValue: try row.string("scope")) ?? .read, createdAt: try row.date("created_at"),
+            scope: APIKeyScope(rawValue: try row.string("scope")) ?? .read,
+            channel: try row.optional("channel", as: String.self).flatMap(VoucherChannel.init(rawValue:)), createdAt: try row.date("created_at"),
             revokedAt: try row.optional("revoked_at", as: Int64.self).map(Date.init(unixMicros:)))
     }
 

@@ -542,6 +542,29 @@ public enum Migrations {
                 "ALTER TABLE notification_preferences ADD COLUMN sms_phone TEXT",
             ]
         },
+        Migration(version: 9, name: "voucher_guard_sources_and_key_channels") { _ in
+            [
+                // The sources (end users; behind a gateway, lines) whose failure a channel's breaker counted in its
+                // current window: the breaker counts distinct sources, so one subscriber cannot pause a channel.
+                // Written only under the lock of the channel's voucher_guard row; rows older than the window are deleted.
+                """
+                CREATE TABLE voucher_guard_sources (
+                    channel TEXT NOT NULL,
+                    source TEXT NOT NULL,
+                    last_failure BIGINT NOT NULL,
+                    PRIMARY KEY (channel, source)
+                )
+                """,
+                // The voucher redemption channel a key is issued for (NULL: `api`): its callers cannot choose another.
+                "ALTER TABLE api_keys ADD COLUMN channel TEXT",
+                // Dual approval records who asked and who approved beyond the self-declared name: the API key, or the
+                // operating-system user running the CLI. Neither may be the same for both.
+                "ALTER TABLE voucher_approvals ADD COLUMN requested_key_id BIGINT",
+                "ALTER TABLE voucher_approvals ADD COLUMN requested_os_user TEXT",
+                "ALTER TABLE voucher_approvals ADD COLUMN decided_key_id BIGINT",
+                "ALTER TABLE voucher_approvals ADD COLUMN decided_os_user TEXT",
+            ]
+        },
         Migration(version: 10, name: "portal_abuse_limits") { _ in
             [
                 // Failed logins per (number, client address), per number across every client (client `*`) and per

@@ -115,7 +115,8 @@ public struct VoucherKey: Sendable {
         switch location {
         case .sqlite(let path):
             let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            // Private like the database beside it (Database.createPrivately).
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             return try loadOrCreateDevelopmentKey(at: folder.appendingPathComponent("voucher.key").path)
         case .postgres:
             throw VoucherKeyError.invalid("set RECHARGE_VOUCHER_KEY (64 hex digits, the same on every node) to use vouchers with PostgreSQL")

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NIOConcurrencyHelpers
 import RechargeCore
 import SQLKit
@@ -11,15 +12,22 @@ public struct VoucherRedemptionAttempt: Sendable, Equatable {
     public let serial: Int64?
     /// The channel's name (`api`, `portal`, `ivr`, `ussd` …): failures on it feed its breaker.
     public let channel: String
-    /// The caller: an API key prefix, an IP address, a USSD gateway.
+    /// The caller: a portal account, an IP address, an API key.
     public let client: String
+    /// An end user (locked out on its own) or a gateway serving many (an API key: bounded by its channel's breaker).
+    public let clientKind: VoucherClientKind
 
-    public init(msisdn: MSISDN, pin: String, serial: Int64?, channel: String, client: String) {
+    public init(msisdn: MSISDN, pin: String, serial: Int64?, channel: String, client: String, clientKind: VoucherClientKind = .endUser) {
         self.msisdn = msisdn
         self.pin = pin
         self.serial = serial
         self.channel = channel
         self.client = client
+        self.clientKind = clientKind
+    }
+
+    var guardAttempt: VoucherGuardAttempt {
+        VoucherGuardAttempt(channel: channel, line: msisdn.e164, client: client, clientKind: clientKind)
     }
 }
 
@@ -58,9 +66,12 @@ extension VoucherStore {
     /// idempotency key `voucher:<serial>`). Of any number of concurrent attempts with one PIN, one gets the card.
     ///
     /// Refusals: ``VoucherError/malformedPIN(_:)`` for a typing mistake (not counted); ``VoucherError/invalidPIN``
-    /// for a PIN that matches no card (counted against the line, the client and the channel); the specific
-    /// reason only for a PIN that matched a card; ``VoucherError/lockedOut(subject:until:)`` and
-    /// ``VoucherError/channelPaused(channel:until:)`` while the counters say so. Every attempt is logged, never its PIN.
+    /// for a PIN that matches no card (counted against the line, the end-user client and the channel's breaker); the
+    /// specific reason only for a PIN that matched a card; ``VoucherError/lockedOut(subject:until:)`` and
+    /// ``VoucherError/channelPaused(channel:until:)`` while the counters say so, or while attempts in flight would use
+    /// up what is left: the counters are read and the failures written in the transaction that checks the PIN, under
+    /// the lock (``VoucherGuardTally``), so concurrent guesses cannot all pass a check made before any of them failed.
+    /// Every attempt is logged, never its PIN.
     public func redeem(_ attempt: VoucherRedemptionAttempt, now: Date) async throws -> VoucherRedemption {
         var log = logger
         log[metadataKey: "msisdn"] = "\(attempt.msisdn.e164)"
@@ -90,7 +101,7 @@ extension VoucherStore {
         case .refused(let error):
             throw error
         case .unknown:
-            try await recordFailure(claim.subjects, now: now)
+            // Already counted, in the transaction that checked the PIN.
             throw VoucherError.invalidPIN
         }
     }
@@ -101,24 +112,35 @@ extension VoucherStore {
         case unknown
     }
 
-    /// Redeems a batch of claims in the current transaction, in arrival order: lockouts and paused channels
-    /// for every claim in one read, one conditional `UPDATE … WHERE pin_hmac IN (…) AND state = 'active' …
-    /// RETURNING` (a probe of the HMAC index per PIN; when two claims carry one PIN only the first contends), then
-    /// one ledger batch crediting every line. A claim the ledger would refuse (line unknown or terminated, other
+    /// Redeems a batch of claims in the current transaction, in arrival order: the brute-force counters of every
+    /// claim read under the lock and each claim admitted or refused by them (``VoucherGuardTally``), one conditional
+    /// `UPDATE … WHERE pin_hmac IN (…) AND state = 'active' … RETURNING` (a probe of the HMAC index per PIN; when two
+    /// claims carry one PIN only the first contends), then one ledger batch crediting every line, and last the
+    /// failures of the admitted claims, written before the transaction commits. A claim the ledger would refuse (line unknown or terminated, other
     /// currency) has its card put back and is answered on its own; any other failure throws, and the group-commit
     /// writer retries each claim alone.
     /// `accounts` holds the ids of operator accounts known to be committed (by code); accounts this batch creates
     /// are added to it, for the caller to keep once the transaction has committed.
     static func redeem(_ claims: [VoucherClaim], policy: VoucherGuessingPolicy, accounts: inout [String: Int64], in db: any SQLDatabase,
-                       database: Database) async throws -> [Result<Outcome, any Error>] {
+                       database: Database, logger: Logger) async throws -> [Result<Outcome, any Error>] {
         var results = [Result<Outcome, any Error>?](repeating: nil, count: claims.count)
-        let counters = try await loadCounters(db, Array(Set(claims.flatMap { $0.subjects.map(\.key) })))
+        var tally = try await lockTally(claims, policy: policy, in: db, database: database)
+        var admitted: [Int] = []
+        var admittedPINs = Set<String>()
         var contenders: [Int] = []
         var contending = Set<String>()
         for (index, claim) in claims.enumerated() {
-            if let refusal = guardRefusal(claim.subjects, counters: counters, policy: policy, now: claim.now) {
+            // A PIN already admitted in this batch is the same guess again: only a lockout stops it, and it is not counted.
+            let repeated = !admittedPINs.isDisjoint(with: claim.hmacs)
+            if let refusal = repeated ? tally.lockRefusal(claim.attempt.guardAttempt, now: claim.now) : tally.admit(claim.attempt.guardAttempt, now: claim.now) {
                 results[index] = .success(.refused(refusal))
-            } else if contending.isDisjoint(with: claim.hmacs) {
+                continue
+            }
+            if !repeated {
+                admitted.append(index)
+                admittedPINs.formUnion(claim.hmacs)
+            }
+            if contending.isDisjoint(with: claim.hmacs) {
                 contending.formUnion(claim.hmacs)
                 contenders.append(index)
             }
@@ -163,6 +185,12 @@ extension VoucherStore {
             if matched[hmacs] == nil { matched[hmacs] = .some(try await matchedCard(db, hmacs: hmacs)) }
             results[index] = .success(try explainRefusal(matched[hmacs]!, serial: claims[index].attempt.serial, now: claims[index].now))
         }
+        for index in admitted {
+            var failed = false
+            if case .success(.unknown) = results[index] { failed = true }
+            tally.settle(claims[index].attempt.guardAttempt, failed: failed, now: claims[index].now)
+        }
+        try await save(tally, in: db, logger: logger)
         return results.map { $0! }
     }
 
@@ -172,16 +200,6 @@ extension VoucherStore {
         try await db.raw("""
             UPDATE vouchers SET state = 'active', redeemed_at = NULL, msisdn = NULL WHERE serial IN (\(binds: serials))
             """).run()
-    }
-
-    /// The lockout or paused channel that refuses a claim, if any (channel first, then line, then client).
-    static func guardRefusal(_ subjects: [VoucherGuardSubject], counters: [String: VoucherGuardCounter], policy: VoucherGuessingPolicy, now: Date) -> VoucherError? {
-        for subject in subjects {
-            guard let until = policy.lockedUntil(counters[subject.key], now: now) else { continue }
-            if case .channel(let channel) = subject { return .channelPaused(channel: channel, until: until) }
-            return .lockedOut(subject: subject.key, until: until)
-        }
-        return nil
     }
 
     /// The ledger credits of the claimed cards, in one ledger batch.
@@ -327,37 +345,64 @@ extension VoucherStore {
 
     // MARK: Brute-force counters
 
-    /// Counts one failure against each subject, in one transaction (rows locked on PostgreSQL).
-    func recordFailure(_ subjects: [VoucherGuardSubject], now: Date) async throws {
-        let policy = guessing
-        let forUpdate = database.forUpdate
-        let log = logger
-        try await database.transaction { db in
-            for subject in subjects {
-                try await db.raw("""
-                    INSERT INTO voucher_guard (subject, failures, window_start, lockouts, locked_until, last_failure)
-                    VALUES (\(bind: subject.key), 0, \(bind: now.unixMicros), 0, NULL, \(bind: now.unixMicros))
-                    ON CONFLICT (subject) DO NOTHING
-                    """).run()
-                let current = try await Self.loadCounters(db, [subject.key], lock: forUpdate)[subject.key]
-                let next = policy.recordingFailure(current, subject: subject, now: now)
-                try await db.raw("""
-                    UPDATE voucher_guard SET failures = \(bind: next.failures), window_start = \(bind: next.windowStart.unixMicros),
-                        lockouts = \(bind: next.lockouts), locked_until = \(bind: next.lockedUntil?.unixMicros), last_failure = \(bind: next.lastFailure.unixMicros)
-                    WHERE subject = \(bind: subject.key)
-                    """).run()
-                if let until = next.lockedUntil, until > now, current?.lockedUntil != next.lockedUntil {
-                    log.warning(subject.isChannel ? "voucher redemption paused on a channel: guessing spike" : "voucher redemption locked out",
-                                metadata: ["subject": "\(subject.key)", "until": "\(Self.iso(until))", "lockouts": "\(next.lockouts)"])
-                }
-            }
+    /// The counters of every subject of `claims`, locked until the transaction ends: on SQLite the transaction is the
+    /// one writer's (`BEGIN IMMEDIATE`); on PostgreSQL every row is first made to exist (so that there is a row to lock
+    /// for a line or client that never failed) and then read `FOR UPDATE`, in key order so that two nodes cannot
+    /// deadlock. The breaker's sources are read after the lock on their channel's row, which every writer of them holds.
+    static func lockTally(_ claims: [VoucherClaim], policy: VoucherGuessingPolicy, in db: any SQLDatabase, database: Database) async throws -> VoucherGuardTally {
+        let keys = Set(claims.flatMap { $0.attempt.guardAttempt.subjects.map(\.key) }).sorted()
+        let now = claims.map(\.now).min() ?? Date()
+        var insert: SQLQueryString = "INSERT INTO voucher_guard (subject, failures, window_start, lockouts, locked_until, last_failure) VALUES "
+        for (position, key) in keys.enumerated() {
+            insert += "\(unsafeRaw: position == 0 ? "" : ", ")(\(bind: key), 0, \(bind: now.unixMicros), 0, NULL, \(bind: now.unixMicros))"
+        }
+        insert += " ON CONFLICT (subject) DO NOTHING"
+        try await db.raw(insert).run()
+        let counters = try await loadCounters(db, keys, lock: database.forUpdate)
+        var sources: [String: [String: Date]] = [:]
+        let channels = Set(claims.map(\.attempt.channel)).sorted()
+        let wanted = Set(claims.map(\.attempt.guardAttempt.breakerSource)).sorted()
+        for row in try await db.raw("""
+            SELECT channel, source, last_failure FROM voucher_guard_sources WHERE channel IN (\(binds: channels)) AND source IN (\(binds: wanted))
+            """).all() {
+            sources[try row.string("channel"), default: [:]][try row.string("source")] = try row.date("last_failure")
+        }
+        return VoucherGuardTally(policy: policy, counters: counters, sources: sources)
+    }
+
+    /// Writes back what `tally` changed, and forgets the breaker's sources older than its window.
+    static func save(_ tally: VoucherGuardTally, in db: any SQLDatabase, logger: Logger) async throws {
+        for key in tally.changed.sorted() {
+            guard let next = tally.counters[key] else { continue }
+            try await db.raw("""
+                UPDATE voucher_guard SET failures = \(bind: next.failures), window_start = \(bind: next.windowStart.unixMicros),
+                    lockouts = \(bind: next.lockouts), locked_until = \(bind: next.lockedUntil?.unixMicros), last_failure = \(bind: next.lastFailure.unixMicros)
+                WHERE subject = \(bind: key)
+                """).run()
+        }
+        for counted in tally.countedSources {
+            try await db.raw("""
+                INSERT INTO voucher_guard_sources (channel, source, last_failure) VALUES (\(bind: counted.channel), \(bind: counted.source), \(bind: counted.at.unixMicros))
+                ON CONFLICT (channel, source) DO UPDATE SET last_failure = excluded.last_failure
+                """).run()
+        }
+        if let latest = tally.countedSources.map(\.at).max() {
+            let cutoff = latest.addingTimeInterval(-tally.policy.channelWindow)
+            try await db.raw("""
+                DELETE FROM voucher_guard_sources WHERE channel IN (\(binds: Set(tally.countedSources.map(\.channel)).sorted())) AND last_failure < \(bind: cutoff.unixMicros)
+                """).run()
+        }
+        for lock in tally.started {
+            logger.warning(lock.subject.isChannel ? "voucher redemption paused on a channel: guessing spike" : "voucher redemption locked out",
+                           metadata: ["subject": "\(lock.subject.key)", "until": "\(iso(lock.until))", "lockouts": "\(lock.lockouts)"])
         }
     }
 
     static func loadCounters(_ db: any SQLDatabase, _ keys: [String], lock: String = "") async throws -> [String: VoucherGuardCounter] {
         var counters: [String: VoucherGuardCounter] = [:]
         for row in try await db.raw("""
-            SELECT subject, failures, window_start, lockouts, locked_until, last_failure FROM voucher_guard WHERE subject IN (\(binds: keys))\(unsafeRaw: lock)
+            SELECT subject, failures, window_start, lockouts, locked_until, last_failure FROM voucher_guard WHERE subject IN (\(binds: keys))
+            ORDER BY subject\(unsafeRaw: lock)
             """).all() {
             counters[try row.string("subject")] = VoucherGuardCounter(
                 failures: try row.decode(column: "failures", as: Int.self), windowStart: try row.date("window_start"),
@@ -379,9 +424,6 @@ struct VoucherClaim: Sendable {
     let hmacs: [String]
     let attempt: VoucherRedemptionAttempt
     let now: Date
-
-    /// Who a failure of this claim counts against, in the order lockouts are checked.
-    var subjects: [VoucherGuardSubject] { [.channel(attempt.channel), .line(attempt.msisdn.e164), .client(attempt.client)] }
 }
 
 /// Group commit for redemptions, like the ledger's: concurrent redemptions queue here and a leader redeems
@@ -395,13 +437,15 @@ final class VoucherRedemptionWriter: Sendable {
 
     private let database: Database
     private let policy: VoucherGuessingPolicy
+    private let logger: Logger
     private let queue: LeaderQueue<Pending>
     /// Ids of the voucher liability, pack revenue and allowance accounts, once committed (they are never deleted).
     private let accounts = NIOLockedValueBox([String: Int64]())
 
-    init(database: Database, policy: VoucherGuessingPolicy, maxBatch: Int = 256) {
+    init(database: Database, policy: VoucherGuessingPolicy, logger: Logger, maxBatch: Int = 256) {
         self.database = database
         self.policy = policy
+        self.logger = logger
         self.queue = LeaderQueue(maxBatch: maxBatch)
     }
 
@@ -417,13 +461,14 @@ final class VoucherRedemptionWriter: Sendable {
     private func lead() async {
         let database = self.database
         let policy = self.policy
+        let logger = self.logger
         while let batch = queue.nextBatch() {
             let claims = batch.map(\.claim)
             do {
                 let known = accounts.withLockedValue { $0 }
                 let (results, created) = try await database.transaction { db in
                     var accounts = known
-                    let results = try await VoucherStore.redeem(claims, policy: policy, accounts: &accounts, in: db, database: database)
+                    let results = try await VoucherStore.redeem(claims, policy: policy, accounts: &accounts, in: db, database: database, logger: logger)
                     return (results, accounts)
                 }
                 // Committed now: later batches need not look these accounts up again.
@@ -435,7 +480,7 @@ final class VoucherRedemptionWriter: Sendable {
                         let known = accounts.withLockedValue { $0 }
                         let result = try await database.transaction { db in
                             var accounts = known
-                            return try await VoucherStore.redeem([pending.claim], policy: policy, accounts: &accounts, in: db, database: database)
+                            return try await VoucherStore.redeem([pending.claim], policy: policy, accounts: &accounts, in: db, database: database, logger: logger)
                         }
                         pending.continuation.resume(with: result[0])
                     } catch {

@@ -48,6 +48,13 @@ extension VoucherStore {
     /// Activates the inactive and suspended cards of `range` (the whole batch if nil). Worth more than the
     /// approval threshold, it only records a request that another admin must ``approve(_:actor:now:)``.
     public func activate(batch id: Int64, range: VoucherSerialRange?, actor: String, now: Date) async throws -> VoucherActivation {
+        try await activate(batch: id, range: range, by: VoucherOperator(name: actor), now: now)
+    }
+
+    /// Activates as ``activate(batch:range:actor:now:)``, recording the API key or OS user behind the name with a request
+    /// for approval, so that the same key or user cannot approve it under another name.
+    public func activate(batch id: Int64, range: VoucherSerialRange?, by requester: VoucherOperator, now: Date) async throws -> VoucherActivation {
+        let actor = requester.description
         let forUpdate = database.forUpdate
         let approval = self.approval
         return try await database.transaction(timeout: Self.bulkTimeout) { db in
@@ -59,9 +66,10 @@ extension VoucherStore {
             guard let value = batch.value(of: count) else { throw RechargeError.amountOverflow }
             if approval.needsSecondApproval(value) {
                 guard let row = try await db.raw("""
-                    INSERT INTO voucher_approvals (batch_id, first_serial, last_serial, value_micros, currency, state, requested_by, requested_at)
+                    INSERT INTO voucher_approvals (batch_id, first_serial, last_serial, value_micros, currency, state, requested_by, requested_at,
+                                                   requested_key_id, requested_os_user)
                     VALUES (\(bind: id), \(bind: serials.first), \(bind: serials.last), \(bind: value.micros), \(bind: value.currency.code), 'pending',
-                            \(bind: actor), \(bind: now.unixMicros))
+                            \(bind: requester.name), \(bind: now.unixMicros), \(bind: requester.apiKeyID), \(bind: requester.osUser))
                     RETURNING id
                     """).first()
                 else { throw DatabaseError.invariantViolated("INSERT … RETURNING gave no row") }
@@ -76,20 +84,34 @@ extension VoucherStore {
 
     /// A second admin approves a pending activation; it is carried out now. The admin who asked cannot approve.
     public func approve(_ approvalID: Int64, actor: String, now: Date) async throws -> Int64 {
+        try await approve(approvalID, by: VoucherOperator(name: actor), now: now)
+    }
+
+    /// A second admin approves a pending activation; it is carried out now. Refused (``VoucherError/approvalBySameAdmin(approval:admin:)``)
+    /// when the approver is the requester by ``VoucherApprovalPolicy/isSameAdmin(_:_:)``: the same API key, the same OS
+    /// user or the same name. The approver's key or OS user is recorded with the decision.
+    public func approve(_ approvalID: Int64, by approver: VoucherOperator, now: Date) async throws -> Int64 {
         let forUpdate = database.forUpdate
+        let approval = self.approval
+        let actor = approver.description
         return try await database.transaction(timeout: Self.bulkTimeout) { db in
             guard let row = try await db.raw("""
-                SELECT batch_id, first_serial, last_serial, state, requested_by FROM voucher_approvals WHERE id = \(bind: approvalID)\(unsafeRaw: forUpdate)
+                SELECT batch_id, first_serial, last_serial, state, requested_by, requested_key_id, requested_os_user FROM voucher_approvals
+                WHERE id = \(bind: approvalID)\(unsafeRaw: forUpdate)
                 """).first()
             else { throw VoucherError.approvalNotFound(approvalID) }
             guard try row.string("state") == "pending" else { throw VoucherError.approvalNotPending(approvalID) }
-            let requester = try row.string("requested_by")
-            guard requester.caseInsensitiveCompare(actor) != .orderedSame else { throw VoucherError.approvalBySameAdmin(approval: approvalID, admin: requester) }
+            let requested = VoucherOperator(name: try row.string("requested_by"), osUser: try row.optional("requested_os_user", as: String.self),
+                                            apiKeyID: try row.optional("requested_key_id", as: Int64.self))
+            let requester = requested.description
+            guard !approval.isSameAdmin(requested, approver) else { throw VoucherError.approvalBySameAdmin(approval: approvalID, admin: requester) }
             let batch = try await Self.loadBatch(db, try row.int64("batch_id"), lock: forUpdate)
             let serials = try VoucherSerialRange(first: try row.int64("first_serial"), last: try row.int64("last_serial"))
             try Self.refuseIfExpired(batch, action: "activated", now: now)
             try await db.raw("""
-                UPDATE voucher_approvals SET state = 'approved', decided_by = \(bind: actor), decided_at = \(bind: now.unixMicros) WHERE id = \(bind: approvalID)
+                UPDATE voucher_approvals SET state = 'approved', decided_by = \(bind: approver.name), decided_at = \(bind: now.unixMicros),
+                    decided_key_id = \(bind: approver.apiKeyID), decided_os_user = \(bind: approver.osUser)
+                WHERE id = \(bind: approvalID)
                 """).run()
             return try await Self.activate(db, batch: batch, serials: serials, actor: actor,
                                            detail: "approval \(approvalID), requested by \(requester)", now: now)
@@ -208,11 +230,14 @@ extension VoucherStore {
     public func pendingApprovals() async throws -> [(id: Int64, batchID: Int64, serials: VoucherSerialRange, value: Money, requestedBy: String)] {
         try await database.read { db in
             try await db.raw("""
-                SELECT id, batch_id, first_serial, last_serial, value_micros, currency, requested_by FROM voucher_approvals WHERE state = 'pending' ORDER BY id
+                SELECT id, batch_id, first_serial, last_serial, value_micros, currency, requested_by, requested_key_id, requested_os_user FROM voucher_approvals
+                WHERE state = 'pending' ORDER BY id
                 """).all().map { row in
                 (try row.int64("id"), try row.int64("batch_id"),
                  try VoucherSerialRange(first: try row.int64("first_serial"), last: try row.int64("last_serial")),
-                 Money(micros: try row.int64("value_micros"), currency: try Currency(code: try row.string("currency"))), try row.string("requested_by"))
+                 Money(micros: try row.int64("value_micros"), currency: try Currency(code: try row.string("currency"))),
+                 VoucherOperator(name: try row.string("requested_by"), osUser: try row.optional("requested_os_user", as: String.self),
+                                 apiKeyID: try row.optional("requested_key_id", as: Int64.self)).description)
             }
         }
     }

@@ -41,7 +41,7 @@ public final class VoucherStore: Sendable {
         self.guessing = guessing
         self.approval = approval
         self.logger = logger
-        self.redemptions = VoucherRedemptionWriter(database: database, policy: guessing)
+        self.redemptions = VoucherRedemptionWriter(database: database, policy: guessing, logger: logger)
     }
 
     // MARK: Creating a batch

@@ -22,6 +22,7 @@ struct Migrate: AsyncParsableCommand {
 extension APIKeyScope: ExpressibleByArgument {}
 extension LineType: ExpressibleByArgument {}
 extension Channel: ExpressibleByArgument {}
+extension VoucherChannel: ExpressibleByArgument {}
 
 struct APIKeyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -33,14 +34,24 @@ struct APIKeyCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOptions
         @Option(help: "Who or what the key is for.") var name: String
         @Option(help: "read, write or admin (each includes the ones before it).") var scope: APIKeyScope = .read
+        @Option(help: ArgumentHelp("The voucher redemption channel the key is issued for: api (default), ivr, ussd, retail or customer_service.",
+                                   discussion: "Its callers redeem on this channel only and share its breaker (docs/vouchers.md)."))
+        var channel: VoucherChannel?
 
         func run() async throws {
             try await reportingErrors {
                 let db = try await database.open()
-                let (record, secret) = try await APIKeyStore(database: db).create(name: name, scope: scope, now: Date())
+                let created: (record: APIKeyRecord, secret: String)
+                do {
+                    created = try await APIKeyStore(database: db).create(name: name, scope: scope, channel: channel, now: Date())
+                } catch {
+                    await db.close()
+                    throw error
+                }
                 await db.close()
-                print(secret)
-                FileHandle.standardError.write(Data("created key \(record.id) (\(record.prefix), scope \(record.scope.rawValue)); the secret above is not stored and cannot be shown again\n".utf8))
+                let record = created.record
+                print(created.secret)
+                FileHandle.standardError.write(Data("created key \(record.id) (\(record.prefix), scope \(record.scope.rawValue), channel \(record.voucherChannel.rawValue)); the secret above is not stored and cannot be shown again\n".utf8))
             }
         }
     }
@@ -54,10 +65,10 @@ struct APIKeyCommand: AsyncParsableCommand {
                 let db = try await database.open()
                 let keys = try await APIKeyStore(database: db).list()
                 await db.close()
-                print("ID\tPREFIX\tSCOPE\tSTATUS\tCREATED\tNAME")
+                print("ID\tPREFIX\tSCOPE\tCHANNEL\tSTATUS\tCREATED\tNAME")
                 for key in keys {
                     let status = key.revokedAt.map { "revoked \($0.formatted(.iso8601))" } ?? "active"
-                    print("\(key.id)\t\(key.prefix)\t\(key.scope.rawValue)\t\(status)\t\(key.createdAt.formatted(.iso8601))\t\(key.name)")
+                    print("\(key.id)\t\(key.prefix)\t\(key.scope.rawValue)\t\(key.voucherChannel.rawValue)\t\(status)\t\(key.createdAt.formatted(.iso8601))\t\(key.name)")
                 }
             }
         }

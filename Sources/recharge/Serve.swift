@@ -113,9 +113,9 @@ struct Serve: AsyncParsableCommand {
             guard (1...86_400).contains(interval) else { throw CLIError("the reminder interval must be 1 to 86400 seconds, not \(interval)") }
             // Settled before the database is opened: a refused setting must not leave it open.
             let sandboxSwitch = try SandboxSwitch(flag: sandbox, environment: environment["RECHARGE_SANDBOX"], demo: demo)
+            let voucherGuessing = try VoucherCommand.guessingPolicy(environment: environment)
             let secret = sandboxSecret ?? environment["RECHARGE_SANDBOX_SECRET"]
             if let secret, secret.utf8.count < 16 { throw CLIError("the sandbox secret must be at least 16 bytes") }
-            let db = try await self.database.open(migrate: migrate)
             let bank = (bankAccount ?? environment["RECHARGE_BANK_ACCOUNT"]).map { account in
                 BankTransferAccount(holder: bankHolder ?? environment["RECHARGE_BANK_HOLDER"] ?? "Recharge", account: account,
                                     bank: bankName ?? environment["RECHARGE_BANK_NAME"])
@@ -132,27 +132,45 @@ struct Serve: AsyncParsableCommand {
                 throw CLIError("Stripe needs its webhook secret too (--stripe-webhook-secret): orders are fulfilled only from verified notifications")
             }
             let wallets = try WalletConfiguration.load(environment, httpClient: httpClient)
-            let voucherKey = try VoucherCommand.serverKey(environment: environment, location: db.location, logger: logger)
+            let paypal = try PayPalConfiguration.load(environment, httpClient: httpClient)
+            let voucherPreviousKeys = try VoucherCommand.previousKeys(environment: environment)
+            let voucherApproval = try VoucherCommand.approvalPolicy(environment: environment)
+            let portal = try Self.portalConfiguration(environment, demo: demo)
+            // Every setting is read before the database is opened: a refused one stops the start with its one-line
+            // error and leaves nothing open. The voucher key may live beside the SQLite file, so it comes after.
+            let db = try await self.database.open(migrate: migrate)
+            let voucherKey: VoucherKey?
+            do {
+                voucherKey = try VoucherCommand.serverKey(environment: environment, location: db.location, logger: logger)
+            } catch {
+                await db.close()
+                throw error
+            }
             let services = RechargeServices(
                 database: db, payments: PaymentProviders(sandbox: sandboxSwitch.gateway(secret: secret), stripe: stripe, bankAccount: bank,
-                                                         alipay: wallets.alipay, wechatPay: wallets.wechatPay,
-                                                         paypal: try PayPalConfiguration.load(environment, httpClient: httpClient)),
-                voucherKey: voucherKey, voucherPreviousKeys: try VoucherCommand.previousKeys(environment: environment), voucherApproval: try VoucherCommand.approvalPolicy(environment: environment), voucherLogger: logger,
-                portal: try Self.portalConfiguration(environment, demo: demo), devPages: devPagesOn)
+                                                         alipay: wallets.alipay, wechatPay: wallets.wechatPay, paypal: paypal),
+                voucherKey: voucherKey, voucherPreviousKeys: voucherPreviousKeys, voucherApproval: voucherApproval,
+                voucherGuessing: voucherGuessing, voucherLogger: logger,
+                portal: portal, devPages: devPagesOn)
             if devPagesOn {
-                logger.warning("The /dev pages are on (--demo or --dev-pages): an admin key can read one-time codes there. Never in production.")
+                logger.warning("The /dev pages are on (--demo or --dev-pages): operator pages outside the API. Never in production.")
             }
             logger.info("Payment methods", metadata: ["offered": "\(services.payments.offered.map(\.rawValue).joined(separator: ", "))"])
             if let warning = sandboxSwitch.startWarning { logger.warning("\(warning)") }
             logger.info("Database ready", metadata: ["database": "\(db.location)", "schema": "\(Migrations.latestVersion)"])
-            try await FirstRun.printAdminKeyIfNone(services: services, port: configuration.port, keyFile: adminKeyFile ?? environment["RECHARGE_ADMIN_KEY_FILE"])
-            if demo {
-                let seeded = try await DemoData.seed(services.ledger, now: Date())
-                logger.info("Demo data ready", metadata: ["lines": "\(seeded.map(\.e164).joined(separator: ", "))"])
-                if try await services.catalog.catalog().products.isEmpty {
-                    let summary = try await services.catalog.importCatalog(try CatalogFile.parse(try CatalogFile.demoText()), now: Date())
-                    logger.info("Demo catalog imported", metadata: ["products": "\(summary.added)"])
+            do {
+                try await FirstRun.printAdminKeyIfNone(services: services, port: configuration.port, keyFile: adminKeyFile ?? environment["RECHARGE_ADMIN_KEY_FILE"])
+                if demo {
+                    let seeded = try await DemoData.seed(services.ledger, now: Date())
+                    logger.info("Demo data ready", metadata: ["lines": "\(seeded.map(\.e164).joined(separator: ", "))"])
+                    if try await services.catalog.catalog().products.isEmpty {
+                        let summary = try await services.catalog.importCatalog(try CatalogFile.parse(try CatalogFile.demoText()), now: Date())
+                        logger.info("Demo catalog imported", metadata: ["products": "\(summary.added)"])
+                    }
                 }
+            } catch {
+                await db.close()
+                throw error
             }
             let app = buildApplication(configuration, services: services, logger: logger)
             var running: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
@@ -314,7 +332,8 @@ extension Serve {
     /// A whole-number setting: the flag, else the environment variable, else nil (the default applies).
     static func setting(_ flag: Int?, _ environment: [String: String], _ name: String, _ what: String, _ range: ClosedRange<Int>) throws -> Int? {
         if let flag {
-            guard range.contains(flag) else { throw CLIError("\(flag) is not \(what) from \(range.lowerBound) to \(range.upperBound)") }
+            let option = "--" + name.dropFirst("RECHARGE_".count).lowercased().replacingOccurrences(of: "_", with: "-")
+            guard range.contains(flag) else { throw CLIError("\(option) \(flag) is not \(what) from \(range.lowerBound) to \(range.upperBound)") }
             return flag
         }
         guard let text = environment[name] else { return nil }

@@ -1,5 +1,10 @@
 import ArgumentParser
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Logging
 import RechargeCore
 import RechargeStore
@@ -50,6 +55,29 @@ struct VoucherCommand: AsyncParsableCommand {
         }
     }
 
+    /// The brute-force limits (docs/vouchers.md), each from its variable when set: whole numbers, durations in seconds.
+    static func guessingPolicy(environment: [String: String]) throws -> VoucherGuessingPolicy {
+        var policy = VoucherGuessingPolicy()
+        func read(_ name: String, _ value: inout Int) throws {
+            guard let text = environment[name] else { return }
+            guard let number = Int(text), number > 0 else { throw CLIError("\(name) '\(text)' is not a positive whole number") }
+            value = number
+        }
+        func read(_ name: String, _ value: inout TimeInterval) throws {
+            var seconds = Int(value)
+            try read(name, &seconds)
+            value = TimeInterval(seconds)
+        }
+        try read("RECHARGE_VOUCHER_MAX_FAILURES", &policy.maxFailures)
+        try read("RECHARGE_VOUCHER_FAILURE_WINDOW", &policy.failureWindow)
+        try read("RECHARGE_VOUCHER_FIRST_LOCKOUT", &policy.firstLockout)
+        try read("RECHARGE_VOUCHER_MAX_LOCKOUT", &policy.maximumLockout)
+        try read("RECHARGE_VOUCHER_CHANNEL_SOURCES", &policy.channelThreshold)
+        try read("RECHARGE_VOUCHER_CHANNEL_WINDOW", &policy.channelWindow)
+        try read("RECHARGE_VOUCHER_CHANNEL_PAUSE", &policy.channelPause)
+        return policy
+    }
+
     static func store(_ database: DatabaseOptions) async throws -> (Database, VoucherStore) {
         let key = try key(database)
         let policy = try approvalPolicy(environment: ProcessInfo.processInfo.environment)
@@ -84,6 +112,20 @@ struct VoucherCommand: AsyncParsableCommand {
                 guard !name.isEmpty else { throw CLIError("say who you are with --by NAME (it goes in the audit log)") }
                 return name
             }
+        }
+
+        /// The name, and the OS user the command runs as: `--by` is only what someone typed, so dual approval also
+        /// compares the OS user (one user cannot approve its own request under another name).
+        var voucherOperator: VoucherOperator {
+            get throws { VoucherOperator(name: try name, osUser: Self.osUser()) }
+        }
+
+        /// The user of the process's effective user id, from the password database (`$USER` can be set to anything);
+        /// `uid:<n>` for a user id with no entry.
+        static func osUser() -> String {
+            let uid = geteuid()
+            if let entry = getpwuid(uid), let name = entry.pointee.pw_name { return String(cString: name) }
+            return "uid:\(uid)"
         }
     }
 
@@ -193,15 +235,15 @@ extension VoucherCommand.Batch {
 
         func run() async throws {
             try await reportingErrors {
-                let name = try actor.name
+                let requester = try actor.voucherOperator
                 let range = try serials.map { text throws(VoucherError) in try VoucherSerialRange(parsing: text) }
-                let outcome = try await VoucherCommand.withStore(database) { store in try await store.activate(batch: batch, range: range, actor: name, now: Date()) }
+                let outcome = try await VoucherCommand.withStore(database) { store in try await store.activate(batch: batch, range: range, by: requester, now: Date()) }
                 switch outcome {
                 case .activated(let count):
                     print("Activated \(count) cards of batch \(batch).")
                 case .pendingApproval(let id, let count, let value):
                     print("Activation of \(count) cards worth \(value) needs a second admin: approval \(id).")
-                    print("Next (another admin): recharge voucher batch approve \(id) --by NAME")
+                    print("Next (another admin, as another OS user or through the API with another admin key): recharge voucher batch approve \(id) --by NAME")
                 }
             }
         }
@@ -221,8 +263,8 @@ extension VoucherCommand.Batch {
                     for item in pending { print("\(item.id)\t\(item.batchID)\t\(item.serials)\t\(item.value)\t\(item.requestedBy)") }
                     return
                 }
-                let name = try actor.name
-                let count = try await VoucherCommand.withStore(database) { store in try await store.approve(approval, actor: name, now: Date()) }
+                let approver = try actor.voucherOperator
+                let count = try await VoucherCommand.withStore(database) { store in try await store.approve(approval, by: approver, now: Date()) }
                 print("Approved: \(count) cards activated.")
             }
         }

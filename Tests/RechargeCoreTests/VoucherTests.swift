@@ -189,7 +189,7 @@ struct VoucherGuessingPolicyTests {
 
     /// With 16-digit PINs (10^15 valid ones) and a million live cards, an attacker guessing at the lockout rate
     /// for a year expects to find almost nothing: per line or client ~2·10^-6 cards, and even spread over
-    /// unlimited lines and clients one channel's breaker holds them to ~5·10^-3 cards a year.
+    /// unlimited lines and clients one channel's breaker holds them to ~2.4·10^-2 cards a year.
     @Test func anAttackerAtTheLockoutRateExpectsANegligibleNumberOfHits() {
         let year: TimeInterval = 365 * 86_400
         let perSubject = policy.guessesPerSubject(over: year)
@@ -198,11 +198,67 @@ struct VoucherGuessingPolicyTests {
         #expect(perSubjectHits < 1e-5, "\(perSubjectHits)")
 
         let perChannel = policy.guessesPerChannel(over: year)
-        #expect(perChannel == 9 * 525_600)
+        #expect(perChannel == 9 * 5 * 525_600)   // nine sources a minute, five failures each
         let perChannelHits = VoucherGuessingPolicy.expectedHits(guesses: perChannel, activeVouchers: 1_000_000, pinLength: 16)
-        #expect(perChannelHits < 0.005, "\(perChannelHits)")
+        #expect(perChannelHits < 0.025, "\(perChannelHits)")
 
         // The same defence with 8-digit PINs would not be enough: the bound is what makes the PIN length matter.
         #expect(VoucherGuessingPolicy.expectedHits(guesses: perChannel, activeVouchers: 1_000_000, pinLength: 8) > 1)
+    }
+}
+
+@Suite("Voucher guard tally")
+struct VoucherGuardTallyTests {
+    let policy = VoucherGuessingPolicy()
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    func portal(_ line: String, account: Int) -> VoucherGuardAttempt {
+        VoucherGuardAttempt(channel: "portal", line: line, client: "account:\(account)", clientKind: .endUser)
+    }
+
+    /// Attempts in flight hold room: the sixth of six undecided attempts on one line is refused before its PIN is checked.
+    @Test func attemptsInFlightUseUpTheAllowance() {
+        var tally = VoucherGuardTally(policy: policy, counters: [:], sources: [:])
+        let attempt = portal("+14155550100", account: 1)
+        for _ in 0..<5 { #expect(tally.admit(attempt, now: now) == nil) }
+        #expect(tally.admit(attempt, now: now) == .lockedOut(subject: "line:+14155550100", until: now.addingTimeInterval(900)))
+        // One of them was a good PIN: its room comes back.
+        tally.settle(attempt, failed: false, now: now)
+        #expect(tally.admit(attempt, now: now) == nil)
+        for _ in 0..<5 { tally.settle(attempt, failed: true, now: now) }
+        #expect(tally.counters["line:+14155550100"]?.lockedUntil == now.addingTimeInterval(900))
+        #expect(tally.counters["client:account:1"]?.lockedUntil == now.addingTimeInterval(900))
+        #expect(tally.counters["channel:portal"]?.failures == 1)
+        #expect(tally.started.count == 2)
+    }
+
+    /// The breaker counts sources, not failures: one account's five failures are one; ten accounts trip it.
+    @Test func theBreakerCountsDistinctSources() {
+        var tally = VoucherGuardTally(policy: policy, counters: [:], sources: [:])
+        for index in 0..<9 {
+            let attempt = portal("+1415555\(String(format: "%04d", index))", account: index)
+            for _ in 0..<5 {
+                #expect(tally.admit(attempt, now: now) == nil)
+                tally.settle(attempt, failed: true, now: now)
+            }
+        }
+        #expect(tally.counters["channel:portal"]?.failures == 9 && tally.counters["channel:portal"]?.lockedUntil == nil)
+        // A tenth source in flight holds the last room; an eleventh is refused until it is decided.
+        let tenth = portal("+14155559999", account: 10)
+        #expect(tally.admit(tenth, now: now) == nil)
+        #expect(tally.admit(portal("+14155558888", account: 11), now: now) == .channelPaused(channel: "portal", until: now.addingTimeInterval(600)))
+        tally.settle(tenth, failed: true, now: now)
+        #expect(tally.counters["channel:portal"]?.lockedUntil == now.addingTimeInterval(600))
+        #expect(tally.countedSources.count == 10)
+    }
+
+    /// A gateway (an API key) is not locked out as a client; the lines behind it are, and count as the breaker's sources.
+    @Test func aGatewayIsNotAClient() {
+        var tally = VoucherGuardTally(policy: policy, counters: [:], sources: [:])
+        let attempt = VoucherGuardAttempt(channel: "ivr", line: "+14155550100", client: "key:3", clientKind: .gateway)
+        #expect(attempt.subjects == [.channel("ivr"), .line("+14155550100")] && attempt.breakerSource == "line:+14155550100")
+        #expect(tally.admit(attempt, now: now) == nil)
+        tally.settle(attempt, failed: true, now: now)
+        #expect(tally.counters["client:key:3"] == nil)
     }
 }

@@ -16,6 +16,11 @@ struct SQLiteVoucherStoreTests {
     @Test func packCards() async throws { try await VoucherScenarios.aPackCardGrantsThePack(.sqlite) }
     @Test func putBack() async throws { try await VoucherScenarios.aCardPutBackGoesToTheNextClaimant(.sqlite) }
     @Test func keyRotation() async throws { try await VoucherScenarios.cardsOfAPreviousKeyAreRedeemedAfterARotation(.sqlite) }
+    @Test func concurrentGuessesOnOneLine() async throws { try await VoucherGuessingScenarios.concurrentGuessesOnOneLineReachTheCheckOnlyUpToTheLimit(.sqlite) }
+    @Test func concurrentGuessesOverManyLines() async throws { try await VoucherGuessingScenarios.concurrentGuessesOverManyLinesReachTheCheckOnlyUpToTheBreaker(.sqlite) }
+    @Test func goodPINAmongGuesses() async throws { try await VoucherGuessingScenarios.aGoodPINWithinTheLimitStillRedeems(.sqlite) }
+    @Test func oneAccountLocksOnlyItself() async throws { try await VoucherGuessingScenarios.oneAccountLocksOnlyItself(.sqlite) }
+    @Test func dualApprovalByKeysAndOSUsers() async throws { try await VoucherGuessingScenarios.dualApprovalComparesKeysAndOSUsers(.sqlite) }
 }
 
 @Suite("Vouchers on PostgreSQL", .enabled(if: TestDatabase.postgresAvailable, "RECHARGE_TEST_POSTGRES_URL is not set: run scripts/test to start PostgreSQL"))
@@ -31,4 +36,9 @@ struct PostgresVoucherStoreTests {
     @Test func packCards() async throws { try await VoucherScenarios.aPackCardGrantsThePack(.postgres) }
     @Test func putBack() async throws { try await VoucherScenarios.aCardPutBackGoesToTheNextClaimant(.postgres) }
     @Test func keyRotation() async throws { try await VoucherScenarios.cardsOfAPreviousKeyAreRedeemedAfterARotation(.postgres) }
+    @Test func concurrentGuessesOnOneLine() async throws { try await VoucherGuessingScenarios.concurrentGuessesOnOneLineReachTheCheckOnlyUpToTheLimit(.postgres) }
+    @Test func concurrentGuessesOverManyLines() async throws { try await VoucherGuessingScenarios.concurrentGuessesOverManyLinesReachTheCheckOnlyUpToTheBreaker(.postgres) }
+    @Test func goodPINAmongGuesses() async throws { try await VoucherGuessingScenarios.aGoodPINWithinTheLimitStillRedeems(.postgres) }
+    @Test func oneAccountLocksOnlyItself() async throws { try await VoucherGuessingScenarios.oneAccountLocksOnlyItself(.postgres) }
+    @Test func dualApprovalByKeysAndOSUsers() async throws { try await VoucherGuessingScenarios.dualApprovalComparesKeysAndOSUsers(.postgres) }
 }
