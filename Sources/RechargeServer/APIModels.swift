@@ -281,8 +281,11 @@ struct OperationOutput: Encodable {
     let reference: String?
     let createdAt: String
     let entries: [Entry]
+    /// Present (true) only on a top-up paid through the sandbox: test money, never revenue.
+    let testPayment: Bool?
 
-    init(_ operation: LedgerOperation) {
+    init(_ operation: LedgerOperation, testPayment: Bool = false) {
+        self.testPayment = testPayment ? true : nil
         id = operation.id
         type = operation.kind
         msisdn = operation.msisdn
@@ -402,6 +405,7 @@ extension OperationOutput: JSONWritable {
             json.field("idempotencyKey", idempotencyKey)
             json.field("msisdn", msisdn)
             json.field("reference", reference)
+            if let testPayment { json.field("testPayment", testPayment) }
             json.field("type", type.rawValue)
         }
     }

@@ -92,7 +92,7 @@ public func buildRouter(_ services: RechargeServices, metrics: Bool = true, logg
     router.add(middleware: ProblemMiddleware(routes: routeTable))
     SystemController(services: services).addRoutes(to: router, metrics: metrics)
     let v1 = router.group("v1").add(middleware: APIKeyAuthenticator(keys: services.apiKeys))
-    LinesController(ledger: services.ledger, clock: services.clock).addRoutes(to: v1)
+    LinesController(ledger: services.ledger, orders: services.orders, clock: services.clock).addRoutes(to: v1)
     NotificationPreferencesController(store: services.notificationPreferences, clock: services.clock).addRoutes(to: v1)
     let dev = services.devPages ? router.group("dev").add(middleware: APIKeyAuthenticator(keys: services.apiKeys)) : nil
     OutboxController(outbox: services.outbox, renderer: services.renderer).addRoutes(v1: v1, dev: dev)

@@ -8,6 +8,8 @@ import RechargeStore
 /// Handlers only decode, check the scope, call the ledger and encode.
 struct LinesController {
     let ledger: LedgerStore
+    /// Tells which of a history's operations are test payments (orders paid through the sandbox).
+    let orders: OrderStore
     let clock: @Sendable () -> Date
 
     static let idempotencyKeyHeader = HTTPField.Name("Idempotency-Key")!
@@ -91,7 +93,12 @@ struct LinesController {
         }
         let cursor = try query.get("cursor").map { text throws(RechargeError) in try Cursor.decode(text) }
         let page = try await ledger.history(msisdn, from: from, until: until, before: cursor, limit: limit)
-        return try JSONResponse.make(HistoryOutput(items: page.operations.map(OperationOutput.init), nextCursor: page.nextCursor.map(Cursor.encode)))
+        // A test payment is marked wherever it is listed; only a page with order-paid top-ups asks which those are.
+        let testPayments = page.operations.contains { $0.reference != nil && $0.kind == .topUp }
+            ? try await orders.testPaymentOrderIDs(msisdn: msisdn) : []
+        return try JSONResponse.make(HistoryOutput(
+            items: page.operations.map { OperationOutput($0, testPayment: $0.reference.map(testPayments.contains) ?? false) },
+            nextCursor: page.nextCursor.map(Cursor.encode)))
     }
 
     private func operationResponse(_ result: LedgerResult) throws -> Response {

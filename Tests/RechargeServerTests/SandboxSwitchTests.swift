@@ -121,6 +121,11 @@ struct SandboxSwitchTests {
             #expect(object["testPayment"] as? Bool == true)
             let receiptJSON = try await portal.client.execute(uri: "/v1/orders/\(orderID)/receipt", method: .get, headers: headers)
             #expect((try JSONSerialization.jsonObject(with: Data(buffer: receiptJSON.body)) as? [String: Any])?["testPayment"] as? Bool == true)
+            // The API's transaction history marks the same top-up, and only it.
+            let page = try await portal.client.execute(uri: "/v1/lines/+14155550100/transactions?limit=200", method: .get, headers: headers)
+            let items = try #require((try JSONSerialization.jsonObject(with: Data(buffer: page.body)) as? [String: Any])?["items"] as? [[String: Any]])
+            #expect(items.count > 1)
+            #expect(items.filter { $0["testPayment"] as? Bool == true }.map { $0["reference"] as? String } == [orderID])
             headers[.accept] = "text/html"
             let printable = try await portal.client.execute(uri: "/v1/orders/\(orderID)/receipt", method: .get, headers: headers)
             #expect(String(buffer: printable.body).contains("Test payment: no real money was paid."))
