@@ -39,7 +39,9 @@ public struct VoucherGuardAttempt: Sendable, Equatable {
 /// every subject it would count against still has room for one more failure counting the attempts already admitted
 /// and not yet decided; it is then **settled**: a failure is counted, anything else gives its room back. So however
 /// many attempts arrive at once, at most the limit of each subject reach the PIN check; an honest PIN among them
-/// costs nothing, but may be refused while guesses of the same line, client or channel are in flight.
+/// costs nothing. The store settles each attempt before it admits the next (it reads which PINs name a card under
+/// the same lock), so nothing is ever held for long: room held across many attempts in flight would refuse honest
+/// redemptions whenever many arrive at once.
 public struct VoucherGuardTally: Sendable {
     public let policy: VoucherGuessingPolicy
     /// By subject key; a missing counter has no failures.

@@ -68,9 +68,9 @@ extension VoucherStore {
     /// Refusals: ``VoucherError/malformedPIN(_:)`` for a typing mistake (not counted); ``VoucherError/invalidPIN``
     /// for a PIN that matches no card (counted against the line, the end-user client and the channel's breaker); the
     /// specific reason only for a PIN that matched a card; ``VoucherError/lockedOut(subject:until:)`` and
-    /// ``VoucherError/channelPaused(channel:until:)`` while the counters say so, or while attempts in flight would use
-    /// up what is left: the counters are read and the failures written in the transaction that checks the PIN, under
-    /// the lock (``VoucherGuardTally``), so concurrent guesses cannot all pass a check made before any of them failed.
+    /// ``VoucherError/channelPaused(channel:until:)`` while the counters say so: the counters are read and the failures
+    /// written in the transaction that checks the PIN, under the lock, one attempt after the other
+    /// (``VoucherGuardTally``), so concurrent guesses cannot all pass a check made before any of them failed.
     /// Every attempt is logged, never its PIN.
     public func redeem(_ attempt: VoucherRedemptionAttempt, now: Date) async throws -> VoucherRedemption {
         var log = logger
@@ -113,10 +113,11 @@ extension VoucherStore {
     }
 
     /// Redeems a batch of claims in the current transaction, in arrival order: the brute-force counters of every
-    /// claim read under the lock and each claim admitted or refused by them (``VoucherGuardTally``), one conditional
+    /// claim read under the lock, and each claim admitted or refused by them and then settled (its failure counted)
+    /// before the next is looked at (``VoucherGuardTally``); one conditional
     /// `UPDATE … WHERE pin_hmac IN (…) AND state = 'active' … RETURNING` (a probe of the HMAC index per PIN; when two
     /// claims carry one PIN only the first contends), then one ledger batch crediting every line, and last the
-    /// failures of the admitted claims, written before the transaction commits. A claim the ledger would refuse (line unknown or terminated, other
+    /// counters written back before the transaction commits. A claim the ledger would refuse (line unknown or terminated, other
     /// currency) has its card put back and is answered on its own; any other failure throws, and the group-commit
     /// writer retries each claim alone.
     /// `accounts` holds the ids of operator accounts known to be committed (by code); accounts this batch creates
@@ -125,7 +126,12 @@ extension VoucherStore {
                        database: Database, logger: Logger) async throws -> [Result<Outcome, any Error>] {
         var results = [Result<Outcome, any Error>?](repeating: nil, count: claims.count)
         var tally = try await lockTally(claims, policy: policy, in: db, database: database)
-        var admitted: [Int] = []
+        // Which PINs name a card (and which), read under the same lock: each claim is then admitted and settled in
+        // arrival order, exactly as if the attempts had come one at a time. Admission looks at the counters only
+        // (never at the claim's own PIN), and a failure is counted before the next claim is admitted, so a batch
+        // lets through no more guesses than the limit; and honest redemptions are never refused for being many at
+        // once (holding room for every claim in flight refused two thirds of a 64-connection load).
+        let known = try await cardSerials(db, hmacs: Array(Set(claims.flatMap(\.hmacs))))
         var admittedPINs = Set<String>()
         var contenders: [Int] = []
         var contending = Set<String>()
@@ -137,8 +143,11 @@ extension VoucherStore {
                 continue
             }
             if !repeated {
-                admitted.append(index)
                 admittedPINs.formUnion(claim.hmacs)
+                // A failure is a PIN that names no card, or another card than the serial given (as the outcome below).
+                let serial = claim.hmacs.lazy.compactMap { known[$0] }.first
+                let failed = serial == nil || claim.attempt.serial.map { $0 != serial } == true
+                tally.settle(claim.attempt.guardAttempt, failed: failed, now: claim.now)
             }
             if contending.isDisjoint(with: claim.hmacs) {
                 contending.formUnion(claim.hmacs)
@@ -184,11 +193,6 @@ extension VoucherStore {
             let hmacs = claims[index].hmacs
             if matched[hmacs] == nil { matched[hmacs] = .some(try await matchedCard(db, hmacs: hmacs)) }
             results[index] = .success(try explainRefusal(matched[hmacs]!, serial: claims[index].attempt.serial, now: claims[index].now))
-        }
-        for index in admitted {
-            var failed = false
-            if case .success(.unknown) = results[index] { failed = true }
-            tally.settle(claims[index].attempt.guardAttempt, failed: failed, now: claims[index].now)
         }
         try await save(tally, in: db, logger: logger)
         return results.map { $0! }
@@ -316,6 +320,16 @@ extension VoucherStore {
         let redeemedAt: Date?
         let msisdn: String?
         let expiresAt: Date
+    }
+
+    /// The serial of the card each of `hmacs` names, for those that name one (in any state: cards are never deleted).
+    static func cardSerials(_ db: any SQLDatabase, hmacs: [String]) async throws -> [String: Int64] {
+        guard !hmacs.isEmpty else { return [:] }
+        var serials: [String: Int64] = [:]
+        for row in try await db.raw("SELECT pin_hmac, serial FROM vouchers WHERE pin_hmac IN (\(binds: hmacs))").all() {
+            serials[try row.string("pin_hmac")] = try row.int64("serial")
+        }
+        return serials
     }
 
     static func matchedCard(_ db: any SQLDatabase, hmacs: [String]) async throws -> MatchedCard? {

@@ -132,6 +132,30 @@ enum VoucherGuessingScenarios {
         }
     }
 
+    /// 64 honest redemptions at once, each a good PIN for its own line, through one gateway and from 64 portal
+    /// accounts: every one redeems. (Holding room in the breaker for every attempt in flight refused all but ten of
+    /// each batch as "paused": two thirds of a 64-connection `bench/vouchers` run.)
+    static func manyHonestRedemptionsAtOnceAreAllServed(_ backend: Backend) async throws {
+        try await VoucherScenarios.with(backend) { f in
+            let (batch, pins) = try await VoucherScenarios.stockedBatch(f, count: 128)
+            _ = try await f.vouchers.activate(batch: batch.id, range: nil, actor: "shop", now: now)
+            let lines = try (0..<64).map { try MSISDN("+1415700\(String(format: "%04d", $0))") }
+            for line in lines { _ = try await LedgerScenarios.open(f.ledger, line) }
+            let cards = pins.keys.sorted()
+            let gateway = zip(lines, cards.prefix(64)).map { line, serial in
+                VoucherRedemptionAttempt(msisdn: line, pin: pins[serial]!, serial: nil, channel: "ivr", client: "key:7", clientKind: .gateway)
+            }
+            let viaGateway = tally(await concurrently(f, gateway))
+            report(backend, "64 concurrent good PINs on channel ivr, 64 lines", viaGateway)
+            #expect(viaGateway.redeemed == 64 && viaGateway.paused == 0 && viaGateway.locked == 0 && viaGateway.other.isEmpty, "\(viaGateway)")
+            let portal = zip(lines, cards.suffix(64)).enumerated().map { index, pair in
+                VoucherScenarios.attempt(pair.0, pins[pair.1]!, channel: "portal", client: "account:\(index + 100)")
+            }
+            let viaPortal = tally(await concurrently(f, portal))
+            #expect(viaPortal.redeemed == 64 && viaPortal.paused == 0 && viaPortal.locked == 0 && viaPortal.other.isEmpty, "\(viaPortal)")
+        }
+    }
+
     // MARK: Item 4: one account cannot pause a channel for everyone
 
     /// 12 wrong PINs at once from one portal account: only that account and its line are locked; the breaker has

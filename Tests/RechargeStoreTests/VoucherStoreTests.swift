@@ -19,6 +19,7 @@ struct SQLiteVoucherStoreTests {
     @Test func concurrentGuessesOnOneLine() async throws { try await VoucherGuessingScenarios.concurrentGuessesOnOneLineReachTheCheckOnlyUpToTheLimit(.sqlite) }
     @Test func concurrentGuessesOverManyLines() async throws { try await VoucherGuessingScenarios.concurrentGuessesOverManyLinesReachTheCheckOnlyUpToTheBreaker(.sqlite) }
     @Test func goodPINAmongGuesses() async throws { try await VoucherGuessingScenarios.aGoodPINWithinTheLimitStillRedeems(.sqlite) }
+    @Test func manyHonestRedemptionsAtOnce() async throws { try await VoucherGuessingScenarios.manyHonestRedemptionsAtOnceAreAllServed(.sqlite) }
     @Test func oneAccountLocksOnlyItself() async throws { try await VoucherGuessingScenarios.oneAccountLocksOnlyItself(.sqlite) }
     @Test func dualApprovalByKeysAndOSUsers() async throws { try await VoucherGuessingScenarios.dualApprovalComparesKeysAndOSUsers(.sqlite) }
 }
@@ -39,6 +40,7 @@ struct PostgresVoucherStoreTests {
     @Test func concurrentGuessesOnOneLine() async throws { try await VoucherGuessingScenarios.concurrentGuessesOnOneLineReachTheCheckOnlyUpToTheLimit(.postgres) }
     @Test func concurrentGuessesOverManyLines() async throws { try await VoucherGuessingScenarios.concurrentGuessesOverManyLinesReachTheCheckOnlyUpToTheBreaker(.postgres) }
     @Test func goodPINAmongGuesses() async throws { try await VoucherGuessingScenarios.aGoodPINWithinTheLimitStillRedeems(.postgres) }
+    @Test func manyHonestRedemptionsAtOnce() async throws { try await VoucherGuessingScenarios.manyHonestRedemptionsAtOnceAreAllServed(.postgres) }
     @Test func oneAccountLocksOnlyItself() async throws { try await VoucherGuessingScenarios.oneAccountLocksOnlyItself(.postgres) }
     @Test func dualApprovalByKeysAndOSUsers() async throws { try await VoucherGuessingScenarios.dualApprovalComparesKeysAndOSUsers(.postgres) }
 }
