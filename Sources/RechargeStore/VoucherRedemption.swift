@@ -366,12 +366,16 @@ extension VoucherStore {
     static func lockTally(_ claims: [VoucherClaim], policy: VoucherGuessingPolicy, in db: any SQLDatabase, database: Database) async throws -> VoucherGuardTally {
         let keys = Set(claims.flatMap { $0.attempt.guardAttempt.subjects.map(\.key) }).sorted()
         let now = claims.map(\.now).min() ?? Date()
-        var insert: SQLQueryString = "INSERT INTO voucher_guard (subject, failures, window_start, lockouts, locked_until, last_failure) VALUES "
-        for (position, key) in keys.enumerated() {
-            insert += "\(unsafeRaw: position == 0 ? "" : ", ")(\(bind: key), 0, \(bind: now.unixMicros), 0, NULL, \(bind: now.unixMicros))"
+        // SQLite's one writer is the lock already; rows are made only on PostgreSQL, where a row is what `FOR UPDATE`
+        // locks (on SQLite they would only be another write per redemption, and a row per line that ever redeemed).
+        if database.dialect == .postgres {
+            var insert: SQLQueryString = "INSERT INTO voucher_guard (subject, failures, window_start, lockouts, locked_until, last_failure) VALUES "
+            for (position, key) in keys.enumerated() {
+                insert += "\(unsafeRaw: position == 0 ? "" : ", ")(\(bind: key), 0, \(bind: now.unixMicros), 0, NULL, \(bind: now.unixMicros))"
+            }
+            insert += " ON CONFLICT (subject) DO NOTHING"
+            try await db.raw(insert).run()
         }
-        insert += " ON CONFLICT (subject) DO NOTHING"
-        try await db.raw(insert).run()
         let counters = try await loadCounters(db, keys, lock: database.forUpdate)
         var sources: [String: [String: Date]] = [:]
         let channels = Set(claims.map(\.attempt.channel)).sorted()
@@ -388,10 +392,13 @@ extension VoucherStore {
     static func save(_ tally: VoucherGuardTally, in db: any SQLDatabase, logger: Logger) async throws {
         for key in tally.changed.sorted() {
             guard let next = tally.counters[key] else { continue }
+            // An upsert: on SQLite a subject's first failure has no row yet.
             try await db.raw("""
-                UPDATE voucher_guard SET failures = \(bind: next.failures), window_start = \(bind: next.windowStart.unixMicros),
-                    lockouts = \(bind: next.lockouts), locked_until = \(bind: next.lockedUntil?.unixMicros), last_failure = \(bind: next.lastFailure.unixMicros)
-                WHERE subject = \(bind: key)
+                INSERT INTO voucher_guard (subject, failures, window_start, lockouts, locked_until, last_failure)
+                VALUES (\(bind: key), \(bind: next.failures), \(bind: next.windowStart.unixMicros), \(bind: next.lockouts),
+                        \(bind: next.lockedUntil?.unixMicros), \(bind: next.lastFailure.unixMicros))
+                ON CONFLICT (subject) DO UPDATE SET failures = excluded.failures, window_start = excluded.window_start,
+                    lockouts = excluded.lockouts, locked_until = excluded.locked_until, last_failure = excluded.last_failure
                 """).run()
         }
         for counted in tally.countedSources {
