@@ -38,13 +38,6 @@ public struct ConnectionLimits: Sendable, Equatable {
     }
 }
 
-extension TimeAmount {
-    init(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-    }
-}
-
 /// Closes a connection whose request head does not arrive in time: `firstHead` after the connection opens, and
 /// `nextHead` after each response ends (a kept-alive connection). Hummingbird's own idle timer restarts only
 /// when an HTTP part is decoded, and a head that never completes is never decoded; this handler's deadline does

@@ -53,12 +53,6 @@ public struct CodeSeal: Sendable {
         }
     }
 
-    /// `event` with its code sealed (events without a code are returned as they are).
-    public func sealing(_ event: NotificationEvent) throws -> NotificationEvent {
-        guard case .oneTimeCode(let code, let minutes) = event else { return event }
-        return .oneTimeCode(code: try seal(code), validMinutes: minutes)
-    }
-
     /// `event` with its code opened, for delivery. A code that was never sealed (a row queued before codes were
     /// sealed, or by a test) is delivered as it is.
     public func opening(_ event: NotificationEvent) throws(CodeSealError) -> NotificationEvent {

@@ -83,7 +83,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Serve /metrics on this port only (same host), not on the public one. Env: RECHARGE_METRICS_PORT.")
     var metricsPort: Int?
 
-    @Flag(help: "Offer the /dev pages (the rendered outbox, one-time codes included) without --demo. Env: RECHARGE_DEV_PAGES=on.")
+    @Flag(help: "Offer the /dev pages (the rendered outbox, one-time codes masked) without --demo. Env: RECHARGE_DEV_PAGES=on.")
     var devPages = false
 
     func run() async throws {
@@ -97,20 +97,16 @@ struct Serve: AsyncParsableCommand {
                 hostname: hostname ?? environment["RECHARGE_HOST"] ?? "127.0.0.1",
                 port: try Self.setting(port, environment, "RECHARGE_PORT", "a port number", 0...65535) ?? 8080,
                 limits: ConnectionLimits(
-                    headerTimeout: .seconds(try Self.setting(headerTimeout, environment, "RECHARGE_HEADER_TIMEOUT", "seconds", 1...3600)
-                                            ?? Int(ConnectionLimits.defaultHeaderTimeout.components.seconds)),
-                    idleTimeout: .seconds(try Self.setting(idleTimeout, environment, "RECHARGE_IDLE_TIMEOUT", "seconds", 1...86_400)
-                                          ?? Int(ConnectionLimits.defaultIdleTimeout.components.seconds)),
+                    headerTimeout: try Self.setting(headerTimeout, environment, "RECHARGE_HEADER_TIMEOUT", "seconds", 1...3600).map { .seconds($0) }
+                        ?? ConnectionLimits.defaultHeaderTimeout,
+                    idleTimeout: try Self.setting(idleTimeout, environment, "RECHARGE_IDLE_TIMEOUT", "seconds", 1...86_400).map { .seconds($0) }
+                        ?? ConnectionLimits.defaultIdleTimeout,
                     maximumConnections: try Self.setting(maxConnections, environment, "RECHARGE_MAX_CONNECTIONS", "a number of connections", 1...1_000_000)
                         ?? ConnectionLimits.defaultMaximumConnections),
                 metricsPort: try Self.setting(metricsPort, environment, "RECHARGE_METRICS_PORT", "a port number", 1...65535))
             if let metrics = configuration.metricsPort, metrics == configuration.port { throw CLIError("--metrics-port must differ from --port") }
             let devPagesOn = demo || devPages || environment["RECHARGE_DEV_PAGES"] == "on"
-            let interval = try reminderInterval ?? environment["RECHARGE_REMINDER_INTERVAL"].map { text in
-                guard let value = Int(text) else { throw CLIError("RECHARGE_REMINDER_INTERVAL '\(text)' is not a number of seconds") }
-                return value
-            } ?? 300
-            guard (1...86_400).contains(interval) else { throw CLIError("the reminder interval must be 1 to 86400 seconds, not \(interval)") }
+            let interval = try Self.setting(reminderInterval, environment, "RECHARGE_REMINDER_INTERVAL", "seconds", 1...86_400) ?? 300
             // Settled before the database is opened: a refused setting must not leave it open.
             let sandboxSwitch = try SandboxSwitch(flag: sandbox, environment: environment["RECHARGE_SANDBOX"], demo: demo)
             let voucherGuessing = try VoucherCommand.guessingPolicy(environment: environment)
