@@ -460,7 +460,7 @@ final class PostgresBackend: Sendable {
                 do {
                     result = .success(try await client.withConnection { connection in
                         state.withLockedValue { $0.leased = true }
-                        return try await body(connection.sql(queryLogLevel: nil))
+                        return try await body(EventLoopQueries(connection))
                     })
                 } catch {
                     result = .failure(error)
@@ -502,6 +502,8 @@ final class PostgresBackend: Sendable {
         switch error {
         case is LeaseTimeout:
             return "no connection within the lease timeout"
+        case is EventLoopQueries.ConnectionClosed:
+            return "the connection was closed"
         case let timeout as OperationTimeout:
             return "no answer within \(timeout.limit)"
         case let error as PSQLError:
