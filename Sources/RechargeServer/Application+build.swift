@@ -51,6 +51,8 @@ public struct RechargeServices: Sendable {
     public let clock: @Sendable () -> Date
     /// Whether the `/dev` pages (the rendered outbox, with codes) exist: only with `--demo` or `--dev-pages`.
     public let devPages: Bool
+    /// Closed while a node that started during a database outage waits for the database (503 meanwhile).
+    public let startup: StartupGate
 
     public init(
         database: Database, metrics: PrometheusCollectorRegistry = .init(), apiKeyCacheLifetime: Duration = .seconds(1),
@@ -59,9 +61,10 @@ public struct RechargeServices: Sendable {
         voucherApproval: VoucherApprovalPolicy = VoucherApprovalPolicy(threshold: VoucherApprovalPolicy.defaultThreshold),
         voucherGuessing: VoucherGuessingPolicy = VoucherGuessingPolicy(),
         voucherLogger: Logger = Logger(label: "recharge.vouchers"), portal: PortalConfiguration = PortalConfiguration(),
-        devPages: Bool = false
+        devPages: Bool = false, startup: StartupGate = StartupGate()
     ) {
         self.devPages = devPages
+        self.startup = startup
         self.database = database
         self.ledger = LedgerStore(database: database)
         self.apiKeys = APIKeyStore(database: database, cacheLifetime: apiKeyCacheLifetime)
@@ -90,6 +93,7 @@ public func buildRouter(_ services: RechargeServices, metrics: Bool = true, logg
     let routeTable = RouteTable()
     router.add(middleware: HTTPMetricsMiddleware(registry: services.metrics))
     router.add(middleware: ProblemMiddleware(routes: routeTable))
+    router.add(middleware: StartupMiddleware(gate: services.startup))
     SystemController(services: services).addRoutes(to: router, metrics: metrics)
     let v1 = router.group("v1").add(middleware: APIKeyAuthenticator(keys: services.apiKeys))
     LinesController(ledger: services.ledger, orders: services.orders, clock: services.clock).addRoutes(to: v1)

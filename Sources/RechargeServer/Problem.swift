@@ -112,6 +112,8 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             }
             problem.instance = request.uri.path
             var response = problem.response()
+            // A stored refusal answered to a retry says so, as a replayed success does.
+            if error is ReplayedRefusal { response.headers[LinesController.replayedHeader] = "true" }
             if !allowed.isEmpty { response.headers[.allow] = allowed.joined(separator: ", ") }
             return response
         }
@@ -123,6 +125,8 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return problem
         case let error as RechargeError:
             return Problem(error)
+        case let replay as ReplayedRefusal:
+            return Problem(replay.refusal)
         case DatabaseError.unavailable:
             return Problem(status: .serviceUnavailable, code: "database-unavailable", title: "Temporarily unavailable",
                            detail: "The database cannot be reached. Nothing was applied; retry with the same Idempotency-Key.")

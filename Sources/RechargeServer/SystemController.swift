@@ -42,6 +42,8 @@ struct SystemController {
             ("recharge_group_commit_busy_microseconds_total", "Wall time the writer spent applying batches.", Int(writes.busyMicroseconds)),
             ("recharge_balance_queries_total", "Coalesced balance queries run.", reads.queries),
             ("recharge_balance_inquiries_total", "Balance inquiries those queries answered.", reads.inquiries),
+            ("recharge_db_deadlocks_retried_total", "Transactions PostgreSQL aborted to break a deadlock, then retried (zero when every path keeps the lock order).", services.database.retryStatistics.deadlocks),
+            ("recharge_db_serialization_failures_retried_total", "Transactions PostgreSQL aborted with a serialization failure, then retried.", services.database.retryStatistics.serializationFailures),
         ] {
             buffer.append(contentsOf: Array("# HELP \(name) \(help)\n# TYPE \(name) counter\n\(name) \(value)\n".utf8))
         }

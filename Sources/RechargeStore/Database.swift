@@ -74,6 +74,17 @@ public final class Database: Sendable {
     private let backend: Backend
     let logger: Logger
     private let codeSeals = CodeSealSource()
+    private let retries = NIOLockedValueBox(Retries())
+
+    /// Transactions PostgreSQL aborted and ``transaction(timeout:_:)`` ran again (`/metrics`).
+    public struct Retries: Sendable, Equatable {
+        /// `40P01`: PostgreSQL broke a deadlock. Zero unless some path locks rows out of the documented order.
+        public var deadlocks = 0
+        /// `40001`: serialization failures.
+        public var serializationFailures = 0
+    }
+
+    public var retryStatistics: Retries { retries.withLockedValue { $0 } }
 
     /// Seals one-time codes with `seal` (the operator's `RECHARGE_CODE_SEAL_KEY`) instead of the database's own key.
     public func useCodeSeal(_ seal: CodeSeal) {
@@ -103,9 +114,7 @@ public final class Database: Sendable {
         case .sqlite(let path):
             return Database(dialect: .sqlite, location: location, backend: .sqlite(try await SQLiteBackend.open(path: path, logger: logger)), logger: logger)
         case .postgres(let url):
-            let backend = try PostgresBackend(url: url, logger: logger)
-            // Let the pool's run() start before the first lease (PostgresNIO warns about leases before it).
-            try await Task.sleep(for: .milliseconds(10))
+            let backend = try await PostgresBackend(url: url, logger: logger)
             return Database(dialect: .postgres, location: location, backend: .postgres(backend), logger: logger)
         }
     }
@@ -132,6 +141,11 @@ public final class Database: Sendable {
                 do {
                     return try await postgres.withConnection(timeout: timeout) { db in try await Database.run(in: db, begin: "BEGIN", body) }
                 } catch let error as PSQLError where attempt < 5 && PostgresBackend.isRetryable(error) {
+                    // A deadlock means two transactions locked rows in different orders: a bug in the lock order
+                    // (docs/architecture.md, "Locks"), retried here but counted and logged so it is seen.
+                    let deadlock = error.serverInfo?[.sqlState] == "40P01"
+                    retries.withLockedValue { deadlock ? ($0.deadlocks += 1) : ($0.serializationFailures += 1) }
+                    if deadlock { logger.warning("PostgreSQL broke a deadlock; the transaction is retried", metadata: ["attempt": "\(attempt + 1)"]) }
                     attempt += 1
                     try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 << attempt))))
                 }
@@ -185,8 +199,16 @@ public final class Database: Sendable {
         }
     }
 
-    /// `FOR UPDATE` on PostgreSQL; nothing on SQLite, whose single writer already excludes other writers.
-    var forUpdate: String { dialect == .postgres ? " FOR UPDATE" : "" }
+    /// The row lock a writer takes before changing a row: `FOR NO KEY UPDATE` on PostgreSQL; nothing on SQLite,
+    /// whose single writer already excludes other writers.
+    ///
+    /// Not `FOR UPDATE`: that one also conflicts with the `FOR KEY SHARE` lock PostgreSQL takes on a referenced row
+    /// whenever a row pointing at it is inserted (a transfer at its accounts, an operation at its line). A batch
+    /// inserts its transfers before it locks the accounts it posts to, so with `FOR UPDATE` two batches sharing an
+    /// operator account each waited for the other's key-share lock: the deadlock two nodes saw under ordinary load
+    /// (issue 24). `FOR NO KEY UPDATE` excludes every other writer of the row just the same (it is the lock an
+    /// `UPDATE` of non-key columns takes) and lets foreign-key checks through. No writer here changes a key column.
+    var forUpdate: String { dialect == .postgres ? " FOR NO KEY UPDATE" : "" }
 
     /// The column definition of an auto-assigned 64-bit primary key.
     var identityColumn: String {
@@ -348,10 +370,19 @@ final class PostgresBackend: Sendable {
         let client: PostgresClient
         let runTask: Task<Void, Never>
 
-        init(_ configuration: PostgresClient.Configuration, logger: Logger) {
+        /// A new pool, returned once its `run()` has started: a lease before that is served late and logged by
+        /// PostgresNIO as a misuse ("PostgresClient.run() hasn't been called yet"), which a pool swapped in by the
+        /// probe after an outage used to hit. `run()` marks itself running before its first suspension, and the
+        /// task signals just before calling it.
+        static func start(_ configuration: PostgresClient.Configuration, logger: Logger) async -> Pool {
             let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-            self.client = client
-            self.runTask = Task { await client.run() }
+            let (started, signal) = AsyncStream<Void>.makeStream()
+            let runTask = Task {
+                signal.finish()
+                await client.run()
+            }
+            for await _ in started {}
+            return Pool(client: client, runTask: runTask)
         }
 
         func shutDown() async {
@@ -372,9 +403,9 @@ final class PostgresBackend: Sendable {
         var closed = false
     }
 
-    init(url: String, logger: Logger, leaseTimeout: Duration = .seconds(2)) throws {
+    init(url: String, logger: Logger, leaseTimeout: Duration = .seconds(2)) async throws {
         self.configuration = try Self.configuration(url: url)
-        self.pool = NIOLockedValueBox(Pool(configuration, logger: logger))
+        self.pool = NIOLockedValueBox(await Pool.start(configuration, logger: logger))
         self.logger = logger
         self.leaseTimeout = leaseTimeout
     }
@@ -541,7 +572,7 @@ final class PostgresBackend: Sendable {
     private func probeUntilUp() async {
         while !health.withLockedValue({ $0.closed }) {
             try? await Task.sleep(for: .milliseconds(500))
-            let candidate = Pool(configuration, logger: logger)
+            let candidate = await Pool.start(configuration, logger: logger)
             do {
                 _ = try await leasing(from: candidate.client, timeout: .seconds(5)) { db in try await db.raw("SELECT 1 AS ok").first() }
             } catch {

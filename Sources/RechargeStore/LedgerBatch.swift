@@ -7,6 +7,19 @@ import SQLKit
 /// key is then seen as existing.
 struct BatchKeyConflict: Error {}
 
+/// A refusal stored with its idempotency key, answered again to a retry with the same key and body: the same
+/// refusal, marked as a replay (the API sends `Idempotent-Replayed: true` with it, as with a replayed success).
+/// Only the API's top-ups and debits see it; the store's own callers (orders, refunds, renewals) get the refusal.
+public struct ReplayedRefusal: Error, Equatable, CustomStringConvertible {
+    public let refusal: RechargeError
+
+    public init(refusal: RechargeError) {
+        self.refusal = refusal
+    }
+
+    public var description: String { "\(refusal) (replayed)" }
+}
+
 /// Applies a batch of top-ups and debits inside one transaction, with a fixed number of statements
 /// whatever the batch size: lock the batch's lines (in id order, so two nodes never deadlock), read their
 /// buckets and the idempotency keys already used, decide every request in memory in arrival order, then
@@ -66,9 +79,10 @@ struct LedgerBatch {
         let now: Date
     }
 
-    /// What each request gets: decided now, or the (possibly replayed) outcome of a planned operation.
+    /// What each request gets: decided now (`replayed`: the stored outcome of its key), or the (possibly replayed)
+    /// outcome of a planned operation.
     private enum Slot {
-        case done(Result<LedgerResult, any Error>)
+        case done(Result<LedgerResult, any Error>, replayed: Bool)
         case planned(Int, replayed: Bool)
     }
 
@@ -79,9 +93,16 @@ struct LedgerBatch {
     private var deltas: [Ref: (debits: Int64, credits: Int64)] = [:]
     private var buckets: [Int64: [WorkingBucket]] = [:]
 
-    static func apply(_ requests: [LedgerRequest], in db: any SQLDatabase, database: Database) async throws -> [Result<LedgerResult, any Error>] {
+    /// `markingReplayedRefusals`: a stored refusal answered to a retry comes back as ``ReplayedRefusal``.
+    static func apply(_ requests: [LedgerRequest], in db: any SQLDatabase, database: Database,
+                      markingReplayedRefusals: Bool = false) async throws -> [Result<LedgerResult, any Error>] {
         var batch = LedgerBatch(database: database, db: db)
-        return try await batch.run(requests)
+        let results = try await batch.run(requests)
+        guard markingReplayedRefusals else { return results.map(\.result) }
+        return results.map { outcome in
+            if outcome.replayed, case .failure(let error as RechargeError) = outcome.result { return .failure(ReplayedRefusal(refusal: error)) }
+            return outcome.result
+        }
     }
 
     private init(database: Database, db: any SQLDatabase) {
@@ -89,7 +110,7 @@ struct LedgerBatch {
         self.db = db
     }
 
-    private mutating func run(_ requests: [LedgerRequest]) async throws -> [Result<LedgerResult, any Error>] {
+    private mutating func run(_ requests: [LedgerRequest]) async throws -> [(result: Result<LedgerResult, any Error>, replayed: Bool)] {
         let lines = try await lockLines(Set(requests.map(\.msisdn.e164)).sorted())
         try await loadBuckets(lineIDs: lines.values.map(\.id))
         let existing = try await existingOperations(keys: Array(Set(requests.map(\.key.value))))
@@ -100,15 +121,17 @@ struct LedgerBatch {
             if let earlier = settled[key] {
                 slots.append(earlier.fingerprint == request.fingerprint
                     ? .planned(earlier.operation, replayed: true)
-                    : .done(.failure(RechargeError.idempotencyKeyReused(key))))
+                    : .done(.failure(RechargeError.idempotencyKeyReused(key)), replayed: false))
                 continue
             }
             if let stored = existing[key] {
-                slots.append(.done(stored.fingerprint == request.fingerprint ? stored.outcome : .failure(RechargeError.idempotencyKeyReused(key))))
+                slots.append(stored.fingerprint == request.fingerprint
+                    ? .done(stored.outcome, replayed: true)
+                    : .done(.failure(RechargeError.idempotencyKeyReused(key)), replayed: false))
                 continue
             }
             guard let line = lines[request.msisdn.e164] else {
-                slots.append(.done(.failure(RechargeError.lineNotFound(request.msisdn.e164))))
+                slots.append(.done(.failure(RechargeError.lineNotFound(request.msisdn.e164)), replayed: false))
                 continue
             }
             do {
@@ -117,7 +140,7 @@ struct LedgerBatch {
                 slots.append(.planned(index, replayed: false))
             } catch {
                 // Validation that depends on the line (currency) is not stored: the key stays usable.
-                slots.append(.done(.failure(error)))
+                slots.append(.done(.failure(error), replayed: false))
             }
         }
         return try await write()
@@ -285,7 +308,7 @@ struct LedgerBatch {
 
     // MARK: Writing
 
-    private func write() async throws -> [Result<LedgerResult, any Error>] {
+    private func write() async throws -> [(result: Result<LedgerResult, any Error>, replayed: Bool)] {
         let ids = try await database.allocateIDs([
             ("operations", operations.count), ("transfers", transfers.count),
             ("ledger_accounts", newBuckets.count), ("buckets", newBuckets.count),
@@ -377,10 +400,12 @@ struct LedgerBatch {
                     """ + Self.values(chunk)).run()
             }
             // One posting per account for the whole batch. On PostgreSQL the accounts are locked in id order
-            // first, so two nodes posting to the same operator accounts cannot deadlock.
+            // first, so two nodes posting to the same operator accounts cannot deadlock, and with `FOR NO KEY
+            // UPDATE` (``Database/forUpdate``), which the key-share locks the transfer insert above took on these
+            // accounts, here and in any other batch, do not block.
             let postings = deltas.map { (id: account($0.key), debits: $0.value.debits, credits: $0.value.credits) }.sorted { $0.id < $1.id }
             if database.dialect == .postgres {
-                try await db.raw("SELECT id FROM ledger_accounts WHERE id IN (\(binds: postings.map(\.id))) ORDER BY id FOR UPDATE").run()
+                try await db.raw("SELECT id FROM ledger_accounts WHERE id IN (\(binds: postings.map(\.id))) ORDER BY id\(unsafeRaw: database.forUpdate)").run()
             }
             for chunk in postings.chunked(500) {
                 let values = Self.values(chunk.map { [$0.id, $0.debits, $0.credits] as [any Encodable & Sendable] })
@@ -408,9 +433,9 @@ struct LedgerBatch {
 
         return slots.map { slot in
             switch slot {
-            case .done(let result): result
+            case .done(let result, let replayed): (result, replayed)
             case .planned(let index, let replayed):
-                replayed ? outcomes[index].map { LedgerResult(operation: $0.operation, replayed: true) } : outcomes[index]
+                (replayed ? outcomes[index].map { LedgerResult(operation: $0.operation, replayed: true) } : outcomes[index], replayed)
             }
         }
     }

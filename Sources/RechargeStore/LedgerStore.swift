@@ -54,7 +54,7 @@ public final class LedgerStore: Sendable {
             var attempt = 0
             while true {
                 do {
-                    return try await database.transaction { db in try await LedgerBatch.apply(requests, in: db, database: database) }
+                    return try await database.transaction { db in try await LedgerBatch.apply(requests, in: db, database: database, markingReplayedRefusals: true) }
                 } catch is BatchKeyConflict where attempt < 3 {
                     attempt += 1
                 }

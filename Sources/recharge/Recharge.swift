@@ -32,6 +32,19 @@ struct DatabaseOptions: ParsableArguments {
     /// Opens the database. SQLite is migrated on the spot (a fresh clone needs no set-up); PostgreSQL
     /// must be migrated explicitly with `recharge migrate` unless `migrate` is set.
     func open(migrate: Bool = false) async throws -> Database {
+        let database = try await connect()
+        do {
+            try await Self.prepareSchema(database, migrate: migrate)
+        } catch {
+            await database.close()
+            throw error
+        }
+        return database
+    }
+
+    /// Opens the database without using it yet: PostgreSQL is not contacted until the first query, so a node can
+    /// start while it is down (``prepareSchema(_:migrate:)`` then waits for it).
+    func connect() async throws -> Database {
         let location = try location
         // The operator's key for one-time codes in the outbox; without it the database's own (CodeSeal).
         let seal = try ProcessInfo.processInfo.environment["RECHARGE_CODE_SEAL_KEY"].map { text in
@@ -39,19 +52,24 @@ struct DatabaseOptions: ParsableArguments {
         }
         let database = try await Database.open(location)
         if let seal { database.useCodeSeal(seal) }
+        return database
+    }
+
+    /// Brings the schema to this build's version: SQLite always, PostgreSQL with `migrate` (each migration in its own
+    /// transaction); otherwise PostgreSQL's schema must already be at this build's version. Throws
+    /// `DatabaseError.unavailable` while PostgreSQL cannot be reached.
+    static func prepareSchema(_ database: Database, migrate: Bool) async throws {
         let runner = MigrationRunner(database: database)
-        if case .sqlite = location {
+        if case .sqlite = database.location {
             try await runner.migrate()
         } else if migrate {
             try await runner.migrate()
         } else {
             let applied = try await runner.appliedVersions()
             guard applied.last == Migrations.latestVersion else {
-                await database.close()
                 throw CLIError("the PostgreSQL schema is at version \(applied.last ?? 0), this build needs \(Migrations.latestVersion): run 'recharge migrate' first")
             }
         }
-        return database
     }
 }
 

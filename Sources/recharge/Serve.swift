@@ -89,10 +89,16 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let environment = ProcessInfo.processInfo.environment
-            var logger = Logger(label: "recharge")
             let level = logLevel ?? environment["RECHARGE_LOG_LEVEL"] ?? "info"
             guard let parsedLevel = Logger.Level(rawValue: level) else { throw CLIError("unknown log level '\(level)'") }
-            logger.logLevel = parsedLevel
+            // Every logger of the process honours the level (the database's, PostgresNIO's, the dev inbox's …), not
+            // only this one: each is made by this factory.
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = parsedLevel
+                return handler
+            }
+            let logger = Logger(label: "recharge")
             let configuration = ServerConfiguration(
                 hostname: hostname ?? environment["RECHARGE_HOST"] ?? "127.0.0.1",
                 port: try Self.setting(port, environment, "RECHARGE_PORT", "a port number", 0...65535) ?? 8080,
@@ -134,7 +140,9 @@ struct Serve: AsyncParsableCommand {
             let portal = try Self.portalConfiguration(environment, demo: demo)
             // Every setting is read before the database is opened: a refused one stops the start with its one-line
             // error and leaves nothing open. The voucher key may live beside the SQLite file, so it comes after.
-            let db = try await self.database.open(migrate: migrate)
+            // PostgreSQL is not contacted yet: a node restarted while it is down still starts, answers 503 and
+            // prepares the database in the background (DatabaseStartup) once it is back.
+            let db = try await self.database.connect()
             let voucherKey: VoucherKey?
             do {
                 voucherKey = try VoucherCommand.serverKey(environment: environment, location: db.location, logger: logger)
@@ -142,20 +150,28 @@ struct Serve: AsyncParsableCommand {
                 await db.close()
                 throw error
             }
+            let gate = StartupGate(ready: false)
             let services = RechargeServices(
                 database: db, payments: PaymentProviders(sandbox: sandboxSwitch.gateway(secret: secret), stripe: stripe, bankAccount: bank,
                                                          alipay: wallets.alipay, wechatPay: wallets.wechatPay, paypal: paypal),
                 voucherKey: voucherKey, voucherPreviousKeys: voucherPreviousKeys, voucherApproval: voucherApproval,
                 voucherGuessing: voucherGuessing, voucherLogger: logger,
-                portal: portal, devPages: devPagesOn)
+                portal: portal, devPages: devPagesOn, startup: gate)
             if devPagesOn {
                 logger.warning("The /dev pages are on (--demo or --dev-pages): operator pages outside the API. Never in production.")
             }
             logger.info("Payment methods", metadata: ["offered": "\(services.payments.offered.map(\.rawValue).joined(separator: ", "))"])
             if let warning = sandboxSwitch.startWarning { logger.warning("\(warning)") }
-            logger.info("Database ready", metadata: ["database": "\(db.location)", "schema": "\(Migrations.latestVersion)"])
-            do {
-                try await FirstRun.printAdminKeyIfNone(services: services, port: configuration.port, keyFile: adminKeyFile ?? environment["RECHARGE_ADMIN_KEY_FILE"])
+            let (demo, migrate, port) = (self.demo, self.migrate, configuration.port)
+            let keyFile = adminKeyFile ?? environment["RECHARGE_ADMIN_KEY_FILE"]
+            /// The start's own use of the database: the schema, the first admin key, the demo data. Each step is
+            /// idempotent, so it can be run again after an outage cut it short.
+            let startLogger = logger
+            let prepare: @Sendable () async throws -> Void = {
+                let logger = startLogger
+                try await DatabaseOptions.prepareSchema(db, migrate: migrate)
+                logger.info("Database ready", metadata: ["database": "\(db.location)", "schema": "\(Migrations.latestVersion)"])
+                try await FirstRun.printAdminKeyIfNone(services: services, port: port, keyFile: keyFile)
                 if demo {
                     let seeded = try await DemoData.seed(services.ledger, now: Date())
                     logger.info("Demo data ready", metadata: ["lines": "\(seeded.map(\.e164).joined(separator: ", "))"])
@@ -164,12 +180,24 @@ struct Serve: AsyncParsableCommand {
                         logger.info("Demo catalog imported", metadata: ["products": "\(summary.added)"])
                     }
                 }
+            }
+            var waitForDatabase = false
+            do {
+                try await prepare()
+                gate.open()
+            } catch let error where db.dialect == .postgres && DatabaseStartup.isUnavailable(error) {
+                logger.warning("PostgreSQL is not reachable: listening anyway, answering 503 until it is", metadata: ["reason": "\(error)"])
+                waitForDatabase = true
             } catch {
                 await db.close()
                 throw error
             }
             let app = buildApplication(configuration, services: services, logger: logger)
             var running: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
+            if waitForDatabase {
+                // Returns once the database is prepared; the others go on running.
+                running.append(.init(service: DatabaseStartup(gate: gate, logger: logger, prepare: prepare), successTerminationBehavior: .ignore))
+            }
             if let metricsPort = configuration.metricsPort {
                 running.append(.init(service: buildMetricsApplication(configuration, port: metricsPort, services: services, logger: logger)))
                 logger.info("Metrics on their own listener", metadata: ["address": "\(configuration.hostname):\(metricsPort)"])
@@ -178,7 +206,7 @@ struct Serve: AsyncParsableCommand {
                 logger.notice("Outbox delivery is off in this process (--no-delivery): notifications are queued for another node")
             } else {
                 do {
-                    running.append(.init(service: try DeliverySetup.make(environment: environment, database: db, logger: logger, showCodes: demo)))
+                    running.append(.init(service: AfterStartup(try DeliverySetup.make(environment: environment, database: db, logger: logger, showCodes: demo), gate: gate)))
                 } catch {
                     await db.close()
                     throw error
@@ -187,15 +215,15 @@ struct Serve: AsyncParsableCommand {
             if noDelivery || noReminders {
                 logger.notice("Validity reminders are off in this process: another node scans for them")
             } else {
-                running.append(.init(service: ReminderService(
+                running.append(.init(service: AfterStartup(ReminderService(
                     store: ReminderStore(database: db), renewals: services.renewals, accounts: services.accounts,
                     configuration: .init(interval: .seconds(interval)),
-                    logger: logger)))
+                    logger: logger), gate: gate)))
             }
             if noReconciliation {
                 logger.notice("Order reconciliation is off in this process: another node runs it")
             } else {
-                running.append(.init(service: OrderReconciliationService(orders: services.orders, payments: services.payments, logger: logger)))
+                running.append(.init(service: AfterStartup(OrderReconciliationService(orders: services.orders, payments: services.payments, logger: logger), gate: gate)))
             }
             // The HTTP server, the outbox delivery and the reminder scan run side by side and stop together on SIGTERM/SIGINT.
             let group = ServiceGroup(configuration: .init(services: running, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

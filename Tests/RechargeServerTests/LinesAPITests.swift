@@ -154,9 +154,14 @@ struct LinesAPITests {
         try await APIHarness.run { api in
             _ = try await api.openLine()
             let charge = #"{"amount": {"currency": "USD", "value": "3.00"}}"#
-            try api.expectProblem(try await api.send(.post, "/v1/lines/+14155550100/debits", key: api.writer, idempotencyKey: "d", json: charge), .unprocessableContent, "insufficient-balance")
+            let refused = try await api.send(.post, "/v1/lines/+14155550100/debits", key: api.writer, idempotencyKey: "d", json: charge)
+            try api.expectProblem(refused, .unprocessableContent, "insufficient-balance")
+            #expect(refused.headers[HTTPField.Name("Idempotent-Replayed")!] == nil)
             _ = try await api.topUp("+14155550100", "10", key: "t")
-            try api.expectProblem(try await api.send(.post, "/v1/lines/+14155550100/debits", key: api.writer, idempotencyKey: "d", json: charge), .unprocessableContent, "insufficient-balance")
+            // The stored refusal, marked as a replay like a replayed success (docs/api.md, "Idempotency").
+            let replayed = try await api.send(.post, "/v1/lines/+14155550100/debits", key: api.writer, idempotencyKey: "d", json: charge)
+            try api.expectProblem(replayed, .unprocessableContent, "insufficient-balance")
+            #expect(replayed.headers[HTTPField.Name("Idempotent-Replayed")!] == "true")
             #expect(try await api.send(.post, "/v1/lines/+14155550100/debits", key: api.writer, idempotencyKey: "d2", json: charge).status == .created)
             #expect(try await api.mainBalance() == "7.00")
         }

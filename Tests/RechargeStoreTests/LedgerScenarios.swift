@@ -151,8 +151,8 @@ enum LedgerScenarios {
             let expected = RechargeError.insufficientBalance(msisdn: alice.e164, unit: "USD", available: 1_000_000, requested: 2_000_000)
             await #expect(throws: expected) { try await debit(ledger, alice, money: "2", key: "d") }
             try await topUp(ledger, alice, "5", key: "t2")
-            // The retry gets the first answer, even though the balance would now cover it.
-            await #expect(throws: expected) { try await debit(ledger, alice, money: "2", key: "d") }
+            // The retry gets the first answer, even though the balance would now cover it, marked as a replay.
+            await #expect(throws: ReplayedRefusal(refusal: expected)) { try await debit(ledger, alice, money: "2", key: "d") }
             #expect(try await total(ledger, alice) == 6_000_000)
             try await expectBalanced(database)
         }
@@ -491,6 +491,49 @@ extension LedgerScenarios {
             let report = try await LedgerAudit(database: database).run()
             #expect(report.discrepancies.filter { $0.hasPrefix("account ") }.count == 2)
             #expect(report.discrepancies.contains { $0.contains("is applied with 0 transfers") })
+        }
+    }
+}
+
+extension LedgerScenarios {
+    /// The locks a ledger batch takes, in the order it takes them, must never wait on a lock another batch takes
+    /// earlier in its own order. Every insert of a transfer makes PostgreSQL take `FOR KEY SHARE` on the two
+    /// accounts it references (the foreign-key check) before the batch locks the accounts it posts to; a batch that
+    /// then asked for `FOR UPDATE` would wait on another batch's key-share lock while that batch waited on its own:
+    /// the deadlock two nodes saw (issue 24). Held here by hand on the clearing account, a key-share lock must not
+    /// delay a top-up that credits from it, and the holder can then post to the same account.
+    static func batchesNeverWaitOnForeignKeyLocks(_ backend: Backend) async throws {
+        try await TestDatabase.with(backend) { database in
+            let ledger = LedgerStore(database: database)
+            try await open(ledger, alice)
+            try await topUp(ledger, alice, "1", key: "warm")
+            let other = try await Database.open(database.location)
+            defer { Task { await other.close() } }
+            let (release, releaser) = AsyncStream<Void>.makeStream()
+            let (held, holder) = AsyncStream<Void>.makeStream()
+            // Another node's transaction, between inserting its transfers and posting them.
+            let otherNode = Task {
+                try await other.transaction(timeout: .seconds(30)) { db in
+                    try await db.raw("SELECT id FROM ledger_accounts WHERE code = 'clearing:card:USD' FOR KEY SHARE").run()
+                    holder.yield()
+                    for await _ in release { break }
+                }
+            }
+            for await _ in held { break }
+            let started = ContinuousClock.now
+            let credit = Task { try await topUp(ledger, alice, "2", key: "beside-a-key-share") }
+            let finished = Task {
+                _ = try? await credit.value
+                return ContinuousClock.now - started
+            }
+            // Give the top-up two seconds: done at once when it does not wait; stuck until released when it does.
+            try await Task.sleep(for: .seconds(2))
+            releaser.yield()
+            releaser.finish()
+            try await otherNode.value
+            let waited = await finished.value
+            #expect(waited < .seconds(2), "the top-up waited \(waited) on another transaction's key-share lock")
+            #expect(try await total(ledger, alice) == 3_000_000)
         }
     }
 }

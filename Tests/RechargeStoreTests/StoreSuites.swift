@@ -49,5 +49,6 @@ struct PostgresLedgerStoreTests {
     @Test func batchDecidesEachRequest() async throws { try await LedgerScenarios.batchDecidesEachRequestOnItsOwn(.postgres) }
     @Test func failingOperationIsolated() async throws { try await LedgerScenarios.oneFailingOperationDoesNotFailItsNeighbours(.postgres) }
     @Test func twoNodes() async throws { try await LedgerScenarios.twoNodesShareLinesSafely(.postgres) }
+    @Test func lockOrder() async throws { try await LedgerScenarios.batchesNeverWaitOnForeignKeyLocks(.postgres) }
     @Test func auditDetectsTampering() async throws { try await LedgerScenarios.auditDetectsTampering(.postgres) }
 }
