@@ -458,7 +458,7 @@ final class PostgresBackend: Sendable {
     func withConnection<T: Sendable>(timeout: Duration, _ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         if health.withLockedValue({ $0.down }) { throw DatabaseError.unavailable("PostgreSQL is not reachable") }
         do {
-            return try await leasing(from: pool.withLockedValue { $0.client }, timeout: timeout, body)
+            return try await leasing(from: pool.withLockedValue { $0.client }, timeout: timeout, abandonedWhenDown: true, body)
         } catch {
             guard let reason = Self.connectivityFailure(error) else { throw error }
             markDown(reason)
@@ -471,10 +471,19 @@ final class PostgresBackend: Sendable {
     /// task: a query on a connection caught by a server shutdown can hang without honouring cancellation,
     /// and a task group would wait for it forever. Such a task is abandoned (and its pool replaced when the
     /// probe finds the server again); the caller gets an answer in time either way.
+    ///
+    /// `abandonedWhenDown`: when another request finds the server gone (the breaker opens), this one is answered at
+    /// once too, instead of waiting out its own deadline on a connection that is as dead. A write answered so may
+    /// still have committed (as after a deadline): its retry with the same key gets the stored result.
     private func leasing<T: Sendable>(
-        from client: PostgresClient, timeout: Duration, _ body: @escaping @Sendable (any SQLDatabase) async throws -> T
+        from client: PostgresClient, timeout: Duration, abandonedWhenDown: Bool = false, _ body: @escaping @Sendable (any SQLDatabase) async throws -> T
     ) async throws -> T {
         let state = NIOLockedValueBox((finished: false, leased: false))
+        let ticket = abandonedWhenDown ? inFlight.withLockedValue { inFlight -> Int in
+            defer { inFlight.next += 1 }
+            return inFlight.next
+        } : nil
+        defer { if let ticket { _ = inFlight.withLockedValue { $0.abandon.removeValue(forKey: ticket) } } }
         let timer = NIOLockedValueBox<Task<Void, Never>?>(nil)
         let leaseTimeout = self.leaseTimeout
         /// Claims the right to answer; true for exactly one caller.
@@ -499,6 +508,24 @@ final class PostgresBackend: Sendable {
                 if claim() {
                     timer.withLockedValue { $0?.cancel() }
                     continuation.resume(with: result)
+                }
+            }
+            if let ticket {
+                let registered = inFlight.withLockedValue { inFlight -> Bool in
+                    guard !inFlight.down else { return false }
+                    inFlight.abandon[ticket] = {
+                        if claim() {
+                            timer.withLockedValue { $0?.cancel() }
+                            work.cancel()
+                            continuation.resume(throwing: ServerWentAway())
+                        }
+                    }
+                    return true
+                }
+                if !registered, claim() {
+                    work.cancel()
+                    continuation.resume(throwing: ServerWentAway())
+                    return
                 }
             }
             timer.withLockedValue {
@@ -527,6 +554,17 @@ final class PostgresBackend: Sendable {
 
     private struct LeaseTimeout: Error {}
 
+    /// Another request found the server unreachable while this one was in flight.
+    private struct ServerWentAway: Error {}
+
+    /// The requests in flight that give up when the breaker opens, and whether it is open.
+    private struct InFlight {
+        var next = 0
+        var down = false
+        var abandon: [Int: @Sendable () -> Void] = [:]
+    }
+    private let inFlight = NIOLockedValueBox(InFlight())
+
     /// A description of why the server is unreachable, or nil for any other error (a constraint, a
     /// syntax error …), which must surface as it is.
     static func connectivityFailure(_ error: any Error) -> String? {
@@ -535,6 +573,8 @@ final class PostgresBackend: Sendable {
             return "no connection within the lease timeout"
         case is EventLoopQueries.ConnectionClosed:
             return "the connection was closed"
+        case is ServerWentAway:
+            return "the server went away during the request"
         case let timeout as OperationTimeout:
             return "no answer within \(timeout.limit)"
         case let error as PSQLError:
@@ -562,8 +602,15 @@ final class PostgresBackend: Sendable {
             health.probing = true
             return true
         }
+        // Requests in flight on the same server are answered now, not at their own deadlines.
+        let abandoned = inFlight.withLockedValue { inFlight -> [@Sendable () -> Void] in
+            inFlight.down = true
+            defer { inFlight.abandon = [:] }
+            return Array(inFlight.abandon.values)
+        }
+        for abandon in abandoned { abandon() }
         guard startProbe else { return }
-        logger.error("PostgreSQL unreachable; answering 503 until it is back", metadata: ["reason": "\(reason)"])
+        logger.error("PostgreSQL unreachable; answering 503 until it is back", metadata: ["reason": "\(reason)", "abandoned": "\(abandoned.count)"])
         Task { await self.probeUntilUp() }
     }
 
@@ -583,6 +630,7 @@ final class PostgresBackend: Sendable {
                 defer { pool = candidate }
                 return pool
             }
+            inFlight.withLockedValue { $0.down = false }
             health.withLockedValue { $0.down = false; $0.probing = false }
             logger.notice("PostgreSQL reachable again")
             await old.shutDown()
