@@ -22,8 +22,13 @@ struct SystemController {
             _ = try await services.database.read { db in try await db.raw("SELECT 1 AS ok").first() }
             return try JSONResponse.make(["status": "ok", "database": "ok"])
         } catch {
-            context.logger.error("Health check failed", metadata: ["error": "\(error)"])
-            return try JSONResponse.make(["status": "unavailable", "database": "unreachable"], status: .serviceUnavailable)
+            // An unreachable database is logged once by the circuit breaker, not on every probe of a load balancer.
+            if case DatabaseError.unavailable = error {} else {
+                context.logger.error("Health check failed", metadata: ["error": "\(error)"])
+            }
+            var response = try JSONResponse.make(["status": "unavailable", "database": "unreachable"], status: .serviceUnavailable)
+            response.headers[.retryAfter] = "1"
+            return response
         }
     }
 

@@ -21,9 +21,11 @@ struct APIHarness {
     /// `clock` is the application's (the fixed test epoch unless a test needs real time, e.g. for a peer's
     /// certificates and signatures made now).
     static func run(payments: PaymentProviders = PaymentProviders(sandbox: SandboxGateway()), clock: @escaping @Sendable () -> Date = { now },
-                    devPages: Bool = true, _ body: @escaping @Sendable (APIHarness) async throws -> Void) async throws {
+                    devPages: Bool = true, startup: StartupGate = StartupGate(),
+                    _ body: @escaping @Sendable (APIHarness) async throws -> Void) async throws {
         try await TestDatabase.with(.sqlite) { database in
-            let services = RechargeServices(database: database, apiKeyCacheLifetime: .zero, clock: clock, payments: payments, devPages: devPages)
+            let services = RechargeServices(database: database, apiKeyCacheLifetime: .zero, clock: clock, payments: payments, devPages: devPages,
+                                            startup: startup)
             let admin = try await services.apiKeys.create(name: "admin", scope: .admin, now: now).secret
             let writer = try await services.apiKeys.create(name: "writer", scope: .write, now: now).secret
             let reader = try await services.apiKeys.create(name: "reader", scope: .read, now: now).secret

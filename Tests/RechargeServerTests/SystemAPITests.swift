@@ -17,6 +17,30 @@ struct SystemAPITests {
         }
     }
 
+    /// A node that started while its database was down: 503 with Retry-After everywhere but /metrics and
+    /// /openapi.json, until the database is prepared; then it serves.
+    @Test func startupGateAnswers503UntilTheDatabaseIsReady() async throws {
+        let gate = StartupGate(ready: false)
+        try await APIHarness.run(startup: gate) { api in
+            let health = try await api.send(.get, "/healthz", key: nil)
+            #expect(health.status == .serviceUnavailable && health.headers[.retryAfter] == "1")
+            #expect(try api.json(health)["status"] as? String == "starting")
+            let balance = try await api.send(.get, "/v1/lines/+14155550100/balance", key: api.reader)
+            try api.expectProblem(balance, .serviceUnavailable, "database-unavailable")
+            #expect(balance.headers[.retryAfter] == "1")
+            // Nothing is applied meanwhile.
+            try api.expectProblem(try await api.topUp("+14155550100", "5", key: "gated"), .serviceUnavailable, "database-unavailable")
+            try api.expectProblem(try await api.send(.get, "/", key: nil), .serviceUnavailable, "database-unavailable")
+            #expect(try await api.send(.get, "/openapi.json", key: nil).status == .ok)
+            #expect(try await api.send(.get, "/metrics", key: nil).status == .ok)
+            let waiter = Task { await gate.waitUntilReady() }
+            gate.open()
+            await waiter.value
+            #expect(try await api.send(.get, "/healthz", key: nil).status == .ok)
+            #expect(try await api.openLine().status == .created)
+        }
+    }
+
     @Test func metricsCountRequestsByRouteTemplate() async throws {
         try await APIHarness.run { api in
             _ = try await api.openLine()
