@@ -124,7 +124,16 @@ public struct OrderLifecycle: Sendable, Equatable {
             state = full ? .refunded : .partiallyRefunded
             return .record
 
-        default:
+        // Everything else is named, not defaulted, so a new state or event does not compile until it is decided here.
+        case (.paid, .checkoutStarted), (.fulfilled, .checkoutStarted), (.failed, .checkoutStarted), (.expired, .checkoutStarted),
+             (.cancelled, .checkoutStarted), (.refunded, .checkoutStarted), (.partiallyRefunded, .checkoutStarted),
+             (.paid, .expire), (.fulfilled, .expire), (.failed, .expire), (.cancelled, .expire), (.refunded, .expire),
+             (.partiallyRefunded, .expire),
+             (.paid, .cancel), (.fulfilled, .cancel), (.expired, .cancel), (.refunded, .cancel), (.partiallyRefunded, .cancel),
+             (.created, .fulfilled), (.awaitingPayment, .fulfilled), (.failed, .fulfilled), (.expired, .fulfilled), (.cancelled, .fulfilled),
+             (.refunded, .fulfilled), (.partiallyRefunded, .fulfilled),
+             (.created, .refunded), (.awaitingPayment, .refunded), (.paid, .refunded), (.failed, .refunded), (.expired, .refunded),
+             (.cancelled, .refunded), (.refunded, .refunded):
             throw .illegalOrderTransition(order: orderID, from: state, event: event.verb)
         }
     }

@@ -182,7 +182,7 @@ public final class LedgerStore: Sendable {
         }
         let counterparty = try await systemAccount(code: source.code, kind: source.kind, unit: source.unit, now: now)
         return try await writer.submit(LedgerRequest(
-            command: .topUp(command), key: key, fingerprint: sha256Hex(command.fingerprint), now: now, counterparty: counterparty))
+            command: .topUp(command), key: key, fingerprint: sha256Hex(command.fingerprint), now: now, counterparty: counterparty, purpose: .topUp))
     }
 
     /// Charges the line: draws the amount from its valid buckets of that unit in consumption order, never
@@ -191,7 +191,7 @@ public final class LedgerStore: Sendable {
         let unit = command.currency?.code ?? command.kind.unit(currency: .usd)
         let counterparty = try await systemAccount(code: LedgerAccountCode.usageRevenue(unit: unit), kind: .revenue, unit: unit, now: now)
         return try await writer.submit(LedgerRequest(
-            command: .debit(command), key: key, fingerprint: sha256Hex(command.fingerprint), now: now, counterparty: counterparty))
+            command: .debit(command), key: key, fingerprint: sha256Hex(command.fingerprint), now: now, counterparty: counterparty, purpose: .debit))
     }
 
     // MARK: History

@@ -71,7 +71,7 @@ extension OrderStore {
                         if debit > 0 {
                             let command = try DebitCommand(msisdn: order.msisdn, kind: .monetary, amount: debit, currency: currency,
                                                            channel: order.paymentMethod.channel, reference: disputeID, mainBalanceOnly: true)
-                            let request = try LedgerRequest(.debit(command), key: "dispute:\(disputeID):hold", now: now, counterparty: clearing)
+                            let request = try LedgerRequest(.debit(command), purpose: .disputeHold(disputeID: disputeID, orderID: order.id), now: now, counterparty: clearing)
                             _ = try await LedgerBatch.apply([request], in: db, database: database).first?.get()
                         }
                         let suspended = line.status == .active
@@ -94,7 +94,7 @@ extension OrderStore {
                         if won, debited > 0 {
                             let command = try TopUpCommand(msisdn: order.msisdn, value: .money(Money(micros: debited, currency: currency)),
                                                            channel: order.paymentMethod.channel, reference: disputeID)
-                            let request = try LedgerRequest(.topUp(command), key: "dispute:\(disputeID):release", now: now, counterparty: clearing)
+                            let request = try LedgerRequest(.topUp(command), purpose: .disputeRelease(disputeID: disputeID, orderID: order.id), now: now, counterparty: clearing)
                             _ = try await LedgerBatch.apply([request], in: db, database: database).first?.get()
                         }
                         if try existing.int64("suspended_line") == 1 {
