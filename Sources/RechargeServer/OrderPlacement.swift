@@ -1,5 +1,6 @@
 import Foundation
 import RechargeCore
+import RechargeOrders
 import RechargePayments
 import RechargeStore
 
@@ -7,9 +8,8 @@ import RechargeStore
 /// `POST /v1/lines/{msisdn}/orders` and the portal's Pay button share. A replayed key gets the same order and
 /// the same checkout back.
 struct OrderPlacement: Sendable {
-    let orders: OrderStore
+    let orders: OrderService
     let payments: PaymentProviders
-    let clock: @Sendable () -> Date
 
     struct Placed: Sendable {
         let order: RechargeOrder
@@ -22,7 +22,6 @@ struct OrderPlacement: Sendable {
     func place(msisdn: MSISDN, item: OrderStore.Item, method: PaymentMethod, promotionCode: String?, payCurrency: Currency?,
                stripeSession: Bool, key: IdempotencyKey, chinese: Bool) async throws -> Placed {
             guard payments.offers(method) else { throw RechargeError.paymentMethodUnavailable(method.rawValue) }
-            let now = clock()
             // Checkout starts in the creating transaction (the sandbox's and bank transfer's references are made
             // here); a replayed create finds it started and gets the same answer.
             let payments = self.payments
@@ -32,9 +31,9 @@ struct OrderPlacement: Sendable {
             }
             let creation = try await orders.create(msisdn: msisdn, item: item, paymentMethod: method,
                                                    promotionCode: promotionCode, payCurrency: payCurrency ?? payments.defaultCurrency(method),
-                                                   key: key, now: now,
+                                                   key: key,
                                                    lifetime: payments.lifetime(method),
-                                                   checkout: localCheckout)
+                                                   localReference: localCheckout)
             var order = creation.order
             var checkout = order.state == .awaitingPayment ? payments.checkout(for: order) : nil
             // A replayed create of an order already paid (or closed) answers with the order as it is, asking no provider.
@@ -50,7 +49,7 @@ struct OrderPlacement: Sendable {
                 } catch {
                     throw Problem.providerUnavailable("Stripe could not start the payment of order \(order.id): \(error). Retry with the same Idempotency-Key.")
                 }
-                if order.state == .created { order = try await orders.startCheckout(order.id, providerReference: session.id, now: now) }
+                if order.state == .created { order = try await orders.startCheckout(order.id, providerReference: session.id) }
                 checkout = CheckoutOutput(type: "redirect", url: session.url, reference: session.id, account: nil, accountName: nil, bankName: nil,
                                           clientSecret: nil, qrCode: nil)
             } else if payable, let stripe = payments.stripe?.client, method == .stripe {
@@ -64,7 +63,7 @@ struct OrderPlacement: Sendable {
                 } catch {
                     throw Problem.providerUnavailable("Stripe could not start the payment of order \(order.id): \(error). Retry with the same Idempotency-Key.")
                 }
-                if order.state == .created { order = try await orders.startCheckout(order.id, providerReference: intent.id, now: now) }
+                if order.state == .created { order = try await orders.startCheckout(order.id, providerReference: intent.id) }
                 checkout = CheckoutOutput(type: "client_secret", url: nil, reference: intent.id, account: nil, accountName: nil, bankName: nil,
                                           clientSecret: intent.clientSecret, qrCode: nil)
             }
@@ -80,7 +79,7 @@ struct OrderPlacement: Sendable {
                     } catch {
                         throw Problem.providerUnavailable("PayPal could not start the payment of order \(order.id): \(error). Retry with the same Idempotency-Key.")
                     }
-                    order = try await orders.startCheckout(order.id, providerReference: started.reference, now: now)
+                    order = try await orders.startCheckout(order.id, providerReference: started.reference)
                     checkout = CheckoutOutput(type: "redirect", url: started.approvalURL, reference: started.reference, account: nil, accountName: nil,
                                               bankName: nil, clientSecret: nil, qrCode: nil)
                 }
@@ -108,7 +107,7 @@ struct OrderPlacement: Sendable {
                 } catch {
                     throw Problem.providerUnavailable("\(method.rawValue) could not start the payment of order \(order.id): \(error). Retry with the same Idempotency-Key.")
                 }
-                if order.state == .created { order = try await orders.startCheckout(order.id, providerReference: order.id, now: now) }
+                if order.state == .created { order = try await orders.startCheckout(order.id, providerReference: order.id) }
                 checkout = CheckoutOutput(type: "qr_code", url: nil, reference: order.id, account: nil, accountName: nil, bankName: nil,
                                           clientSecret: nil, qrCode: content)
             }

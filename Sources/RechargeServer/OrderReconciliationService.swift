@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import RechargeCore
+import RechargeOrders
 import RechargeStore
 import ServiceLifecycle
 
@@ -9,6 +10,7 @@ import ServiceLifecycle
 /// conditional UPDATE, fulfilment locks each order and its ledger keys make a second attempt a no-op.
 public struct OrderReconciliationService: Service {
     let orders: OrderStore
+    let service: OrderService
     let payments: PaymentProviders
     let interval: Duration
     let clock: @Sendable () -> Date
@@ -17,6 +19,7 @@ public struct OrderReconciliationService: Service {
     public init(orders: OrderStore, payments: PaymentProviders = PaymentProviders(sandbox: nil), interval: Duration = .seconds(30),
                 clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger) {
         self.orders = orders
+        self.service = OrderService(store: orders, clock: clock)
         self.payments = payments
         self.interval = interval
         self.clock = clock
@@ -47,7 +50,7 @@ public struct OrderReconciliationService: Service {
                             ? try await stripe.query(session: intent, order: order)
                             : try await stripe.query(paymentIntent: intent, order: order)
                         if let confirmation {
-                            _ = try await orders.apply(confirmation, now: now)
+                            _ = try await service.confirm(confirmation)
                             queried += 1
                         }
                     } catch {
@@ -62,7 +65,7 @@ public struct OrderReconciliationService: Service {
                 for order in try await orders.awaitingPayment(method: method, createdBefore: now.addingTimeInterval(-60), limit: 100) {
                     do {
                         if let confirmation = try await query(order) {
-                            _ = try await orders.apply(confirmation, now: now)
+                            _ = try await service.confirm(confirmation)
                             queried += 1
                         }
                     } catch {
@@ -71,8 +74,8 @@ public struct OrderReconciliationService: Service {
                 }
             }
             if queried > 0 { logger.info("Orders confirmed by status query", metadata: ["count": "\(queried)"]) }
-            let expired = try await orders.expireOverdue(now: now)
-            let fulfilled = try await orders.fulfilPaidOrders(now: now)
+            let expired = try await service.expireOverdue()
+            let fulfilled = try await service.fulfilPaidOrders()
             if expired + fulfilled > 0 {
                 logger.info("Order reconciliation", metadata: ["expired": "\(expired)", "fulfilled": "\(fulfilled)"])
             }

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import RechargeBanking
 import RechargeCore
+import RechargeOrders
 import RechargePayments
 import RechargeStore
 
@@ -12,6 +13,7 @@ import RechargeStore
 struct OrdersController {
     let catalog: CatalogStore
     let orders: OrderStore
+    let service: OrderService
     let renewals: PackRenewalStore
     let payments: PaymentProviders
     let clock: @Sendable () -> Date
@@ -70,7 +72,7 @@ struct OrdersController {
         let msisdn = try LinesController.msisdn(context)
         let key = try LinesController.idempotencyKey(request)
         let body = try await JSONBody.decode(CreateOrderRequest.self, from: request, context: context)
-        let placed = try await OrderPlacement(orders: orders, payments: payments, clock: clock).place(
+        let placed = try await OrderPlacement(orders: service, payments: payments).place(
             msisdn: msisdn, item: try body.item(), method: body.paymentMethod, promotionCode: body.promotionCode,
             payCurrency: try body.payCurrency(), stripeSession: try body.wantsStripeSession(), key: key,
             chinese: request.headers[.acceptLanguage]?.hasPrefix("zh") == true)
@@ -106,7 +108,7 @@ struct OrdersController {
 
     @Sendable func cancel(_ request: Request, context: RechargeRequestContext) async throws -> Response {
         _ = try context.require(.write)
-        return try JSONResponse.make(OrderOutput(try await orders.cancel(try id(context), now: clock())))
+        return try JSONResponse.make(OrderOutput(try await service.cancel(try id(context))))
     }
 
     /// A bank statement (camt.053 XML, or CSV with `?account=`): pays matching bank-transfer orders once per entry.
@@ -168,16 +170,9 @@ struct OrdersController {
         _ = try context.require(.write)
         let key = try LinesController.idempotencyKey(request)
         let body = try await JSONBody.decode(RefundRequest.self, from: request, context: context)
-        let now = clock()
-        // Nothing is taken off the line for money no provider here can send back.
-        try payments.checkRefundable(try await orders.order(try id(context)))
-        let started = try await orders.startRefund(orderID: try id(context), amount: try body.amount?.money(), reason: body.reason, key: key, now: now)
-        var refund = started.refund
-        if refund.state == .pending {
-            let reference = try await payments.refund(refund, order: started.order)
-            refund = try await orders.completeRefund(refund.id, providerReference: reference, now: clock())
-        }
-        var response = try JSONResponse.make(RefundOutput(refund), status: .created)
+        let started = try await service.refund(orderID: try id(context), amount: try body.amount?.money(), reason: body.reason, key: key,
+                                               through: payments)
+        var response = try JSONResponse.make(RefundOutput(started.refund), status: .created)
         if started.replayed { response.headers[LinesController.replayedHeader] = "true" }
         return response
     }

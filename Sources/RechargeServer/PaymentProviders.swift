@@ -2,11 +2,12 @@ import Foundation
 import Hummingbird
 import RechargeBanking
 import RechargeCore
+import RechargeOrders
 import RechargePayments
 import RechargeStore
 
 /// The payment methods this server offers, and how each one's checkout is presented.
-public struct PaymentProviders: Sendable {
+public struct PaymentProviders: Sendable, OrderRefunder {
     /// The built-in sandbox; nil when switched off (production).
     public let sandbox: SandboxGateway?
     /// Stripe's webhook side; nil when no webhook secret is configured.
@@ -68,7 +69,7 @@ public struct PaymentProviders: Sendable {
 
     /// Throws, before anything changes, when the order's money cannot go back through a provider here: bank
     /// transfers are paid back by the operator's own payment run, and a method no longer configured cannot refund.
-    func checkRefundable(_ order: RechargeOrder) throws {
+    public func checkRefundable(_ order: RechargeOrder) throws {
         switch order.paymentMethod {
         case .bankTransfer:
             throw Problem(status: .unprocessableContent, code: "refund-not-supported", title: "Refund not supported",
@@ -82,7 +83,7 @@ public struct PaymentProviders: Sendable {
     }
 
     /// Sends a refund back through the provider the order was paid with; returns the provider's refund id.
-    func refund(_ refund: OrderRefund, order: RechargeOrder) async throws -> String {
+    public func refund(_ refund: OrderRefund, order: RechargeOrder) async throws -> String {
         switch order.paymentMethod {
         case .sandbox:
             guard sandbox != nil else { throw RechargeError.paymentMethodUnavailable("sandbox") }

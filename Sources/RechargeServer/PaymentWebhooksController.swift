@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import RechargeCore
+import RechargeOrders
 import RechargePayments
 import RechargeStore
 
@@ -12,7 +13,7 @@ import RechargeStore
 /// API key: a notification is trusted only through its signature over the raw body, the checkout page only
 /// sends such notifications.
 struct PaymentWebhooksController {
-    let orders: OrderStore
+    let orders: OrderService
     let payments: PaymentProviders
     let clock: @Sendable () -> Date
 
@@ -159,8 +160,8 @@ struct PaymentWebhooksController {
     /// A chargeback opened (what is left of the money held, the line suspended) or closed, once per event.
     private func dispute(_ provider: PaymentMethod, eventID: String, disputeID: String, providerReference: String,
                          event: OrderStore.DisputeEvent, now: Date, logger: Logger) async throws -> Response {
-        let outcome = try await orders.applyDispute(provider: provider, eventID: eventID, disputeID: disputeID,
-                                                    providerReference: providerReference, event: event, now: now)
+        let outcome = try await orders.dispute(provider: provider, eventID: eventID, disputeID: disputeID,
+                                               providerReference: providerReference, event: event)
         logger.notice("Payment dispute", metadata: [
             "provider": "\(provider.rawValue)", "dispute": "\(disputeID)", "order": "\(outcome.orderID)", "state": "\(outcome.state)",
             "held": "\(outcome.debited)", "duplicate": "\(outcome.duplicate)",
@@ -301,7 +302,7 @@ struct PaymentWebhooksController {
         let now = clock()
         do {
             let confirmation = try verify(now)
-            let outcome = try await orders.apply(confirmation, now: now)
+            let outcome = try await orders.confirm(confirmation)
             logger.info("Payment notification", metadata: [
                 "provider": "\(provider)", "event": "\(confirmation.eventID)", "order": "\(outcome.order.id)",
                 "state": "\(outcome.order.state.rawValue)", "duplicate": "\(outcome.duplicate)",

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import RechargeCore
+import RechargeOrders
 import RechargeStore
 
 /// The signed-in pages: dashboard, recharge (choose, review, pay, result, receipt), voucher redemption and
@@ -255,7 +256,7 @@ extension PortalController {
         let token = fields["key"] ?? ""
         guard (20...64).contains(token.utf8.count), token.utf8.allSatisfy({ $0 == 0x2D || $0 == 0x5F || (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) })
         else { throw PortalRefusal(status: .badRequest, key: "error_generic") }
-        let placed = try await OrderPlacement(orders: services.orders, payments: services.payments, clock: clock).place(
+        let placed = try await OrderPlacement(orders: services.orderService, payments: services.payments).place(
             msisdn: msisdn, item: .product(fields["item"] ?? ""), method: method, promotionCode: code.isEmpty ? nil : code, payCurrency: nil,
             stripeSession: method == .stripe, key: try IdempotencyKey("portal-\(account.id)-\(token)"), chinese: visitor.language == .simplifiedChinese)
         let result = "/orders/\(placed.order.id)"
