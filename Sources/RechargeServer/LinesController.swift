@@ -12,8 +12,6 @@ struct LinesController {
     let orders: OrderStore
     let clock: @Sendable () -> Date
 
-    static let idempotencyKeyHeader = HTTPField.Name("Idempotency-Key")!
-    static let replayedHeader = HTTPField.Name("Idempotent-Replayed")!
 
     func addRoutes(to group: RouterGroup<RechargeRequestContext>) {
         group.post("lines", use: openLine)
@@ -36,25 +34,25 @@ struct LinesController {
 
     @Sendable func getLine(_ request: Request, context: RechargeRequestContext) async throws -> Response {
         _ = try context.require(.read)
-        return try JSONResponse.make(LineOutput(try await ledger.line(try Self.msisdn(context))))
+        return try JSONResponse.make(LineOutput(try await ledger.line(try context.msisdn())))
     }
 
     @Sendable func changeLine(_ request: Request, context: RechargeRequestContext) async throws -> Response {
         _ = try context.require(.admin)
-        let msisdn = try Self.msisdn(context)
+        let msisdn = try context.msisdn()
         let body = try await JSONBody.decode(ChangeLineRequest.self, from: request, context: context)
         return try JSONResponse.make(LineOutput(try await ledger.changeStatus(msisdn, to: body.status, now: clock())))
     }
 
     @Sendable func balance(_ request: Request, context: RechargeRequestContext) async throws -> Response {
         _ = try context.require(.read)
-        return try JSONResponse.make(BalanceOutput(try await ledger.balance(try Self.msisdn(context), at: clock())))
+        return try JSONResponse.make(BalanceOutput(try await ledger.balance(try context.msisdn(), at: clock())))
     }
 
     @Sendable func topUp(_ request: Request, context: RechargeRequestContext) async throws -> Response {
         _ = try context.require(.write)
-        let msisdn = try Self.msisdn(context)
-        let key = try Self.idempotencyKey(request)
+        let msisdn = try context.msisdn()
+        let key = try request.idempotencyKey()
         let body = try await JSONBody.decode(TopUpRequest.self, from: request, context: context)
         let now = clock()
         let result = try await ledger.topUp(try body.command(msisdn: msisdn, now: now), key: key, now: now)
@@ -63,8 +61,8 @@ struct LinesController {
 
     @Sendable func debit(_ request: Request, context: RechargeRequestContext) async throws -> Response {
         _ = try context.require(.write)
-        let msisdn = try Self.msisdn(context)
-        let key = try Self.idempotencyKey(request)
+        let msisdn = try context.msisdn()
+        let key = try request.idempotencyKey()
         let body = try await JSONBody.decode(DebitRequest.self, from: request, context: context)
         let result = try await ledger.debit(try body.command(msisdn: msisdn), key: key, now: clock())
         return try operationResponse(result)
@@ -72,7 +70,7 @@ struct LinesController {
 
     @Sendable func history(_ request: Request, context: RechargeRequestContext) async throws -> Response {
         _ = try context.require(.read)
-        let msisdn = try Self.msisdn(context)
+        let msisdn = try context.msisdn()
         let query = request.uri.queryParameters
         func date(_ name: String) throws -> Date? {
             guard let text = query.get(name) else { return nil }
@@ -103,18 +101,8 @@ struct LinesController {
 
     private func operationResponse(_ result: LedgerResult) throws -> Response {
         var response = try JSONResponse.make(OperationOutput(result.operation), status: .created)
-        if result.replayed { response.headers[Self.replayedHeader] = "true" }
+        response.markReplayed(result.replayed)
         return response
-    }
-
-    static func msisdn(_ context: RechargeRequestContext) throws -> MSISDN {
-        let raw = context.parameters.get("msisdn") ?? ""
-        return try MSISDN(raw.removingPercentEncoding ?? raw)
-    }
-
-    static func idempotencyKey(_ request: Request) throws -> IdempotencyKey {
-        guard let value = request.headers[Self.idempotencyKeyHeader] else { throw RechargeError.missingIdempotencyKey }
-        return try IdempotencyKey(value)
     }
 }
 

@@ -38,7 +38,7 @@ struct OrdersController {
     /// The line's packs marked to renew, and where each stands.
     @Sendable func listRenewals(_ request: Request, context: RechargeRequestContext) async throws -> Response {
         _ = try context.require(.read)
-        let items = try await renewals.renewals(msisdn: try LinesController.msisdn(context))
+        let items = try await renewals.renewals(msisdn: try context.msisdn())
         return try JSONResponse.make(RenewalListOutput(items: items.map(RenewalOutput.init)))
     }
 
@@ -69,8 +69,8 @@ struct OrdersController {
 
     @Sendable func create(_ request: Request, context: RechargeRequestContext) async throws -> Response {
         _ = try context.require(.write)
-        let msisdn = try LinesController.msisdn(context)
-        let key = try LinesController.idempotencyKey(request)
+        let msisdn = try context.msisdn()
+        let key = try request.idempotencyKey()
         let body = try await JSONBody.decode(CreateOrderRequest.self, from: request, context: context)
         let placed = try await OrderPlacement(orders: service, payments: payments).place(
             msisdn: msisdn, item: try body.item(), method: body.paymentMethod, promotionCode: body.promotionCode,
@@ -79,14 +79,14 @@ struct OrdersController {
         let (order, checkout) = (placed.order, placed.checkout)
         var response = try JSONResponse.make(OrderOutput(order, checkout: checkout), status: .created)
         response.headers[.location] = "/v1/orders/\(order.id)"
-        if placed.replayed { response.headers[LinesController.replayedHeader] = "true" }
+        response.markReplayed(placed.replayed)
         return response
     }
 
     /// The price with promotions applied, nothing reserved: what the portal shows when a code is entered.
     @Sendable func quote(_ request: Request, context: RechargeRequestContext) async throws -> Response {
         _ = try context.require(.read)
-        let msisdn = try LinesController.msisdn(context)
+        let msisdn = try context.msisdn()
         let body = try await JSONBody.decode(QuoteRequest.self, from: request, context: context)
         let payCurrency = try body.currency.map { code throws(RechargeError) in try Currency(code: code) }
         return try JSONResponse.make(QuoteOutput(try await orders.quote(msisdn: msisdn, item: try body.item(), promotionCode: body.promotionCode,
@@ -96,7 +96,7 @@ struct OrdersController {
 
     @Sendable func list(_ request: Request, context: RechargeRequestContext) async throws -> Response {
         _ = try context.require(.read)
-        let items = try await orders.orders(msisdn: try LinesController.msisdn(context), limit: 100)
+        let items = try await orders.orders(msisdn: try context.msisdn(), limit: 100)
         return try JSONResponse.make(OrderListOutput(items: items.map { OrderOutput($0) }))
     }
 
@@ -168,12 +168,12 @@ struct OrdersController {
     /// Takes the amount off the line and the order in one transaction, then has the provider send it back.
     @Sendable func refund(_ request: Request, context: RechargeRequestContext) async throws -> Response {
         _ = try context.require(.write)
-        let key = try LinesController.idempotencyKey(request)
+        let key = try request.idempotencyKey()
         let body = try await JSONBody.decode(RefundRequest.self, from: request, context: context)
         let started = try await service.refund(orderID: try id(context), amount: try body.amount?.money(), reason: body.reason, key: key,
                                                through: payments)
         var response = try JSONResponse.make(RefundOutput(started.refund), status: .created)
-        if started.replayed { response.headers[LinesController.replayedHeader] = "true" }
+        response.markReplayed(started.replayed)
         return response
     }
 

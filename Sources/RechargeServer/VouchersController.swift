@@ -32,7 +32,7 @@ struct VouchersController {
 
     @Sendable func redeem(_ request: Request, context: RechargeRequestContext) async throws -> Response {
         let key = try context.require(.write)
-        let msisdn = try LinesController.msisdn(context)
+        let msisdn = try context.msisdn()
         let body = try await JSONBody.decode(VoucherRedemptionRequest.self, from: request, context: context)
         let vouchers = try store()
         // Refused rather than ignored: a caller that thinks it redeems on another channel is told it does not.
