@@ -117,11 +117,12 @@ let package = Package(
         ),
         // Payment providers' own protocols: clients (Stripe, PayPal, Alipay, WeChat Pay) and notification
         // signatures (Stripe-Signature, PayPal's certificate-signed webhooks, Alipay RSA2, WeChat Pay API v3),
-        // verified on raw bytes. No store, no server.
+        // verified on raw bytes; one PaymentGateway adapter per provider and their registry. No store, no server.
         .target(
             name: "RechargePayments",
             dependencies: [
                 "RechargeCore",
+                "RechargeBanking",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -12,6 +12,14 @@ public enum OrderState: String, Sendable, Codable, CaseIterable {
     case refunded
     case partiallyRefunded = "partially_refunded"
 
+    /// Money was taken for it (it may since have gone back in part or whole).
+    public var isPaidFor: Bool {
+        switch self {
+        case .created, .awaitingPayment, .failed, .expired, .cancelled: false
+        case .paid, .fulfilled, .refunded, .partiallyRefunded: true
+        }
+    }
+
     /// No payment can be asked for any more (a late confirmation is still honoured, see ``OrderLifecycle``).
     public var isClosedToPayment: Bool {
         switch self {
@@ -431,4 +439,10 @@ public struct OrderRefund: Sendable, Equatable {
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }
+}
+
+/// A payment dispute (chargeback) as the provider reports it: opened for an amount, or closed, won or lost.
+public enum DisputeEvent: Sendable, Equatable {
+    case opened(amount: Money)
+    case closed(won: Bool)
 }

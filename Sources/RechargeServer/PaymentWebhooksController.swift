@@ -218,15 +218,14 @@ struct PaymentWebhooksController {
     /// The payer's way back from Stripe Checkout: the session is asked (so the page need not wait for the
     /// webhook), then a small page shows the outcome.
     @Sendable func stripeReturn(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        guard let stripe = payments.stripe else { throw RechargeError.paymentMethodUnavailable("stripe") }
+        guard payments.stripe != nil else { throw RechargeError.paymentMethodUnavailable("stripe") }
         let zh = request.headers[.acceptLanguage]?.hasPrefix("zh") == true
         var order = try await orders.order(request.uri.queryParameters.get("order") ?? "")
         guard order.paymentMethod == .stripe else { throw RechargeError.paymentMethodUnavailable(order.paymentMethod.rawValue) }
         let cancelled = request.uri.queryParameters.get("cancelled") != nil
-        if !cancelled, [.created, .awaitingPayment, .failed, .expired, .cancelled].contains(order.state),
-           let session = order.providerReference, session.hasPrefix("cs_") {
+        if !cancelled, !order.state.isPaidFor, let session = payments.registry.gateway(for: order) as? StripeCheckoutGateway {
             do {
-                if let confirmation = try await stripe.query(session: session, order: order) {
+                if let confirmation = try await session.query(order) {
                     order = try await receive("stripe", logger: context.logger) { _ in confirmation }.order
                 }
             } catch {

@@ -9,10 +9,7 @@ import SQLKit
 /// meanwhile; both in one transaction, once per dispute id. Closing it reactivates the line (if the dispute
 /// suspended it); a dispute won gives the money back.
 extension OrderStore {
-    public enum DisputeEvent: Sendable, Equatable {
-        case opened(amount: Money)
-        case closed(won: Bool)
-    }
+    public typealias DisputeEvent = RechargeCore.DisputeEvent
 
     public struct DisputeOutcome: Sendable, Equatable {
         public let disputeID: String

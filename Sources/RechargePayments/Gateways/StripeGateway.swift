@@ -1,7 +1,5 @@
 import Foundation
 import RechargeCore
-import RechargePayments
-import RechargeStore
 
 /// Stripe, as the order flow sees it: webhook events turned into payment confirmations.
 ///
@@ -25,7 +23,7 @@ public struct StripeGateway: Sendable {
     }
 
     /// The hosted page for an order: a Checkout Session keyed by the order id (a retried create gets the same one).
-    func startSession(_ order: RechargeOrder, locale: String?) async throws -> StripeCheckoutSession {
+    public func startSession(_ order: RechargeOrder, locale: String?) async throws -> StripeCheckoutSession {
         guard let client else { throw RechargeError.paymentMethodUnavailable("stripe") }
         guard let publicURL else {
             throw RechargeError.invalidRequest("Stripe Checkout needs this server's public address (RECHARGE_PUBLIC_URL) for the payer's way back.")
@@ -71,7 +69,7 @@ public struct StripeGateway: Sendable {
     public enum Outcome: Sendable, Equatable {
         case confirmation(PaymentConfirmation)
         /// A dispute (chargeback) opened or closed on the PaymentIntent `paymentIntent`.
-        case dispute(eventID: String, disputeID: String, paymentIntent: String, event: RechargeStore.OrderStore.DisputeEvent)
+        case dispute(eventID: String, disputeID: String, paymentIntent: String, event: DisputeEvent)
         /// A type the order flow does not act on, or a payment that names no order (another integration on the
         /// same Stripe account): acknowledged with 200, because Stripe retries anything else for days. Only a
         /// bad signature (or a body that is no event) is refused.
