@@ -14,17 +14,19 @@ struct LinesController {
 
 
     func addRoutes(to group: RouterGroup<RechargeRequestContext>) {
-        group.post("lines", use: openLine)
-        group.get("lines/{msisdn}", use: getLine)
-        group.patch("lines/{msisdn}", use: changeLine)
-        group.get("lines/{msisdn}/balance", use: balance)
-        group.post("lines/{msisdn}/topups", use: topUp)
-        group.post("lines/{msisdn}/debits", use: debit)
-        group.get("lines/{msisdn}/transactions", use: history)
+        let read = group.requiring(.read)
+        let write = group.requiring(.write)
+        let admin = group.requiring(.admin)
+        admin.post("lines", use: openLine)
+        read.get("lines/{msisdn}", use: getLine)
+        admin.patch("lines/{msisdn}", use: changeLine)
+        read.get("lines/{msisdn}/balance", use: balance)
+        write.post("lines/{msisdn}/topups", use: topUp)
+        write.post("lines/{msisdn}/debits", use: debit)
+        read.get("lines/{msisdn}/transactions", use: history)
     }
 
     @Sendable func openLine(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        _ = try context.require(.admin)
         let body = try await JSONBody.decode(OpenLineRequest.self, from: request, context: context)
         let line = try await ledger.openLine(try body.command(), now: clock())
         var response = try JSONResponse.make(LineOutput(line), status: .created)
@@ -33,24 +35,20 @@ struct LinesController {
     }
 
     @Sendable func getLine(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        _ = try context.require(.read)
         return try JSONResponse.make(LineOutput(try await ledger.line(try context.msisdn())))
     }
 
     @Sendable func changeLine(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        _ = try context.require(.admin)
         let msisdn = try context.msisdn()
         let body = try await JSONBody.decode(ChangeLineRequest.self, from: request, context: context)
         return try JSONResponse.make(LineOutput(try await ledger.changeStatus(msisdn, to: body.status, now: clock())))
     }
 
     @Sendable func balance(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        _ = try context.require(.read)
         return try JSONResponse.make(BalanceOutput(try await ledger.balance(try context.msisdn(), at: clock())))
     }
 
     @Sendable func topUp(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        _ = try context.require(.write)
         let msisdn = try context.msisdn()
         let key = try request.idempotencyKey()
         let body = try await JSONBody.decode(TopUpRequest.self, from: request, context: context)
@@ -60,7 +58,6 @@ struct LinesController {
     }
 
     @Sendable func debit(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        _ = try context.require(.write)
         let msisdn = try context.msisdn()
         let key = try request.idempotencyKey()
         let body = try await JSONBody.decode(DebitRequest.self, from: request, context: context)
@@ -69,7 +66,6 @@ struct LinesController {
     }
 
     @Sendable func history(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        _ = try context.require(.read)
         let msisdn = try context.msisdn()
         let query = request.uri.queryParameters
         func date(_ name: String) throws -> Date? {
