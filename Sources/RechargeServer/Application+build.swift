@@ -102,11 +102,13 @@ public func buildRouter(_ services: RechargeServices, metrics: Bool = true, logg
     OutboxController(outbox: services.outbox, renderer: services.renderer).addRoutes(v1: v1, dev: dev)
     OrdersController(catalog: services.catalog, orders: services.orders, service: services.orderService, renewals: services.renewals, payments: services.payments,
                      clock: services.clock).addRoutes(to: v1)
-    PaymentWebhooksController(orders: services.orderService, payments: services.payments, clock: services.clock).addRoutes(to: router)
+    let resources = Result { () throws -> PortalResources in try PortalResources.bundled() }
+    PaymentWebhooksController(orders: services.orderService, payments: services.payments, pages: (try? resources.get()).map(PaymentPages.init),
+                              clock: services.clock).addRoutes(to: router)
     VouchersController(vouchers: services.vouchers, clock: services.clock).addRoutes(to: v1)
     // The subscriber portal (HTML pages at the root); without its bundled templates the API still runs.
     do {
-        PortalController(services: services, resources: try PortalResources.bundled(), configuration: services.portal, logger: logger).addRoutes(to: router)
+        PortalController(services: services, resources: try resources.get(), configuration: services.portal, logger: logger).addRoutes(to: router)
     } catch {
         logger.error("The web portal is off: its templates or locale files cannot be loaded", metadata: ["error": "\(error)"])
     }
