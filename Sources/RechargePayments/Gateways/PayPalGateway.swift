@@ -147,31 +147,9 @@ public struct PayPalGateway: Sendable {
     }
 
     static func interpret(_ body: [UInt8]) throws(RechargeError) -> Outcome {
-        struct Event: Decodable {
-            struct Amount: Decodable { let currency_code: String; let value: String }
-            struct Resource: Decodable {
-                struct Transaction: Decodable { let seller_transaction_id: String? }
-                struct Outcome: Decodable { let outcome_code: String? }
-                struct Unit: Decodable { let custom_id: String?; let reference_id: String? }
-                struct Supplementary: Decodable { struct Related: Decodable { let order_id: String? }; let related_ids: Related? }
-                let id: String?
-                let status: String?
-                let amount: Amount?
-                let custom_id: String?
-                let purchase_units: [Unit]?
-                let supplementary_data: Supplementary?
-                let dispute_id: String?
-                let disputed_transactions: [Transaction]?
-                let dispute_amount: Amount?
-                let dispute_outcome: Outcome?
-            }
-            let id: String
-            let event_type: String
-            let resource: Resource
-        }
-        let event: Event
+        let event: PayPalEvent
         do {
-            event = try JSONDecoder().decode(Event.self, from: Data(body))
+            event = try JSONDecoder().decode(PayPalEvent.self, from: Data(body))
         } catch {
             throw .paymentNotVerified(provider: "paypal", reason: "the body is not a PayPal webhook event")
         }
@@ -268,4 +246,28 @@ extension PayPalGateway: PaymentGateway {
         case .ignored(let type): return .ignored(type: type)
         }
     }
+}
+
+/// The fields of a PayPal webhook event the order flow reads.
+private struct PayPalEvent: Decodable {
+    struct Amount: Decodable { let currency_code: String; let value: String }
+    struct Resource: Decodable {
+        struct Transaction: Decodable { let seller_transaction_id: String? }
+        struct Outcome: Decodable { let outcome_code: String? }
+        struct Unit: Decodable { let custom_id: String?; let reference_id: String? }
+        struct Supplementary: Decodable { struct Related: Decodable { let order_id: String? }; let related_ids: Related? }
+        let id: String?
+        let status: String?
+        let amount: Amount?
+        let custom_id: String?
+        let purchase_units: [Unit]?
+        let supplementary_data: Supplementary?
+        let dispute_id: String?
+        let disputed_transactions: [Transaction]?
+        let dispute_amount: Amount?
+        let dispute_outcome: Outcome?
+    }
+    let id: String
+    let event_type: String
+    let resource: Resource
 }

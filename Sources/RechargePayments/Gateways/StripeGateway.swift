@@ -82,32 +82,9 @@ public struct StripeGateway: Sendable {
         } catch {
             throw .paymentNotVerified(provider: "stripe", reason: error.description)
         }
-        struct Event: Decodable {
-            struct Payload: Decodable {
-                struct Object: Decodable {
-                    struct PaymentError: Decodable { let message: String?; let code: String? }
-                    let id: String
-                    let object: String
-                    let amount: Int64?
-                    let amount_received: Int64?
-                    let currency: String?
-                    let metadata: [String: String]?
-                    let last_payment_error: PaymentError?
-                    let payment_intent: String?
-                    let status: String?
-                    let payment_status: String?
-                    let amount_total: Int64?
-                    let client_reference_id: String?
-                }
-                let object: Object
-            }
-            let id: String
-            let type: String
-            let data: Payload
-        }
-        let event: Event
+        let event: StripeEvent
         do {
-            event = try JSONDecoder().decode(Event.self, from: Data(body))
+            event = try JSONDecoder().decode(StripeEvent.self, from: Data(body))
         } catch {
             throw .paymentNotVerified(provider: "stripe", reason: "the body is not a Stripe event")
         }
@@ -158,4 +135,29 @@ public struct StripeGateway: Sendable {
         return .confirmation(PaymentConfirmation(provider: .stripe, eventID: event.id, orderID: order, outcome: outcome, amount: amount,
                                                  providerReference: intent.id, failureReason: reason))
     }
+}
+
+/// The fields of a Stripe Event the order flow reads.
+private struct StripeEvent: Decodable {
+    struct Payload: Decodable {
+        struct Object: Decodable {
+            struct PaymentError: Decodable { let message: String?; let code: String? }
+            let id: String
+            let object: String
+            let amount: Int64?
+            let amount_received: Int64?
+            let currency: String?
+            let metadata: [String: String]?
+            let last_payment_error: PaymentError?
+            let payment_intent: String?
+            let status: String?
+            let payment_status: String?
+            let amount_total: Int64?
+            let client_reference_id: String?
+        }
+        let object: Object
+    }
+    let id: String
+    let type: String
+    let data: Payload
 }
