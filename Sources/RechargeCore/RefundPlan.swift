@@ -90,3 +90,24 @@ public struct RefundPlan: Sendable, Equatable {
         return steps
     }
 }
+
+extension RefundPlan {
+    /// The operator-side accounts any refund of `order` books against (what ``steps(order:refundID:grantedBuckets:)``
+    /// names as counterparties, whatever the amount): known before the refund's transaction, so they can be created first.
+    public static func counterparties(of order: RechargeOrder) -> [LedgerStep.Account] {
+        let method = order.paymentMethod
+        let currency = order.quote.settlementAmount.currency
+        let unit = currency.code
+        var accounts: [LedgerStep.Account] = []
+        if order.quote.productKind != .topUp {
+            for allowance in order.quote.allowances {
+                let allowanceUnit = allowance.kind.unit(currency: currency)
+                accounts.append(LedgerStep.Account(code: LedgerAccountCode.allowance(unit: allowanceUnit), kind: .allowance, unit: allowanceUnit))
+            }
+            let purchase = method.purchaseAccount(unit: unit)
+            accounts.append(LedgerStep.Account(code: purchase.code, kind: purchase.kind, unit: unit))
+        }
+        accounts.append(LedgerStep.Account(code: method.clearingAccount(unit: unit), kind: .clearing, unit: unit))
+        return accounts
+    }
+}

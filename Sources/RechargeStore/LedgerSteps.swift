@@ -3,10 +3,11 @@ import RechargeCore
 import SQLKit
 
 extension LedgerRequest {
-    /// The requests that carry out a plan's steps inside `db`'s transaction: each step's operator-side account
-    /// found (or created), its key built from its purpose.
-    static func carrying(_ steps: [LedgerStep], now: Date, in db: any SQLDatabase) async throws -> [LedgerRequest] {
-        var accounts: [String: Int64] = [:]
+    /// The requests that carry out a plan's steps inside `db`'s transaction: each step's operator-side account from
+    /// `accounts` (resolved through the ``SystemAccountCache`` before the transaction), else found or created here;
+    /// its key built from its purpose.
+    static func carrying(_ steps: [LedgerStep], accounts resolved: [String: Int64] = [:], now: Date, in db: any SQLDatabase) async throws -> [LedgerRequest] {
+        var accounts = resolved
         var requests: [LedgerRequest] = []
         for step in steps {
             let account = step.counterparty

@@ -29,53 +29,47 @@ extension OrderStore {
         let creationKey = "\(orderID) \(key.value)"
         var generator = SystemRandomNumberGenerator()
         let refundID = "rf_" + RechargeOrder.newID(using: &generator).dropFirst(4)
-        var attempt = 0
-        while true {
-            do {
-                return try await database.transaction { [database] db in
-                    var order = try await Self.lockOrder(orderID, database: database, in: db)
-                    if let row = try await db.raw("""
-                        SELECT \(unsafeRaw: RefundRow.columns), fingerprint FROM refunds WHERE creation_key = \(bind: creationKey)
-                        """).first() {
-                        guard try row.string("fingerprint") == fingerprint else { throw RechargeError.idempotencyKeyReused(key.value) }
-                        return RefundStart(refund: try RefundRow.decode(row), order: order, replayed: true)
-                    }
-                    let refunded = try await db.raw("""
-                        SELECT CAST(COALESCE(SUM(amount_micros), 0) AS BIGINT) AS total FROM refunds WHERE order_id = \(bind: order.id) AND state <> 'failed'
-                        """).first()?.int64("total") ?? 0
-                    let plan = try RefundPlan(order: order, refunded: refunded, requested: amount)
-                    let steps = try plan.steps(order: order, refundID: refundID,
-                                               grantedBuckets: plan.isPack ? try await Self.grantedBuckets(order, in: db) : [])
-                    if plan.isPack {
-                        // A pack given back does not renew.
-                        try await PackRenewalStore.cancel(orderID: order.id, now: now, in: db)
-                    }
-                    let requests = try await LedgerRequest.carrying(steps, now: now, in: db)
-                    let operation = try await Self.applyRefund(requests, plan: plan, order: order, refundID: refundID, database: database, in: db)
-                    let lineID = try await Self.lineIDOfOrder(order.id, in: db)
-                    let balance = Money(micros: try await NotificationContactRow.monetaryBalances(lineIDs: [lineID], at: now, in: db)[lineID] ?? 0,
-                                        currency: plan.ledgerAmount.currency)
-                    let refund = OrderRefund(id: refundID, orderID: order.id, amount: plan.amount, state: .pending,
-                                             reason: reason, providerReference: nil, operationID: operation.id, balanceAfter: balance,
-                                             createdAt: now, updatedAt: now)
-                    try await db.raw("""
-                        INSERT INTO refunds (id, order_id, amount_micros, currency, state, reason, operation_id, balance_after_micros, creation_key,
-                                             fingerprint, created_at, updated_at)
-                        VALUES (\(bind: refund.id), \(bind: order.id), \(bind: plan.amount.micros), \(bind: plan.amount.currency.code), 'pending', \(bind: reason),
-                                \(bind: operation.id), \(bind: balance.micros), \(bind: creationKey), \(bind: fingerprint), \(bind: now.unixMicros),
-                                \(bind: now.unixMicros))
-                        """).run()
-                    order = order.with(state: plan.orderState, updatedAt: now)
-                    try await Self.saveOrder(order, in: db)
-                    if let contact = try await NotificationContactRow.load(msisdns: [order.msisdn.e164], in: db)[order.msisdn.e164]?.contact {
-                        _ = try await OutboxStore.enqueue(
-                            contact.notifications(for: .refund(amount: refund.amount, balance: balance), eventKey: "refund:\(refund.id)"), now: now, in: db)
-                    }
-                    return RefundStart(refund: refund, order: order, replayed: false)
-                }
-            } catch is BatchKeyConflict where attempt < 3 {
-                attempt += 1
+        let accounts = try await systemAccounts.ids(RefundPlan.counterparties(of: try await order(orderID)), now: now)
+        return try await Ledger.transaction(database) { [database] db in
+            var order = try await Self.lockOrder(orderID, database: database, in: db)
+            if let row = try await db.raw("""
+                SELECT \(unsafeRaw: RefundRow.columns), fingerprint FROM refunds WHERE creation_key = \(bind: creationKey)
+                """).first() {
+                guard try row.string("fingerprint") == fingerprint else { throw RechargeError.idempotencyKeyReused(key.value) }
+                return RefundStart(refund: try RefundRow.decode(row), order: order, replayed: true)
             }
+            let refunded = try await db.raw("""
+                SELECT CAST(COALESCE(SUM(amount_micros), 0) AS BIGINT) AS total FROM refunds WHERE order_id = \(bind: order.id) AND state <> 'failed'
+                """).first()?.int64("total") ?? 0
+            let plan = try RefundPlan(order: order, refunded: refunded, requested: amount)
+            let steps = try plan.steps(order: order, refundID: refundID,
+                                       grantedBuckets: plan.isPack ? try await Self.grantedBuckets(order, in: db) : [])
+            if plan.isPack {
+                // A pack given back does not renew.
+                try await PackRenewalStore.cancel(orderID: order.id, now: now, in: db)
+            }
+            let requests = try await LedgerRequest.carrying(steps, accounts: accounts, now: now, in: db)
+            let operation = try await Self.applyRefund(requests, plan: plan, order: order, refundID: refundID, database: database, in: db)
+            let lineID = try await Self.lineIDOfOrder(order.id, in: db)
+            let balance = Money(micros: try await NotificationContactRow.monetaryBalances(lineIDs: [lineID], at: now, in: db)[lineID] ?? 0,
+                                currency: plan.ledgerAmount.currency)
+            let refund = OrderRefund(id: refundID, orderID: order.id, amount: plan.amount, state: .pending,
+                                     reason: reason, providerReference: nil, operationID: operation.id, balanceAfter: balance,
+                                     createdAt: now, updatedAt: now)
+            try await db.raw("""
+                INSERT INTO refunds (id, order_id, amount_micros, currency, state, reason, operation_id, balance_after_micros, creation_key,
+                                     fingerprint, created_at, updated_at)
+                VALUES (\(bind: refund.id), \(bind: order.id), \(bind: plan.amount.micros), \(bind: plan.amount.currency.code), 'pending', \(bind: reason),
+                        \(bind: operation.id), \(bind: balance.micros), \(bind: creationKey), \(bind: fingerprint), \(bind: now.unixMicros),
+                        \(bind: now.unixMicros))
+                """).run()
+            order = order.with(state: plan.orderState, updatedAt: now)
+            try await Self.saveOrder(order, in: db)
+            if let contact = try await NotificationContactRow.load(msisdns: [order.msisdn.e164], in: db)[order.msisdn.e164]?.contact {
+                _ = try await OutboxStore.enqueue(
+                    contact.notifications(for: .refund(amount: refund.amount, balance: balance), eventKey: "refund:\(refund.id)"), now: now, in: db)
+            }
+            return RefundStart(refund: refund, order: order, replayed: false)
         }
     }
 
@@ -143,7 +137,7 @@ extension OrderStore {
     /// answered in the refund's terms.
     static func applyRefund(_ requests: [LedgerRequest], plan: RefundPlan, order: RechargeOrder, refundID: String, database: Database,
                             in db: any SQLDatabase) async throws -> LedgerOperation {
-        let outcomes = try await LedgerBatch.apply(requests, in: db, database: database)
+        let outcomes = try await Ledger.apply(requests, in: db, database: database)
         guard outcomes.count == requests.count, !outcomes.isEmpty else {
             throw DatabaseError.invariantViolated("the ledger answered \(outcomes.count) outcomes for refund \(refundID)")
         }

@@ -15,6 +15,8 @@ public final class OrderStore: Sendable {
     public let database: Database
     public let catalog: CatalogStore
     private let makeID: @Sendable () -> String
+    /// Operator-side accounts, created before the transactions that book against them.
+    let systemAccounts: SystemAccountCache
 
     /// How long an order waits for its payment before the reconciliation job expires it.
     public static let defaultLifetime: TimeInterval = 30 * 60
@@ -26,6 +28,7 @@ public final class OrderStore: Sendable {
         self.database = database
         self.catalog = catalog ?? CatalogStore(database: database)
         self.makeID = makeID
+        self.systemAccounts = SystemAccountCache(database: database)
     }
 
     /// What the subscriber wants to buy.
@@ -314,19 +317,27 @@ public final class OrderStore: Sendable {
     /// failure marks it failed and tells the subscriber. Anything that does not match changes nothing.
     public func apply(_ confirmation: PaymentConfirmation, now: Date) async throws -> PaymentOutcome {
         guard RechargeOrder.isWellFormedID(confirmation.orderID) else { throw RechargeError.orderNotFound(confirmation.orderID) }
-        var attempt = 0
-        while true {
-            do {
-                return try await database.transaction { [database] db in
-                    try await Self.apply(confirmation, now: now, database: database, in: db)
-                }
-            } catch is BatchKeyConflict where attempt < 3 {
-                attempt += 1
-            }
+        let accounts = try await fulfilmentAccounts(confirmation.orderID, now: now)
+        return try await Ledger.transaction(database) { [database] db in
+            try await Self.apply(confirmation, accounts: accounts, now: now, database: database, in: db)
         }
     }
 
-    private static func apply(_ confirmation: PaymentConfirmation, now: Date, database: Database, in db: any SQLDatabase) async throws -> PaymentOutcome {
+    /// The operator-side accounts an order's fulfilment books against (its plan's counterparties, fixed by the
+    /// quote, the payment method and the line's currency), created once and cached before its transaction starts.
+    private func fulfilmentAccounts(_ id: String, now: Date) async throws -> [String: Int64] {
+        let (order, currency) = try await database.read { db in
+            guard let row = try await db.raw("SELECT \(unsafeRaw: OrderRow.columns) FROM orders WHERE id = \(bind: id)").first() else {
+                throw RechargeError.orderNotFound(id)
+            }
+            let order = try OrderRow.decode(row)
+            return (order, try await LedgerStore.loadLine(db, order.msisdn, lock: nil).currency)
+        }
+        return try await systemAccounts.ids(try FulfilmentPlan(order: order, lineCurrency: currency, now: now).steps.map(\.counterparty), now: now)
+    }
+
+    private static func apply(_ confirmation: PaymentConfirmation, accounts: [String: Int64], now: Date, database: Database,
+                              in db: any SQLDatabase) async throws -> PaymentOutcome {
         var order = try await lock(confirmation.orderID, database: database, in: db)
         guard confirmation.provider == order.paymentMethod else {
             throw RechargeError.paymentMismatch(order: order.id, reason: "paid through \(confirmation.provider.rawValue), but the order is for \(order.paymentMethod.rawValue)")
@@ -373,7 +384,7 @@ public final class OrderStore: Sendable {
                 try await take(promotions, lineID: try await lineID(of: order.id, in: db), enforcingLimits: false, now: now, in: db)
             }
             order = order.with(state: lifecycle.state, updatedAt: now, providerReference: reference, paidAt: now, failureReason: .some(nil))
-            let fulfilled = try await fulfil(order, now: now, database: database, in: db)
+            let fulfilled = try await fulfil(order, accounts: accounts, now: now, database: database, in: db)
             try await save(fulfilled, in: db)
             return PaymentOutcome(order: fulfilled, duplicate: false, fulfilledNow: fulfilled.state == .fulfilled)
         }
@@ -387,10 +398,11 @@ public final class OrderStore: Sendable {
         }
         var count = 0
         for id in ids {
-            let done = try await database.transaction { [database] db in
+            let accounts = try await fulfilmentAccounts(id, now: now)
+            let done = try await Ledger.transaction(database) { [database] db in
                 let order = try await Self.lock(id, database: database, in: db)
                 guard order.state == .paid else { return false }
-                let fulfilled = try await Self.fulfil(order, now: now, database: database, in: db)
+                let fulfilled = try await Self.fulfil(order, accounts: accounts, now: now, database: database, in: db)
                 guard fulfilled.state == .fulfilled else { return false }
                 try await Self.save(fulfilled, in: db)
                 return true
@@ -444,15 +456,16 @@ public final class OrderStore: Sendable {
 
     /// Applies the order's ledger operations (its ``FulfilmentPlan``), or leaves it `paid` with the reason when its
     /// line cannot take them.
-    private static func fulfil(_ order: RechargeOrder, now: Date, database: Database, in db: any SQLDatabase) async throws -> RechargeOrder {
+    private static func fulfil(_ order: RechargeOrder, accounts: [String: Int64], now: Date, database: Database,
+                               in db: any SQLDatabase) async throws -> RechargeOrder {
         let line = try await LedgerStore.loadLine(db, order.msisdn, lock: database.forUpdate)
         let plan = try FulfilmentPlan(order: order, lineCurrency: line.currency, now: now)
         guard plan.needsDebits ? line.status.acceptsDebits : line.status.acceptsTopUps else {
             return order.with(state: order.state, updatedAt: now, failureReason: "line is \(line.status.rawValue); fulfilled when it is active again")
         }
-        let requests = try await LedgerRequest.carrying(plan.steps, now: now, in: db)
+        let requests = try await LedgerRequest.carrying(plan.steps, accounts: accounts, now: now, in: db)
         var operationIDs: [Int64] = []
-        for outcome in try await LedgerBatch.apply(requests, in: db, database: database) {
+        for outcome in try await Ledger.apply(requests, in: db, database: database) {
             // Rejections other than the line status checked above (insufficient balance for a pack's debit cannot
             // happen: the same batch credits the price first) roll the whole confirmation back.
             operationIDs.append(try outcome.get().operation.id)

@@ -73,6 +73,14 @@ struct OrderPlanTests {
         #expect(takeBack.bucketID == 42 && takeBack.amount == 6000)
     }
 
+    /// The accounts created before a refund's transaction are exactly those its steps book against.
+    @Test func refundCounterpartiesAreKnownBeforehand() throws {
+        for order in [Self.order(try Self.pack(), state: .fulfilled), Self.order(try Self.topUp("60"), state: .fulfilled, method: .sandbox)] {
+            let steps = try RefundPlan(order: order, refunded: 0, requested: nil).steps(order: order, refundID: "rf_1", grantedBuckets: [41, 42])
+            #expect(Set(steps.map(\.counterparty.code)) == Set(RefundPlan.counterparties(of: order).map(\.code)))
+        }
+    }
+
     @Test func unpaidOrdersAreNotRefunded() throws {
         #expect(throws: RechargeError.self) { try RefundPlan(order: Self.order(try Self.pack(), state: .awaitingPayment), refunded: 0, requested: nil) }
     }
