@@ -3,18 +3,14 @@ import RechargeCore
 
 /// Stripe with an embedded payment form: a PaymentIntent keyed by the order id, whose client secret the payer's
 /// browser uses with Stripe.js.
-public struct StripePaymentIntentsGateway: PaymentGateway {
+public struct StripePaymentIntentsGateway: StripeAdapter {
     public let stripe: StripeGateway
 
     public init(_ stripe: StripeGateway) { self.stripe = stripe }
 
-    public var method: PaymentMethod { .stripe }
     public var name: String { "stripe_payment_intents" }
-    public var displayName: String { "Stripe" }
-    public var currencies: Set<String>? { nil }
     public var capabilities: PaymentCapabilities { [.refund, .partialRefund, .dispute, .statusQuery] }
     public var settings: [PaymentSetting] { StripeGateway.settings }
-    public var isOffered: Bool { stripe.client != nil }
 
     /// Made after the order is committed (never a network call inside a transaction), keyed by the order id.
     public func startCheckout(_ order: RechargeOrder, chinese: Bool) async throws -> PaymentCheckout {
@@ -25,33 +21,21 @@ public struct StripePaymentIntentsGateway: PaymentGateway {
         return .clientSecret(intent.clientSecret, reference: intent.id)
     }
 
-    public func interpret(_ notification: PaymentNotification, now: Date) async throws(RechargeError) -> PaymentEvent {
-        try stripe.interpret(notification, now: now)
-    }
-
     public func query(_ order: RechargeOrder) async throws -> PaymentConfirmation? {
         guard let intent = order.providerReference else { return nil }
         return try await stripe.query(paymentIntent: intent, order: order)
     }
-
-    public func refund(_ refund: OrderRefund, order: RechargeOrder) async throws -> String {
-        try await stripe.refund(refund, order: order)
-    }
 }
 
 /// Stripe's hosted page: a Checkout Session keyed by the order id; the payer is sent to Stripe and back.
-public struct StripeCheckoutGateway: PaymentGateway, ReferenceClaiming {
+public struct StripeCheckoutGateway: StripeAdapter, ReferenceClaiming {
     public let stripe: StripeGateway
 
     public init(_ stripe: StripeGateway) { self.stripe = stripe }
 
-    public var method: PaymentMethod { .stripe }
     public var name: String { "stripe_checkout" }
-    public var displayName: String { "Stripe" }
-    public var currencies: Set<String>? { nil }
     public var capabilities: PaymentCapabilities { [.refund, .partialRefund, .dispute, .statusQuery, .redirect] }
     public var settings: [PaymentSetting] { StripeGateway.settings + [PaymentSetting("RECHARGE_PUBLIC_URL")] }
-    public var isOffered: Bool { stripe.client != nil }
 
     /// Stripe names Checkout Sessions `cs_…`: an order still on its session is this adapter's.
     public func claims(_ reference: String) -> Bool { reference.hasPrefix("cs_") }
@@ -61,13 +45,26 @@ public struct StripeCheckoutGateway: PaymentGateway, ReferenceClaiming {
         return .redirect(url: session.url, reference: session.id)
     }
 
-    public func interpret(_ notification: PaymentNotification, now: Date) async throws(RechargeError) -> PaymentEvent {
-        try stripe.interpret(notification, now: now)
-    }
-
     public func query(_ order: RechargeOrder) async throws -> PaymentConfirmation? {
         guard let session = order.providerReference else { return nil }
         return try await stripe.query(session: session, order: order)
+    }
+}
+
+/// What Stripe's two adapters share: one account (its webhook secret and API client), one event format, refunds to
+/// the PaymentIntent that took the money.
+public protocol StripeAdapter: PaymentGateway {
+    var stripe: StripeGateway { get }
+}
+
+extension StripeAdapter {
+    public var method: PaymentMethod { .stripe }
+    public var displayName: String { "Stripe" }
+    public var currencies: Set<String>? { nil }
+    public var isOffered: Bool { stripe.client != nil }
+
+    public func interpret(_ notification: PaymentNotification, now: Date) async throws(RechargeError) -> PaymentEvent {
+        try stripe.interpret(notification, now: now)
     }
 
     public func refund(_ refund: OrderRefund, order: RechargeOrder) async throws -> String {
