@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "RechargeCore", targets: ["RechargeCore"]),
         .library(name: "RechargeStore", targets: ["RechargeStore"]),
         .library(name: "RechargeServer", targets: ["RechargeServer"]),
+        .library(name: "RechargeOrders", targets: ["RechargeOrders"]),
         .library(name: "RechargeMessaging", targets: ["RechargeMessaging"]),
         .library(name: "RechargeNotifications", targets: ["RechargeNotifications"]),
     ],
@@ -55,12 +56,16 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
+        // The order capability: OrderService (placement, confirmation, fulfilment, expiry, refunds, disputes) over
+        // RechargeStore, every transition through OrderLifecycle. No HTTP, no provider protocol.
+        .target(name: "RechargeOrders", dependencies: ["RechargeCore", "RechargeStore"]),
         // Hummingbird application: JSON API, problem+json errors, metrics, OpenAPI document.
         .target(
             name: "RechargeServer",
             dependencies: [
                 "RechargeCore",
                 "RechargeStore",
+                "RechargeOrders",
                 "RechargeNotifications",
                 "RechargePayments",
                 "RechargeBanking",
@@ -112,11 +117,12 @@ let package = Package(
         ),
         // Payment providers' own protocols: clients (Stripe, PayPal, Alipay, WeChat Pay) and notification
         // signatures (Stripe-Signature, PayPal's certificate-signed webhooks, Alipay RSA2, WeChat Pay API v3),
-        // verified on raw bytes. No store, no server.
+        // verified on raw bytes; one PaymentGateway adapter per provider and their registry. No store, no server.
         .target(
             name: "RechargePayments",
             dependencies: [
                 "RechargeCore",
+                "RechargeBanking",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -191,6 +197,7 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
+        .testTarget(name: "RechargeOrdersTests", dependencies: ["RechargeOrders", "RechargeStore", "RechargeCore", "RechargeTestSupport"]),
         .testTarget(name: "RechargeStoreTests", dependencies: ["RechargeStore", "RechargeCore", "RechargeBanking", "RechargeTestSupport"]),
         .testTarget(
             name: "RechargeServerTests",

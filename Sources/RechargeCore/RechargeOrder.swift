@@ -12,6 +12,14 @@ public enum OrderState: String, Sendable, Codable, CaseIterable {
     case refunded
     case partiallyRefunded = "partially_refunded"
 
+    /// Money was taken for it (it may since have gone back in part or whole).
+    public var isPaidFor: Bool {
+        switch self {
+        case .created, .awaitingPayment, .failed, .expired, .cancelled: false
+        case .paid, .fulfilled, .refunded, .partiallyRefunded: true
+        }
+    }
+
     /// No payment can be asked for any more (a late confirmation is still honoured, see ``OrderLifecycle``).
     public var isClosedToPayment: Bool {
         switch self {
@@ -124,7 +132,16 @@ public struct OrderLifecycle: Sendable, Equatable {
             state = full ? .refunded : .partiallyRefunded
             return .record
 
-        default:
+        // Everything else is named, not defaulted, so a new state or event does not compile until it is decided here.
+        case (.paid, .checkoutStarted), (.fulfilled, .checkoutStarted), (.failed, .checkoutStarted), (.expired, .checkoutStarted),
+             (.cancelled, .checkoutStarted), (.refunded, .checkoutStarted), (.partiallyRefunded, .checkoutStarted),
+             (.paid, .expire), (.fulfilled, .expire), (.failed, .expire), (.cancelled, .expire), (.refunded, .expire),
+             (.partiallyRefunded, .expire),
+             (.paid, .cancel), (.fulfilled, .cancel), (.expired, .cancel), (.refunded, .cancel), (.partiallyRefunded, .cancel),
+             (.created, .fulfilled), (.awaitingPayment, .fulfilled), (.failed, .fulfilled), (.expired, .fulfilled), (.cancelled, .fulfilled),
+             (.refunded, .fulfilled), (.partiallyRefunded, .fulfilled),
+             (.created, .refunded), (.awaitingPayment, .refunded), (.paid, .refunded), (.failed, .refunded), (.expired, .refunded),
+             (.cancelled, .refunded), (.refunded, .refunded):
             throw .illegalOrderTransition(order: orderID, from: state, event: event.verb)
         }
     }
@@ -422,4 +439,10 @@ public struct OrderRefund: Sendable, Equatable {
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }
+}
+
+/// A payment dispute (chargeback) as the provider reports it: opened for an amount, or closed, won or lost.
+public enum DisputeEvent: Sendable, Equatable {
+    case opened(amount: Money)
+    case closed(won: Bool)
 }

@@ -4,6 +4,7 @@ import Logging
 import Prometheus
 import RechargeCore
 import RechargeNotifications
+import RechargeOrders
 import RechargeStore
 
 /// Where the HTTP server listens, and what one client may hold of it.
@@ -32,6 +33,8 @@ public struct RechargeServices: Sendable {
     public let notificationPreferences: NotificationPreferencesStore
     public let catalog: CatalogStore
     public let orders: OrderStore
+    /// Placement, confirmation, fulfilment, expiry, refunds and disputes of orders, on ``orders``.
+    public let orderService: OrderService
     /// Packs marked to renew, bought again from the balance at the end of each period.
     public let renewals: PackRenewalStore
     /// Subscribers' portal accounts: passwords, sessions, one-time codes, the lines each holds.
@@ -72,6 +75,7 @@ public struct RechargeServices: Sendable {
         self.notificationPreferences = NotificationPreferencesStore(database: database)
         self.catalog = CatalogStore(database: database)
         self.orders = OrderStore(database: database, catalog: self.catalog)
+        self.orderService = OrderService(store: self.orders, clock: clock)
         self.renewals = PackRenewalStore(database: database, catalog: self.catalog)
         self.accounts = AccountStore(database: database)
         self.portal = portal
@@ -100,13 +104,15 @@ public func buildRouter(_ services: RechargeServices, metrics: Bool = true, logg
     NotificationPreferencesController(store: services.notificationPreferences, clock: services.clock).addRoutes(to: v1)
     let dev = services.devPages ? router.group("dev").add(middleware: APIKeyAuthenticator(keys: services.apiKeys)) : nil
     OutboxController(outbox: services.outbox, renderer: services.renderer).addRoutes(v1: v1, dev: dev)
-    OrdersController(catalog: services.catalog, orders: services.orders, renewals: services.renewals, payments: services.payments,
+    OrdersController(catalog: services.catalog, orders: services.orders, service: services.orderService, renewals: services.renewals, payments: services.payments,
                      clock: services.clock).addRoutes(to: v1)
-    PaymentWebhooksController(orders: services.orders, payments: services.payments, clock: services.clock).addRoutes(to: router)
+    let resources = Result { () throws -> PortalResources in try PortalResources.bundled() }
+    PaymentWebhooksController(orders: services.orderService, payments: services.payments, pages: (try? resources.get()).map(PaymentPages.init),
+                              clock: services.clock).addRoutes(to: router)
     VouchersController(vouchers: services.vouchers, clock: services.clock).addRoutes(to: v1)
     // The subscriber portal (HTML pages at the root); without its bundled templates the API still runs.
     do {
-        PortalController(services: services, resources: try PortalResources.bundled(), configuration: services.portal, logger: logger).addRoutes(to: router)
+        PortalController(services: services, resources: try resources.get(), configuration: services.portal, logger: logger).addRoutes(to: router)
     } catch {
         logger.error("The web portal is off: its templates or locale files cannot be loaded", metadata: ["error": "\(error)"])
     }

@@ -12,21 +12,21 @@ struct LinesController {
     let orders: OrderStore
     let clock: @Sendable () -> Date
 
-    static let idempotencyKeyHeader = HTTPField.Name("Idempotency-Key")!
-    static let replayedHeader = HTTPField.Name("Idempotent-Replayed")!
 
     func addRoutes(to group: RouterGroup<RechargeRequestContext>) {
-        group.post("lines", use: openLine)
-        group.get("lines/{msisdn}", use: getLine)
-        group.patch("lines/{msisdn}", use: changeLine)
-        group.get("lines/{msisdn}/balance", use: balance)
-        group.post("lines/{msisdn}/topups", use: topUp)
-        group.post("lines/{msisdn}/debits", use: debit)
-        group.get("lines/{msisdn}/transactions", use: history)
+        let read = group.requiring(.read)
+        let write = group.requiring(.write)
+        let admin = group.requiring(.admin)
+        admin.post("lines", use: openLine)
+        read.get("lines/{msisdn}", use: getLine)
+        admin.patch("lines/{msisdn}", use: changeLine)
+        read.get("lines/{msisdn}/balance", use: balance)
+        write.post("lines/{msisdn}/topups", use: topUp)
+        write.post("lines/{msisdn}/debits", use: debit)
+        read.get("lines/{msisdn}/transactions", use: history)
     }
 
     @Sendable func openLine(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        _ = try context.require(.admin)
         let body = try await JSONBody.decode(OpenLineRequest.self, from: request, context: context)
         let line = try await ledger.openLine(try body.command(), now: clock())
         var response = try JSONResponse.make(LineOutput(line), status: .created)
@@ -35,26 +35,22 @@ struct LinesController {
     }
 
     @Sendable func getLine(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        _ = try context.require(.read)
-        return try JSONResponse.make(LineOutput(try await ledger.line(try Self.msisdn(context))))
+        return try JSONResponse.make(LineOutput(try await ledger.line(try context.msisdn())))
     }
 
     @Sendable func changeLine(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        _ = try context.require(.admin)
-        let msisdn = try Self.msisdn(context)
+        let msisdn = try context.msisdn()
         let body = try await JSONBody.decode(ChangeLineRequest.self, from: request, context: context)
         return try JSONResponse.make(LineOutput(try await ledger.changeStatus(msisdn, to: body.status, now: clock())))
     }
 
     @Sendable func balance(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        _ = try context.require(.read)
-        return try JSONResponse.make(BalanceOutput(try await ledger.balance(try Self.msisdn(context), at: clock())))
+        return try JSONResponse.make(BalanceOutput(try await ledger.balance(try context.msisdn(), at: clock())))
     }
 
     @Sendable func topUp(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        _ = try context.require(.write)
-        let msisdn = try Self.msisdn(context)
-        let key = try Self.idempotencyKey(request)
+        let msisdn = try context.msisdn()
+        let key = try request.idempotencyKey()
         let body = try await JSONBody.decode(TopUpRequest.self, from: request, context: context)
         let now = clock()
         let result = try await ledger.topUp(try body.command(msisdn: msisdn, now: now), key: key, now: now)
@@ -62,17 +58,15 @@ struct LinesController {
     }
 
     @Sendable func debit(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        _ = try context.require(.write)
-        let msisdn = try Self.msisdn(context)
-        let key = try Self.idempotencyKey(request)
+        let msisdn = try context.msisdn()
+        let key = try request.idempotencyKey()
         let body = try await JSONBody.decode(DebitRequest.self, from: request, context: context)
         let result = try await ledger.debit(try body.command(msisdn: msisdn), key: key, now: clock())
         return try operationResponse(result)
     }
 
     @Sendable func history(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        _ = try context.require(.read)
-        let msisdn = try Self.msisdn(context)
+        let msisdn = try context.msisdn()
         let query = request.uri.queryParameters
         func date(_ name: String) throws -> Date? {
             guard let text = query.get(name) else { return nil }
@@ -103,18 +97,8 @@ struct LinesController {
 
     private func operationResponse(_ result: LedgerResult) throws -> Response {
         var response = try JSONResponse.make(OperationOutput(result.operation), status: .created)
-        if result.replayed { response.headers[Self.replayedHeader] = "true" }
+        response.markReplayed(result.replayed)
         return response
-    }
-
-    static func msisdn(_ context: RechargeRequestContext) throws -> MSISDN {
-        let raw = context.parameters.get("msisdn") ?? ""
-        return try MSISDN(raw.removingPercentEncoding ?? raw)
-    }
-
-    static func idempotencyKey(_ request: Request) throws -> IdempotencyKey {
-        guard let value = request.headers[Self.idempotencyKeyHeader] else { throw RechargeError.missingIdempotencyKey }
-        return try IdempotencyKey(value)
     }
 }
 

@@ -10,26 +10,20 @@ struct NotificationPreferencesController {
     let clock: @Sendable () -> Date
 
     func addRoutes(to group: RouterGroup<RechargeRequestContext>) {
-        group.get("lines/{msisdn}/notification-preferences", use: get)
-        group.put("lines/{msisdn}/notification-preferences", use: put)
+        let write = group.requiring(.write)
+        write.get("lines/{msisdn}/notification-preferences", use: get)
+        write.put("lines/{msisdn}/notification-preferences", use: put)
     }
 
     @Sendable func get(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        _ = try context.require(.write)
-        return try JSONResponse.make(NotificationPreferencesOutput(try await store.preferences(try msisdn(context))))
+        return try JSONResponse.make(NotificationPreferencesOutput(try await store.preferences(try context.msisdn())))
     }
 
     @Sendable func put(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        _ = try context.require(.write)
-        let msisdn = try msisdn(context)
+        let msisdn = try context.msisdn()
         let body = try await JSONBody.decode(NotificationPreferencesRequest.self, from: request, context: context)
         let preferences = try body.preferences()
         return try JSONResponse.make(NotificationPreferencesOutput(try await store.replace(msisdn, with: preferences, now: clock())))
-    }
-
-    private func msisdn(_ context: RechargeRequestContext) throws -> MSISDN {
-        let raw = context.parameters.get("msisdn") ?? ""
-        return try MSISDN(raw.removingPercentEncoding ?? raw)
     }
 }
 

@@ -1,15 +1,15 @@
 import Foundation
 import RechargeCore
+import RechargeOrders
 import RechargePayments
 import RechargeStore
 
 /// Creates a recharge order and starts its checkout at the provider: what the API's
 /// `POST /v1/lines/{msisdn}/orders` and the portal's Pay button share. A replayed key gets the same order and
-/// the same checkout back.
+/// the same checkout back. Which provider, and how its checkout starts, is the ``PaymentGateway`` adapter's.
 struct OrderPlacement: Sendable {
-    let orders: OrderStore
+    let orders: OrderService
     let payments: PaymentProviders
-    let clock: @Sendable () -> Date
 
     struct Placed: Sendable {
         let order: RechargeOrder
@@ -17,101 +17,55 @@ struct OrderPlacement: Sendable {
         let replayed: Bool
     }
 
-    /// `stripeSession`: a Stripe Checkout Session (hosted page) instead of a PaymentIntent; `chinese`: the payer
-    /// reads Chinese (the providers' pages are asked for in that language).
+    /// `stripeSession`: the provider's hosted page where it also has an embedded form (a Stripe Checkout Session
+    /// instead of a PaymentIntent); `chinese`: the payer reads Chinese (the providers' pages are asked for in it).
     func place(msisdn: MSISDN, item: OrderStore.Item, method: PaymentMethod, promotionCode: String?, payCurrency: Currency?,
                stripeSession: Bool, key: IdempotencyKey, chinese: Bool) async throws -> Placed {
-            guard payments.offers(method) else { throw RechargeError.paymentMethodUnavailable(method.rawValue) }
-            let now = clock()
-            // Checkout starts in the creating transaction (the sandbox's and bank transfer's references are made
-            // here); a replayed create finds it started and gets the same answer.
-            let payments = self.payments
-            var localCheckout: (@Sendable (String) -> String?)?
-            if payments.startsCheckoutLocally(method) {
-                localCheckout = { id in payments.reference(forOrder: id, method: method) }
-            }
-            let creation = try await orders.create(msisdn: msisdn, item: item, paymentMethod: method,
-                                                   promotionCode: promotionCode, payCurrency: payCurrency ?? payments.defaultCurrency(method),
-                                                   key: key, now: now,
-                                                   lifetime: payments.lifetime(method),
-                                                   checkout: localCheckout)
-            var order = creation.order
-            var checkout = order.state == .awaitingPayment ? payments.checkout(for: order) : nil
-            // A replayed create of an order already paid (or closed) answers with the order as it is, asking no provider.
-            let payable = order.state == .created || order.state == .awaitingPayment
-            // A Checkout Session when asked for (or when this order already has one: a replayed create).
-            if payable, let stripe = payments.stripe, stripe.client != nil, method == .stripe,
-               order.state == .created ? stripeSession : order.providerReference?.hasPrefix("cs_") == true {
-                let session: StripeCheckoutSession
-                do {
-                    session = try await stripe.startSession(order, locale: chinese ? "zh" : nil)
-                } catch let error as RechargeError {
-                    throw error
-                } catch {
-                    throw Problem.providerUnavailable("Stripe could not start the payment of order \(order.id): \(error). Retry with the same Idempotency-Key.")
-                }
-                if order.state == .created { order = try await orders.startCheckout(order.id, providerReference: session.id, now: now) }
-                checkout = CheckoutOutput(type: "redirect", url: session.url, reference: session.id, account: nil, accountName: nil, bankName: nil,
-                                          clientSecret: nil, qrCode: nil)
-            } else if payable, let stripe = payments.stripe?.client, method == .stripe {
-                // The PaymentIntent is made after the order is committed (never a network call inside a transaction),
-                // keyed by the order id, so a retried create (or a crash in between) finds the same intent.
-                let intent: StripePaymentIntent
-                do {
-                    intent = try await stripe.createPaymentIntent(
-                        amountMinorUnits: order.quote.price.minorUnits(rounding: .halfEven), currency: order.quote.price.currency.code.lowercased(),
-                        orderID: order.id, idempotencyKey: "order:\(order.id):intent")
-                } catch {
-                    throw Problem.providerUnavailable("Stripe could not start the payment of order \(order.id): \(error). Retry with the same Idempotency-Key.")
-                }
-                if order.state == .created { order = try await orders.startCheckout(order.id, providerReference: intent.id, now: now) }
-                checkout = CheckoutOutput(type: "client_secret", url: nil, reference: intent.id, account: nil, accountName: nil, bankName: nil,
-                                          clientSecret: intent.clientSecret, qrCode: nil)
-            }
-            if payable, let paypal = payments.paypal, method == .paypal {
-                // A PayPal order, made after ours is committed and keyed by its id (a retried create gets the same
-                // PayPal order back); the payer is sent to its approval page.
-                if order.state == .created {
-                    let started: (reference: String, approvalURL: String)
-                    do {
-                        started = try await paypal.startCheckout(order, locale: chinese ? "zh-CN" : nil)
-                    } catch let error as RechargeError {
-                        throw error
-                    } catch {
-                        throw Problem.providerUnavailable("PayPal could not start the payment of order \(order.id): \(error). Retry with the same Idempotency-Key.")
-                    }
-                    order = try await orders.startCheckout(order.id, providerReference: started.reference, now: now)
-                    checkout = CheckoutOutput(type: "redirect", url: started.approvalURL, reference: started.reference, account: nil, accountName: nil,
-                                              bankName: nil, clientSecret: nil, qrCode: nil)
-                }
-            }
-            if payable, method == .alipay || method == .wechatPay {
-                // A QR code for the payer's wallet app; the trade number is the order id, so a retried create asks for the
-                // same trade again (both gateways answer a repeated out_trade_no with the same trade).
-                let price = order.quote.price
-                guard price.currency.code == "CNY" else {
-                    throw RechargeError.invalidRequest("\(method.rawValue) takes payment in CNY; this order is priced in \(price.currency.code).")
-                }
-                let content: String
-                do {
-                    if method == .alipay, let client = payments.alipay?.client {
-                        content = try await client.precreate(outTradeNo: order.id, totalAmountMinorUnits: price.minorUnits(rounding: .halfEven),
-                                                             subject: order.quote.names["zh-Hans"] ?? order.quote.names["en"] ?? order.id).qrCode
-                    } else if let client = payments.wechatPay?.client {
-                        content = try await client.nativePay(outTradeNo: order.id, description: order.quote.names["zh-Hans"] ?? order.quote.names["en"] ?? order.id,
-                                                             totalFen: price.minorUnits(rounding: .halfEven))
-                    } else {
-                        throw RechargeError.paymentMethodUnavailable(method.rawValue)
-                    }
-                } catch let error as RechargeError {
-                    throw error
-                } catch {
-                    throw Problem.providerUnavailable("\(method.rawValue) could not start the payment of order \(order.id): \(error). Retry with the same Idempotency-Key.")
-                }
-                if order.state == .created { order = try await orders.startCheckout(order.id, providerReference: order.id, now: now) }
-                checkout = CheckoutOutput(type: "qr_code", url: nil, reference: order.id, account: nil, accountName: nil, bankName: nil,
-                                          clientSecret: nil, qrCode: content)
-            }
+        guard payments.offers(method), let starting = payments.registry.gateway(for: method, hostedPage: stripeSession) else {
+            throw RechargeError.paymentMethodUnavailable(method.rawValue)
+        }
+        // A local reference (the sandbox's, a bank transfer's) is made in the creating transaction; a replayed create
+        // finds it started and gets the same answer.
+        var local: (@Sendable (String) -> String?)?
+        if starting.capabilities.contains(.localReference) { local = { id in starting.localReference(forOrder: id) } }
+        let creation = try await orders.create(msisdn: msisdn, item: item, paymentMethod: method, promotionCode: promotionCode,
+                                               payCurrency: payCurrency ?? payments.defaultCurrency(method), key: key, lifetime: starting.paymentWindow, localReference: local)
+        var order = creation.order
+        // A replayed create continues with the order's own adapter (a Stripe order stays on its Checkout Session).
+        let gateway = order.state == .created ? starting : (payments.registry.gateway(for: order) ?? starting)
+        var checkout = order.state == .awaitingPayment ? gateway.checkout(for: order).map(CheckoutOutput.init) : nil
+        // A replayed create of an order already paid (or closed) answers with the order as it is, asking no provider.
+        let payable = order.state == .created || order.state == .awaitingPayment
+        if payable, order.state == .created || checkout == nil {
+            let started = try await start(order, at: gateway, chinese: chinese)
+            if order.state == .created { order = try await orders.startCheckout(order.id, providerReference: Self.reference(of: started, order: order)) }
+            checkout = CheckoutOutput(started)
+        }
         return Placed(order: order, checkout: checkout, replayed: creation.replayed)
+    }
+
+    /// The provider's checkout, made after the order is committed (never a network call inside a transaction) and
+    /// keyed by the order id, so a retried create (or a crash in between) gets the same one.
+    private func start(_ order: RechargeOrder, at gateway: any PaymentGateway, chinese: Bool) async throws -> PaymentCheckout {
+        let price = order.quote.price
+        if let currencies = gateway.currencies, !gateway.takes(price.currency) {
+            throw RechargeError.invalidRequest(
+                "\(gateway.method.rawValue) takes payment in \(currencies.sorted().joined(separator: ", ")); this order is priced in \(price.currency.code).")
+        }
+        do {
+            return try await gateway.startCheckout(order, chinese: chinese)
+        } catch let error as RechargeError {
+            throw error
+        } catch {
+            throw Problem.providerUnavailable(
+                "\(gateway.displayName) could not start the payment of order \(order.id): \(error). Retry with the same Idempotency-Key.")
+        }
+    }
+
+    private static func reference(of checkout: PaymentCheckout, order: RechargeOrder) -> String? {
+        switch checkout {
+        case .redirect(_, let reference): reference
+        case .clientSecret(_, let reference), .qrCode(_, let reference), .bankTransfer(let reference, _, _, _): reference
+        }
     }
 }

@@ -1,6 +1,8 @@
 import Foundation
 import Logging
 import RechargeCore
+import RechargeOrders
+import RechargePayments
 import RechargeStore
 import ServiceLifecycle
 
@@ -9,6 +11,7 @@ import ServiceLifecycle
 /// conditional UPDATE, fulfilment locks each order and its ledger keys make a second attempt a no-op.
 public struct OrderReconciliationService: Service {
     let orders: OrderStore
+    let service: OrderService
     let payments: PaymentProviders
     let interval: Duration
     let clock: @Sendable () -> Date
@@ -17,6 +20,7 @@ public struct OrderReconciliationService: Service {
     public init(orders: OrderStore, payments: PaymentProviders = PaymentProviders(sandbox: nil), interval: Duration = .seconds(30),
                 clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger) {
         self.orders = orders
+        self.service = OrderService(store: orders, clock: clock)
         self.payments = payments
         self.interval = interval
         self.clock = clock
@@ -39,40 +43,23 @@ public struct OrderReconciliationService: Service {
         do {
             // Ask the provider about orders waiting more than a minute (their notification may be lost), before expiry.
             var queried = 0
-            if let stripe = payments.stripe, stripe.client != nil {
-                for order in try await orders.awaitingPayment(method: .stripe, createdBefore: now.addingTimeInterval(-60), limit: 100) {
-                    guard let intent = order.providerReference else { continue }
-                    do {
-                        let confirmation = intent.hasPrefix("cs_")
-                            ? try await stripe.query(session: intent, order: order)
-                            : try await stripe.query(paymentIntent: intent, order: order)
-                        if let confirmation {
-                            _ = try await orders.apply(confirmation, now: now)
-                            queried += 1
-                        }
-                    } catch {
-                        logger.warning("Stripe status query failed", metadata: ["order": "\(order.id)", "error": "\(error)"])
-                    }
-                }
-            }
-            for (method, query) in [(PaymentMethod.alipay, payments.alipay.map { gateway in { @Sendable (order: RechargeOrder) in try await gateway.query(order) } }),
-                                    (.wechatPay, payments.wechatPay.map { gateway in { @Sendable (order: RechargeOrder) in try await gateway.query(order) } }),
-                                    (.paypal, payments.paypal.map { gateway in { @Sendable (order: RechargeOrder) in try await gateway.query(order) } })] {
-                guard let query else { continue }
+            let methods = payments.registry.gateways.filter { $0.isOffered && $0.capabilities.contains(.statusQuery) }.map(\.method)
+            for method in PaymentMethod.allCases where methods.contains(method) {
                 for order in try await orders.awaitingPayment(method: method, createdBefore: now.addingTimeInterval(-60), limit: 100) {
+                    guard let gateway = payments.registry.gateway(for: order) else { continue }
                     do {
-                        if let confirmation = try await query(order) {
-                            _ = try await orders.apply(confirmation, now: now)
+                        if let confirmation = try await gateway.query(order) {
+                            _ = try await service.confirm(confirmation)
                             queried += 1
                         }
                     } catch {
-                        logger.warning("Status query failed", metadata: ["provider": "\(method.rawValue)", "order": "\(order.id)", "error": "\(error)"])
+                        logger.warning("Status query failed", metadata: ["provider": "\(gateway.name)", "order": "\(order.id)", "error": "\(error)"])
                     }
                 }
             }
             if queried > 0 { logger.info("Orders confirmed by status query", metadata: ["count": "\(queried)"]) }
-            let expired = try await orders.expireOverdue(now: now)
-            let fulfilled = try await orders.fulfilPaidOrders(now: now)
+            let expired = try await service.expireOverdue()
+            let fulfilled = try await service.fulfilPaidOrders()
             if expired + fulfilled > 0 {
                 logger.info("Order reconciliation", metadata: ["expired": "\(expired)", "fulfilled": "\(fulfilled)"])
             }

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import RechargeBanking
 import RechargeCore
+import RechargeOrders
 import RechargePayments
 import RechargeStore
 
@@ -12,48 +13,48 @@ import RechargeStore
 struct OrdersController {
     let catalog: CatalogStore
     let orders: OrderStore
+    let service: OrderService
     let renewals: PackRenewalStore
     let payments: PaymentProviders
     let clock: @Sendable () -> Date
 
     func addRoutes(to group: RouterGroup<RechargeRequestContext>) {
-        group.get("catalog", use: getCatalog)
-        group.put("catalog", use: putCatalog)
-        group.post("lines/{msisdn}/quotes", use: quote)
-        group.post("lines/{msisdn}/orders", use: create)
-        group.get("lines/{msisdn}/orders", use: list)
-        group.get("orders/{id}", use: get)
-        group.post("orders/{id}/cancel", use: cancel)
-        group.get("orders/{id}/receipt", use: receipt)
-        group.post("orders/{id}/refunds", use: refund)
-        group.post("bank-statements", use: importBankStatement)
-        group.get("bank-review", use: bankReview)
-        group.get("orders/{id}/refunds", use: listRefunds)
-        group.get("lines/{msisdn}/renewals", use: listRenewals)
-        group.post("renewals/{id}/cancel", use: cancelRenewal)
+        let read = group.requiring(.read)
+        let write = group.requiring(.write)
+        let admin = group.requiring(.admin)
+        read.get("catalog", use: getCatalog)
+        admin.put("catalog", use: putCatalog)
+        read.post("lines/{msisdn}/quotes", use: quote)
+        write.post("lines/{msisdn}/orders", use: create)
+        read.get("lines/{msisdn}/orders", use: list)
+        read.get("orders/{id}", use: get)
+        write.post("orders/{id}/cancel", use: cancel)
+        read.get("orders/{id}/receipt", use: receipt)
+        write.post("orders/{id}/refunds", use: refund)
+        admin.post("bank-statements", use: importBankStatement)
+        admin.get("bank-review", use: bankReview)
+        read.get("orders/{id}/refunds", use: listRefunds)
+        read.get("lines/{msisdn}/renewals", use: listRenewals)
+        write.post("renewals/{id}/cancel", use: cancelRenewal)
     }
 
     /// The line's packs marked to renew, and where each stands.
     @Sendable func listRenewals(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        _ = try context.require(.read)
-        let items = try await renewals.renewals(msisdn: try LinesController.msisdn(context))
+        let items = try await renewals.renewals(msisdn: try context.msisdn())
         return try JSONResponse.make(RenewalListOutput(items: items.map(RenewalOutput.init)))
     }
 
     /// The subscriber turns renewal off: the pack ends with its current period.
     @Sendable func cancelRenewal(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        _ = try context.require(.write)
         return try JSONResponse.make(RenewalOutput(try await renewals.cancel(context.parameters.get("id") ?? "", now: clock())))
     }
 
     @Sendable func getCatalog(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        _ = try context.require(.read)
         return try JSONResponse.make(try await catalog.catalog().definition)
     }
 
     /// Replaces the catalog (admin): products not in the body stop being sold.
     @Sendable func putCatalog(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        _ = try context.require(.admin)
         let parsed: Catalog
         if request.headers[.contentType]?.contains("yaml") == true {
             let text = String(buffer: try await JSONBody.collect(request, upTo: context.maxUploadSize))
@@ -66,25 +67,23 @@ struct OrdersController {
     }
 
     @Sendable func create(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        _ = try context.require(.write)
-        let msisdn = try LinesController.msisdn(context)
-        let key = try LinesController.idempotencyKey(request)
+        let msisdn = try context.msisdn()
+        let key = try request.idempotencyKey()
         let body = try await JSONBody.decode(CreateOrderRequest.self, from: request, context: context)
-        let placed = try await OrderPlacement(orders: orders, payments: payments, clock: clock).place(
+        let placed = try await OrderPlacement(orders: service, payments: payments).place(
             msisdn: msisdn, item: try body.item(), method: body.paymentMethod, promotionCode: body.promotionCode,
             payCurrency: try body.payCurrency(), stripeSession: try body.wantsStripeSession(), key: key,
             chinese: request.headers[.acceptLanguage]?.hasPrefix("zh") == true)
         let (order, checkout) = (placed.order, placed.checkout)
         var response = try JSONResponse.make(OrderOutput(order, checkout: checkout), status: .created)
         response.headers[.location] = "/v1/orders/\(order.id)"
-        if placed.replayed { response.headers[LinesController.replayedHeader] = "true" }
+        response.markReplayed(placed.replayed)
         return response
     }
 
     /// The price with promotions applied, nothing reserved: what the portal shows when a code is entered.
     @Sendable func quote(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        _ = try context.require(.read)
-        let msisdn = try LinesController.msisdn(context)
+        let msisdn = try context.msisdn()
         let body = try await JSONBody.decode(QuoteRequest.self, from: request, context: context)
         let payCurrency = try body.currency.map { code throws(RechargeError) in try Currency(code: code) }
         return try JSONResponse.make(QuoteOutput(try await orders.quote(msisdn: msisdn, item: try body.item(), promotionCode: body.promotionCode,
@@ -93,25 +92,21 @@ struct OrdersController {
     }
 
     @Sendable func list(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        _ = try context.require(.read)
-        let items = try await orders.orders(msisdn: try LinesController.msisdn(context), limit: 100)
+        let items = try await orders.orders(msisdn: try context.msisdn(), limit: 100)
         return try JSONResponse.make(OrderListOutput(items: items.map { OrderOutput($0) }))
     }
 
     @Sendable func get(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        _ = try context.require(.read)
         let order = try await orders.order(try id(context))
         return try JSONResponse.make(OrderOutput(order, checkout: order.state == .awaitingPayment ? payments.checkout(for: order) : nil))
     }
 
     @Sendable func cancel(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        _ = try context.require(.write)
-        return try JSONResponse.make(OrderOutput(try await orders.cancel(try id(context), now: clock())))
+        return try JSONResponse.make(OrderOutput(try await service.cancel(try id(context))))
     }
 
     /// A bank statement (camt.053 XML, or CSV with `?account=`): pays matching bank-transfer orders once per entry.
     @Sendable func importBankStatement(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        _ = try context.require(.admin)
         let data = Data(buffer: try await JSONBody.collect(request, upTo: 8 << 20))
         let statements: [BankStatement]
         do {
@@ -140,7 +135,6 @@ struct OrdersController {
     }
 
     @Sendable func bankReview(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        _ = try context.require(.admin)
         let items = try await orders.bankReview()
         var json = JSONWriter(capacity: 256 * max(1, items.count))
         json.object { json in
@@ -165,31 +159,21 @@ struct OrdersController {
 
     /// Takes the amount off the line and the order in one transaction, then has the provider send it back.
     @Sendable func refund(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        _ = try context.require(.write)
-        let key = try LinesController.idempotencyKey(request)
+        let key = try request.idempotencyKey()
         let body = try await JSONBody.decode(RefundRequest.self, from: request, context: context)
-        let now = clock()
-        // Nothing is taken off the line for money no provider here can send back.
-        try payments.checkRefundable(try await orders.order(try id(context)))
-        let started = try await orders.startRefund(orderID: try id(context), amount: try body.amount?.money(), reason: body.reason, key: key, now: now)
-        var refund = started.refund
-        if refund.state == .pending {
-            let reference = try await payments.refund(refund, order: started.order)
-            refund = try await orders.completeRefund(refund.id, providerReference: reference, now: clock())
-        }
-        var response = try JSONResponse.make(RefundOutput(refund), status: .created)
-        if started.replayed { response.headers[LinesController.replayedHeader] = "true" }
+        let started = try await service.refund(orderID: try id(context), amount: try body.amount?.money(), reason: body.reason, key: key,
+                                               through: payments)
+        var response = try JSONResponse.make(RefundOutput(started.refund), status: .created)
+        response.markReplayed(started.replayed)
         return response
     }
 
     @Sendable func listRefunds(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        _ = try context.require(.read)
         return try JSONResponse.make(RefundListOutput(items: try await orders.refunds(orderID: try id(context)).map(RefundOutput.init)))
     }
 
     /// JSON, or a printable HTML page when the client asks for `text/html`.
     @Sendable func receipt(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        _ = try context.require(.read)
         let order = try await orders.order(try id(context))
         guard [.fulfilled, .refunded, .partiallyRefunded].contains(order.state) else {
             throw Problem(status: .conflict, code: "receipt-not-available", title: "Receipt not available",

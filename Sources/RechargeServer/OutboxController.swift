@@ -12,12 +12,11 @@ struct OutboxController {
 
     /// `dev` is nil unless the `/dev` pages are on (`--demo` or `--dev-pages`).
     func addRoutes(v1: RouterGroup<RechargeRequestContext>, dev: RouterGroup<RechargeRequestContext>?) {
-        v1.get("outbox", use: list)
-        dev?.get("outbox", use: page)
+        v1.requiring(.admin).get("outbox", use: list)
+        dev?.requiring(.admin).get("outbox", use: page)
     }
 
     @Sendable func list(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        _ = try context.require(.admin)
         let state = try Self.state(request.uri.queryParameters.get("state"))
         let limitText = request.uri.queryParameters.get("limit") ?? "100"
         guard let limit = Int(limitText), (1...1000).contains(limit) else {
@@ -29,7 +28,6 @@ struct OutboxController {
     }
 
     @Sendable func page(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        _ = try context.require(.admin)
         let state = try Self.state(request.uri.queryParameters.get("state"))
         let messages = try await outbox.list(state: state, limit: 100)
         var html = """

@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import RechargeCore
+import RechargeOrders
 import RechargePayments
 import RechargeStore
 
@@ -12,8 +13,10 @@ import RechargeStore
 /// API key: a notification is trusted only through its signature over the raw body, the checkout page only
 /// sends such notifications.
 struct PaymentWebhooksController {
-    let orders: OrderStore
+    let orders: OrderService
     let payments: PaymentProviders
+    /// The payer's pages (the way back from a provider, the sandbox's checkout); nil if their templates are missing.
+    let pages: PaymentPages?
     let clock: @Sendable () -> Date
 
     static let maximumNotificationSize = 64 * 1024
@@ -144,8 +147,7 @@ struct PaymentWebhooksController {
         case .approved(let orderID, let paypalOrderID):
             let order = try await orders.order(orderID)
             // Once paid, the order keeps the capture id instead; before, the approved PayPal order must be the one we made.
-            let open: Set<OrderState> = [.created, .awaitingPayment, .failed, .expired, .cancelled]
-            guard order.paymentMethod == .paypal, !open.contains(order.state) || order.providerReference == paypalOrderID else {
+            guard order.paymentMethod == .paypal, order.state.isPaidFor || order.providerReference == paypalOrderID else {
                 throw RechargeError.paymentNotVerified(provider: "paypal", reason: "PayPal order \(paypalOrderID) is not the one of order \(orderID)")
             }
             let captured = try await capture(order, paypal: paypal, logger: context.logger)
@@ -159,8 +161,8 @@ struct PaymentWebhooksController {
     /// A chargeback opened (what is left of the money held, the line suspended) or closed, once per event.
     private func dispute(_ provider: PaymentMethod, eventID: String, disputeID: String, providerReference: String,
                          event: OrderStore.DisputeEvent, now: Date, logger: Logger) async throws -> Response {
-        let outcome = try await orders.applyDispute(provider: provider, eventID: eventID, disputeID: disputeID,
-                                                    providerReference: providerReference, event: event, now: now)
+        let outcome = try await orders.dispute(provider: provider, eventID: eventID, disputeID: disputeID,
+                                               providerReference: providerReference, event: event)
         logger.notice("Payment dispute", metadata: [
             "provider": "\(provider.rawValue)", "dispute": "\(disputeID)", "order": "\(outcome.orderID)", "state": "\(outcome.state)",
             "held": "\(outcome.debited)", "duplicate": "\(outcome.duplicate)",
@@ -197,7 +199,6 @@ struct PaymentWebhooksController {
     /// The payer's way back from PayPal's approval page: capture, then a small page with the outcome.
     @Sendable func paypalReturn(_ request: Request, context: RechargeRequestContext) async throws -> Response {
         guard let paypal = payments.paypal else { throw RechargeError.paymentMethodUnavailable("paypal") }
-        let zh = request.headers[.acceptLanguage]?.hasPrefix("zh") == true
         let order = try await orders.order(request.uri.queryParameters.get("order") ?? "")
         guard order.paymentMethod == .paypal else { throw RechargeError.paymentMethodUnavailable(order.paymentMethod.rawValue) }
         // The token PayPal appends must be the PayPal order we made; the capture uses ours, never the query's.
@@ -205,27 +206,20 @@ struct PaymentWebhooksController {
             throw RechargeError.paymentNotVerified(provider: "paypal", reason: "token \(token) is not the PayPal order of \(order.id)")
         }
         let outcome = try await capture(order, paypal: paypal, logger: context.logger)
-        let status: String
-        switch outcome.order.state {
-        case .fulfilled: status = zh ? "已支付，已到账。" : "Paid. The recharge has been applied."
-        case .paid: status = zh ? "已支付，等待到账。" : "Paid; the recharge will be applied shortly."
-        default: status = zh ? "尚未完成支付。" : "The payment is not complete yet."
-        }
-        return Self.resultPage(title: zh ? "PayPal 支付" : "PayPal payment", status: status, order: outcome.order, zh: zh)
+        return try page().result(.paypal, order: outcome.order, statusKey: PaymentPages.returnStatusKey(outcome.order.state, left: nil),
+                                  language: Self.language(request))
     }
 
     /// The payer's way back from Stripe Checkout: the session is asked (so the page need not wait for the
     /// webhook), then a small page shows the outcome.
     @Sendable func stripeReturn(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        guard let stripe = payments.stripe else { throw RechargeError.paymentMethodUnavailable("stripe") }
-        let zh = request.headers[.acceptLanguage]?.hasPrefix("zh") == true
+        guard payments.stripe != nil else { throw RechargeError.paymentMethodUnavailable("stripe") }
         var order = try await orders.order(request.uri.queryParameters.get("order") ?? "")
         guard order.paymentMethod == .stripe else { throw RechargeError.paymentMethodUnavailable(order.paymentMethod.rawValue) }
         let cancelled = request.uri.queryParameters.get("cancelled") != nil
-        if !cancelled, [.created, .awaitingPayment, .failed, .expired, .cancelled].contains(order.state),
-           let session = order.providerReference, session.hasPrefix("cs_") {
+        if !cancelled, !order.state.isPaidFor, let session = payments.registry.gateway(for: order) as? StripeCheckoutGateway {
             do {
-                if let confirmation = try await stripe.query(session: session, order: order) {
+                if let confirmation = try await session.query(order) {
                     order = try await receive("stripe", logger: context.logger) { _ in confirmation }.order
                 }
             } catch {
@@ -233,40 +227,26 @@ struct PaymentWebhooksController {
                 context.logger.warning("Stripe Checkout status query failed", metadata: ["order": "\(order.id)", "error": "\(error)"])
             }
         }
-        let status: String
-        switch order.state {
-        case .fulfilled: status = zh ? "已支付，已到账。" : "Paid. The recharge has been applied."
-        case .paid: status = zh ? "已支付，等待到账。" : "Paid; the recharge will be applied shortly."
-        default:
-            status = cancelled ? (zh ? "您已取消支付，未扣款。可以重新支付。" : "You left the payment page without paying; nothing was charged.")
-                : (zh ? "尚未完成支付。" : "The payment is not complete yet.")
-        }
-        return Self.resultPage(title: zh ? "银行卡支付" : "Card payment", status: status, order: order, zh: zh)
+        return try page().result(.card, order: order, statusKey: PaymentPages.returnStatusKey(order.state, left: cancelled ? "payment_left_card_page" : nil),
+                                  language: Self.language(request))
     }
 
     @Sendable func paypalCancel(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        let zh = request.headers[.acceptLanguage]?.hasPrefix("zh") == true
         let order = try await orders.order(request.uri.queryParameters.get("order") ?? "")
-        let status = zh ? "您已取消 PayPal 支付，未扣款。可以重新支付。" : "You left PayPal without paying; nothing was charged. You can try again."
-        return Self.resultPage(title: zh ? "PayPal 支付" : "PayPal payment", status: status, order: order, zh: zh)
+        return try page().result(.paypal, order: order, statusKey: "payment_left_paypal", language: Self.language(request))
     }
 
-    static func resultPage(title: String, status: String, order: RechargeOrder, zh: Bool) -> Response {
-        let escape = OutboxController.escape
-        let item = order.quote.names[zh ? "zh-Hans" : "en"] ?? order.quote.names["en"] ?? ""
-        let html = """
-            <!doctype html>
-            <html lang="\(zh ? "zh-Hans" : "en")"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-            <title>\(escape(title))</title>
-            <style>body{font-family:system-ui,sans-serif;max-width:28em;margin:2em auto;padding:0 1em;color:#111}</style>
-            </head><body>
-            <h1>\(escape(title))</h1>
-            <p>\(escape(item))<br><strong>\(escape("\(order.quote.price.decimalString) \(order.quote.price.currency.code)"))</strong> · \(escape(order.msisdn.e164))</p>
-            <p id="status" data-state="\(order.state.rawValue)">\(escape(status))</p>
-            </body></html>
-            """
-        return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
-                        body: .init(byteBuffer: ByteBuffer(string: html)))
+    /// The payer's language: Accept-Language (the providers send the payer back without the portal's cookie).
+    static func language(_ request: Request) -> NotificationLanguage {
+        request.headers[.acceptLanguage]?.hasPrefix("zh") == true ? .simplifiedChinese : .english
+    }
+
+    private func page() throws -> PaymentPages {
+        guard let pages else {
+            throw Problem(status: .serviceUnavailable, code: "pages-unavailable", title: "Pages unavailable",
+                          detail: "The page templates could not be loaded from the bundle.")
+        }
+        return pages
     }
 
     /// An event type the order flow does not act on: acknowledged (so the provider stops retrying) and logged.
@@ -301,7 +281,7 @@ struct PaymentWebhooksController {
         let now = clock()
         do {
             let confirmation = try verify(now)
-            let outcome = try await orders.apply(confirmation, now: now)
+            let outcome = try await orders.confirm(confirmation)
             logger.info("Payment notification", metadata: [
                 "provider": "\(provider)", "event": "\(confirmation.eventID)", "order": "\(outcome.order.id)",
                 "state": "\(outcome.order.state.rawValue)", "duplicate": "\(outcome.duplicate)",
@@ -318,44 +298,10 @@ struct PaymentWebhooksController {
     @Sendable func checkoutPage(_ request: Request, context: RechargeRequestContext) async throws -> Response {
         let order = try await orders.order(context.parameters.get("id") ?? "")
         // The language the portal's visitor chose, else the browser's.
-        let zh = request.cookies[PortalController.languageCookie].map { $0.value == "zh-Hans" } ?? (request.headers[.acceptLanguage]?.hasPrefix("zh") == true)
-        let price = "\(order.quote.price.decimalString) \(order.quote.price.currency.code)"
-        let item = order.quote.names[zh ? "zh-Hans" : "en"] ?? order.quote.names["en"] ?? ""
-        let canPay = [.created, .awaitingPayment, .failed].contains(order.state)
-        let status: String
-        switch order.state {
-        case .fulfilled: status = zh ? "已支付，已到账。" : "Paid. The recharge has been applied."
-        case .failed: status = zh ? "支付失败，可以重试。" : "The payment failed. You can try again."
-        case .expired: status = zh ? "订单已过期。" : "This order has expired."
-        case .cancelled: status = zh ? "订单已取消。" : "This order was cancelled."
-        case .paid: status = zh ? "已支付，等待到账。" : "Paid; the recharge will be applied shortly."
-        default: status = zh ? "等待支付。" : "Waiting for payment."
-        }
-        let escape = OutboxController.escape
+        let language = request.cookies[PortalController.languageCookie].map { $0.value == "zh-Hans" ? .simplifiedChinese : .english }
+            ?? Self.language(request)
         // A shop page to go back to (the portal's result page): a path on this site only.
-        let back = PortalController.localPath(request.uri.queryParameters.get("return")).map {
-            "<p><a id=\"return-link\" href=\"\(escape($0))\">\(zh ? "返回商户" : "Back to the shop")</a></p>"
-        } ?? ""
-        let buttons = canPay ? """
-            <form method="post"><input type="hidden" name="action" value="pay"><button id="pay" type="submit">\(zh ? "支付" : "Pay") \(escape(price))</button></form>
-            <form method="post"><input type="hidden" name="action" value="fail"><button id="fail" type="submit" class="secondary">\(zh ? "模拟失败" : "Fail")</button></form>
-            """ : ""
-        let html = """
-            <!doctype html>
-            <html lang="\(zh ? "zh-Hans" : "en")"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-            <title>\(zh ? "沙盒支付" : "Sandbox checkout")</title><link rel="icon" href="data:,">
-            <style>body{font-family:system-ui,sans-serif;max-width:28em;margin:2em auto;padding:0 1em;color:#111}button{font-size:1.1em;padding:.6em 1.2em;margin:.3em 0;width:100%;background:#0b57d0;color:#fff;border:0;border-radius:6px}button.secondary{background:#5f6368}.note{color:#444;font-size:.9em}</style>
-            </head><body>
-            <h1>\(zh ? "沙盒支付" : "Sandbox checkout")</h1>
-            <p class="note" id="test-payments">\(zh ? "仅限测试支付：此页面不会产生真实扣款。" : "Test payments only: this page moves no real money.")</p>
-            <p>\(escape(item))<br><strong>\(escape(price))</strong> · \(escape(order.msisdn.e164))</p>
-            <p id="status" data-state="\(order.state.rawValue)">\(status)</p>
-            \(buttons)
-            \(back)
-            </body></html>
-            """
-        return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
-                        body: .init(byteBuffer: ByteBuffer(string: html)))
+        return try page().checkout(order, back: PortalController.localPath(request.uri.queryParameters.get("return")), language: language)
     }
 
     /// Pay or Fail: the sandbox sends its signed notification (the same bytes a webhook would carry) and shows the result.

@@ -17,9 +17,11 @@ struct VouchersController {
     let clock: @Sendable () -> Date
 
     func addRoutes(to group: RouterGroup<RechargeRequestContext>) {
-        group.post("lines/{msisdn}/voucher-redemptions", use: redeem)
-        group.post("voucher-batches/{id}/activations", use: activate)
-        group.post("voucher-approvals/{id}/approve", use: approve)
+        let write = group.requiring(.write)
+        let admin = group.requiring(.admin)
+        write.post("lines/{msisdn}/voucher-redemptions", use: redeem)
+        admin.post("voucher-batches/{id}/activations", use: activate)
+        admin.post("voucher-approvals/{id}/approve", use: approve)
     }
 
     func store() throws -> VoucherStore {
@@ -31,8 +33,8 @@ struct VouchersController {
     }
 
     @Sendable func redeem(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        let key = try context.require(.write)
-        let msisdn = try LinesController.msisdn(context)
+        let key = try context.authenticatedKey()
+        let msisdn = try context.msisdn()
         let body = try await JSONBody.decode(VoucherRedemptionRequest.self, from: request, context: context)
         let vouchers = try store()
         // Refused rather than ignored: a caller that thinks it redeems on another channel is told it does not.
@@ -84,7 +86,7 @@ struct VouchersController {
     /// Activates a batch or a range of it; above the approval threshold only records a request (202) that another
     /// admin key must approve.
     @Sendable func activate(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        let key = try context.require(.admin)
+        let key = try context.authenticatedKey()
         let batch = try Self.id(request, context)
         let body = try await JSONBody.decode(VoucherActivationRequest.self, from: request, context: context)
         let vouchers = try store()
@@ -105,7 +107,7 @@ struct VouchersController {
 
     /// A second admin key approves a pending activation: refused (409) for the key that asked.
     @Sendable func approve(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        let key = try context.require(.admin)
+        let key = try context.authenticatedKey()
         let approval = try Self.id(request, context)
         let vouchers = try store()
         let now = clock()

@@ -17,6 +17,8 @@ struct LedgerRequest: Sendable {
     /// The operator-side account on the other side of every transfer: the channel's clearing account or
     /// the allowance account for a top-up, the usage revenue account for a debit.
     let counterparty: Int64
+    /// Why the operation exists, stored in its typed columns (see ``OperationPurpose``).
+    let purpose: OperationPurpose
 
     var msisdn: MSISDN {
         switch command {
@@ -34,15 +36,19 @@ struct LedgerRequest: Sendable {
 }
 
 extension LedgerRequest {
-    /// A request the store makes itself (order fulfilment, refunds, disputes): the key from its own text, the
+    /// A request the store makes itself (order fulfilment, refunds, disputes): the key built from its purpose, the
     /// fingerprint from the command.
-    init(_ command: Command, key: String, now: Date, counterparty: Int64) throws {
+    init(_ command: Command, purpose: OperationPurpose, now: Date, counterparty: Int64) throws {
+        guard let key = purpose.idempotencyKey else {
+            throw DatabaseError.invariantViolated("a \(purpose.name.rawValue) operation has no key of the server's own")
+        }
         let fingerprint: String
         switch command {
         case .topUp(let topUp): fingerprint = topUp.fingerprint
         case .debit(let debit): fingerprint = debit.fingerprint
         }
-        self.init(command: command, key: try IdempotencyKey(key), fingerprint: sha256Hex(fingerprint), now: now, counterparty: counterparty)
+        self.init(command: command, key: try IdempotencyKey(key), fingerprint: sha256Hex(fingerprint), now: now, counterparty: counterparty,
+                  purpose: purpose)
     }
 }
 

@@ -358,12 +358,15 @@ struct LedgerBatch {
             operationRows.append([
                 operationIDs[index], request.key.value, request.fingerprint, request.kind.rawValue, operation.lineID,
                 operation.rejection == nil ? "applied" : "rejected", stored, request.now.unixMicros,
+                request.purpose.name.rawValue, request.purpose.orderID, request.purpose.refundID, request.purpose.subjectID,
+                request.purpose.grantNumber,
             ])
         }
         var inserted = 0
         for chunk in operationRows.chunked(400) {
             inserted += try await db.raw(
-                "INSERT INTO operations (id, idempotency_key, fingerprint, kind, line_id, outcome, result, created_at) VALUES "
+                "INSERT INTO operations (id, idempotency_key, fingerprint, kind, line_id, outcome, result, created_at, "
+                    + "purpose, order_id, refund_id, subject_id, grant_number) VALUES "
                     + Self.values(chunk) + " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"
             ).all().count
         }
@@ -429,7 +432,9 @@ struct LedgerBatch {
         }
 
         // What was applied now (not replays) announces itself in this same transaction: one outbox insert per batch.
-        try await LedgerNotifications.enqueue(for: outcomes.compactMap { try? $0.get() }.map(\.operation), in: db)
+        try await LedgerNotifications.enqueue(for: outcomes.indices.compactMap { index in
+            (try? outcomes[index].get()).map { ($0.operation, operations[index].request.purpose) }
+        }, in: db)
 
         return slots.map { slot in
             switch slot {

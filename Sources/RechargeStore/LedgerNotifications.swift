@@ -10,7 +10,8 @@ import SQLKit
 /// A fixed handful of statements per batch: one read of the lines' contacts and alarms, one of their balances
 /// after the batch, one of the names of emptied packs (only when a pack was emptied), at most one upsert of changed alarm states and one multi-row insert into the outbox. Event
 /// keys come from the operations' idempotency keys, so a replayed operation (which is never "applied" again)
-/// queues nothing, and a batch rolled back and retried queues the same keys.
+/// queues nothing, and a batch rolled back and retried queues the same keys. What to send is decided by each
+/// operation's ``OperationPurpose``, never by reading its key.
 enum LedgerNotifications {
     private struct LineContext {
         let id: Int64
@@ -20,7 +21,8 @@ enum LedgerNotifications {
         let initiallyArmed: Bool
     }
 
-    static func enqueue(for operations: [LedgerOperation], in db: any SQLDatabase) async throws {
+    static func enqueue(for applied: [(operation: LedgerOperation, purpose: OperationPurpose)], in db: any SQLDatabase) async throws {
+        let operations = applied.map(\.operation)
         guard let now = operations.map(\.createdAt).max() else { return }
         let msisdns = Array(Set(operations.map(\.msisdn))).sorted()
         var lines: [String: LineContext] = [:]
@@ -55,10 +57,10 @@ enum LedgerNotifications {
         }
 
         var notifications: [OutgoingNotification] = []
-        for operation in operations {
+        for (operation, purpose) in applied {
             guard var line = lines[operation.msisdn] else { continue }
-            // A pack refund takes its buckets back (`refund:<id>:grant:N`): that is not the subscriber using it up.
-            if operation.kind == .debit, !operation.idempotencyKey.hasPrefix("refund:") {
+            // A pack refund takes its buckets back: that is not the subscriber using it up.
+            if operation.kind == .debit, purpose.isUsage {
                 for entry in operation.entries where entry.bucketKind != .monetary && entry.amount < 0 && entry.remainingAfter == 0 {
                     let event = NotificationEvent.packUsedUp(packName: packNames[entry.bucketID] ?? "", kind: entry.bucketKind)
                     notifications += line.contact.notifications(
@@ -73,11 +75,8 @@ enum LedgerNotifications {
             switch operation.kind {
             case .topUp:
                 line.alarm.credited(to: after)
-                // A pack bought online passes its price through the main balance (`order:<id>:pay`, then `…:buy`);
-                // the subscriber hears about the pack, not about a top-up that was spent at once.
-                // Its refund passes the price back the same way (`refund:<id>:unbuy`, then `refund:<id>`).
-                if operation.idempotencyKey.hasPrefix("order:") && operation.idempotencyKey.hasSuffix(":pay")
-                    || operation.idempotencyKey.hasPrefix("refund:") && operation.idempotencyKey.hasSuffix(":unbuy") {
+                // A pack's price passing through the main balance (bought online, or refunded) is not news.
+                if !purpose.announcesTopUp {
                     lines[operation.msisdn] = line
                     continue
                 }

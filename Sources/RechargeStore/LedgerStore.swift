@@ -18,13 +18,7 @@ public final class LedgerStore: Sendable {
     public let database: Database
     /// Ids of operator-side accounts (clearing, revenue, allowance). They are created once and never
     /// deleted, so an id once seen committed stays valid.
-    private let systemAccounts = NIOLockedValueBox(SystemAccounts())
-
-    private struct SystemAccounts {
-        var ids: [String: Int64] = [:]
-        /// Creations in flight, shared by the requests that need the same account meanwhile.
-        var creating: [String: Task<Int64, any Error>] = [:]
-    }
+    private let systemAccounts: SystemAccountCache
 
     /// Priority of a line's main balance: consumed after every granted bucket.
     public static let mainBucketPriority = 1000
@@ -46,6 +40,7 @@ public final class LedgerStore: Sendable {
 
     public init(database: Database) {
         self.database = database
+        self.systemAccounts = SystemAccountCache(database: database)
         self.balanceReader = ReadCoalescer(executors: database.readLanes, missing: { RechargeError.lineNotFound($0) }) { msisdns, lane in
             try await LedgerStore.snapshots(msisdns, lane: lane, database: database)
         }
@@ -182,7 +177,7 @@ public final class LedgerStore: Sendable {
         }
         let counterparty = try await systemAccount(code: source.code, kind: source.kind, unit: source.unit, now: now)
         return try await writer.submit(LedgerRequest(
-            command: .topUp(command), key: key, fingerprint: sha256Hex(command.fingerprint), now: now, counterparty: counterparty))
+            command: .topUp(command), key: key, fingerprint: sha256Hex(command.fingerprint), now: now, counterparty: counterparty, purpose: .topUp))
     }
 
     /// Charges the line: draws the amount from its valid buckets of that unit in consumption order, never
@@ -191,7 +186,7 @@ public final class LedgerStore: Sendable {
         let unit = command.currency?.code ?? command.kind.unit(currency: .usd)
         let counterparty = try await systemAccount(code: LedgerAccountCode.usageRevenue(unit: unit), kind: .revenue, unit: unit, now: now)
         return try await writer.submit(LedgerRequest(
-            command: .debit(command), key: key, fingerprint: sha256Hex(command.fingerprint), now: now, counterparty: counterparty))
+            command: .debit(command), key: key, fingerprint: sha256Hex(command.fingerprint), now: now, counterparty: counterparty, purpose: .debit))
     }
 
     // MARK: History
@@ -266,32 +261,7 @@ public final class LedgerStore: Sendable {
     /// The id of an operator-side account, created in a transaction of its own (and cached) so that the
     /// id is committed before any operation refers to it.
     func systemAccount(code: String, kind: LedgerAccountKind, unit: String, now: Date) async throws -> Int64 {
-        // Single flight: the first request through a new channel creates the account; the others arriving
-        // meanwhile wait for that one transaction instead of each taking a connection to upsert the same row.
-        let (cached, creation) = systemAccounts.withLockedValue { state -> (Int64?, Task<Int64, any Error>?) in
-            if let id = state.ids[code] { return (id, nil) }
-            if let running = state.creating[code] { return (nil, running) }
-            let database = database
-            let task = Task { try await database.transaction { db in try await Self.upsertAccount(db, code: code, kind: kind, unit: unit, now: now) } }
-            state.creating[code] = task
-            return (nil, task)
-        }
-        if let cached { return cached }
-        guard let creation else { preconditionFailure("neither cached nor being created") }
-        do {
-            let id = try await creation.value
-            systemAccounts.withLockedValue { state in
-                state.ids[code] = id
-                if state.creating[code] == creation { state.creating[code] = nil }
-            }
-            return id
-        } catch {
-            // The next request tries again.
-            systemAccounts.withLockedValue { state in
-                if state.creating[code] == creation { state.creating[code] = nil }
-            }
-            throw error
-        }
+        try await systemAccounts.id(code: code, kind: kind, unit: unit, now: now)
     }
 
 

@@ -600,6 +600,7 @@ public enum Migrations {
                 "CREATE TABLE server_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
             ]
         },
+        .operationPurposes,
     ]
 
     /// The highest version this build knows.

@@ -8,12 +8,15 @@ import SQLKit
 /// records the payment.
 ///
 /// Exactly once, whatever arrives: a confirmation locks its order, records the provider's event id (unique
-/// per provider) and asks the lifecycle what to do; the ledger operations carry keys derived from the order id
-/// (`order:<id>:…`), so even a fulfilment retried after a crash cannot credit twice.
+/// per provider) and asks the lifecycle what to do; the ledger operations are the order's ``FulfilmentPlan``, whose
+/// purposes give them keys of their own (see ``OperationPurpose``), so even a fulfilment retried after a crash cannot
+/// credit twice.
 public final class OrderStore: Sendable {
     public let database: Database
     public let catalog: CatalogStore
     private let makeID: @Sendable () -> String
+    /// Operator-side accounts, created before the transactions that book against them.
+    let systemAccounts: SystemAccountCache
 
     /// How long an order waits for its payment before the reconciliation job expires it.
     public static let defaultLifetime: TimeInterval = 30 * 60
@@ -25,6 +28,7 @@ public final class OrderStore: Sendable {
         self.database = database
         self.catalog = catalog ?? CatalogStore(database: database)
         self.makeID = makeID
+        self.systemAccounts = SystemAccountCache(database: database)
     }
 
     /// What the subscriber wants to buy.
@@ -313,19 +317,27 @@ public final class OrderStore: Sendable {
     /// failure marks it failed and tells the subscriber. Anything that does not match changes nothing.
     public func apply(_ confirmation: PaymentConfirmation, now: Date) async throws -> PaymentOutcome {
         guard RechargeOrder.isWellFormedID(confirmation.orderID) else { throw RechargeError.orderNotFound(confirmation.orderID) }
-        var attempt = 0
-        while true {
-            do {
-                return try await database.transaction { [database] db in
-                    try await Self.apply(confirmation, now: now, database: database, in: db)
-                }
-            } catch is BatchKeyConflict where attempt < 3 {
-                attempt += 1
-            }
+        let accounts = try await fulfilmentAccounts(confirmation.orderID, now: now)
+        return try await Ledger.transaction(database) { [database] db in
+            try await Self.apply(confirmation, accounts: accounts, now: now, database: database, in: db)
         }
     }
 
-    private static func apply(_ confirmation: PaymentConfirmation, now: Date, database: Database, in db: any SQLDatabase) async throws -> PaymentOutcome {
+    /// The operator-side accounts an order's fulfilment books against (its plan's counterparties, fixed by the
+    /// quote, the payment method and the line's currency), created once and cached before its transaction starts.
+    private func fulfilmentAccounts(_ id: String, now: Date) async throws -> [String: Int64] {
+        let (order, currency) = try await database.read { db in
+            guard let row = try await db.raw("SELECT \(unsafeRaw: OrderRow.columns) FROM orders WHERE id = \(bind: id)").first() else {
+                throw RechargeError.orderNotFound(id)
+            }
+            let order = try OrderRow.decode(row)
+            return (order, try await LedgerStore.loadLine(db, order.msisdn, lock: nil).currency)
+        }
+        return try await systemAccounts.ids(try FulfilmentPlan(order: order, lineCurrency: currency, now: now).steps.map(\.counterparty), now: now)
+    }
+
+    private static func apply(_ confirmation: PaymentConfirmation, accounts: [String: Int64], now: Date, database: Database,
+                              in db: any SQLDatabase) async throws -> PaymentOutcome {
         var order = try await lock(confirmation.orderID, database: database, in: db)
         guard confirmation.provider == order.paymentMethod else {
             throw RechargeError.paymentMismatch(order: order.id, reason: "paid through \(confirmation.provider.rawValue), but the order is for \(order.paymentMethod.rawValue)")
@@ -371,8 +383,8 @@ public final class OrderStore: Sendable {
                 let promotions = try await CatalogStore.load(db).promotions.filter { order.quote.limitedPromotions.contains($0.code) }
                 try await take(promotions, lineID: try await lineID(of: order.id, in: db), enforcingLimits: false, now: now, in: db)
             }
-            order = order.with(state: .paid, updatedAt: now, providerReference: reference, paidAt: now, failureReason: .some(nil))
-            let fulfilled = try await fulfil(order, now: now, database: database, in: db)
+            order = order.with(state: lifecycle.state, updatedAt: now, providerReference: reference, paidAt: now, failureReason: .some(nil))
+            let fulfilled = try await fulfil(order, accounts: accounts, now: now, database: database, in: db)
             try await save(fulfilled, in: db)
             return PaymentOutcome(order: fulfilled, duplicate: false, fulfilledNow: fulfilled.state == .fulfilled)
         }
@@ -386,10 +398,11 @@ public final class OrderStore: Sendable {
         }
         var count = 0
         for id in ids {
-            let done = try await database.transaction { [database] db in
+            let accounts = try await fulfilmentAccounts(id, now: now)
+            let done = try await Ledger.transaction(database) { [database] db in
                 let order = try await Self.lock(id, database: database, in: db)
                 guard order.state == .paid else { return false }
-                let fulfilled = try await Self.fulfil(order, now: now, database: database, in: db)
+                let fulfilled = try await Self.fulfil(order, accounts: accounts, now: now, database: database, in: db)
                 guard fulfilled.state == .fulfilled else { return false }
                 try await Self.save(fulfilled, in: db)
                 return true
@@ -410,120 +423,69 @@ public final class OrderStore: Sendable {
         }
     }
 
-    /// Expires orders whose payment window closed with nothing confirmed (`created` or `awaiting_payment`, as
-    /// ``OrderLifecycle`` allows). A confirmation that arrives later still fulfils the order.
+    /// Expires orders whose payment window closed with nothing confirmed: each overdue order is locked (in id
+    /// order) and asked of ``OrderLifecycle`` like any other event, and the promotion uses it held are given back.
+    /// A confirmation that arrives later still fulfils the order.
     public func expireOverdue(now: Date) async throws -> Int {
-        try await database.transaction { db in
-            let expired = try await db.raw("""
-                UPDATE orders SET state = 'expired', updated_at = \(bind: now.unixMicros)
+        try await database.transaction { [database] db in
+            let due = try await db.raw("""
+                SELECT \(unsafeRaw: OrderRow.columns), line_id FROM orders
                 WHERE state IN ('created', 'awaiting_payment') AND expires_at <= \(bind: now.unixMicros)
-                RETURNING id, line_id, quote
+                ORDER BY id\(unsafeRaw: database.forUpdate)
                 """).all()
-            for row in expired {
-                let quote = try LedgerStore.decodeResult(try row.string("quote"), as: OrderQuote.self)
-                if !quote.limitedPromotions.isEmpty {
-                    try await Self.release(quote.limitedPromotions, lineID: try row.int64("line_id"), now: now, in: db)
+            var expired = 0
+            for row in due {
+                let order = try OrderRow.decode(row)
+                var lifecycle = OrderLifecycle(orderID: order.id, state: order.state)
+                switch try lifecycle.handle(.expire) {
+                case .none, .fulfil, .notifyFailure:
+                    continue
+                case .record:
+                    try await Self.save(order.with(state: lifecycle.state, updatedAt: now), in: db)
+                    expired += 1
+                    if !order.quote.limitedPromotions.isEmpty {
+                        try await Self.release(order.quote.limitedPromotions, lineID: try row.int64("line_id"), now: now, in: db)
+                    }
                 }
             }
-            return expired.count
+            return expired
         }
     }
 
     // MARK: Inside a transaction
 
-    /// Applies the order's ledger operations, or leaves it `paid` with the reason when its line cannot take them.
-    private static func fulfil(_ order: RechargeOrder, now: Date, database: Database, in db: any SQLDatabase) async throws -> RechargeOrder {
+    /// Applies the order's ledger operations (its ``FulfilmentPlan``), or leaves it `paid` with the reason when its
+    /// line cannot take them.
+    private static func fulfil(_ order: RechargeOrder, accounts: [String: Int64], now: Date, database: Database,
+                               in db: any SQLDatabase) async throws -> RechargeOrder {
         let line = try await LedgerStore.loadLine(db, order.msisdn, lock: database.forUpdate)
-        // A pack is paid in and spent in one go, so its line must accept debits too (a suspended line takes
-        // top-ups but not purchases).
-        let accepts = order.quote.productKind == .topUp ? line.status.acceptsTopUps : line.status.acceptsDebits
-        guard accepts else {
-            return order.with(state: .paid, updatedAt: now, failureReason: "line is \(line.status.rawValue); fulfilled when it is active again")
+        let plan = try FulfilmentPlan(order: order, lineCurrency: line.currency, now: now)
+        guard plan.needsDebits ? line.status.acceptsDebits : line.status.acceptsTopUps else {
+            return order.with(state: order.state, updatedAt: now, failureReason: "line is \(line.status.rawValue); fulfilled when it is active again")
         }
-        let requests = try await ledgerRequests(for: order, line: line, now: now, in: db)
+        let requests = try await LedgerRequest.carrying(plan.steps, accounts: accounts, now: now, in: db)
         var operationIDs: [Int64] = []
-        for outcome in try await LedgerBatch.apply(requests, in: db, database: database) {
+        for outcome in try await Ledger.apply(requests, in: db, database: database) {
             // Rejections other than the line status checked above (insufficient balance for a pack's debit cannot
             // happen: the same batch credits the price first) roll the whole confirmation back.
             operationIDs.append(try outcome.get().operation.id)
         }
-        // A data pack announces itself (money top-ups are announced by the ledger's own top_up_applied).
-        if order.quote.productKind != .topUp, let data = order.quote.allowances.first(where: { $0.kind == .data }),
+        if let data = plan.dataPackAdded,
            let contact = try await NotificationContactRow.load(msisdns: [order.msisdn.e164], in: db)[order.msisdn.e164]?.contact {
-            let validUntil = order.quote.validityDays.map { now.addingTimeInterval(TimeInterval($0) * 86_400) }
             _ = try await OutboxStore.enqueue(
-                contact.notifications(for: .dataPackAdded(bytes: data.amount, validUntil: validUntil), eventKey: "order:\(order.id):data_pack_added"),
+                contact.notifications(for: .dataPackAdded(bytes: data.bytes, validUntil: data.validUntil), eventKey: "order:\(order.id):data_pack_added"),
                 now: now, in: db)
         }
         // A pack marked to renew is bought again from the balance at the end of each period (PackRenewalStore).
-        if order.quote.autoRenew == true, let code = order.quote.productCode, let days = order.quote.validityDays {
-            try await PackRenewalStore.register(order: order, lineID: line.id, productCode: code,
-                                                validUntil: now.addingTimeInterval(TimeInterval(days) * 86_400), now: now, in: db)
+        if let renewal = plan.renewal {
+            try await PackRenewalStore.register(order: order, lineID: line.id, productCode: renewal.productCode, validUntil: renewal.validUntil,
+                                                now: now, in: db)
         }
         let balances = try await NotificationContactRow.monetaryBalances(lineIDs: [line.id], at: now, in: db)
-        return order.with(state: .fulfilled, updatedAt: now, failureReason: .some(nil), fulfilledAt: now, operationIDs: operationIDs,
+        var lifecycle = OrderLifecycle(orderID: order.id, state: order.state)
+        _ = try lifecycle.handle(.fulfilled)
+        return order.with(state: lifecycle.state, updatedAt: now, failureReason: .some(nil), fulfilledAt: now, operationIDs: operationIDs,
                           balanceAfter: Money(micros: balances[line.id] ?? 0, currency: line.currency))
-    }
-
-    /// Top-up: the credit to the main balance from the payment method's clearing account. Pack: the price
-    /// paid in and spent (clearing → main → pack revenue), then one bucket per allowance with the pack's validity.
-    /// A test payment (the sandbox) is booked against `clearing:sandbox:*` and its pack price goes back there
-    /// instead of to revenue: no report or bill may count money that was never paid.
-    private static func ledgerRequests(for order: RechargeOrder, line: Line, now: Date, in db: any SQLDatabase) async throws -> [LedgerRequest] {
-        let quote = order.quote
-        let channel = order.paymentMethod.channel
-        func account(_ code: String, _ kind: LedgerAccountKind, _ unit: String) async throws -> Int64 {
-            try await LedgerStore.upsertAccount(db, code: code, kind: kind, unit: unit, now: now)
-        }
-        func request(_ command: LedgerRequest.Command, key: String, counterparty: Int64) throws -> LedgerRequest {
-            try LedgerRequest(command, key: key, now: now, counterparty: counterparty)
-        }
-        // The ledger books the payment in the line's currency (the quoted amount when the payer paid in another).
-        let paid = quote.settlementAmount
-        let method = order.paymentMethod
-        let clearing = try await account(method.clearingAccount(unit: paid.currency.code), .clearing, paid.currency.code)
-        switch quote.productKind {
-        case .topUp:
-            guard let credit = quote.credit else { throw DatabaseError.invariantViolated("top-up order \(order.id) has no credit") }
-            let source = credit.currency == paid.currency
-                ? clearing
-                : try await account(method.clearingAccount(unit: credit.currency.code), .clearing, credit.currency.code)
-            var requests = [try request(.topUp(try TopUpCommand(msisdn: order.msisdn, value: .money(credit), channel: channel, reference: order.id)),
-                                        key: "order:\(order.id):credit", counterparty: source)]
-            if let bonus = quote.bonus {
-                // Bonus money has its own bucket and expiry, and is funded by promotion expense, not by the payer.
-                let expense = try await account(LedgerAccountCode.promotionExpense(unit: bonus.currency.code), .expense, bonus.currency.code)
-                let grant = try BucketGrant(
-                    kind: .monetary, amount: bonus.micros, name: quote.promotions.first.map { "Bonus (\($0))" } ?? "Bonus", validFrom: now,
-                    validUntil: quote.bonusValidityDays.map { now.addingTimeInterval(TimeInterval($0) * 86_400) }, priority: BucketGrant.defaultPriority)
-                requests.append(try request(
-                    .topUp(try TopUpCommand(msisdn: order.msisdn, value: .bucket(grant, currency: bonus.currency), channel: .promotion, reference: order.id)),
-                    key: "order:\(order.id):bonus", counterparty: expense))
-            }
-            return requests
-        case .pack, .plan:
-            let price = paid
-            let purchase = method.purchaseAccount(unit: price.currency.code)
-            let revenue = try await account(purchase.code, purchase.kind, price.currency.code)
-            var requests = [
-                try request(.topUp(try TopUpCommand(msisdn: order.msisdn, value: .money(price), channel: channel, reference: order.id)),
-                            key: "order:\(order.id):pay", counterparty: clearing),
-                try request(.debit(try DebitCommand(msisdn: order.msisdn, kind: .monetary, amount: price.micros, currency: price.currency,
-                                                    channel: channel, reference: order.id)),
-                            key: "order:\(order.id):buy", counterparty: revenue),
-            ]
-            let validUntil = quote.validityDays.map { now.addingTimeInterval(TimeInterval($0) * 86_400) }
-            for (index, allowance) in quote.allowances.enumerated() {
-                let unit = allowance.kind.unit(currency: line.currency)
-                let grant = try BucketGrant(kind: allowance.kind, amount: allowance.amount, name: quote.names["en"], validFrom: now,
-                                            validUntil: validUntil, priority: BucketGrant.defaultPriority)
-                requests.append(try request(
-                    .topUp(try TopUpCommand(msisdn: order.msisdn, value: .bucket(grant, currency: line.currency), channel: channel, reference: order.id)),
-                    key: "order:\(order.id):grant:\(index + 1)",
-                    counterparty: try await account(LedgerAccountCode.allowance(unit: unit), .allowance, unit)))
-            }
-            return requests
-        }
     }
 
     static func lockOrder(_ id: String, database: Database, in db: any SQLDatabase) async throws -> RechargeOrder {

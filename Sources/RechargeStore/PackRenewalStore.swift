@@ -52,6 +52,13 @@ public struct PackRenewalStore: Sendable {
         }
     }
 
+    /// In a refunding transaction: a pack given back does not renew.
+    static func cancel(orderID: String, now: Date, in db: any SQLDatabase) async throws {
+        try await db.raw("""
+            UPDATE pack_renewals SET state = 'cancelled', updated_at = \(bind: now.unixMicros) WHERE order_id = \(bind: orderID) AND state = 'active'
+            """).run()
+    }
+
     /// In the fulfilling transaction of a pack order whose quote says `autoRenew`.
     static func register(order: RechargeOrder, lineID: Int64, productCode: String, validUntil: Date, now: Date, in db: any SQLDatabase) async throws {
         var generator = SystemRandomNumberGenerator()
@@ -159,7 +166,7 @@ public struct PackRenewalStore: Sendable {
                 operations.append(try LedgerRequest(
                     .debit(try DebitCommand(msisdn: msisdn, kind: .monetary, amount: price.micros, currency: line.currency, channel: .system,
                                             reference: renewal.id)),
-                    key: "renewal:\(renewal.id):\(cycle):buy", now: now, counterparty: revenue))
+                    purpose: .renewalPurchase(renewalID: renewal.id, cycle: cycle), now: now, counterparty: revenue))
                 for (index, allowance) in product.allowances.enumerated() {
                     let unit = allowance.kind.unit(currency: line.currency)
                     let source = try await LedgerStore.upsertAccount(db, code: LedgerAccountCode.allowance(unit: unit), kind: .allowance, unit: unit, now: now)
@@ -167,7 +174,7 @@ public struct PackRenewalStore: Sendable {
                                                 priority: BucketGrant.defaultPriority)
                     operations.append(try LedgerRequest(
                         .topUp(try TopUpCommand(msisdn: msisdn, value: .bucket(grant, currency: line.currency), channel: .system, reference: renewal.id)),
-                        key: "renewal:\(renewal.id):\(cycle):grant:\(index + 1)", now: now, counterparty: source))
+                        purpose: .renewalGrant(renewalID: renewal.id, cycle: cycle, number: index + 1), now: now, counterparty: source))
                 }
             }
         } else {

@@ -267,10 +267,10 @@ extension VoucherStore {
                 // Like a paid pack order: the card's value paid in and spent, then one bucket per allowance.
                 let revenue = try await account(LedgerAccountCode.packRevenue(unit: unit), .revenue, unit, now: claim.now)
                 requests.append(try LedgerRequest(.topUp(try TopUpCommand(msisdn: line.msisdn, value: .money(value), channel: .voucher, reference: reference)),
-                                                  key: "\(reference):pay", now: claim.now, counterparty: liability))
+                                                  purpose: .voucherPayment(serial: item.serial), now: claim.now, counterparty: liability))
                 requests.append(try LedgerRequest(.debit(try DebitCommand(msisdn: line.msisdn, kind: .monetary, amount: value.micros, currency: value.currency,
                                                                           channel: .voucher, reference: reference)),
-                                                  key: "\(reference):buy", now: claim.now, counterparty: revenue))
+                                                  purpose: .voucherPurchase(serial: item.serial), now: claim.now, counterparty: revenue))
                 let validUntil = product.validityDays.map { claim.now.addingTimeInterval(TimeInterval($0) * 86_400) }
                 for (position, allowance) in product.allowances.enumerated() {
                     let allowanceUnit = allowance.kind.unit(currency: line.currency)
@@ -278,12 +278,12 @@ extension VoucherStore {
                                                 validUntil: validUntil, priority: BucketGrant.defaultPriority)
                     requests.append(try LedgerRequest(
                         .topUp(try TopUpCommand(msisdn: line.msisdn, value: .bucket(grant, currency: line.currency), channel: .voucher, reference: reference)),
-                        key: "\(reference):grant:\(position + 1)", now: claim.now,
+                        purpose: .voucherGrant(serial: item.serial, number: position + 1), now: claim.now,
                         counterparty: try await account(LedgerAccountCode.allowance(unit: allowanceUnit), .allowance, allowanceUnit, now: claim.now)))
                 }
             } else {
                 requests.append(try LedgerRequest(.topUp(try TopUpCommand(msisdn: line.msisdn, value: .money(value), channel: .voucher, reference: reference)),
-                                                  key: reference, now: claim.now, counterparty: liability))
+                                                  purpose: .voucherRedemption(serial: item.serial), now: claim.now, counterparty: liability))
             }
             credited.append((item.index, item.serial, batch, value, first..<requests.count))
         }

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import RechargeCore
+import RechargePayments
 import RechargeServer
 import RechargeStore
 import RechargeTestSupport

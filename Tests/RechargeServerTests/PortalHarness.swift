@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import NIOConcurrencyHelpers
 import RechargeCore
+import RechargePayments
 @testable import RechargeServer
 import RechargeStore
 import RechargeTestSupport

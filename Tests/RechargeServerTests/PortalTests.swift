@@ -508,6 +508,7 @@ struct PortalLocaleTests {
                 }
             }
             rest = rest.replacing(/<script[^>]*>.*?<\/script>/.dotMatchesNewlines(), with: " ")
+            rest = rest.replacing(/<style[^>]*>.*?<\/style>/.dotMatchesNewlines(), with: " ")
             rest = rest.replacing(/<[^>]*>/, with: " ").replacing(/&[a-z]+;/, with: " ")
             let leftover = rest.filter { !$0.isWhitespace && !":/%·•()-|".contains($0) }
             #expect(leftover.isEmpty, "\(file) holds text outside the locale files: \(leftover)")

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import RechargeCore
+import RechargePayments
 @testable import RechargeServer
 import RechargeStore
 import RechargeTestSupport

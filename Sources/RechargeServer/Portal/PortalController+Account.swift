@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import RechargeCore
+import RechargeOrders
 import RechargeStore
 
 /// The signed-in pages: dashboard, recharge (choose, review, pay, result, receipt), voucher redemption and
@@ -255,7 +256,7 @@ extension PortalController {
         let token = fields["key"] ?? ""
         guard (20...64).contains(token.utf8.count), token.utf8.allSatisfy({ $0 == 0x2D || $0 == 0x5F || (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) })
         else { throw PortalRefusal(status: .badRequest, key: "error_generic") }
-        let placed = try await OrderPlacement(orders: services.orders, payments: services.payments, clock: clock).place(
+        let placed = try await OrderPlacement(orders: services.orderService, payments: services.payments).place(
             msisdn: msisdn, item: .product(fields["item"] ?? ""), method: method, promotionCode: code.isEmpty ? nil : code, payCurrency: nil,
             stripeSession: method == .stripe, key: try IdempotencyKey("portal-\(account.id)-\(token)"), chinese: visitor.language == .simplifiedChinese)
         let result = "/orders/\(placed.order.id)"
@@ -360,149 +361,5 @@ extension PortalController {
             if let seconds = refusal.retryAfter { response.headers[.retryAfter] = String(seconds) }
             return response
         }
-    }
-
-    // MARK: History
-
-    struct HistoryFilter {
-        let line: MSISDN
-        let from: Date?
-        let until: Date?
-        let type: LedgerOperation.Kind?
-        let fromText: String
-        let toText: String
-        let typeText: String
-
-        var query: String {
-            "line=\(PortalForm.encode(line.e164))&from=\(fromText)&to=\(toText)&type=\(typeText)"
-        }
-    }
-
-    func historyFilter(_ request: Request, _ account: Account) async throws -> HistoryFilter {
-        let query = request.uri.queryParameters
-        let line = try await ownedLine(query.get("line"), account)
-        func day(_ name: String) throws -> (Date?, String) {
-            guard let text = query.get(name), !text.isEmpty else { return (nil, "") }
-            guard text.utf8.count == 10, let date = try? Date(text + "T00:00:00Z", strategy: .iso8601) else {
-                throw PortalRefusal(status: .badRequest, key: "error_date")
-            }
-            return (date, text)
-        }
-        let (from, fromText) = try day("from")
-        let (to, toText) = try day("to")
-        let typeText = query.get("type") ?? "all"
-        let type: LedgerOperation.Kind?
-        switch typeText {
-        case "", "all": type = nil
-        case let text: guard let kind = LedgerOperation.Kind(rawValue: text) else { throw PortalRefusal(status: .badRequest, key: "error_generic") }; type = kind
-        }
-        // "to" is a whole day: everything before the next midnight.
-        return HistoryFilter(line: line, from: from, until: to?.addingTimeInterval(86_400), type: type, fromText: fromText, toText: toText,
-                             typeText: type?.rawValue ?? "all")
-    }
-
-    /// Up to 1,000 operations matching the filter, newest first.
-    func operations(_ filter: HistoryFilter) async throws -> [LedgerOperation] {
-        var result: [LedgerOperation] = []
-        var cursor: Int64?
-        repeat {
-            let page = try await services.ledger.history(filter.line, from: filter.from, until: filter.until, before: cursor, limit: 200)
-            result += page.operations.filter { filter.type == nil || $0.kind == filter.type }
-            cursor = page.nextCursor
-        } while cursor != nil && result.count < 1000
-        return result
-    }
-
-    /// `testPayments`: ids of the line's sandbox orders; their operations are marked as test payments.
-    func describe(_ operation: LedgerOperation, _ visitor: Visitor, testPayments: Set<String> = []) -> [String: Any] {
-        let amounts = operation.entries.map { entry -> String in
-            let text = quantity(entry.amount.magnitude > UInt64(Int64.max) ? 0 : Int64(entry.amount.magnitude), kind: entry.bucketKind, unit: entry.unit, visitor.language)
-            return (entry.amount < 0 ? "−" : "+") + text
-        }
-        return [
-            "id": String(operation.id),
-            "date": Self.minute(operation.createdAt),
-            "type": text("operation_\(operation.kind.rawValue)", visitor),
-            "channel": text("channel_\(operation.channel.rawValue)", visitor),
-            "reference": operation.reference ?? "",
-            "amounts": amounts.joined(separator: ", "),
-            "credit": operation.kind == .topUp,
-            "order": operation.reference.map { $0.hasPrefix("ord_") } ?? false,
-            "testPayment": operation.reference.map(testPayments.contains) ?? false,
-        ]
-    }
-
-    @Sendable func historyPage(_ request: Request, _ visitor: Visitor) async throws -> Response {
-        let account = try requireAccount(visitor)
-        let filter = try await historyFilter(request, account)
-        let testPayments = try await services.orders.testPaymentOrderIDs(msisdn: filter.line)
-        let rows = try await operations(filter).map { describe($0, visitor, testPayments: testPayments) }
-        let types = ["all", "top_up", "debit"].map { ["value": $0, "label": text("type_\($0)", visitor), "selected": $0 == filter.typeText] }
-        return page("history", visitor, title: "history_title", values: [
-            "lines": lineOptions(try await accounts.lines(accountID: account.id), selected: filter.line), "line": filter.line.e164,
-            "lineQuery": PortalForm.encode(filter.line.e164), "from": filter.fromText, "to": filter.toText, "types": types,
-            "operations": rows, "empty": rows.isEmpty, "csv": "/history.csv?" + filter.query,
-        ])
-    }
-
-    /// One row per entry (an operation that touched several buckets has several rows), RFC 4180 quoting.
-    @Sendable func historyCSV(_ request: Request, _ visitor: Visitor) async throws -> Response {
-        let account = try requireAccount(visitor)
-        let filter = try await historyFilter(request, account)
-        // test_payment last: a column added later must not shift the ones spreadsheets already read.
-        var csv = "operation,time,type,channel,reference,line,bucket_kind,unit,amount,remaining_after,test_payment\r\n"
-        let testPayments = try await services.orders.testPaymentOrderIDs(msisdn: filter.line)
-        func field(_ text: String) -> String {
-            // A leading = + - @ would be a formula in a spreadsheet: quoted and prefixed with an apostrophe.
-            let safe = text.first.map { "=+-@".contains($0) && Int64(text) == nil && Double(text) == nil } == true ? "'" + text : text
-            return safe.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + safe.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : safe
-        }
-        for operation in try await operations(filter) {
-            for entry in operation.entries {
-                let amount: String
-                let remaining: String
-                if entry.bucketKind == .monetary, let currency = try? Currency(code: entry.unit) {
-                    amount = Money(micros: entry.amount, currency: currency).decimalString
-                    remaining = Money(micros: entry.remainingAfter, currency: currency).decimalString
-                } else {
-                    amount = String(entry.amount)
-                    remaining = String(entry.remainingAfter)
-                }
-                csv += [String(operation.id), Date.ISO8601FormatStyle().format(operation.createdAt), operation.kind.rawValue, operation.channel.rawValue,
-                        operation.reference ?? "", filter.line.e164, entry.bucketKind.rawValue, entry.unit, amount, remaining,
-                        operation.reference.map(testPayments.contains) == true ? "true" : "false"].map(field).joined(separator: ",") + "\r\n"
-            }
-        }
-        let name = "recharge-history-\(filter.line.e164.dropFirst())-\(Self.day(clock())).csv"
-        var headers = Self.pageHeaders(contentType: "text/csv; charset=utf-8")
-        headers[.contentDisposition] = "attachment; filename=\"\(name)\""
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: csv)))
-    }
-
-    @Sendable func operationReceipt(_ request: Request, _ visitor: Visitor) async throws -> Response {
-        let account = try requireAccount(visitor)
-        let line = try await ownedLine(request.uri.queryParameters.get("line"), account)
-        let parts = request.uri.path.split(separator: "/")
-        guard parts.count >= 3, let id = Int64(parts[parts.count - 2]), id > 0, id < Int64.max else { throw PortalRefusal.notFound }
-        let found = try await services.ledger.history(line, from: nil, until: nil, before: id + 1, limit: 1).operations.first
-        guard let operation = found, operation.id == id else { throw PortalRefusal.notFound }
-        let testPayments = try await services.orders.testPaymentOrderIDs(msisdn: line)
-        let described = describe(operation, visitor, testPayments: testPayments)
-        let rows: [[String: Any]] = [
-            ["label": text("receipt_transaction", visitor), "value": String(operation.id)],
-            ["label": text("receipt_line", visitor), "value": line.e164],
-            ["label": text("receipt_time", visitor), "value": described["date"] as? String ?? ""],
-            ["label": text("receipt_type", visitor), "value": described["type"] as? String ?? ""],
-            ["label": text("receipt_channel", visitor), "value": described["channel"] as? String ?? ""],
-            ["label": text("receipt_reference", visitor), "value": operation.reference ?? "—"],
-            ["label": text("receipt_amounts", visitor), "value": described["amounts"] as? String ?? ""],
-        ]
-        var values: [String: Any] = ["rows": rows, "heading": text("receipt_transaction_title", visitor), "back": "/history?line=\(PortalForm.encode(line.e164))",
-                                     "testPayment": described["testPayment"] as? Bool ?? false]
-        if let reference = operation.reference, reference.hasPrefix("ord_"),
-           let order = try? await services.orders.order(reference), [.fulfilled, .refunded, .partiallyRefunded].contains(order.state) {
-            values["orderReceipt"] = "/orders/\(order.id)/receipt"
-        }
-        return page("receipt", visitor, title: "receipt_transaction_title", values: values)
     }
 }

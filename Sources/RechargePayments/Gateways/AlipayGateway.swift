@@ -1,7 +1,6 @@
 import _CryptoExtras
 import Foundation
 import RechargeCore
-import RechargePayments
 
 /// Alipay's asynchronous notifications (`POST /webhooks/alipay`, form-encoded), turned into confirmations.
 ///
@@ -93,61 +92,35 @@ public struct AlipayGateway: Sendable {
     }
 }
 
-/// WeChat Pay API v3 payment notifications (`POST /webhooks/wechat_pay`), turned into confirmations.
-///
-/// The `Wechatpay-Signature` over `timestamp\nnonce\nbody\n` is checked with the platform key named by
-/// `Wechatpay-Serial`, the timestamp must be within 300 s, and the AES-256-GCM resource is decrypted with the
-/// APIv3 key (``WeChatPayNotification``); then mchid and appid are re-checked, the order is `out_trade_no`,
-/// the amount `amount.total` fen, the event id the notification's `id`.
-public struct WeChatPayGateway: Sendable {
-    public let mchID: String
-    public let appID: String
-    let platformKeys: [String: _RSA.Signing.PublicKey]
-    let apiV3Key: WeChatPayAPIv3Key
-    /// The API v3 client (Native pay, query, refund); without it WeChat Pay is not offered for new orders.
-    public let client: WeChatPayClient?
+extension AlipayGateway: PaymentGateway {
+    public var method: PaymentMethod { .alipay }
+    public var name: String { "alipay" }
+    public var displayName: String { "Alipay" }
+    public var currencies: Set<String>? { ["CNY"] }
+    public var capabilities: PaymentCapabilities { [.refund, .partialRefund, .qrCode, .statusQuery] }
+    public var settings: [PaymentSetting] {
+        [PaymentSetting("RECHARGE_ALIPAY_APP_ID"), PaymentSetting("RECHARGE_ALIPAY_PUBLIC_KEY_FILE"),
+         PaymentSetting("RECHARGE_ALIPAY_PRIVATE_KEY_FILE", required: false, secret: true), PaymentSetting("RECHARGE_ALIPAY_SELLER_ID", required: false),
+         PaymentSetting("RECHARGE_ALIPAY_GATEWAY", required: false), PaymentSetting("RECHARGE_ALIPAY_NOTIFY_MAX_AGE", required: false)]
+    }
+    public var isOffered: Bool { client != nil }
 
-    public init(mchID: String, appID: String, platformKeys: [String: String], apiV3Key: String, client: WeChatPayClient? = nil) throws {
-        self.mchID = mchID
-        self.appID = appID
-        self.client = client
-        var keys: [String: _RSA.Signing.PublicKey] = [:]
-        for (serial, pem) in platformKeys { keys[serial] = try ProviderRSAKey.publicKey(pem, provider: .wechatPay) }
-        self.platformKeys = keys
-        self.apiV3Key = try WeChatPayAPIv3Key(apiV3Key)
+    /// A QR code for the payer's Alipay app; the trade number is the order id, so a retry asks for the same trade.
+    public func startCheckout(_ order: RechargeOrder, chinese: Bool) async throws -> PaymentCheckout {
+        guard let client else { throw RechargeError.paymentMethodUnavailable(method.rawValue) }
+        let price = order.quote.price
+        let content = try await client.precreate(outTradeNo: order.id, totalAmountMinorUnits: price.minorUnits(rounding: .halfEven),
+                                                 subject: order.quote.names["zh-Hans"] ?? order.quote.names["en"] ?? order.id).qrCode
+        return .qrCode(payload: content, reference: order.id)
     }
 
-    /// The reconciliation job's status query.
-    public func query(_ order: RechargeOrder) async throws -> PaymentConfirmation? {
-        guard let client else { return nil }
-        let transaction = try await client.query(outTradeNo: order.id)
-        guard transaction.isPaid else { return nil }
-        return PaymentConfirmation(provider: .wechatPay, eventID: "query:\(transaction.transactionID ?? order.id):paid", orderID: order.id,
-                                   outcome: .succeeded, amount: try Money.fromMinorUnits(transaction.totalFen, currency: try Currency(code: "CNY")),
-                                   providerReference: transaction.transactionID, failureReason: nil)
+    public func interpret(_ notification: PaymentNotification, now: Date) async throws(RechargeError) -> PaymentEvent {
+        .confirmation(try verify(body: notification.body, now: now))
     }
 
-    public func verify(body: [UInt8], headers: WeChatPaySignatureHeaders, now: Date) throws(RechargeError) -> PaymentConfirmation {
-        let notification: WeChatPayNotification
-        do {
-            notification = try WeChatPayNotification.verify(body: body, headers: headers, platformKeys: platformKeys, apiV3Key: apiV3Key, now: now)
-        } catch {
-            throw .paymentNotVerified(provider: "wechat_pay", reason: error.description)
-        }
-        let transaction = notification.transaction
-        guard transaction.mchID == mchID, transaction.appID == appID else {
-            throw .paymentNotVerified(provider: "wechat_pay", reason: "mchid \(transaction.mchID) / appid \(transaction.appID) are not ours")
-        }
-        let outcome: PaymentConfirmation.Outcome
-        switch transaction.tradeState {
-        case "SUCCESS": outcome = .succeeded
-        case "CLOSED", "PAYERROR", "REVOKED": outcome = .failed
-        default:
-            throw .paymentNotVerified(provider: "wechat_pay", reason: "trade_state \(transaction.tradeState) is not final")
-        }
-        let amount = try Money.fromMinorUnits(transaction.amount.total, currency: try Currency(code: transaction.amount.currency))
-        return PaymentConfirmation(provider: .wechatPay, eventID: notification.id, orderID: transaction.outTradeNo, outcome: outcome,
-                                   amount: amount, providerReference: transaction.transactionID,
-                                   failureReason: outcome == .failed ? "WeChat Pay trade \(transaction.tradeState)" : nil)
+    public func refund(_ refund: OrderRefund, order: RechargeOrder) async throws -> String {
+        guard let client else { throw RechargeError.paymentMethodUnavailable(method.rawValue) }
+        _ = try await client.refund(outTradeNo: order.id, refundAmountMinorUnits: refund.amount.minorUnits(rounding: .halfEven), outRequestNo: refund.id)
+        return "alipay:" + refund.id
     }
 }

@@ -1,7 +1,5 @@
 import Foundation
 import RechargeCore
-import RechargePayments
-import RechargeStore
 
 /// PayPal, as the order flow sees it: Orders v2 checkout, capture, status queries and webhooks.
 ///
@@ -42,7 +40,7 @@ public struct PayPalGateway: Sendable {
         /// The payer approved PayPal order `paypalOrderID` for our order `orderID`: capture it.
         case approved(orderID: String, paypalOrderID: String)
         /// A dispute (chargeback or claim) opened or resolved on the capture `captureID`.
-        case dispute(eventID: String, disputeID: String, captureID: String, event: RechargeStore.OrderStore.DisputeEvent)
+        case dispute(eventID: String, disputeID: String, captureID: String, event: DisputeEvent)
         case ignored(type: String)
     }
 
@@ -60,7 +58,7 @@ public struct PayPalGateway: Sendable {
         return (created.id, created.approvalURL ?? client.configuration.approvalURL(token: created.id))
     }
 
-    func approvalURL(_ order: RechargeOrder) -> String? {
+    public func approvalURL(_ order: RechargeOrder) -> String? {
         guard let client, let token = order.providerReference else { return nil }
         return client.configuration.approvalURL(token: token)
     }
@@ -112,7 +110,7 @@ public struct PayPalGateway: Sendable {
     }
 
     /// Gives `amount` of a capture back; the refund id is PayPal's.
-    func refund(_ refund: OrderRefund, order: RechargeOrder) async throws -> String {
+    public func refund(_ refund: OrderRefund, order: RechargeOrder) async throws -> String {
         guard let client, let capture = order.providerReference else { throw RechargeError.paymentMethodUnavailable("paypal") }
         return try await client.refund(captureID: capture, amountMinorUnits: refund.amount.minorUnits(rounding: .halfEven),
                                        currency: refund.amount.currency.code, fractionDigits: refund.amount.currency.minorUnitDigits,
@@ -149,31 +147,9 @@ public struct PayPalGateway: Sendable {
     }
 
     static func interpret(_ body: [UInt8]) throws(RechargeError) -> Outcome {
-        struct Event: Decodable {
-            struct Amount: Decodable { let currency_code: String; let value: String }
-            struct Resource: Decodable {
-                struct Transaction: Decodable { let seller_transaction_id: String? }
-                struct Outcome: Decodable { let outcome_code: String? }
-                struct Unit: Decodable { let custom_id: String?; let reference_id: String? }
-                struct Supplementary: Decodable { struct Related: Decodable { let order_id: String? }; let related_ids: Related? }
-                let id: String?
-                let status: String?
-                let amount: Amount?
-                let custom_id: String?
-                let purchase_units: [Unit]?
-                let supplementary_data: Supplementary?
-                let dispute_id: String?
-                let disputed_transactions: [Transaction]?
-                let dispute_amount: Amount?
-                let dispute_outcome: Outcome?
-            }
-            let id: String
-            let event_type: String
-            let resource: Resource
-        }
-        let event: Event
+        let event: PayPalEvent
         do {
-            event = try JSONDecoder().decode(Event.self, from: Data(body))
+            event = try JSONDecoder().decode(PayPalEvent.self, from: Data(body))
         } catch {
             throw .paymentNotVerified(provider: "paypal", reason: "the body is not a PayPal webhook event")
         }
@@ -230,4 +206,68 @@ public struct PayPalGateway: Sendable {
             throw .paymentNotVerified(provider: "paypal", reason: "\(error)")
         }
     }
+}
+
+extension PayPalGateway: PaymentGateway {
+    public var method: PaymentMethod { .paypal }
+    public var name: String { "paypal" }
+    public var displayName: String { "PayPal" }
+    public var currencies: Set<String>? { nil }
+    public var capabilities: PaymentCapabilities { [.refund, .partialRefund, .dispute, .redirect, .statusQuery] }
+    public var settings: [PaymentSetting] {
+        [PaymentSetting("RECHARGE_PAYPAL_CLIENT_ID"), PaymentSetting("RECHARGE_PAYPAL_CLIENT_SECRET", secret: true), PaymentSetting("RECHARGE_PAYPAL_WEBHOOK_ID"),
+         PaymentSetting("RECHARGE_PUBLIC_URL"), PaymentSetting("RECHARGE_PAYPAL_WEBHOOK_VERIFY", required: false),
+         PaymentSetting("RECHARGE_PAYPAL_CERT_ROOTS_FILE", required: false), PaymentSetting("RECHARGE_PAYPAL_API_URL", required: false),
+         PaymentSetting("RECHARGE_PAYPAL_BRAND_NAME", required: false)]
+    }
+    public var isOffered: Bool { client != nil }
+
+    /// A PayPal order keyed by ours; the payer approves it on PayPal's page.
+    public func startCheckout(_ order: RechargeOrder, chinese: Bool) async throws -> PaymentCheckout {
+        let started = try await startCheckout(order, locale: chinese ? "zh-CN" : nil)
+        return .redirect(url: started.approvalURL, reference: started.reference)
+    }
+
+    public func checkout(for order: RechargeOrder) -> PaymentCheckout? {
+        approvalURL(order).map { .redirect(url: $0, reference: order.providerReference) }
+    }
+
+    public func interpret(_ notification: PaymentNotification, now: Date) async throws(RechargeError) -> PaymentEvent {
+        let headers = PayPalWebhookHeaders(
+            transmissionID: notification.header(PayPalWebhookHeaders.transmissionIDName),
+            transmissionTime: notification.header(PayPalWebhookHeaders.transmissionTimeName),
+            transmissionSignature: notification.header(PayPalWebhookHeaders.transmissionSignatureName),
+            certURL: notification.header(PayPalWebhookHeaders.certURLName), authAlgorithm: notification.header(PayPalWebhookHeaders.authAlgorithmName))
+        switch try await verify(body: notification.body, headers: headers, now: now) {
+        case .confirmation(let confirmation): return .confirmation(confirmation)
+        case .approved(let orderID, let paypalOrderID): return .approved(orderID: orderID, reference: paypalOrderID)
+        case .dispute(let eventID, let disputeID, let captureID, let event):
+            return .dispute(eventID: eventID, disputeID: disputeID, providerReference: captureID, event: event)
+        case .ignored(let type): return .ignored(type: type)
+        }
+    }
+}
+
+/// The fields of a PayPal webhook event the order flow reads.
+private struct PayPalEvent: Decodable {
+    struct Amount: Decodable { let currency_code: String; let value: String }
+    struct Resource: Decodable {
+        struct Transaction: Decodable { let seller_transaction_id: String? }
+        struct Outcome: Decodable { let outcome_code: String? }
+        struct Unit: Decodable { let custom_id: String?; let reference_id: String? }
+        struct Supplementary: Decodable { struct Related: Decodable { let order_id: String? }; let related_ids: Related? }
+        let id: String?
+        let status: String?
+        let amount: Amount?
+        let custom_id: String?
+        let purchase_units: [Unit]?
+        let supplementary_data: Supplementary?
+        let dispute_id: String?
+        let disputed_transactions: [Transaction]?
+        let dispute_amount: Amount?
+        let dispute_outcome: Outcome?
+    }
+    let id: String
+    let event_type: String
+    let resource: Resource
 }

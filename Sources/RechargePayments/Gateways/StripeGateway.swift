@@ -1,7 +1,5 @@
 import Foundation
 import RechargeCore
-import RechargePayments
-import RechargeStore
 
 /// Stripe, as the order flow sees it: webhook events turned into payment confirmations.
 ///
@@ -25,7 +23,7 @@ public struct StripeGateway: Sendable {
     }
 
     /// The hosted page for an order: a Checkout Session keyed by the order id (a retried create gets the same one).
-    func startSession(_ order: RechargeOrder, locale: String?) async throws -> StripeCheckoutSession {
+    public func startSession(_ order: RechargeOrder, locale: String?) async throws -> StripeCheckoutSession {
         guard let client else { throw RechargeError.paymentMethodUnavailable("stripe") }
         guard let publicURL else {
             throw RechargeError.invalidRequest("Stripe Checkout needs this server's public address (RECHARGE_PUBLIC_URL) for the payer's way back.")
@@ -71,7 +69,7 @@ public struct StripeGateway: Sendable {
     public enum Outcome: Sendable, Equatable {
         case confirmation(PaymentConfirmation)
         /// A dispute (chargeback) opened or closed on the PaymentIntent `paymentIntent`.
-        case dispute(eventID: String, disputeID: String, paymentIntent: String, event: RechargeStore.OrderStore.DisputeEvent)
+        case dispute(eventID: String, disputeID: String, paymentIntent: String, event: DisputeEvent)
         /// A type the order flow does not act on, or a payment that names no order (another integration on the
         /// same Stripe account): acknowledged with 200, because Stripe retries anything else for days. Only a
         /// bad signature (or a body that is no event) is refused.
@@ -84,32 +82,9 @@ public struct StripeGateway: Sendable {
         } catch {
             throw .paymentNotVerified(provider: "stripe", reason: error.description)
         }
-        struct Event: Decodable {
-            struct Payload: Decodable {
-                struct Object: Decodable {
-                    struct PaymentError: Decodable { let message: String?; let code: String? }
-                    let id: String
-                    let object: String
-                    let amount: Int64?
-                    let amount_received: Int64?
-                    let currency: String?
-                    let metadata: [String: String]?
-                    let last_payment_error: PaymentError?
-                    let payment_intent: String?
-                    let status: String?
-                    let payment_status: String?
-                    let amount_total: Int64?
-                    let client_reference_id: String?
-                }
-                let object: Object
-            }
-            let id: String
-            let type: String
-            let data: Payload
-        }
-        let event: Event
+        let event: StripeEvent
         do {
-            event = try JSONDecoder().decode(Event.self, from: Data(body))
+            event = try JSONDecoder().decode(StripeEvent.self, from: Data(body))
         } catch {
             throw .paymentNotVerified(provider: "stripe", reason: "the body is not a Stripe event")
         }
@@ -160,4 +135,29 @@ public struct StripeGateway: Sendable {
         return .confirmation(PaymentConfirmation(provider: .stripe, eventID: event.id, orderID: order, outcome: outcome, amount: amount,
                                                  providerReference: intent.id, failureReason: reason))
     }
+}
+
+/// The fields of a Stripe Event the order flow reads.
+private struct StripeEvent: Decodable {
+    struct Payload: Decodable {
+        struct Object: Decodable {
+            struct PaymentError: Decodable { let message: String?; let code: String? }
+            let id: String
+            let object: String
+            let amount: Int64?
+            let amount_received: Int64?
+            let currency: String?
+            let metadata: [String: String]?
+            let last_payment_error: PaymentError?
+            let payment_intent: String?
+            let status: String?
+            let payment_status: String?
+            let amount_total: Int64?
+            let client_reference_id: String?
+        }
+        let object: Object
+    }
+    let id: String
+    let type: String
+    let data: Payload
 }
