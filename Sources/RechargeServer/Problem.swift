@@ -113,7 +113,7 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             problem.instance = request.uri.path
             var response = problem.response()
             // A stored refusal answered to a retry says so, as a replayed success does.
-            if error is ReplayedRefusal { response.headers[LinesController.replayedHeader] = "true" }
+            response.markReplayed(error is ReplayedRefusal)
             if !allowed.isEmpty { response.headers[.allow] = allowed.joined(separator: ", ") }
             return response
         }
