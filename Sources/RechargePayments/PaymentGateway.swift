@@ -35,6 +35,18 @@ public protocol PaymentGateway: Sendable {
     func checkout(for order: RechargeOrder) -> PaymentCheckout?
     /// A raw notification, verified on its bytes before anything in it is believed.
     func interpret(_ notification: PaymentNotification, now: Date) async throws(RechargeError) -> PaymentEvent
+    /// What a genuine event about no order of this server's becomes: nil (the default), it is refused like any
+    /// other (`order-not-found`); an ``PaymentEvent/ignored(type:)``, it is acknowledged, for a provider whose
+    /// webhooks also carry other systems' payments (one Stripe account, several integrations) and which retries a
+    /// refusal for days although no retry can help.
+    func foreignEvent(_ event: PaymentEvent) -> PaymentEvent?
+    /// The answer to a notification the order flow took (applied, a duplicate, or acknowledged without acting on
+    /// it); nil (the default): the server's own JSON receipt, naming the order and its state, of which the
+    /// provider reads only the 2xx.
+    func acknowledgement(for event: PaymentEvent) -> PaymentNotificationReply?
+    /// The answer to a notification refused (forged, stale, mismatched, about an unknown order) with `status`,
+    /// the HTTP status the server gives `error`; nil (the default): the error is answered as the server's problem.
+    func refusal(_ error: RechargeError, status: Int) -> PaymentNotificationReply?
     /// The status query of the reconciliation job: a payment whose notification may have been lost.
     func query(_ order: RechargeOrder) async throws -> PaymentConfirmation?
     /// Sends a refund back, keyed by the refund's id; returns the provider's refund id.
@@ -45,6 +57,9 @@ extension PaymentGateway {
     public var paymentWindow: TimeInterval { 30 * 60 }
     public func localReference(forOrder id: String) -> String? { nil }
     public func checkout(for order: RechargeOrder) -> PaymentCheckout? { nil }
+    public func foreignEvent(_ event: PaymentEvent) -> PaymentEvent? { nil }
+    public func acknowledgement(for event: PaymentEvent) -> PaymentNotificationReply? { nil }
+    public func refusal(_ error: RechargeError, status: Int) -> PaymentNotificationReply? { nil }
 
     /// Whether `currency` can be paid through this adapter.
     public func takes(_ currency: Currency) -> Bool { currencies?.contains(currency.code) ?? true }

@@ -22,10 +22,10 @@ struct PaymentWebhooksController {
     static let maximumNotificationSize = 64 * 1024
 
     func addRoutes(to router: Router<RechargeRequestContext>) {
-        router.post("webhooks/stripe", use: stripeNotification)
-        router.post("webhooks/alipay", use: alipayNotification)
-        router.post("webhooks/wechat_pay", use: wechatPayNotification)
-        router.post("webhooks/paypal", use: paypalNotification)
+        router.post("webhooks/stripe", use: notification(.stripe))
+        router.post("webhooks/alipay", use: notification(.alipay))
+        router.post("webhooks/wechat_pay", use: notification(.wechatPay))
+        router.post("webhooks/paypal", use: notification(.paypal))
         if payments.stripe?.publicURL != nil {
             router.get("stripe/return", use: stripeReturn)
         }
@@ -35,132 +35,73 @@ struct PaymentWebhooksController {
         }
         // Off (production), the sandbox has no route at all: nothing answers that could pay an order.
         if payments.sandbox != nil {
-            router.post("webhooks/sandbox", use: sandboxNotification)
+            router.post("webhooks/sandbox", use: notification(.sandbox))
             router.get("sandbox/checkout/{id}", use: checkoutPage)
             router.post("sandbox/checkout/{id}", use: checkoutAction)
         }
     }
 
-    /// A verified notification applies once; a forged, stale, replayed or mismatched one changes nothing and
-    /// is answered with a problem (providers retry on non-2xx, which for a forgery is harmless).
-    @Sendable func sandboxNotification(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        guard let sandbox = payments.sandbox else { throw RechargeError.paymentMethodUnavailable("sandbox") }
-        let body = Array(buffer: try await JSONBody.collect(request, upTo: Self.maximumNotificationSize))
-        let signature = request.headers[HTTPField.Name(SandboxGateway.signatureHeader)!]
-        let outcome = try await receive("sandbox", logger: context.logger) { now throws(RechargeError) in
-            try sandbox.verify(body: body, signature: signature, now: now)
-        }
-        return Self.acknowledgement(outcome)
-    }
-
-    /// Stripe events: payment successes and failures move orders; other types are acknowledged and logged.
-    @Sendable func stripeNotification(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        guard let stripe = payments.stripe else { throw RechargeError.paymentMethodUnavailable("stripe") }
-        let body = Array(buffer: try await JSONBody.collect(request, upTo: Self.maximumNotificationSize))
-        let signature = request.headers[HTTPField.Name(StripeWebhookSignature.headerName)!]
-        let now = clock()
-        let verified: StripeGateway.Outcome
-        do {
-            verified = try stripe.verify(body: body, signature: signature, now: now)
-        } catch {
-            context.logger.warning("Payment notification rejected", metadata: ["provider": "stripe", "reason": "\(error.detail)"])
-            throw error
-        }
-        switch verified {
-        case .ignored(let type):
-            return Self.ignored(type, provider: "stripe", logger: context.logger)
-        case .confirmation(let confirmation):
-            // Signed by Stripe but about no order of ours (another system's payment, a dispute on another
-            // PaymentIntent): 200 `ignored`, since Stripe retries every non-2xx for days and a retry cannot help.
+    /// Every provider's notifications take one path: its adapter in the registry verifies the signature on the raw
+    /// bytes and says what they mean (``PaymentGateway/interpret(_:now:)``), the order service applies the event
+    /// once, and the answer is what that provider reads — the adapter's own reply where it parses one (Alipay's
+    /// `success`, WeChat Pay's ack), else the server's JSON receipt. A forged, stale, replayed or mismatched
+    /// notification changes nothing and is refused (providers retry a non-2xx, which for a forgery is harmless);
+    /// every refusal is logged.
+    func notification(_ method: PaymentMethod) -> @Sendable (Request, RechargeRequestContext) async throws -> Response {
+        { request, context in
+            guard let gateway = payments.registry.gateway(for: method) else { throw RechargeError.paymentMethodUnavailable(method.rawValue) }
+            let body = Array(buffer: try await JSONBody.collect(request, upTo: Self.maximumNotificationSize))
+            var headers: [String: String] = [:]
+            for field in request.headers where headers[field.name.canonicalName] == nil { headers[field.name.canonicalName] = field.value }
+            let event: PaymentEvent
             do {
-                return Self.acknowledgement(try await receive("stripe", logger: context.logger) { _ in confirmation })
-            } catch RechargeError.orderNotFound {
-                return Self.ignored("\(confirmation.eventID) (order \(confirmation.orderID) is not ours)", provider: "stripe", logger: context.logger)
-            }
-        case .dispute(let eventID, let disputeID, let paymentIntent, let event):
-            do {
-                return try await dispute(.stripe, eventID: eventID, disputeID: disputeID, providerReference: paymentIntent, event: event,
-                                         now: now, logger: context.logger)
-            } catch RechargeError.orderNotFound {
-                return Self.ignored("\(eventID) (PaymentIntent \(paymentIntent) is not one of ours)", provider: "stripe", logger: context.logger)
+                event = try await gateway.interpret(PaymentNotification(body: body, headers: headers), now: clock())
+                let receipt = try await take(event, from: gateway, logger: context.logger)
+                return gateway.acknowledgement(for: event).map { Self.response($0) } ?? receipt
+            } catch let error as RechargeError {
+                context.logger.warning("Payment notification rejected", metadata: ["provider": "\(method.rawValue)", "reason": "\(error.detail)"])
+                let status = Problem.status(for: error)
+                guard let refusal = gateway.refusal(error, status: status.code) else { throw error }
+                return Self.response(refusal, among: [status])
             }
         }
     }
 
-    /// Alipay retries until it reads exactly `success`; anything refused is answered `fail` (and logged).
-    @Sendable func alipayNotification(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        guard let alipay = payments.alipay else { throw RechargeError.paymentMethodUnavailable("alipay") }
-        let body = Array(buffer: try await JSONBody.collect(request, upTo: Self.maximumNotificationSize))
+    /// Hands a verified event to the order service and returns the server's JSON receipt of what it did. A
+    /// genuine event about no order of ours is refused, unless the adapter acknowledges such events
+    /// (``PaymentGateway/foreignEvent(_:)``: Stripe's, since a retry cannot help).
+    private func take(_ event: PaymentEvent, from gateway: any PaymentGateway, logger: Logger) async throws -> Response {
+        let provider = gateway.method
         do {
-            _ = try await receive("alipay", logger: context.logger) { now throws(RechargeError) in try alipay.verify(body: body, now: now) }
-            return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: "success")))
+            switch event {
+            case .confirmation(let confirmation):
+                return Self.acknowledgement(try await confirm(confirmation, provider: provider, logger: logger))
+            case .approved(let orderID, let reference):
+                guard let capturing = gateway as? any PaymentCapturing else {
+                    throw RechargeError.paymentNotVerified(provider: provider.rawValue, reason: "\(gateway.displayName) payments are not captured")
+                }
+                let order = try await orders.order(orderID)
+                // Once paid, the order keeps the capture id instead; before, the approved payment must be the one we made.
+                guard order.paymentMethod == provider, order.state.isPaidFor || order.providerReference == reference else {
+                    throw RechargeError.paymentNotVerified(provider: provider.rawValue,
+                                                           reason: "\(gateway.displayName) order \(reference) is not the one of order \(orderID)")
+                }
+                let captured = try await capture(order, through: capturing, logger: logger)
+                return Self.acknowledgement(order: captured.order, duplicate: captured.duplicate)
+            case .dispute(let eventID, let disputeID, let reference, let dispute):
+                return try await self.dispute(provider, eventID: eventID, disputeID: disputeID, providerReference: reference, event: dispute, logger: logger)
+            case .ignored(let type):
+                return Self.ignored(type, provider: provider.rawValue, logger: logger)
+            }
         } catch let error as RechargeError {
-            return Response(status: Problem.status(for: error), headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: "fail")))
-        }
-    }
-
-    /// WeChat Pay wants 200/204 for accepted, and `{"code":"FAIL","message":…}` with a 4xx/5xx otherwise.
-    @Sendable func wechatPayNotification(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        guard let wechat = payments.wechatPay else { throw RechargeError.paymentMethodUnavailable("wechat_pay") }
-        let body = Array(buffer: try await JSONBody.collect(request, upTo: Self.maximumNotificationSize))
-        func header(_ name: String) -> String? { request.headers[HTTPField.Name(name)!] }
-        let headers = WeChatPaySignatureHeaders(
-            timestamp: header(WeChatPaySignatureHeaders.timestampName), nonce: header(WeChatPaySignatureHeaders.nonceName),
-            signature: header(WeChatPaySignatureHeaders.signatureName), serial: header(WeChatPaySignatureHeaders.serialName))
-        do {
-            _ = try await receive("wechat_pay", logger: context.logger) { now throws(RechargeError) in
-                try wechat.verify(body: body, headers: headers, now: now)
-            }
-            return Response(status: .noContent)
-        } catch let error as RechargeError {
-            var json = JSONWriter(capacity: 128)
-            json.object { json in
-                json.field("code", "FAIL")
-                json.field("message", error.detail)
-            }
-            return Response(status: Problem.status(for: error), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
-        }
-    }
-
-    /// PayPal webhooks: verified (locally or by PayPal's verify API), then an approval is captured, a capture
-    /// applied; other event types are acknowledged. PayPal retries a delivery that is not answered 2xx.
-    @Sendable func paypalNotification(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        guard let paypal = payments.paypal else { throw RechargeError.paymentMethodUnavailable("paypal") }
-        let body = Array(buffer: try await JSONBody.collect(request, upTo: Self.maximumNotificationSize))
-        func header(_ name: String) -> String? { request.headers[HTTPField.Name(name)!] }
-        let headers = PayPalWebhookHeaders(
-            transmissionID: header(PayPalWebhookHeaders.transmissionIDName), transmissionTime: header(PayPalWebhookHeaders.transmissionTimeName),
-            transmissionSignature: header(PayPalWebhookHeaders.transmissionSignatureName), certURL: header(PayPalWebhookHeaders.certURLName),
-            authAlgorithm: header(PayPalWebhookHeaders.authAlgorithmName))
-        let verified: PayPalGateway.Outcome
-        do {
-            verified = try await paypal.verify(body: body, headers: headers, now: clock())
-        } catch {
-            context.logger.warning("Payment notification rejected", metadata: ["provider": "paypal", "reason": "\(error.detail)"])
-            throw error
-        }
-        switch verified {
-        case .ignored(let type):
-            return Self.ignored(type, provider: "paypal", logger: context.logger)
-        case .confirmation(let confirmation):
-            return Self.acknowledgement(try await receive("paypal", logger: context.logger) { _ in confirmation })
-        case .approved(let orderID, let paypalOrderID):
-            let order = try await orders.order(orderID)
-            // Once paid, the order keeps the capture id instead; before, the approved PayPal order must be the one we made.
-            guard order.paymentMethod == .paypal, order.state.isPaidFor || order.providerReference == paypalOrderID else {
-                throw RechargeError.paymentNotVerified(provider: "paypal", reason: "PayPal order \(paypalOrderID) is not the one of order \(orderID)")
-            }
-            let captured = try await capture(order, paypal: paypal, logger: context.logger)
-            return Self.acknowledgement(order: captured.order, duplicate: captured.duplicate)
-        case .dispute(let eventID, let disputeID, let captureID, let event):
-            return try await dispute(.paypal, eventID: eventID, disputeID: disputeID, providerReference: captureID, event: event,
-                                     now: clock(), logger: context.logger)
+            guard case .orderNotFound = error, case .ignored(let type)? = gateway.foreignEvent(event) else { throw error }
+            return Self.ignored(type, provider: provider.rawValue, logger: logger)
         }
     }
 
     /// A chargeback opened (what is left of the money held, the line suspended) or closed, once per event.
     private func dispute(_ provider: PaymentMethod, eventID: String, disputeID: String, providerReference: String,
-                         event: OrderStore.DisputeEvent, now: Date, logger: Logger) async throws -> Response {
+                         event: OrderStore.DisputeEvent, logger: Logger) async throws -> Response {
         let outcome = try await orders.dispute(provider: provider, eventID: eventID, disputeID: disputeID,
                                                providerReference: providerReference, event: event)
         logger.notice("Payment dispute", metadata: [
@@ -177,22 +118,23 @@ struct PaymentWebhooksController {
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
     }
 
-    /// Captures a PayPal order the payer approved and applies the capture; an order already paid (or captured
-    /// by another path) is left as it is.
-    private func capture(_ order: RechargeOrder, paypal: PayPalGateway, logger: Logger) async throws -> (order: RechargeOrder, duplicate: Bool) {
+    /// Captures a payment the payer approved (a PayPal order) and applies the capture; an order already paid (or
+    /// captured by another path) is left as it is.
+    private func capture(_ order: RechargeOrder, through gateway: any PaymentCapturing,
+                         logger: Logger) async throws -> (order: RechargeOrder, duplicate: Bool) {
         guard [.created, .awaitingPayment, .failed, .expired, .cancelled].contains(order.state), let reference = order.providerReference else {
             return (order, true)
         }
         let confirmation: PaymentConfirmation?
         do {
-            confirmation = try await paypal.capture(order, paypalOrderID: reference)
+            confirmation = try await gateway.capture(order, reference: reference)
         } catch let error as RechargeError {
             throw error
         } catch {
-            throw Problem.providerUnavailable("PayPal did not capture order \(order.id): \(error). It will be asked again.")
+            throw Problem.providerUnavailable("\(gateway.displayName) did not capture order \(order.id): \(error). It will be asked again.")
         }
         guard let confirmation else { return (order, true) }
-        let outcome = try await receive("paypal", logger: logger) { _ in confirmation }
+        let outcome = try await confirm(confirmation, provider: gateway.method, logger: logger)
         return (outcome.order, outcome.duplicate)
     }
 
@@ -205,7 +147,7 @@ struct PaymentWebhooksController {
         if let token = request.uri.queryParameters.get("token"), order.state != .fulfilled, token != order.providerReference {
             throw RechargeError.paymentNotVerified(provider: "paypal", reason: "token \(token) is not the PayPal order of \(order.id)")
         }
-        let outcome = try await capture(order, paypal: paypal, logger: context.logger)
+        let outcome = try await capture(order, through: paypal, logger: context.logger)
         return try page().result(.paypal, order: outcome.order, statusKey: PaymentPages.returnStatusKey(outcome.order.state, left: nil),
                                   language: Self.language(request))
     }
@@ -220,7 +162,7 @@ struct PaymentWebhooksController {
         if !cancelled, !order.state.isPaidFor, let session = payments.registry.gateway(for: order) as? StripeCheckoutGateway {
             do {
                 if let confirmation = try await session.query(order) {
-                    order = try await receive("stripe", logger: context.logger) { _ in confirmation }.order
+                    order = try await confirm(confirmation, provider: .stripe, logger: context.logger).order
                 }
             } catch {
                 // The webhook or the reconciliation job applies it; the page says it is not complete yet.
@@ -275,22 +217,23 @@ struct PaymentWebhooksController {
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
     }
 
-    /// Verifies (the closure checks the signature on the raw bytes), then applies once; every rejection is logged.
-    private func receive(_ provider: String, logger: Logger,
-                         verify: (Date) throws(RechargeError) -> PaymentConfirmation) async throws -> OrderStore.PaymentOutcome {
-        let now = clock()
-        do {
-            let confirmation = try verify(now)
-            let outcome = try await orders.confirm(confirmation)
-            logger.info("Payment notification", metadata: [
-                "provider": "\(provider)", "event": "\(confirmation.eventID)", "order": "\(outcome.order.id)",
-                "state": "\(outcome.order.state.rawValue)", "duplicate": "\(outcome.duplicate)",
-            ])
-            return outcome
-        } catch let error as RechargeError {
-            logger.warning("Payment notification rejected", metadata: ["provider": "\(provider)", "reason": "\(error.detail)"])
-            throw error
-        }
+    /// Applies a verified payment once (a duplicate changes nothing) and logs it.
+    private func confirm(_ confirmation: PaymentConfirmation, provider: PaymentMethod, logger: Logger) async throws -> OrderStore.PaymentOutcome {
+        let outcome = try await orders.confirm(confirmation)
+        logger.info("Payment notification", metadata: [
+            "provider": "\(provider.rawValue)", "event": "\(confirmation.eventID)", "order": "\(outcome.order.id)",
+            "state": "\(outcome.order.state.rawValue)", "duplicate": "\(outcome.duplicate)",
+        ])
+        return outcome
+    }
+
+    /// A reply an adapter described, as a response; `statuses`: the server's own, with their reason phrases.
+    static func response(_ reply: PaymentNotificationReply, among statuses: [HTTPResponse.Status] = [.ok, .noContent]) -> Response {
+        let status = statuses.first { $0.code == reply.status } ?? HTTPResponse.Status(code: reply.status)
+        var headers = HTTPFields()
+        if let contentType = reply.contentType { headers[.contentType] = contentType }
+        guard !reply.body.isEmpty else { return Response(status: status, headers: headers) }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: reply.body)))
     }
 
     // MARK: The sandbox's hosted checkout page
@@ -318,8 +261,13 @@ struct PaymentWebhooksController {
         var generator = SystemRandomNumberGenerator()
         let eventID = "evt_sbx_" + RechargeOrder.newID(using: &generator).dropFirst(4)
         let notification = sandbox.notification(for: order, succeeded: action == "pay", eventID: eventID, now: clock())
-        _ = try await receive("sandbox", logger: context.logger) { now throws(RechargeError) in
-            try sandbox.verify(body: notification.body, signature: notification.signature, now: now)
+        // The same path as a webhook: verified on its bytes by the adapter, then handed to the order service.
+        let signed = PaymentNotification(body: notification.body, headers: [SandboxGateway.signatureHeader: notification.signature])
+        do {
+            _ = try await take(try await sandbox.interpret(signed, now: clock()), from: sandbox, logger: context.logger)
+        } catch let error as RechargeError {
+            context.logger.warning("Payment notification rejected", metadata: ["provider": "sandbox", "reason": "\(error.detail)"])
+            throw error
         }
         // Back to the shop's page when it sent the payer here with one, else to this page with the outcome.
         let back = PortalController.localPath(request.uri.queryParameters.get("return"))

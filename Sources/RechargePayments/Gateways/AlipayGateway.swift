@@ -118,6 +118,12 @@ extension AlipayGateway: PaymentGateway {
         .confirmation(try verify(body: notification.body, now: now))
     }
 
+    /// Alipay retries a notification until it reads exactly `success`.
+    public func acknowledgement(for event: PaymentEvent) -> PaymentNotificationReply? { .text("success", status: 200) }
+
+    /// Anything refused is answered `fail` (Alipay reads the body, not the status, and retries).
+    public func refusal(_ error: RechargeError, status: Int) -> PaymentNotificationReply? { .text("fail", status: status) }
+
     public func refund(_ refund: OrderRefund, order: RechargeOrder) async throws -> String {
         guard let client else { throw RechargeError.paymentMethodUnavailable(method.rawValue) }
         _ = try await client.refund(outTradeNo: order.id, refundAmountMinorUnits: refund.amount.minorUnits(rounding: .halfEven), outRequestNo: refund.id)

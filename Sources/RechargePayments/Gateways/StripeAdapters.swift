@@ -67,6 +67,16 @@ extension StripeAdapter {
         try stripe.interpret(notification, now: now)
     }
 
+    /// Signed by Stripe but about no order of ours (another system's payment on the same account, a dispute on
+    /// another PaymentIntent): acknowledged as ignored, since Stripe retries every non-2xx for days.
+    public func foreignEvent(_ event: PaymentEvent) -> PaymentEvent? {
+        switch event {
+        case .confirmation(let confirmation): .ignored(type: "\(confirmation.eventID) (order \(confirmation.orderID) is not ours)")
+        case .dispute(let eventID, _, let paymentIntent, _): .ignored(type: "\(eventID) (PaymentIntent \(paymentIntent) is not one of ours)")
+        case .approved, .ignored: nil
+        }
+    }
+
     public func refund(_ refund: OrderRefund, order: RechargeOrder) async throws -> String {
         try await stripe.refund(refund, order: order)
     }

@@ -87,6 +87,19 @@ extension WeChatPayGateway: PaymentGateway {
         .confirmation(try verify(body: notification.body, headers: WeChatPaySignatureHeaders(headers: notification.headerFields), now: now))
     }
 
+    /// WeChat Pay takes a 200 or 204 as accepted; nothing in the body is read.
+    public func acknowledgement(for event: PaymentEvent) -> PaymentNotificationReply? { .noContent }
+
+    /// WeChat Pay wants `{"code":"FAIL","message":…}` with a 4xx/5xx, and retries.
+    public func refusal(_ error: RechargeError, status: Int) -> PaymentNotificationReply? {
+        var json = JSONWriter(capacity: 128)
+        json.object { json in
+            json.field("code", "FAIL")
+            json.field("message", error.detail)
+        }
+        return PaymentNotificationReply(status: status, contentType: "application/json", body: json.bytes)
+    }
+
     public func refund(_ refund: OrderRefund, order: RechargeOrder) async throws -> String {
         guard let client else { throw RechargeError.paymentMethodUnavailable(method.rawValue) }
         let answer = try await client.refund(outTradeNo: order.id, outRefundNo: refund.id, refundFen: refund.amount.minorUnits(rounding: .halfEven),
