@@ -53,9 +53,8 @@ struct PaymentWebhooksController {
             let body = Array(buffer: try await JSONBody.collect(request, upTo: Self.maximumNotificationSize))
             var headers: [String: String] = [:]
             for field in request.headers where headers[field.name.canonicalName] == nil { headers[field.name.canonicalName] = field.value }
-            let event: PaymentEvent
             do {
-                event = try await gateway.interpret(PaymentNotification(body: body, headers: headers), now: clock())
+                let event = try await gateway.interpret(PaymentNotification(body: body, headers: headers), now: clock())
                 let receipt = try await take(event, from: gateway, logger: context.logger)
                 return gateway.acknowledgement(for: event).map { Self.response($0) } ?? receipt
             } catch let error as RechargeError {
