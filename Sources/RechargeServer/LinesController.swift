@@ -5,7 +5,7 @@ import RechargeCore
 import RechargeStore
 
 /// `/v1/lines…`: open and look up lines, balance inquiry, top-ups, debits and transaction history.
-/// Handlers only decode, check the scope, call the ledger and encode.
+/// Handlers only decode and call the ledger; what they return (``LineReply``) knows its status, headers and body.
 struct LinesController {
     let ledger: LedgerStore
     /// Tells which of a history's operations are test payments (orders paid through the sandbox).
@@ -26,46 +26,43 @@ struct LinesController {
         read.get("lines/{msisdn}/transactions", use: history)
     }
 
-    @Sendable func openLine(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+    @Sendable func openLine(_ request: Request, context: RechargeRequestContext) async throws -> LineReply {
         let body = try await JSONBody.decode(OpenLineRequest.self, from: request, context: context)
-        let line = try await ledger.openLine(try body.command(), now: clock())
-        var response = try JSONResponse.make(LineOutput(line), status: .created)
-        response.headers[.location] = "/v1/lines/\(line.msisdn.e164)"
-        return response
+        return .opened(try await ledger.openLine(try body.command(), now: clock()))
     }
 
-    @Sendable func getLine(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        return try JSONResponse.make(LineOutput(try await ledger.line(try context.msisdn())))
+    @Sendable func getLine(_ request: Request, context: RechargeRequestContext) async throws -> LineReply {
+        return .line(try await ledger.line(try context.msisdn()))
     }
 
-    @Sendable func changeLine(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+    @Sendable func changeLine(_ request: Request, context: RechargeRequestContext) async throws -> LineReply {
         let msisdn = try context.msisdn()
         let body = try await JSONBody.decode(ChangeLineRequest.self, from: request, context: context)
-        return try JSONResponse.make(LineOutput(try await ledger.changeStatus(msisdn, to: body.status, now: clock())))
+        return .line(try await ledger.changeStatus(msisdn, to: body.status, now: clock()))
     }
 
-    @Sendable func balance(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        return try JSONResponse.make(BalanceOutput(try await ledger.balance(try context.msisdn(), at: clock())))
+    @Sendable func balance(_ request: Request, context: RechargeRequestContext) async throws -> LineReply {
+        return .balance(try await ledger.balance(try context.msisdn(), at: clock()))
     }
 
-    @Sendable func topUp(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+    @Sendable func topUp(_ request: Request, context: RechargeRequestContext) async throws -> LineReply {
         let msisdn = try context.msisdn()
         let key = try request.idempotencyKey()
         let body = try await JSONBody.decode(TopUpRequest.self, from: request, context: context)
         let now = clock()
         let result = try await ledger.topUp(try body.command(msisdn: msisdn, now: now), key: key, now: now)
-        return try operationResponse(result)
+        return .operation(result)
     }
 
-    @Sendable func debit(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+    @Sendable func debit(_ request: Request, context: RechargeRequestContext) async throws -> LineReply {
         let msisdn = try context.msisdn()
         let key = try request.idempotencyKey()
         let body = try await JSONBody.decode(DebitRequest.self, from: request, context: context)
         let result = try await ledger.debit(try body.command(msisdn: msisdn), key: key, now: clock())
-        return try operationResponse(result)
+        return .operation(result)
     }
 
-    @Sendable func history(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+    @Sendable func history(_ request: Request, context: RechargeRequestContext) async throws -> LineReply {
         let msisdn = try context.msisdn()
         let query = request.uri.queryParameters
         func date(_ name: String) throws -> Date? {
@@ -90,15 +87,41 @@ struct LinesController {
         // A test payment is marked wherever it is listed; only a page with order-paid top-ups asks which those are.
         let testPayments = page.operations.contains { $0.reference != nil && $0.kind == .topUp }
             ? try await orders.testPaymentOrderIDs(msisdn: msisdn) : []
-        return try JSONResponse.make(HistoryOutput(
+        return .history(HistoryOutput(
             items: page.operations.map { OperationOutput($0, testPayment: $0.reference.map(testPayments.contains) ?? false) },
             nextCursor: page.nextCursor.map(Cursor.encode)))
     }
+}
 
-    private func operationResponse(_ result: LedgerResult) throws -> Response {
-        var response = try JSONResponse.make(OperationOutput(result.operation), status: .created)
-        response.markReplayed(result.replayed)
-        return response
+/// What `/v1/lines…` answers. The handler says what happened; the reply decides the status and headers, so the
+/// rules (a new line is `201` with its `Location`, a retried write is marked replayed) are written once.
+enum LineReply: ResponseGenerator {
+    /// A new line: `201` and where it lives.
+    case opened(Line)
+    case line(Line)
+    /// Written by hand (``BalanceOutput``'s `JSONWritable`): balance inquiries are the hottest read.
+    case balance(BalanceSummary)
+    /// A top-up or debit: `201`, with `Idempotent-Replayed: true` when it answers a retry with the first result.
+    case operation(LedgerResult)
+    case history(HistoryOutput)
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        switch self {
+        case .opened(let line):
+            var response = try JSONResponse.make(LineOutput(line), status: .created)
+            response.headers[.location] = "/v1/lines/\(line.msisdn.e164)"
+            return response
+        case .line(let line):
+            return try JSONResponse.make(LineOutput(line))
+        case .balance(let summary):
+            return try JSONResponse.make(BalanceOutput(summary))
+        case .operation(let result):
+            var response = try JSONResponse.make(OperationOutput(result.operation), status: .created)
+            response.markReplayed(result.replayed)
+            return response
+        case .history(let page):
+            return try JSONResponse.make(page)
+        }
     }
 }
 
