@@ -15,15 +15,15 @@ struct NotificationPreferencesController {
         write.put("lines/{msisdn}/notification-preferences", use: put)
     }
 
-    @Sendable func get(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        return try JSONResponse.make(NotificationPreferencesOutput(try await store.preferences(try context.msisdn())))
+    @Sendable func get(_ request: Request, context: RechargeRequestContext) async throws -> NotificationPreferencesOutput {
+        return NotificationPreferencesOutput(try await store.preferences(try context.msisdn()))
     }
 
-    @Sendable func put(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+    @Sendable func put(_ request: Request, context: RechargeRequestContext) async throws -> NotificationPreferencesOutput {
         let msisdn = try context.msisdn()
         let body = try await JSONBody.decode(NotificationPreferencesRequest.self, from: request, context: context)
         let preferences = try body.preferences()
-        return try JSONResponse.make(NotificationPreferencesOutput(try await store.replace(msisdn, with: preferences, now: clock())))
+        return NotificationPreferencesOutput(try await store.replace(msisdn, with: preferences, now: clock()))
     }
 }
 
@@ -50,7 +50,8 @@ struct NotificationPreferencesRequest: StrictlyDecodable {
     }
 }
 
-struct NotificationPreferencesOutput: Encodable {
+/// Both routes answer the whole set, `200`, encoded like every other API body (``JSONResponse``).
+struct NotificationPreferencesOutput: Encodable, ResponseGenerator {
     let msisdn: String
     let smsEnabled: Bool
     let emailEnabled: Bool
@@ -78,5 +79,9 @@ struct NotificationPreferencesOutput: Encodable {
         try container.encode(email, forKey: .email)
         try container.encode(language, forKey: .language)
         try container.encode(lowBalanceThreshold, forKey: .lowBalanceThreshold)
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        try JSONResponse.make(self)
     }
 }

@@ -17,22 +17,20 @@ struct SystemController {
         router.get("metrics", use: metrics)
     }
 
-    @Sendable func health(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+    @Sendable func health(_ request: Request, context: RechargeRequestContext) async throws -> HealthReply {
         do {
             _ = try await services.database.read { db in try await db.raw("SELECT 1 AS ok").first() }
-            return try JSONResponse.make(["status": "ok", "database": "ok"])
+            return .ok
         } catch {
             // An unreachable database is logged once by the circuit breaker, not on every probe of a load balancer.
             if case DatabaseError.unavailable = error {} else {
                 context.logger.error("Health check failed", metadata: ["error": "\(error)"])
             }
-            var response = try JSONResponse.make(["status": "unavailable", "database": "unreachable"], status: .serviceUnavailable)
-            response.headers[.retryAfter] = "1"
-            return response
+            return .databaseUnreachable
         }
     }
 
-    @Sendable func metrics(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+    @Sendable func metrics(_ request: Request, context: RechargeRequestContext) async throws -> MetricsText {
         var buffer: [UInt8] = []
         buffer.reserveCapacity(8192)
         services.metrics.emit(into: &buffer)
@@ -52,10 +50,44 @@ struct SystemController {
         ] {
             buffer.append(contentsOf: Array("# HELP \(name) \(help)\n# TYPE \(name) counter\n\(name) \(value)\n".utf8))
         }
-        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+        return MetricsText(bytes: buffer)
     }
 
-    @Sendable func openAPI(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+    @Sendable func openAPI(_ request: Request, context: RechargeRequestContext) async throws -> OpenAPIReply {
+        OpenAPIReply()
+    }
+}
+
+/// `/healthz`: `200` while the database answers; otherwise `503` with `Retry-After: 1`, which load balancers and
+/// the clients' retry loops read as "try this instance again shortly".
+enum HealthReply: ResponseGenerator {
+    case ok
+    case databaseUnreachable
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        switch self {
+        case .ok:
+            return try JSONResponse.make(["status": "ok", "database": "ok"])
+        case .databaseUnreachable:
+            var response = try JSONResponse.make(["status": "unavailable", "database": "unreachable"], status: .serviceUnavailable)
+            response.headers[.retryAfter] = "1"
+            return response
+        }
+    }
+}
+
+/// `/metrics`: the Prometheus text exposition format, version 0.0.4 (the content type scrapers negotiate on).
+struct MetricsText: ResponseGenerator {
+    let bytes: [UInt8]
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+}
+
+/// `/openapi.json`: the shipped document as it is, byte for byte.
+struct OpenAPIReply: ResponseGenerator {
+    func response(from request: Request, context: some RequestContext) throws -> Response {
         Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
     }
 }
