@@ -5,8 +5,8 @@ import RechargeCore
 import RechargeStore
 
 /// `POST /v1/lines/{msisdn}/voucher-redemptions`: a scratch card's PIN (and optionally its serial) credits the
-/// line once. The handler decodes, calls ``VoucherStore/redeem(_:now:)`` and encodes; voucher refusals become
-/// problem+json here because two of them carry a `Retry-After`. The channel and the client are the API key's: a key
+/// line once. The handler decodes, calls ``VoucherStore/redeem(_:now:)`` and returns a ``VoucherReply``; voucher
+/// refusals are replies too (not thrown) because two of them carry a `Retry-After`. The channel and the client are the API key's: a key
 /// is issued for one channel and counted as one gateway, so a caller cannot spread guesses over other channels'
 /// breakers or over client ids it makes up.
 ///
@@ -32,7 +32,7 @@ struct VouchersController {
         return vouchers
     }
 
-    @Sendable func redeem(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+    @Sendable func redeem(_ request: Request, context: RechargeRequestContext) async throws -> VoucherReply {
         let key = try context.authenticatedKey()
         let msisdn = try context.msisdn()
         let body = try await JSONBody.decode(VoucherRedemptionRequest.self, from: request, context: context)
@@ -52,25 +52,10 @@ struct VouchersController {
             let redemption = try await vouchers.redeem(
                 VoucherRedemptionAttempt(msisdn: msisdn, pin: body.pin, serial: serial, channel: key.voucherChannel.rawValue, client: "key:\(key.id)",
                                          clientKind: .gateway), now: now)
-            var response = try JSONResponse.make(VoucherRedemptionOutput(redemption), status: .created)
-            response.headers[.location] = "/v1/lines/\(msisdn.e164)/transactions"
-            return response
+            return .redeemed(redemption, line: msisdn)
         } catch let error as VoucherError {
-            return Self.problem(error, request, now: now)
+            return .refused(error, now: now)
         }
-    }
-
-    static func problem(_ error: VoucherError, _ request: Request, now: Date) -> Response {
-        var problem = Problem(status: Self.status(for: error), code: error.code, title: error.title, detail: error.detail)
-        problem.instance = request.uri.path
-        var response = problem.response()
-        switch error {
-        case .lockedOut(_, let until), .channelPaused(_, let until):
-            response.headers[.retryAfter] = String(max(1, Int(until.timeIntervalSince(now).rounded(.up))))
-        default:
-            break
-        }
-        return response
     }
 
     /// The admin key behind an activation step, as dual approval compares it.
@@ -85,7 +70,7 @@ struct VouchersController {
 
     /// Activates a batch or a range of it; above the approval threshold only records a request (202) that another
     /// admin key must approve.
-    @Sendable func activate(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+    @Sendable func activate(_ request: Request, context: RechargeRequestContext) async throws -> VoucherReply {
         let key = try context.authenticatedKey()
         let batch = try Self.id(request, context)
         let body = try await JSONBody.decode(VoucherActivationRequest.self, from: request, context: context)
@@ -95,27 +80,26 @@ struct VouchersController {
             let range = try body.serials.map { text throws(VoucherError) in try VoucherSerialRange(parsing: text) }
             switch try await vouchers.activate(batch: batch, range: range, by: Self.voucherOperator(key), now: now) {
             case .activated(let count):
-                return try JSONResponse.make(VoucherActivationOutput(state: "activated", activated: count, approvalId: nil, cards: count, value: nil))
+                return .activated(count, approval: nil)
             case .pendingApproval(let approvalID, let count, let value):
-                return try JSONResponse.make(VoucherActivationOutput(state: "pending_approval", activated: 0, approvalId: approvalID, cards: count,
-                                                                     value: MoneyOutput(value)), status: .accepted)
+                return .pendingApproval(approvalID, cards: count, value: value)
             }
         } catch let error as VoucherError {
-            return Self.problem(error, request, now: now)
+            return .refused(error, now: now)
         }
     }
 
     /// A second admin key approves a pending activation: refused (409) for the key that asked.
-    @Sendable func approve(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+    @Sendable func approve(_ request: Request, context: RechargeRequestContext) async throws -> VoucherReply {
         let key = try context.authenticatedKey()
         let approval = try Self.id(request, context)
         let vouchers = try store()
         let now = clock()
         do {
             let count = try await vouchers.approve(approval, by: Self.voucherOperator(key), now: now)
-            return try JSONResponse.make(VoucherActivationOutput(state: "activated", activated: count, approvalId: approval, cards: count, value: nil))
+            return .activated(count, approval: approval)
         } catch let error as VoucherError {
-            return Self.problem(error, request, now: now)
+            return .refused(error, now: now)
         }
     }
 
@@ -128,6 +112,48 @@ struct VouchersController {
         case .lockedOut: .tooManyRequests
         case .channelPaused: .serviceUnavailable
         }
+    }
+}
+
+/// What the voucher routes answer, refusals included: each case knows its status and headers.
+enum VoucherReply: ResponseGenerator {
+    /// `201`; `Location` is the line's history, where the credit shows.
+    case redeemed(VoucherRedemption, line: MSISDN)
+    /// Cards activated now, directly or by the approval `approval`.
+    case activated(Int64, approval: Int64?)
+    /// `202`: above the threshold, recorded until another admin key approves request `id`.
+    case pendingApproval(Int64, cards: Int64, value: Money)
+    /// problem+json with the refusal's status; a lock-out or a paused channel says when to come back
+    /// (`Retry-After`, whole seconds, at least 1).
+    case refused(VoucherError, now: Date)
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        switch self {
+        case .redeemed(let redemption, let msisdn):
+            var response = try JSONResponse.make(VoucherRedemptionOutput(redemption), status: .created)
+            response.headers[.location] = "/v1/lines/\(msisdn.e164)/transactions"
+            return response
+        case .activated(let count, let approval):
+            return try JSONResponse.make(VoucherActivationOutput(state: "activated", activated: count, approvalId: approval, cards: count, value: nil))
+        case .pendingApproval(let approvalID, let count, let value):
+            return try JSONResponse.make(VoucherActivationOutput(state: "pending_approval", activated: 0, approvalId: approvalID, cards: count,
+                                                                 value: MoneyOutput(value)), status: .accepted)
+        case .refused(let error, let now):
+            return Self.problem(error, request, now: now)
+        }
+    }
+
+    private static func problem(_ error: VoucherError, _ request: Request, now: Date) -> Response {
+        var problem = Problem(status: VouchersController.status(for: error), code: error.code, title: error.title, detail: error.detail)
+        problem.instance = request.uri.path
+        var response = problem.response()
+        switch error {
+        case .lockedOut(_, let until), .channelPaused(_, let until):
+            response.headers[.retryAfter] = String(max(1, Int(until.timeIntervalSince(now).rounded(.up))))
+        default:
+            break
+        }
+        return response
     }
 }
 
