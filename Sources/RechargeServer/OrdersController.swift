@@ -9,7 +9,9 @@ import RechargeStore
 
 /// `/v1/catalog`, `/v1/lines/{msisdn}/orders` and `/v1/orders/{id}`: what is for sale, and recharge orders from
 /// creation to receipt. Payment happens at the provider (or the sandbox's checkout page, when it is on); the order is
-/// fulfilled only by the provider's verified notification, never by the browser coming back.
+/// fulfilled only by the provider's verified notification, never by the browser coming back. Handlers decode, call
+/// the store or the order service, and return a reply (``OrderReply``, ``RefundReply``, ``RenewalReply``,
+/// ``BankReply``) that knows its status, headers and body.
 struct OrdersController {
     let catalog: CatalogStore
     let orders: OrderStore
@@ -39,22 +41,22 @@ struct OrdersController {
     }
 
     /// The line's packs marked to renew, and where each stands.
-    @Sendable func listRenewals(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+    @Sendable func listRenewals(_ request: Request, context: RechargeRequestContext) async throws -> RenewalReply {
         let items = try await renewals.renewals(msisdn: try context.msisdn())
-        return try JSONResponse.make(RenewalListOutput(items: items.map(RenewalOutput.init)))
+        return .list(RenewalListOutput(items: items.map(RenewalOutput.init)))
     }
 
     /// The subscriber turns renewal off: the pack ends with its current period.
-    @Sendable func cancelRenewal(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        return try JSONResponse.make(RenewalOutput(try await renewals.cancel(context.parameters.get("id") ?? "", now: clock())))
+    @Sendable func cancelRenewal(_ request: Request, context: RechargeRequestContext) async throws -> RenewalReply {
+        return .renewal(RenewalOutput(try await renewals.cancel(context.parameters.get("id") ?? "", now: clock())))
     }
 
-    @Sendable func getCatalog(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        return try JSONResponse.make(try await catalog.catalog().definition)
+    @Sendable func getCatalog(_ request: Request, context: RechargeRequestContext) async throws -> OrderReply {
+        return .catalog(try await catalog.catalog().definition)
     }
 
     /// Replaces the catalog (admin): products not in the body stop being sold.
-    @Sendable func putCatalog(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+    @Sendable func putCatalog(_ request: Request, context: RechargeRequestContext) async throws -> OrderReply {
         let parsed: Catalog
         if request.headers[.contentType]?.contains("yaml") == true {
             let text = String(buffer: try await JSONBody.collect(request, upTo: context.maxUploadSize))
@@ -63,10 +65,10 @@ struct OrdersController {
             parsed = try Catalog(try await JSONBody.decode(CatalogDefinition.self, from: request, context: context))
         }
         _ = try await catalog.importCatalog(parsed, now: clock())
-        return try JSONResponse.make(try await catalog.catalog().definition)
+        return .catalog(try await catalog.catalog().definition)
     }
 
-    @Sendable func create(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+    @Sendable func create(_ request: Request, context: RechargeRequestContext) async throws -> OrderReply {
         let msisdn = try context.msisdn()
         let key = try request.idempotencyKey()
         let body = try await JSONBody.decode(CreateOrderRequest.self, from: request, context: context)
@@ -74,39 +76,35 @@ struct OrdersController {
             msisdn: msisdn, item: try body.item(), method: body.paymentMethod, promotionCode: body.promotionCode,
             payCurrency: try body.payCurrency(), stripeSession: try body.wantsStripeSession(), key: key,
             chinese: request.headers[.acceptLanguage]?.hasPrefix("zh") == true)
-        let (order, checkout) = (placed.order, placed.checkout)
-        var response = try JSONResponse.make(OrderOutput(order, checkout: checkout), status: .created)
-        response.headers[.location] = "/v1/orders/\(order.id)"
-        response.markReplayed(placed.replayed)
-        return response
+        return .placed(placed.order, checkout: placed.checkout, replayed: placed.replayed)
     }
 
     /// The price with promotions applied, nothing reserved: what the portal shows when a code is entered.
-    @Sendable func quote(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+    @Sendable func quote(_ request: Request, context: RechargeRequestContext) async throws -> OrderReply {
         let msisdn = try context.msisdn()
         let body = try await JSONBody.decode(QuoteRequest.self, from: request, context: context)
         let payCurrency = try body.currency.map { code throws(RechargeError) in try Currency(code: code) }
-        return try JSONResponse.make(QuoteOutput(try await orders.quote(msisdn: msisdn, item: try body.item(), promotionCode: body.promotionCode,
-                                                                        payCurrency: payCurrency, now: clock()),
-                                                  paymentMethods: payments.offered))
+        return .quote(QuoteOutput(try await orders.quote(msisdn: msisdn, item: try body.item(), promotionCode: body.promotionCode,
+                                                         payCurrency: payCurrency, now: clock()),
+                                  paymentMethods: payments.offered))
     }
 
-    @Sendable func list(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+    @Sendable func list(_ request: Request, context: RechargeRequestContext) async throws -> OrderReply {
         let items = try await orders.orders(msisdn: try context.msisdn(), limit: 100)
-        return try JSONResponse.make(OrderListOutput(items: items.map { OrderOutput($0) }))
+        return .orders(OrderListOutput(items: items.map { OrderOutput($0) }))
     }
 
-    @Sendable func get(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+    @Sendable func get(_ request: Request, context: RechargeRequestContext) async throws -> OrderReply {
         let order = try await orders.order(try id(context))
-        return try JSONResponse.make(OrderOutput(order, checkout: order.state == .awaitingPayment ? payments.checkout(for: order) : nil))
+        return .order(OrderOutput(order, checkout: order.state == .awaitingPayment ? payments.checkout(for: order) : nil))
     }
 
-    @Sendable func cancel(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        return try JSONResponse.make(OrderOutput(try await service.cancel(try id(context))))
+    @Sendable func cancel(_ request: Request, context: RechargeRequestContext) async throws -> OrderReply {
+        return .order(OrderOutput(try await service.cancel(try id(context))))
     }
 
     /// A bank statement (camt.053 XML, or CSV with `?account=`): pays matching bank-transfer orders once per entry.
-    @Sendable func importBankStatement(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+    @Sendable func importBankStatement(_ request: Request, context: RechargeRequestContext) async throws -> BankReply {
         let data = Data(buffer: try await JSONBody.collect(request, upTo: 8 << 20))
         let statements: [BankStatement]
         do {
@@ -122,70 +120,36 @@ struct OrdersController {
             throw Problem(status: .badRequest, code: "invalid-statement", title: "Invalid bank statement", detail: error.detail)
         }
         let total = try await BankStatementImport(orders: orders).apply(statements, now: clock())
-        var json = JSONWriter(capacity: 128)
-        json.object { json in
-            json.field("statements", statements.count)
-            json.field("credits", total.credits)
-            json.field("paid", total.paid)
-            json.field("alreadyApplied", total.alreadyApplied)
-            json.field("toReview", total.toReview)
-            json.field("debitsIgnored", total.debitsIgnored)
-        }
-        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
+        return .imported(statements: statements.count, total)
     }
 
-    @Sendable func bankReview(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        let items = try await orders.bankReview()
-        var json = JSONWriter(capacity: 256 * max(1, items.count))
-        json.object { json in
-            json.key("items")
-            json.array(items) { json, item in
-                json.object { json in
-                    json.field("id", item.id)
-                    json.field("account", item.account)
-                    json.field("entryReference", item.entryReference)
-                    json.field("outcome", item.outcome)
-                    json.field("order", item.orderID)
-                    json.field("amount", item.amount.decimalString)
-                    json.field("currency", item.amount.currency.code)
-                    json.field("bookingDate", item.bookingDate)
-                    json.field("debtor", item.debtor)
-                    json.field("remittance", item.remittance)
-                }
-            }
-        }
-        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
+    @Sendable func bankReview(_ request: Request, context: RechargeRequestContext) async throws -> BankReply {
+        return .review(try await orders.bankReview())
     }
 
     /// Takes the amount off the line and the order in one transaction, then has the provider send it back.
-    @Sendable func refund(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+    @Sendable func refund(_ request: Request, context: RechargeRequestContext) async throws -> RefundReply {
         let key = try request.idempotencyKey()
         let body = try await JSONBody.decode(RefundRequest.self, from: request, context: context)
         let started = try await service.refund(orderID: try id(context), amount: try body.amount?.money(), reason: body.reason, key: key,
                                                through: payments)
-        var response = try JSONResponse.make(RefundOutput(started.refund), status: .created)
-        response.markReplayed(started.replayed)
-        return response
+        return .started(started.refund, replayed: started.replayed)
     }
 
-    @Sendable func listRefunds(_ request: Request, context: RechargeRequestContext) async throws -> Response {
-        return try JSONResponse.make(RefundListOutput(items: try await orders.refunds(orderID: try id(context)).map(RefundOutput.init)))
+    @Sendable func listRefunds(_ request: Request, context: RechargeRequestContext) async throws -> RefundReply {
+        return .list(RefundListOutput(items: try await orders.refunds(orderID: try id(context)).map(RefundOutput.init)))
     }
 
     /// JSON, or a printable HTML page when the client asks for `text/html`.
-    @Sendable func receipt(_ request: Request, context: RechargeRequestContext) async throws -> Response {
+    @Sendable func receipt(_ request: Request, context: RechargeRequestContext) async throws -> OrderReply {
         let order = try await orders.order(try id(context))
         guard [.fulfilled, .refunded, .partiallyRefunded].contains(order.state) else {
             throw Problem(status: .conflict, code: "receipt-not-available", title: "Receipt not available",
                           detail: "Order \(order.id) is \(order.state.rawValue); receipts exist for fulfilled orders.")
         }
-        let receipt = ReceiptOutput(order)
-        if request.headers[.accept]?.contains("text/html") == true {
-            let language = request.headers[.acceptLanguage]?.hasPrefix("zh") == true ? "zh-Hans" : "en"
-            return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
-                            body: .init(byteBuffer: ByteBuffer(string: ReceiptPage.html(receipt, language: language))))
-        }
-        return try JSONResponse.make(receipt)
+        guard request.headers[.accept]?.contains("text/html") == true else { return .receipt(ReceiptOutput(order), htmlLanguage: nil) }
+        let language = request.headers[.acceptLanguage]?.hasPrefix("zh") == true ? "zh-Hans" : "en"
+        return .receipt(ReceiptOutput(order), htmlLanguage: language)
     }
 
     private func id(_ context: RechargeRequestContext) throws -> String {
