@@ -72,7 +72,8 @@ struct LineOption: Sendable {
 }
 
 /// What a template is rendered with: the layout's and flash's fields, then the page model's. The layout's are
-/// looked up by name (they are read on every line of every page: `t` above all); the model's by reflection.
+/// looked up by name (they are read on every line of every page: `t` above all); the model's by reflection, unless
+/// it names them itself (``MustacheParent``: a model read on every row of a loop).
 struct PortalPage<Model: Sendable>: Sendable, MustacheParent {
     let layout: PortalLayout
     let flash: PortalFlash
@@ -99,6 +100,7 @@ struct PortalPage<Model: Sendable>: Sendable, MustacheParent {
 
     /// A stored property of `value` by name, an optional's value unwrapped (nil when it is nil or missing).
     static func field(_ name: String, of value: Any) -> Any? {
+        if let parent = value as? MustacheParent { return parent.child(named: name) }
         guard let found = Mirror(reflecting: value).children.first(where: { $0.label == name })?.value else { return nil }
         let mirror = Mirror(reflecting: found)
         guard mirror.displayStyle == .optional else { return found }
@@ -142,6 +144,29 @@ struct PortalLocale: Sendable {
             return text(seconds == 0 ? "unit_minutes" : "unit_minutes_seconds", ["minutes": String(minutes), "seconds": String(seconds)])
         case .sms:
             return text("unit_sms", ["count": String(amount)])
+        }
+    }
+}
+
+// The options are shown in loops: looked up by name (see PortalPage), not by reflection.
+
+extension PortalOption: MustacheParent {
+    func child(named name: String) -> Any? {
+        switch name {
+        case "value": self.value
+        case "label": self.label
+        case "selected": self.selected
+        default: nil
+        }
+    }
+}
+
+extension LineOption: MustacheParent {
+    func child(named name: String) -> Any? {
+        switch name {
+        case "msisdn": self.msisdn
+        case "selected": self.selected
+        default: nil
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Mustache
 import RechargeCore
 
 /// The view models of the history, receipt and settings pages, built by pure functions from what the handler
@@ -125,5 +126,62 @@ struct SettingsView: Sendable {
         return SettingsView(languages: languages, email: account.email ?? "", hasEmail: account.email != nil, notifyPhone: account.notifyPhone?.e164 ?? "",
                             notifyPhoneText: account.notifyPhone?.e164 ?? locale.text("notify_phone_each_line"),
                             ownedLines: lines.map { OwnedLine(msisdn: $0.e164) }, hasLines: !lines.isEmpty, phone: account.phone.e164)
+    }
+}
+
+// What a template shows in a loop is looked up by name, not by reflection: a `Mirror` per lookup made a history
+// page of 100 operations three times slower to render than the dictionaries it replaced.
+
+/// Read on every row (`lineQuery`).
+extension HistoryView: MustacheParent {
+    func child(named name: String) -> Any? {
+        switch name {
+        case "lines": self.lines
+        case "line": self.line
+        case "lineQuery": self.lineQuery
+        case "from": self.from
+        case "to": self.to
+        case "types": self.types
+        case "operations": self.operations
+        case "empty": self.empty
+        case "csv": self.csv
+        default: nil
+        }
+    }
+}
+
+extension HistoryView.Operation: MustacheParent {
+    func child(named name: String) -> Any? {
+        switch name {
+        case "id": self.id
+        case "date": self.date
+        case "type": self.type
+        case "channel": self.channel
+        case "reference": self.reference
+        case "amounts": self.amounts
+        case "credit": self.credit
+        case "order": self.order
+        case "testPayment": self.testPayment
+        default: nil
+        }
+    }
+}
+
+extension ReceiptView.Row: MustacheParent {
+    func child(named name: String) -> Any? {
+        switch name {
+        case "label": self.label
+        case "value": self.value
+        default: nil
+        }
+    }
+}
+
+extension SettingsView.OwnedLine: MustacheParent {
+    func child(named name: String) -> Any? {
+        switch name {
+        case "msisdn": self.msisdn
+        default: nil
+        }
     }
 }
