@@ -41,7 +41,8 @@ extension PortalController {
     }
 
     func loginForm(_ visitor: Visitor, phone: String, next: String?, status: HTTPResponse.Status = .ok, error: String? = nil, notice: String? = nil) -> Response {
-        page("login", visitor, title: "login_title", status: status, values: ["phone": phone, "next": next ?? ""], error: error, notice: notice)
+        page("login", visitor, title: "login_title", status: status, model: LoginView(phone: phone, next: next ?? ""),
+             flash: PortalFlash(error: error, notice: notice))
     }
 
     @Sendable func login(_ request: Request, _ visitor: Visitor) async throws -> Response {
@@ -103,7 +104,7 @@ extension PortalController {
     // MARK: Registration
 
     @Sendable func registerPage(_ request: Request, _ visitor: Visitor) async throws -> Response {
-        page("register", visitor, title: "register_title", values: ["phone": request.uri.queryParameters.get("phone") ?? ""])
+        page("register", visitor, title: "register_title", model: PhoneFormView(phone: request.uri.queryParameters.get("phone") ?? ""))
     }
 
     @Sendable func register(_ request: Request, _ visitor: Visitor) async throws -> Response {
@@ -123,7 +124,8 @@ extension PortalController {
             return redirect("/register/verify?phone=" + PortalForm.encode(phone.e164), visitor)
         } catch {
             let (refusal, message) = message(for: error, visitor, logger: logger)
-            return page("register", visitor, title: "register_title", status: refusal.status, values: ["phone": typed], error: message)
+            return page("register", visitor, title: "register_title", status: refusal.status, model: PhoneFormView(phone: typed),
+                        flash: PortalFlash(error: message))
         }
     }
 
@@ -134,7 +136,7 @@ extension PortalController {
 
     func registerVerifyForm(_ visitor: Visitor, phone: String, email: String, status: HTTPResponse.Status = .ok, error: String? = nil) -> Response {
         page("register_verify", visitor, title: "register_title", status: status,
-             values: ["phone": phone, "email": email, "sentTo": text("code_sent_to", visitor, ["target": Self.masked(phone: phone)])], error: error)
+             model: RegisterVerifyView.make(phone: phone, email: email, locale(visitor)), flash: PortalFlash(error: error))
     }
 
     @Sendable func registerVerify(_ request: Request, _ visitor: Visitor) async throws -> Response {
@@ -172,7 +174,7 @@ extension PortalController {
     // MARK: Password reset
 
     @Sendable func resetPage(_ request: Request, _ visitor: Visitor) async throws -> Response {
-        page("reset", visitor, title: "reset_title", values: ["phone": request.uri.queryParameters.get("phone") ?? ""])
+        page("reset", visitor, title: "reset_title", model: PhoneFormView(phone: request.uri.queryParameters.get("phone") ?? ""))
     }
 
     @Sendable func reset(_ request: Request, _ visitor: Visitor) async throws -> Response {
@@ -180,7 +182,8 @@ extension PortalController {
         let typed = fields["phone"] ?? ""
         let phone: MSISDN
         do { phone = try MSISDN(typed) } catch {
-            return page("reset", visitor, title: "reset_title", status: .badRequest, values: ["phone": typed], error: text("error_phone_invalid", visitor))
+            return page("reset", visitor, title: "reset_title", status: .badRequest, model: PhoneFormView(phone: typed),
+                        flash: PortalFlash(error: text("error_phone_invalid", visitor)))
         }
         if let account = try await accounts.credentials(phone: phone)?.account {
             do {
@@ -201,8 +204,8 @@ extension PortalController {
     }
 
     func resetVerifyForm(_ visitor: Visitor, phone: String, status: HTTPResponse.Status = .ok, error: String? = nil) -> Response {
-        page("reset_verify", visitor, title: "reset_title", status: status,
-             values: ["phone": phone, "sentTo": text("code_sent_if_registered", visitor, ["target": Self.masked(phone: phone)])], error: error)
+        page("reset_verify", visitor, title: "reset_title", status: status, model: ResetVerifyView.make(phone: phone, locale(visitor)),
+             flash: PortalFlash(error: error))
     }
 
     @Sendable func resetVerify(_ request: Request, _ visitor: Visitor) async throws -> Response {

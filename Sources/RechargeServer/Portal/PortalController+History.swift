@@ -56,36 +56,13 @@ extension PortalController {
         return result
     }
 
-    /// `testPayments`: ids of the line's sandbox orders; their operations are marked as test payments.
-    func describe(_ operation: LedgerOperation, _ visitor: Visitor, testPayments: Set<String> = []) -> [String: Any] {
-        let amounts = operation.entries.map { entry -> String in
-            let text = quantity(entry.amount.magnitude > UInt64(Int64.max) ? 0 : Int64(entry.amount.magnitude), kind: entry.bucketKind, unit: entry.unit, visitor.language)
-            return (entry.amount < 0 ? "−" : "+") + text
-        }
-        return [
-            "id": String(operation.id),
-            "date": Self.minute(operation.createdAt),
-            "type": text("operation_\(operation.kind.rawValue)", visitor),
-            "channel": text("channel_\(operation.channel.rawValue)", visitor),
-            "reference": operation.reference ?? "",
-            "amounts": amounts.joined(separator: ", "),
-            "credit": operation.kind == .topUp,
-            "order": operation.reference.map { $0.hasPrefix("ord_") } ?? false,
-            "testPayment": operation.reference.map(testPayments.contains) ?? false,
-        ]
-    }
-
     @Sendable func historyPage(_ request: Request, _ visitor: Visitor) async throws -> Response {
         let account = try requireAccount(visitor)
         let filter = try await historyFilter(request, account)
         let testPayments = try await services.orders.testPaymentOrderIDs(msisdn: filter.line)
-        let rows = try await operations(filter).map { describe($0, visitor, testPayments: testPayments) }
-        let types = ["all", "top_up", "debit"].map { ["value": $0, "label": text("type_\($0)", visitor), "selected": $0 == filter.typeText] }
-        return page("history", visitor, title: "history_title", values: [
-            "lines": lineOptions(try await accounts.lines(accountID: account.id), selected: filter.line), "line": filter.line.e164,
-            "lineQuery": PortalForm.encode(filter.line.e164), "from": filter.fromText, "to": filter.toText, "types": types,
-            "operations": rows, "empty": rows.isEmpty, "csv": "/history.csv?" + filter.query,
-        ])
+        let view = HistoryView.make(lines: try await accounts.lines(accountID: account.id), filter: filter, operations: try await operations(filter),
+                                    testPayments: testPayments, locale(visitor))
+        return page("history", visitor, title: "history_title", model: view)
     }
 
     /// One row per entry (an operation that touched several buckets has several rows), RFC 4180 quoting.
@@ -130,22 +107,12 @@ extension PortalController {
         let found = try await services.ledger.history(line, from: nil, until: nil, before: id + 1, limit: 1).operations.first
         guard let operation = found, operation.id == id else { throw PortalRefusal.notFound }
         let testPayments = try await services.orders.testPaymentOrderIDs(msisdn: line)
-        let described = describe(operation, visitor, testPayments: testPayments)
-        let rows: [[String: Any]] = [
-            ["label": text("receipt_transaction", visitor), "value": String(operation.id)],
-            ["label": text("receipt_line", visitor), "value": line.e164],
-            ["label": text("receipt_time", visitor), "value": described["date"] as? String ?? ""],
-            ["label": text("receipt_type", visitor), "value": described["type"] as? String ?? ""],
-            ["label": text("receipt_channel", visitor), "value": described["channel"] as? String ?? ""],
-            ["label": text("receipt_reference", visitor), "value": operation.reference ?? "—"],
-            ["label": text("receipt_amounts", visitor), "value": described["amounts"] as? String ?? ""],
-        ]
-        var values: [String: Any] = ["rows": rows, "heading": text("receipt_transaction_title", visitor), "back": "/history?line=\(PortalForm.encode(line.e164))",
-                                     "testPayment": described["testPayment"] as? Bool ?? false]
+        var orderReceipt: String?
         if let reference = operation.reference, reference.hasPrefix("ord_"),
            let order = try? await services.orders.order(reference), [.fulfilled, .refunded, .partiallyRefunded].contains(order.state) {
-            values["orderReceipt"] = "/orders/\(order.id)/receipt"
+            orderReceipt = "/orders/\(order.id)/receipt"
         }
-        return page("receipt", visitor, title: "receipt_transaction_title", values: values)
+        let view = ReceiptView.transaction(operation, line: line, testPayments: testPayments, orderReceipt: orderReceipt, locale(visitor))
+        return page("receipt", visitor, title: "receipt_transaction_title", model: view)
     }
 }

@@ -28,19 +28,10 @@ extension PortalController {
                                         : query.get("noLines") != nil ? text("notice_no_lines", visitor) : nil)
     }
 
-    func settingsForm(_ visitor: Visitor, status: HTTPResponse.Status = .ok, error: String? = nil, notice: String? = nil,
-                      values extra: [String: Any] = [:]) async throws -> Response {
+    func settingsForm(_ visitor: Visitor, status: HTTPResponse.Status = .ok, error: String? = nil, notice: String? = nil) async throws -> Response {
         let account = try requireAccount(visitor)
-        let lines = try await accounts.lines(accountID: account.id).map { ["msisdn": $0.e164] }
-        let languages = NotificationLanguage.allCases.map {
-            ["value": $0.rawValue, "label": text("language_\($0.rawValue)", visitor), "selected": $0 == visitor.language] as [String: Any]
-        }
-        let values: [String: Any] = [
-            "languages": languages, "email": account.email ?? "", "hasEmail": account.email != nil,
-            "notifyPhone": account.notifyPhone?.e164 ?? "", "notifyPhoneText": account.notifyPhone?.e164 ?? text("notify_phone_each_line", visitor),
-            "ownedLines": lines, "hasLines": !lines.isEmpty, "phone": account.phone.e164,
-        ]
-        return page("settings", visitor, title: "settings_title", status: status, values: values.merging(extra) { $1 }, error: error, notice: notice)
+        let view = SettingsView.make(account, lines: try await accounts.lines(accountID: account.id), locale(visitor))
+        return page("settings", visitor, title: "settings_title", status: status, model: view, flash: PortalFlash(error: error, notice: notice))
     }
 
     func settingsRefusal(_ error: any Error, _ visitor: Visitor) async throws -> Response {
@@ -83,10 +74,8 @@ extension PortalController {
     }
 
     func verifyForm(_ visitor: Visitor, action: String, field: String, value: String, status: HTTPResponse.Status = .ok, error: String? = nil) -> Response {
-        let masked = field == "email" ? NotificationPreferences.masked(email: value) : Self.masked(phone: value)
-        return page("settings_verify", visitor, title: "settings_title", status: status, values: [
-            "action": action, "field": field, "value": value, "sentTo": text("code_sent_to", visitor, ["target": masked]),
-        ], error: error)
+        page("settings_verify", visitor, title: "settings_title", status: status,
+             model: CodeVerifyView.make(action: action, field: field, value: value, locale(visitor)), flash: PortalFlash(error: error))
     }
 
     @Sendable func startPhoneChange(_ request: Request, _ visitor: Visitor) async throws -> Response {

@@ -178,27 +178,32 @@ struct PortalController: Sendable {
         return fields
     }
 
-    /// Renders `template` with the page furniture (strings, language, navigation, CSRF token) around `values`.
-    func page(_ template: String, _ visitor: Visitor, title: String, status: HTTPResponse.Status = .ok, values: [String: Any] = [:],
-              error: String? = nil, notice: String? = nil) -> Response {
-        var context: [String: Any] = values
-        context["t"] = resources.strings.escapedTable(visitor.language)
-        context["lang"] = visitor.language.rawValue
-        context["title"] = resources.strings.text(title, visitor.language)
-        context["csrf"] = visitor.csrf
-        context["path"] = visitor.path
-        context["signedIn"] = visitor.account != nil
-        if let account = visitor.account { context["accountPhone"] = account.phone.e164 }
-        context["isEnglish"] = visitor.language == .english
-        context["isChinese"] = visitor.language == .simplifiedChinese
-        context["nav_" + template] = true
-        if let error { context["error"] = error }
-        if let notice { context["notice"] = notice }
-        let html = resources.templates.render(template, context)
+    /// The locale a page's model is built in.
+    func locale(_ visitor: Visitor) -> PortalLocale { PortalLocale(strings: resources.strings, language: visitor.language) }
+
+    /// The layout around a page: strings, language, navigation, the signed-in number and the CSRF token.
+    func layout(_ template: String, _ visitor: Visitor, title: String, refresh: Bool = false) -> PortalLayout {
+        PortalLayout(t: resources.strings.escapedTable(visitor.language), lang: visitor.language.rawValue,
+                     title: resources.strings.text(title, visitor.language), csrf: visitor.csrf, path: visitor.path,
+                     accountPhone: visitor.account?.phone.e164, isEnglish: visitor.language == .english,
+                     isChinese: visitor.language == .simplifiedChinese, nav: PortalNavigation(template: template), refresh: refresh)
+    }
+
+    /// Renders `template` with `model`, the layout and the flash around it.
+    func page<Model: Sendable>(_ template: String, _ visitor: Visitor, title: String, status: HTTPResponse.Status = .ok, model: Model,
+                               flash: PortalFlash = .none, refresh: Bool = false) -> Response {
+        let view = PortalPage(layout: layout(template, visitor, title: title, refresh: refresh), flash: flash, model: model)
+        let html = resources.templates.render(template, view)
         var response = Response(status: status, headers: Self.pageHeaders(contentType: "text/html; charset=utf-8"),
                                 body: .init(byteBuffer: ByteBuffer(string: html)))
         setAnonymousCookie(&response, visitor)
         return response
+    }
+
+    /// A page with no model of its own beyond the layout: an error page.
+    func page(_ template: String, _ visitor: Visitor, title: String, status: HTTPResponse.Status = .ok, error: String? = nil,
+              notice: String? = nil) -> Response {
+        page(template, visitor, title: title, status: status, model: EmptyPortalView(), flash: PortalFlash(error: error, notice: notice))
     }
 
     static func pageHeaders(contentType: String) -> HTTPFields {

@@ -81,8 +81,9 @@ struct PortalTemplates: Sendable {
         self.script = try String(contentsOf: script, encoding: .utf8)
     }
 
-    func render(_ name: String, _ context: [String: Any]) -> String {
-        library.render(context, withTemplate: name) ?? ""
+    /// `name` rendered with `view`: a typed view model (``PortalPage``), read by the template through its fields.
+    func render<View: Sendable>(_ name: String, _ view: View) -> String {
+        library.render(view, withTemplate: name) ?? ""
     }
 }
 
