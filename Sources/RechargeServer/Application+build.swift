@@ -103,10 +103,10 @@ public func buildRouter(_ services: RechargeServices, metrics: Bool = true, logg
     LinesController(ledger: services.ledger, orders: services.orders, clock: services.clock).addRoutes(to: v1)
     NotificationPreferencesController(store: services.notificationPreferences, clock: services.clock).addRoutes(to: v1)
     let dev = services.devPages ? router.group("dev").add(middleware: APIKeyAuthenticator(keys: services.apiKeys)) : nil
-    OutboxController(outbox: services.outbox, renderer: services.renderer).addRoutes(v1: v1, dev: dev)
-    OrdersController(catalog: services.catalog, orders: services.orders, service: services.orderService, renewals: services.renewals, payments: services.payments,
-                     clock: services.clock).addRoutes(to: v1)
     let resources = Result { () throws -> PortalResources in try PortalResources.bundled() }
+    OutboxController(outbox: services.outbox, renderer: services.renderer, page: try? OutboxPage.bundledTemplate()).addRoutes(v1: v1, dev: dev)
+    OrdersController(catalog: services.catalog, orders: services.orders, service: services.orderService, renewals: services.renewals, payments: services.payments,
+                     clock: services.clock, receiptPage: (try? resources.get()).map(ReceiptPage.init)).addRoutes(to: v1)
     PaymentWebhooksController(orders: services.orderService, payments: services.payments, pages: (try? resources.get()).map(PaymentPages.init),
                               clock: services.clock).addRoutes(to: router)
     VouchersController(vouchers: services.vouchers, clock: services.clock).addRoutes(to: v1)

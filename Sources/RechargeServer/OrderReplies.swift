@@ -15,8 +15,9 @@ enum OrderReply: ResponseGenerator {
     case placed(RechargeOrder, checkout: CheckoutOutput?, replayed: Bool)
     case order(OrderOutput)
     case orders(OrderListOutput)
-    /// JSON, or the printable page in `language` when the client asked for `text/html`.
-    case receipt(ReceiptOutput, htmlLanguage: String?)
+    case receipt(ReceiptOutput)
+    /// The printable receipt (``ReceiptPage``), for a client that asked for `text/html`.
+    case receiptPage(String)
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
         switch self {
@@ -33,11 +34,10 @@ enum OrderReply: ResponseGenerator {
             return try JSONResponse.make(order)
         case .orders(let list):
             return try JSONResponse.make(list)
-        case .receipt(let receipt, let language?):
-            return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
-                            body: .init(byteBuffer: ByteBuffer(string: ReceiptPage.html(receipt, language: language))))
-        case .receipt(let receipt, nil):
+        case .receipt(let receipt):
             return try JSONResponse.make(receipt)
+        case .receiptPage(let html):
+            return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: html)))
         }
     }
 }

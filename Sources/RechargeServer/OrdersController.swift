@@ -19,6 +19,8 @@ struct OrdersController {
     let renewals: PackRenewalStore
     let payments: PaymentProviders
     let clock: @Sendable () -> Date
+    /// The printable receipt; nil when the portal's templates cannot be loaded (the receipt is then JSON only).
+    let receiptPage: ReceiptPage?
 
     func addRoutes(to group: RouterGroup<RechargeRequestContext>) {
         let read = group.requiring(.read)
@@ -147,9 +149,9 @@ struct OrdersController {
             throw Problem(status: .conflict, code: "receipt-not-available", title: "Receipt not available",
                           detail: "Order \(order.id) is \(order.state.rawValue); receipts exist for fulfilled orders.")
         }
-        guard request.headers[.accept]?.contains("text/html") == true else { return .receipt(ReceiptOutput(order), htmlLanguage: nil) }
-        let language = request.headers[.acceptLanguage]?.hasPrefix("zh") == true ? "zh-Hans" : "en"
-        return .receipt(ReceiptOutput(order), htmlLanguage: language)
+        guard request.headers[.accept]?.contains("text/html") == true, let receiptPage else { return .receipt(ReceiptOutput(order)) }
+        let language: NotificationLanguage = request.headers[.acceptLanguage]?.hasPrefix("zh") == true ? .simplifiedChinese : .english
+        return .receiptPage(receiptPage.html(ReceiptOutput(order), language: language))
     }
 
     private func id(_ context: RechargeRequestContext) throws -> String {

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Mustache
 import RechargeCore
 import RechargeNotifications
 import RechargeStore
@@ -9,11 +10,13 @@ import RechargeStore
 struct OutboxController {
     let outbox: OutboxStore
     let renderer: NotificationRenderer?
+    /// `outbox.mustache` (``OutboxPage``); nil when it cannot be loaded, and the page answers 503.
+    let page: MustacheTemplate?
 
     /// `dev` is nil unless the `/dev` pages are on (`--demo` or `--dev-pages`).
     func addRoutes(v1: RouterGroup<RechargeRequestContext>, dev: RouterGroup<RechargeRequestContext>?) {
         v1.requiring(.admin).get("outbox", use: list)
-        dev?.requiring(.admin).get("outbox", use: page)
+        dev?.requiring(.admin).get("outbox", use: devPage)
     }
 
     @Sendable func list(_ request: Request, context: RechargeRequestContext) async throws -> OutboxListOutput {
@@ -27,13 +30,17 @@ struct OutboxController {
         return OutboxListOutput(items: messages.map { OutboxItemOutput($0, rendered: render($0)) })
     }
 
-    @Sendable func page(_ request: Request, context: RechargeRequestContext) async throws -> OutboxPage {
+    @Sendable func devPage(_ request: Request, context: RechargeRequestContext) async throws -> OutboxPage {
         let state = try Self.state(request.uri.queryParameters.get("state"))
+        guard let page else {
+            throw Problem(status: .serviceUnavailable, code: "unavailable", title: "Unavailable", detail: "The outbox page's template cannot be loaded.")
+        }
         let messages = try await outbox.list(state: state, limit: 100)
-        return OutboxPage(state: state, rows: messages.map { message in
+        let view = OutboxPage.view(state: state, rows: messages.map { message in
             let rendered = render(message)
             return (message, message.channel == .email ? rendered.map { "\($0.subject)\n\n\($0.text)" } : rendered?.sms)
         })
+        return OutboxPage(html: page.render(view))
     }
 
     /// One-time codes are masked: an admin key reads the outbox, and a code would let it into a subscriber's account.
@@ -51,21 +58,6 @@ struct OutboxController {
         return state
     }
 
-    static func escape(_ text: String) -> String {
-        var result = ""
-        for character in text {
-            switch character {
-            case "&": result += "&amp;"
-            case "<": result += "&lt;"
-            case ">": result += "&gt;"
-            case "\"": result += "&quot;"
-            case "'": result += "&#39;"
-            default: result.append(character)
-            }
-        }
-        return result
-    }
-
     static func timestamp(_ date: Date) -> String {
         Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(date)
     }
@@ -77,39 +69,6 @@ struct OutboxListOutput: Encodable, ResponseGenerator {
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
         try JSONResponse.make(self)
-    }
-}
-
-/// `GET /dev/outbox`: the latest messages with the text each renders to, as a plain page for a developer's browser.
-/// The handler lists and renders; this only lays the rows out.
-struct OutboxPage: ResponseGenerator {
-    /// The state the list is filtered by, if any.
-    let state: OutboxMessage.State?
-    /// Each message with its text (SMS body, or email subject and text); nil when it cannot be rendered.
-    let rows: [(message: OutboxMessage, text: String?)]
-
-    func response(from request: Request, context: some RequestContext) throws -> Response {
-        var html = """
-            <!doctype html>
-            <html lang="en"><head><meta charset="utf-8"><title>Outbox · Recharge</title>
-            <style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top;text-align:left}.dead{background:#fdd}.pending{background:#ffd}.sent{background:#dfd}pre{white-space:pre-wrap;margin:0;max-width:40em}</style>
-            </head><body>
-            <h1>Outbox</h1>
-            <p>The latest \(rows.count) messages\(state.map { " in state <b>\($0.rawValue)</b>" } ?? ""), newest first.</p>
-            <table><tr><th>id</th><th>state</th><th>channel</th><th>recipient</th><th>event</th><th>attempts</th><th>created</th><th>text</th><th>last error</th></tr>
-
-            """
-        for (message, text) in rows {
-            html += """
-                <tr class="\(message.state.rawValue)"><td>\(message.id)</td><td>\(message.state.rawValue)</td><td>\(message.channel.rawValue)</td>\
-                <td>\(OutboxController.escape(message.recipient))</td><td>\(OutboxController.escape(message.eventName))<br><small>\(OutboxController.escape(message.eventKey))</small></td>\
-                <td>\(message.attempts)</td><td>\(OutboxController.timestamp(message.createdAt))</td><td><pre>\(OutboxController.escape(text ?? "(cannot be rendered)"))</pre></td>\
-                <td>\(OutboxController.escape(message.lastError ?? ""))</td></tr>
-
-                """
-        }
-        html += "</table></body></html>\n"
-        return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 }
 

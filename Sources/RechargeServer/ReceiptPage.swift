@@ -1,51 +1,52 @@
 import Foundation
+import Hummingbird
 import RechargeCore
 
-/// The printable receipt, in English or Simplified Chinese.
-enum ReceiptPage {
-    static func html(_ receipt: ReceiptOutput, language: String) -> String {
-        let zh = language == "zh-Hans"
-        func row(_ label: String, _ value: String?) -> String {
-            guard let value else { return "" }
-            return "<tr><th scope=\"row\">\(OutboxController.escape(label))</th><td>\(OutboxController.escape(value))</td></tr>"
-        }
+/// The printable receipt of `GET /v1/orders/{id}/receipt` when the client asks for HTML, in English or Simplified
+/// Chinese: a typed view model rendered through the portal's `order_receipt.mustache` with its locale files (the
+/// portal's own receipt page, `receipt.mustache`, sits inside the portal's layout). No markup or wording in Swift.
+struct ReceiptPage: Sendable {
+    let resources: PortalResources
+
+    /// `order_receipt.mustache`: every value is escaped by the template (`{{ }}`).
+    struct View: Sendable {
+        let lang: String
+        let title: String
+        let receiptNumber: String
+        /// A sandbox receipt must never pass for a real one: said first, in words, not only by the method's name.
+        let testPayment: Bool
+        let testNotice: String
+        /// Only the rows the receipt has a value for, in the receipt's order.
+        let rows: [ReceiptView.Row]
+        let print: String
+    }
+
+    func html(_ receipt: ReceiptOutput, language: NotificationLanguage) -> String {
+        resources.templates.render("order_receipt", Self.view(receipt, PortalLocale(strings: resources.strings, language: language)))
+    }
+
+    static func view(_ receipt: ReceiptOutput, _ locale: PortalLocale) -> View {
+        func row(_ key: String, _ value: String?) -> ReceiptView.Row? { value.map { ReceiptView.Row(label: locale.text(key), value: $0) } }
         func money(_ money: MoneyOutput?) -> String? { money.map { "\($0.value) \($0.currency)" } }
         let allowances = receipt.allowances.map { allowance in
             "\(Quantity.format(allowance.amount, kind: allowance.kind)) \(allowance.kind.rawValue)"
         }.joined(separator: ", ")
-        let title = zh ? "充值收据" : "Recharge receipt"
-        // A sandbox receipt must never pass for a real one: said first, in words, not only by the method's name.
-        let testNotice = receipt.testPayment
-            ? "<p id=\"test-payment\" class=\"test-payment\"><strong>\(zh ? "测试支付：未收取任何真实款项。" : "Test payment: no real money was paid.")</strong></p>" : ""
-        return """
-            <!doctype html>
-            <html lang="\(zh ? "zh-Hans" : "en")"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-            <title>\(title) \(receipt.receiptNumber)</title>
-            <style>body{font-family:system-ui,sans-serif;max-width:32em;margin:1em auto;padding:0 1em;color:#111}table{width:100%;border-collapse:collapse}th,td{text-align:left;padding:6px;border-bottom:1px solid #ddd}th{font-weight:600;width:40%}@media print{button{display:none}}</style>
-            </head><body>
-            <h1>\(title)</h1>
-            \(testNotice)
-            <table>
-            \(row(zh ? "收据编号" : "Receipt number", receipt.receiptNumber))
-            \(row(zh ? "订单" : "Order", receipt.order))
-            \(row(zh ? "号码" : "Phone number", receipt.msisdn))
-            \(row(zh ? "项目" : "Item", receipt.description[language] ?? receipt.description["en"]))
-            \(row(zh ? "支付方式" : "Paid with", receipt.testPayment ? "\(receipt.paymentMethod.rawValue) (\(zh ? "测试支付" : "test payment"))" : receipt.paymentMethod.rawValue))
-            \(row(zh ? "支付参考号" : "Payment reference", receipt.providerReference))
-            \(row(zh ? "支付金额" : "Amount paid", money(receipt.paid)))
-            \(row(zh ? "原价" : "List price", receipt.discount == nil ? nil : money(receipt.listPrice)))
-            \(row(zh ? "优惠" : "Discount", money(receipt.discount)))
-            \(row(zh ? "充入余额" : "Credited", money(receipt.credited)))
-            \(row(zh ? "赠送余额" : "Bonus credit", money(receipt.bonus)))
-            \(row(zh ? "促销" : "Promotions", receipt.promotions.isEmpty ? nil : receipt.promotions.joined(separator: ", ")))
-            \(row(zh ? "套餐内容" : "Allowances", allowances.isEmpty ? nil : allowances))
-            \(row(zh ? "有效期(天)" : "Valid for (days)", receipt.validityDays.map(String.init)))
-            \(row(zh ? "充值后余额" : "Balance after", money(receipt.balanceAfter)))
-            \(row(zh ? "支付时间" : "Paid at", receipt.paidAt))
-            \(row(zh ? "状态" : "Status", receipt.state.rawValue))
-            </table>
-            <p><button type="button" onclick="window.print()">\(zh ? "打印" : "Print")</button></p>
-            </body></html>
-            """
+        let method = receipt.paymentMethod.rawValue
+        let rows: [ReceiptView.Row?] = [
+            row("receipt_number", receipt.receiptNumber), row("receipt_order", receipt.order), row("receipt_line", receipt.msisdn),
+            row("receipt_item", locale.name(receipt.description)),
+            row("receipt_method", receipt.testPayment ? locale.text("order_receipt_test_method", ["method": method]) : method),
+            row("receipt_reference", receipt.providerReference), row("receipt_paid", money(receipt.paid)),
+            row("order_receipt_list_price", receipt.discount == nil ? nil : money(receipt.listPrice)),
+            row("receipt_discount", money(receipt.discount)), row("receipt_credited", money(receipt.credited)), row("receipt_bonus", money(receipt.bonus)),
+            row("receipt_promotions", receipt.promotions.isEmpty ? nil : receipt.promotions.joined(separator: ", ")),
+            row("order_receipt_allowances", allowances.isEmpty ? nil : allowances),
+            row("order_receipt_validity", receipt.validityDays.map(String.init)),
+            row("receipt_balance_after", money(receipt.balanceAfter)), row("receipt_paid_at", receipt.paidAt),
+            row("receipt_state", receipt.state.rawValue),
+        ]
+        return View(lang: locale.language.rawValue, title: locale.text("receipt_title"), receiptNumber: receipt.receiptNumber,
+                    testPayment: receipt.testPayment, testNotice: locale.text("order_receipt_test_payment"), rows: rows.compactMap { $0 },
+                    print: locale.text("print"))
     }
 }

@@ -13,7 +13,7 @@ struct PortalStrings: Sendable {
 
     init(tables: [NotificationLanguage: [String: String]]) {
         self.tables = tables
-        self.escapedTables = tables.mapValues { $0.mapValues(OutboxController.escape) }
+        self.escapedTables = tables.mapValues { $0.mapValues(Self.escape) }
     }
 
     /// Loads `<language>.json` for every ``NotificationLanguage`` from `directory`.
@@ -25,6 +25,22 @@ struct PortalStrings: Sendable {
             tables[language] = try JSONDecoder().decode([String: String].self, from: data)
         }
         self.init(tables: tables)
+    }
+
+    /// `text` HTML-escaped, as Mustache's `{{ }}` would show it.
+    static func escape(_ text: String) -> String {
+        var result = ""
+        for character in text {
+            switch character {
+            case "&": result += "&amp;"
+            case "<": result += "&lt;"
+            case ">": result += "&gt;"
+            case "\"": result += "&quot;"
+            case "'": result += "&#39;"
+            default: result.append(character)
+            }
+        }
+        return result
     }
 
     func table(_ language: NotificationLanguage) -> [String: String] {
