@@ -81,4 +81,34 @@ struct ReplyTests {
         let (pending, pendingBody) = try await Self.answer(VoucherReply.pendingApproval(7, cards: 3, value: try Money(decimal: "30", currency: .usd)))
         #expect(pending.status == .accepted && pendingBody.contains(#""approvalId":7"#) && pendingBody.contains(#""state":"pending_approval""#))
     }
+
+    /// The printable receipt (``ReceiptPage``): its words come from the locale files in both languages, the test-payment
+    /// notice comes first, only the rows with a value are shown, in order, and every value is escaped.
+    @Test func printableReceiptSpeaksTheLocaleAndEscapesValues() async throws {
+        let catalog = try Catalog(CatalogDefinition(customTopUp: ["USD": .init(min: "5", max: "500")], products: []))
+        let quote = try OrderQuote.customTopUp(try Money(decimal: "10", currency: .usd), catalog: catalog, lineCurrency: .usd)
+        let order = RechargeOrder(id: "ord_abcdefghijkmnpqrstuvwxyz23", msisdn: Self.msisdn, quote: quote, paymentMethod: .sandbox,
+                                  state: .fulfilled, providerReference: "<b>&ref</b>", failureReason: nil, operationIDs: [], createdAt: Self.now,
+                                  updatedAt: Self.now, expiresAt: Self.now, paidAt: Self.now, fulfilledAt: Self.now, balanceAfter: nil)
+        let resources = try PortalResources.bundled()
+        let page = ReceiptPage(resources: resources)
+        let (reply, body) = try await Self.answer(OrderReply.receiptPage(page.html(ReceiptOutput(order), language: .simplifiedChinese)))
+        #expect(reply.status == .ok && reply.headers[.contentType] == "text/html; charset=utf-8")
+        #expect(body.contains(#"<html lang="zh-Hans">"#) && body.contains("<h1>充值收据</h1>") && body.contains(">支付参考号</th>") && body.contains(">打印</button>"))
+        #expect(body.contains("<strong>测试支付：未收取任何真实款项。</strong>") && body.contains("sandbox (测试支付)"))
+        let english = page.html(ReceiptOutput(order), language: .english)
+        #expect(english.contains(#"<html lang="en">"#) && english.contains("<h1>Recharge receipt</h1>") && english.contains(">Payment reference</th>"))
+        for (html, language) in [(body, NotificationLanguage.simplifiedChinese), (english, .english)] {
+            for key in ["receipt_title", "receipt_number", "receipt_paid", "print", "order_receipt_test_payment"] {
+                #expect(html.contains(resources.strings.text(key, language)), "\(language) \(key)")
+            }
+            #expect(html.contains("<td>&lt;b&gt;&amp;ref&lt;/b&gt;</td>") && !html.contains("<b>&ref"))
+            let notice = try #require(html.range(of: "id=\"test-payment\"")), table = try #require(html.range(of: "<table>"))
+            #expect(notice.lowerBound < table.lowerBound)
+        }
+        let locale = PortalLocale(strings: resources.strings, language: .english)
+        #expect(ReceiptPage.view(ReceiptOutput(order), locale).rows.map(\.label) == [
+            "Receipt number", "Order", "Phone number", "Item", "Paid with", "Payment reference", "Amount paid", "Credited", "Paid at", "Status",
+        ])
+    }
 }
