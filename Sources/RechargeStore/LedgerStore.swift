@@ -45,15 +45,8 @@ public final class LedgerStore: Sendable {
             try await LedgerStore.snapshots(msisdns, lane: lane, database: database)
         }
         self.writer = GroupCommitWriter(executor: database.writerExecutor) { requests in
-            // A key committed by another node between our check and our insert: roll back and decide again.
-            var attempt = 0
-            while true {
-                do {
-                    return try await database.transaction { db in try await LedgerBatch.apply(requests, in: db, database: database, markingReplayedRefusals: true) }
-                } catch is BatchKeyConflict where attempt < 3 {
-                    attempt += 1
-                }
-            }
+            // The API's top-ups and debits: the only path that answers a replayed refusal as such.
+            try await Ledger.apply(requests, database: database, markingReplayedRefusals: true)
         }
     }
 

@@ -31,12 +31,8 @@ public final class OrderStore: Sendable {
         self.systemAccounts = SystemAccountCache(database: database)
     }
 
-    /// What the subscriber wants to buy.
-    public enum Item: Sendable, Equatable {
-        case product(String)
-        /// A custom top-up amount, within the catalog's range.
-        case amount(Money)
-    }
+    /// What the subscriber wants to buy (kept under this name for the callers that spell it so).
+    public typealias Item = OrderItem
 
     /// The result of a create: the order, and whether it was created by an earlier request with the same key.
     public struct Creation: Sendable, Equatable {
@@ -71,7 +67,8 @@ public final class OrderStore: Sendable {
         if catalog.mayHaveLimitedPromotions {
             limited = try await database.read { [catalog] db in
                 let line = try await LedgerStore.loadLine(db, msisdn, lock: nil)
-                return try await Self.quote(item: item, line: line, promotionCode: promotionCode, payCurrency: payCurrency, catalog: catalog, now: now, in: db).0.limitedPromotions
+                return try await Self.plan(item: item, line: line, promotionCode: promotionCode, payCurrency: payCurrency, catalog: catalog, now: now, in: db)
+                    .quote.limitedPromotions
             }
         }
         do {
@@ -81,15 +78,11 @@ public final class OrderStore: Sendable {
                 }
                 let line = try await LedgerStore.loadLine(db, msisdn, lock: nil)
                 guard line.status.acceptsTopUps else { throw RechargeError.lineNotActive(msisdn: msisdn.e164, status: line.status) }
-                let (quote, promotions) = try await Self.quote(item: item, line: line, promotionCode: promotionCode, payCurrency: payCurrency, catalog: self.catalog, now: now, in: db)
+                let plan = try await Self.plan(item: item, line: line, promotionCode: promotionCode, payCurrency: payCurrency, catalog: self.catalog, now: now, in: db)
+                let quote = plan.quote
                 let reference = checkout?(id)
-                let order = RechargeOrder(
-                    id: id, msisdn: msisdn, quote: quote, paymentMethod: paymentMethod,
-                    state: checkout == nil ? .created : .awaitingPayment, providerReference: reference,
-                    failureReason: nil, operationIDs: [], createdAt: now, updatedAt: now,
-                    // An order priced at an exchange rate is payable while the rate quote holds.
-                    expiresAt: min(now.addingTimeInterval(lifetime), quote.fx?.expiresAt ?? .distantFuture),
-                    paidAt: nil, fulfilledAt: nil, balanceAfter: nil)
+                let order = plan.order(id: id, msisdn: msisdn, paymentMethod: paymentMethod, providerReference: reference,
+                                       checkoutStarted: checkout != nil, now: now, lifetime: lifetime)
                 try await db.raw("""
                     INSERT INTO orders (id, line_id, msisdn, state, payment_method, price_micros, currency, quote, creation_key,
                                         fingerprint, created_at, updated_at, expires_at, provider_reference)
@@ -99,7 +92,7 @@ public final class OrderStore: Sendable {
                             \(bind: now.unixMicros), \(bind: now.unixMicros), \(bind: order.expiresAt.unixMicros), \(bind: reference))
                     """).run()
                 // Last, so the promotion's row lock is held only until the commit that follows.
-                try await Self.take(promotions.filter(\.hasLimits), lineID: line.id, enforcingLimits: true, now: now, in: db)
+                try await Self.take(plan.promotionUses, lineID: line.id, now: now, in: db)
                 return Creation(order: order, replayed: false)
             } }
         } catch let error where database.isUniqueViolation(error) {
@@ -133,59 +126,43 @@ public final class OrderStore: Sendable {
     public func quote(msisdn: MSISDN, item: Item, promotionCode: String?, payCurrency: Currency? = nil, now: Date) async throws -> OrderQuote {
         try await database.read { db in
             let line = try await LedgerStore.loadLine(db, msisdn, lock: nil)
-            let (quote, promotions) = try await Self.quote(item: item, line: line, promotionCode: promotionCode, payCurrency: payCurrency, catalog: self.catalog, now: now, in: db)
-            try await Self.checkRemaining(promotions.filter(\.hasLimits), lineID: line.id, in: db)
-            return quote
+            let plan = try await Self.plan(item: item, line: line, promotionCode: promotionCode, payCurrency: payCurrency, catalog: self.catalog, now: now, in: db)
+            try await Self.checkRemaining(plan.promotionUses, lineID: line.id, in: db)
+            return plan.quote
         }
     }
 
-    private static func quote(item: Item, line: Line, promotionCode: String?, payCurrency: Currency?, catalog store: CatalogStore, now: Date,
-                              in db: any SQLDatabase) async throws -> (OrderQuote, [Promotion]) {
-        let catalog = try await store.current(in: db)
-        let base: OrderQuote
-        var product: Product?
-        switch item {
-        case .product(let code):
-            guard let found = catalog.product(code), found.active else { throw RechargeError.productNotFound(code) }
-            product = found
-            base = try OrderQuote.product(found, currency: line.currency, lineCurrency: line.currency)
-        case .amount(let money):
-            base = try OrderQuote.customTopUp(money, catalog: catalog, lineCurrency: line.currency)
-        }
-        let choice = try PromotionChoice.choose(from: catalog.promotions, product: product, listPrice: base.price, credit: base.credit,
-                                                enteredCode: promotionCode, at: now)
-        var quote = try base.applying(choice)
-        if let payCurrency { quote = try quote.paid(in: payCurrency, product: product, catalog: catalog, at: now) }
-        return (quote, [choice.discount?.promotion, choice.bonus?.promotion].compactMap { $0 })
+    /// The order's ``OrderPlacementPlan`` against the catalog as the transaction sees it.
+    private static func plan(item: Item, line: Line, promotionCode: String?, payCurrency: Currency?, catalog store: CatalogStore, now: Date,
+                             in db: any SQLDatabase) async throws -> OrderPlacementPlan {
+        try OrderPlacementPlan(item: item, lineCurrency: line.currency, promotionCode: promotionCode, payCurrency: payCurrency,
+                               catalog: try await store.current(in: db), at: now)
     }
 
-    /// Takes one use of each promotion, overall and for the line, by conditional updates: when the limit is
+    /// Takes each use, for the line then overall, by conditional updates against the use's bounds: when a bound is
     /// reached the update matches no row and the order is refused (its transaction rolls back).
-    private static func take(_ promotions: [Promotion], lineID: Int64, enforcingLimits: Bool, now: Date, in db: any SQLDatabase) async throws {
-        for promotion in promotions {
-            let total = enforcingLimits ? Int64(promotion.limitTotal ?? Int.max) : Int64.max
-            let perLine = enforcingLimits ? Int64(promotion.limitPerLine ?? Int.max) : Int64.max
-            let shown = promotion.discountCode ?? promotion.code
+    private static func take(_ uses: [PromotionUse], lineID: Int64, now: Date, in db: any SQLDatabase) async throws {
+        for use in uses {
             try await db.raw("""
                 INSERT INTO promotion_line_usage (promotion, line_id, used, updated_at)
-                VALUES (\(bind: promotion.code), \(bind: lineID), 0, \(bind: now.unixMicros))
+                VALUES (\(bind: use.code), \(bind: lineID), 0, \(bind: now.unixMicros))
                 ON CONFLICT (promotion, line_id) DO NOTHING
                 """).run()
             guard try await db.raw("""
                 UPDATE promotion_line_usage SET used = used + 1, updated_at = \(bind: now.unixMicros)
-                WHERE promotion = \(bind: promotion.code) AND line_id = \(bind: lineID) AND used < \(bind: perLine) RETURNING used
+                WHERE promotion = \(bind: use.code) AND line_id = \(bind: lineID) AND used < \(bind: use.limitPerLine) RETURNING used
                 """).first() != nil
-            else { throw RechargeError.promotionUnavailable(code: shown, reason: "this line has already used it the maximum number of times") }
+            else { throw use.exhaustedForLine }
             try await db.raw("""
-                INSERT INTO promotion_usage (promotion, used, updated_at) VALUES (\(bind: promotion.code), 0, \(bind: now.unixMicros))
+                INSERT INTO promotion_usage (promotion, used, updated_at) VALUES (\(bind: use.code), 0, \(bind: now.unixMicros))
                 ON CONFLICT (promotion) DO NOTHING
                 """).run()
             // The one hot row: every order with this promotion waits here for the previous one's commit.
             guard try await db.raw("""
                 UPDATE promotion_usage SET used = used + 1, updated_at = \(bind: now.unixMicros)
-                WHERE promotion = \(bind: promotion.code) AND used < \(bind: total) RETURNING used
+                WHERE promotion = \(bind: use.code) AND used < \(bind: use.limitTotal) RETURNING used
                 """).first() != nil
-            else { throw RechargeError.promotionUnavailable(code: shown, reason: "it has been used the maximum number of times") }
+            else { throw use.exhausted }
         }
     }
 
@@ -209,20 +186,14 @@ public final class OrderStore: Sendable {
         }
     }
 
-    private static func checkRemaining(_ promotions: [Promotion], lineID: Int64, in db: any SQLDatabase) async throws {
-        for promotion in promotions {
-            if let limit = promotion.limitTotal,
-               let used = try await db.raw("SELECT used FROM promotion_usage WHERE promotion = \(bind: promotion.code)").first()?.int64("used"),
-               used >= limit {
-                throw RechargeError.promotionUnavailable(code: promotion.discountCode ?? promotion.code, reason: "it has been used the maximum number of times")
-            }
-            if let limit = promotion.limitPerLine,
-               let used = try await db.raw("""
-                   SELECT used FROM promotion_line_usage WHERE promotion = \(bind: promotion.code) AND line_id = \(bind: lineID)
-                   """).first()?.int64("used"),
-               used >= limit {
-                throw RechargeError.promotionUnavailable(code: promotion.discountCode ?? promotion.code, reason: "this line has already used it the maximum number of times")
-            }
+    /// A quote's check of its uses against the counters as they stand (nothing reserved; ``PromotionUse`` decides).
+    private static func checkRemaining(_ uses: [PromotionUse], lineID: Int64, in db: any SQLDatabase) async throws {
+        for use in uses {
+            let used = try await db.raw("SELECT used FROM promotion_usage WHERE promotion = \(bind: use.code)").first()?.int64("used")
+            let usedByLine = try await db.raw("""
+                SELECT used FROM promotion_line_usage WHERE promotion = \(bind: use.code) AND line_id = \(bind: lineID)
+                """).first()?.int64("used")
+            if let refusal = use.refusal(used: used, usedByLine: usedByLine) { throw refusal }
         }
     }
 
@@ -381,7 +352,7 @@ public final class OrderStore: Sendable {
             // the promotion, so it is honoured even past its limit.
             if [.expired, .cancelled].contains(order.state), !order.quote.limitedPromotions.isEmpty {
                 let promotions = try await CatalogStore.load(db).promotions.filter { order.quote.limitedPromotions.contains($0.code) }
-                try await take(promotions, lineID: try await lineID(of: order.id, in: db), enforcingLimits: false, now: now, in: db)
+                try await take(promotions.map(PromotionUse.honouring), lineID: try await lineID(of: order.id, in: db), now: now, in: db)
             }
             order = order.with(state: lifecycle.state, updatedAt: now, providerReference: reference, paidAt: now, failureReason: .some(nil))
             let fulfilled = try await fulfil(order, accounts: accounts, now: now, database: database, in: db)

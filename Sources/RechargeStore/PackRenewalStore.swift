@@ -103,7 +103,7 @@ public struct PackRenewalStore: Sendable {
         var after = ""
         while true {
             let start = after
-            let (chunk, last) = try await database.transaction { db in
+            let (chunk, last) = try await Ledger.transaction(database) { db in
                 try await Self.renewChunk(after: start, now: now, leadTime: leadTime, limit: chunkSize, catalog: catalog, database: database, in: db)
             }
             guard let last else { break }
@@ -184,9 +184,9 @@ public struct PackRenewalStore: Sendable {
             // The price first, alone: only when it is taken are the allowances granted (a refusal is kept as the
             // ledger's rejected operation under this period's key, which is never used again).
             do {
-                for outcome in try await LedgerBatch.apply([purchase], in: db, database: database) { _ = try outcome.get() }
+                for outcome in try await Ledger.apply([purchase], in: db, database: database) { _ = try outcome.get() }
                 if operations.count > 1 {
-                    for outcome in try await LedgerBatch.apply(Array(operations.dropFirst()), in: db, database: database) { _ = try outcome.get() }
+                    for outcome in try await Ledger.apply(Array(operations.dropFirst()), in: db, database: database) { _ = try outcome.get() }
                 }
             } catch RechargeError.insufficientBalance {
                 failure = .insufficientBalance

@@ -289,7 +289,7 @@ extension VoucherStore {
         }
         try await putBack(refused, in: db)
         guard !requests.isEmpty else { return }
-        let outcomes = try await LedgerBatch.apply(requests, in: db, database: database)
+        let outcomes = try await Ledger.apply(requests, in: db, database: database)
         guard outcomes.count == requests.count else { throw DatabaseError.invariantViolated("the ledger answered \(outcomes.count) of \(requests.count) voucher credits") }
         var links: SQLQueryString = "UPDATE vouchers SET operation_id = CASE serial"
         for item in credited {
@@ -448,8 +448,10 @@ struct VoucherClaim: Sendable {
 }
 
 /// Group commit for redemptions, like the ledger's: concurrent redemptions queue here and a leader redeems
-/// everything queued so far in one transaction (one commit, one fsync), in arrival order. If that transaction
-/// fails, its claims are retried one per transaction, so one bad claim cannot fail its neighbours.
+/// everything queued so far in one transaction (one commit, one fsync), in arrival order. Both go through
+/// ``Ledger/transaction(_:_:)``, so a key conflict with another node reruns the transaction under the ledger's one
+/// retry policy. If that transaction fails, its claims are retried one per transaction, so one bad claim cannot fail
+/// its neighbours.
 final class VoucherRedemptionWriter: Sendable {
     private struct Pending {
         let claim: VoucherClaim
@@ -487,7 +489,7 @@ final class VoucherRedemptionWriter: Sendable {
             let claims = batch.map(\.claim)
             do {
                 let known = accounts.withLockedValue { $0 }
-                let (results, created) = try await database.transaction { db in
+                let (results, created) = try await Ledger.transaction(database) { db in
                     var accounts = known
                     let results = try await VoucherStore.redeem(claims, policy: policy, accounts: &accounts, in: db, database: database, logger: logger)
                     return (results, accounts)
@@ -499,7 +501,7 @@ final class VoucherRedemptionWriter: Sendable {
                 for pending in batch {
                     do {
                         let known = accounts.withLockedValue { $0 }
-                        let result = try await database.transaction { db in
+                        let result = try await Ledger.transaction(database) { db in
                             var accounts = known
                             return try await VoucherStore.redeem([pending.claim], policy: policy, accounts: &accounts, in: db, database: database, logger: logger)
                         }
