@@ -67,9 +67,7 @@ struct StartupMiddleware<Context: RequestContext>: RouterMiddleware {
         case "/metrics", "/openapi.json":
             return try await next(request, context)
         case "/healthz":
-            var response = try JSONResponse.make(["status": "starting", "database": "unreachable"], status: .serviceUnavailable)
-            response.headers[.retryAfter] = "1"
-            return response
+            return try HealthReply.starting.response(from: request, context: context)
         default:
             throw DatabaseError.unavailable("the database is not ready yet: this node is waiting for it")
         }
@@ -100,7 +98,7 @@ public struct DatabaseStartup: Service {
                 gate.open()
                 logger.notice("Database ready: serving requests", metadata: ["attempts": "\(attempts + 1)"])
                 return
-            } catch let error where Self.isUnavailable(error) {
+            } catch let error where DatabaseError.isUnavailable(error) {
                 attempts += 1
                 if attempts == 1 || attempts % 30 == 0 {
                     logger.warning("Waiting for the database; answering 503 meanwhile", metadata: ["reason": "\(error)", "attempts": "\(attempts)"])
@@ -112,11 +110,6 @@ public struct DatabaseStartup: Service {
                 }
             }
         }
-    }
-
-    public static func isUnavailable(_ error: any Error) -> Bool {
-        if case DatabaseError.unavailable = error { return true }
-        return false
     }
 }
 

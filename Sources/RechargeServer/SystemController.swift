@@ -23,7 +23,7 @@ struct SystemController {
             return .ok
         } catch {
             // An unreachable database is logged once by the circuit breaker, not on every probe of a load balancer.
-            if case DatabaseError.unavailable = error {} else {
+            if !DatabaseError.isUnavailable(error) {
                 context.logger.error("Health check failed", metadata: ["error": "\(error)"])
             }
             return .databaseUnreachable
@@ -63,16 +63,24 @@ struct SystemController {
 enum HealthReply: ResponseGenerator {
     case ok
     case databaseUnreachable
+    /// A node that started while its database was down and has not prepared it yet (``StartupGate``).
+    case starting
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
         switch self {
         case .ok:
             return try JSONResponse.make(["status": "ok", "database": "ok"])
         case .databaseUnreachable:
-            var response = try JSONResponse.make(["status": "unavailable", "database": "unreachable"], status: .serviceUnavailable)
-            response.headers[.retryAfter] = "1"
-            return response
+            return try Self.unavailable(status: "unavailable")
+        case .starting:
+            return try Self.unavailable(status: "starting")
         }
+    }
+
+    private static func unavailable(status: String) throws -> Response {
+        var response = try JSONResponse.make(["status": status, "database": "unreachable"], status: .serviceUnavailable)
+        response.headers[.retryAfter] = "1"
+        return response
     }
 }
 

@@ -53,6 +53,12 @@ public enum DatabaseError: Error, CustomStringConvertible, Equatable {
     /// The database cannot be reached (PostgreSQL down or unreachable): nothing was applied; retry later.
     case unavailable(String)
 
+    /// Whether `error` says the database cannot be reached (an outage, not a fault of the request).
+    public static func isUnavailable(_ error: any Error) -> Bool {
+        if case DatabaseError.unavailable = error { return true }
+        return false
+    }
+
     public var description: String {
         switch self {
         case .unsupportedURL(let url): "unsupported database URL '\(DatabaseLocation.redacted(url))': use postgres://… or an SQLite file path"
@@ -397,10 +403,14 @@ final class PostgresBackend: Sendable {
     private let leaseTimeout: Duration
     private let health = NIOLockedValueBox(Health())
 
+    /// The circuit breaker, and the requests in flight that give up when it opens (one lock: opening it and taking
+    /// the list of requests to answer is one step, so no request registers in between).
     private struct Health {
         var down = false
         var probing = false
         var closed = false
+        var nextTicket = 0
+        var abandon: [Int: @Sendable () -> Void] = [:]
     }
 
     init(url: String, logger: Logger, leaseTimeout: Duration = .seconds(2)) async throws {
@@ -479,11 +489,11 @@ final class PostgresBackend: Sendable {
         from client: PostgresClient, timeout: Duration, abandonedWhenDown: Bool = false, _ body: @escaping @Sendable (any SQLDatabase) async throws -> T
     ) async throws -> T {
         let state = NIOLockedValueBox((finished: false, leased: false))
-        let ticket = abandonedWhenDown ? inFlight.withLockedValue { inFlight -> Int in
-            defer { inFlight.next += 1 }
-            return inFlight.next
+        let ticket = abandonedWhenDown ? health.withLockedValue { health -> Int in
+            defer { health.nextTicket += 1 }
+            return health.nextTicket
         } : nil
-        defer { if let ticket { _ = inFlight.withLockedValue { $0.abandon.removeValue(forKey: ticket) } } }
+        defer { if let ticket { _ = health.withLockedValue { $0.abandon.removeValue(forKey: ticket) } } }
         let timer = NIOLockedValueBox<Task<Void, Never>?>(nil)
         let leaseTimeout = self.leaseTimeout
         /// Claims the right to answer; true for exactly one caller.
@@ -495,7 +505,15 @@ final class PostgresBackend: Sendable {
             }
         }
         return try await withCheckedThrowingContinuation { continuation in
-            let work = Task {
+            let work = NIOLockedValueBox<Task<Void, Never>?>(nil)
+            /// Answers `error` unless the work answered first, and lets go of the work and the timer.
+            @Sendable func giveUp(_ error: any Error) {
+                guard claim() else { return }
+                timer.withLockedValue { $0?.cancel() }
+                work.withLockedValue { $0?.cancel() }
+                continuation.resume(throwing: error)
+            }
+            work.withLockedValue { $0 = Task {
                 let result: Result<T, any Error>
                 do {
                     result = .success(try await client.withConnection { connection in
@@ -509,22 +527,15 @@ final class PostgresBackend: Sendable {
                     timer.withLockedValue { $0?.cancel() }
                     continuation.resume(with: result)
                 }
-            }
+            } }
             if let ticket {
-                let registered = inFlight.withLockedValue { inFlight -> Bool in
-                    guard !inFlight.down else { return false }
-                    inFlight.abandon[ticket] = {
-                        if claim() {
-                            timer.withLockedValue { $0?.cancel() }
-                            work.cancel()
-                            continuation.resume(throwing: ServerWentAway())
-                        }
-                    }
+                let registered = health.withLockedValue { health -> Bool in
+                    guard !health.down else { return false }
+                    health.abandon[ticket] = { giveUp(ServerWentAway()) }
                     return true
                 }
-                if !registered, claim() {
-                    work.cancel()
-                    continuation.resume(throwing: ServerWentAway())
+                if !registered {
+                    giveUp(ServerWentAway())
                     return
                 }
             }
@@ -532,17 +543,11 @@ final class PostgresBackend: Sendable {
                 $0 = Task {
                     do { try await Task.sleep(for: leaseTimeout) } catch { return }
                     if !state.withLockedValue({ $0.leased }) {
-                        if claim() {
-                            work.cancel()
-                            continuation.resume(throwing: LeaseTimeout())
-                        }
+                        giveUp(LeaseTimeout())
                         return
                     }
                     do { try await Task.sleep(for: timeout - leaseTimeout) } catch { return }
-                    if claim() {
-                        work.cancel()
-                        continuation.resume(throwing: OperationTimeout(limit: timeout))
-                    }
+                    giveUp(OperationTimeout(limit: timeout))
                 }
             }
         }
@@ -556,14 +561,6 @@ final class PostgresBackend: Sendable {
 
     /// Another request found the server unreachable while this one was in flight.
     private struct ServerWentAway: Error {}
-
-    /// The requests in flight that give up when the breaker opens, and whether it is open.
-    private struct InFlight {
-        var next = 0
-        var down = false
-        var abandon: [Int: @Sendable () -> Void] = [:]
-    }
-    private let inFlight = NIOLockedValueBox(InFlight())
 
     /// A description of why the server is unreachable, or nil for any other error (a constraint, a
     /// syntax error …), which must surface as it is.
@@ -596,17 +593,14 @@ final class PostgresBackend: Sendable {
     }
 
     private func markDown(_ reason: String) {
-        let startProbe = health.withLockedValue { health -> Bool in
-            health.down = true
-            if health.probing { return false }
-            health.probing = true
-            return true
-        }
         // Requests in flight on the same server are answered now, not at their own deadlines.
-        let abandoned = inFlight.withLockedValue { inFlight -> [@Sendable () -> Void] in
-            inFlight.down = true
-            defer { inFlight.abandon = [:] }
-            return Array(inFlight.abandon.values)
+        let (startProbe, abandoned) = health.withLockedValue { health -> (Bool, [@Sendable () -> Void]) in
+            health.down = true
+            defer { health.abandon = [:] }
+            let abandoned = Array(health.abandon.values)
+            if health.probing { return (false, abandoned) }
+            health.probing = true
+            return (true, abandoned)
         }
         for abandon in abandoned { abandon() }
         guard startProbe else { return }
@@ -630,7 +624,6 @@ final class PostgresBackend: Sendable {
                 defer { pool = candidate }
                 return pool
             }
-            inFlight.withLockedValue { $0.down = false }
             health.withLockedValue { $0.down = false; $0.probing = false }
             logger.notice("PostgreSQL reachable again")
             await old.shutDown()

@@ -152,7 +152,7 @@ public final class GroupCommitWriter: Sendable {
         } catch {
             // An unreachable database is not one request's fault: answer the whole batch now instead of
             // retrying each request into the same outage.
-            guard batch.count > 1, !Self.isOutage(error) else {
+            guard batch.count > 1, !DatabaseError.isUnavailable(error) else {
                 for pending in batch { pending.continuation.resume(throwing: error) }
                 return
             }
@@ -166,10 +166,5 @@ public final class GroupCommitWriter: Sendable {
                 }
             }
         }
-    }
-
-    private static func isOutage(_ error: any Error) -> Bool {
-        if case DatabaseError.unavailable = error { return true }
-        return false
     }
 }

@@ -185,7 +185,7 @@ struct Serve: AsyncParsableCommand {
             do {
                 try await prepare()
                 gate.open()
-            } catch let error where db.dialect == .postgres && DatabaseStartup.isUnavailable(error) {
+            } catch let error where db.dialect == .postgres && DatabaseError.isUnavailable(error) {
                 logger.warning("PostgreSQL is not reachable: listening anyway, answering 503 until it is", metadata: ["reason": "\(error)"])
                 waitForDatabase = true
             } catch {

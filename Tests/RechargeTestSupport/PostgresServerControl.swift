@@ -17,25 +17,6 @@ public enum PostgresServerControl {
         try await pgCtl(["restart", "-m", "immediate", "-w", "-t", "60"])
     }
 
-    /// `pg_ctl stop -m immediate`.
-    public static func stopImmediately() async throws {
-        try await pgCtl(["stop", "-m", "immediate", "-w"])
-    }
-
-    /// Starts the server stopped by ``stopImmediately()`` with the options it was first started with.
-    public static func start() async throws {
-        let data = environment["RECHARGE_PG_DIR"]! + "/data"
-        // postmaster.opts holds the command line of the last start: the same port, socket folder and TLS files.
-        let options = try String(contentsOfFile: data + "/postmaster.opts", encoding: .utf8)
-        var arguments = options.split(separator: " ", omittingEmptySubsequences: true).dropFirst().map {
-            String($0).trimmingCharacters(in: CharacterSet(charactersIn: "\"\n"))
-        }
-        arguments.removeAll { $0.isEmpty }
-        // Drop "-D <dir>": pg_ctl passes it itself.
-        if let index = arguments.firstIndex(of: "-D"), index + 1 < arguments.count { arguments.removeSubrange(index...(index + 1)) }
-        try await pgCtl(["start", "-w", "-t", "60", "-l", environment["RECHARGE_PG_DIR"]! + "/server.log", "-o", arguments.joined(separator: " ")])
-    }
-
     private static func pgCtl(_ arguments: [String]) async throws {
         let directory = environment["RECHARGE_PG_DIR"]!
         let pgCtl = environment["RECHARGE_PG_BINDIR"]! + "/pg_ctl"
