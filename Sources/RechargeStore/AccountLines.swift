@@ -131,6 +131,26 @@ extension AccountStore {
         return try checked.get()
     }
 
+    /// The number that receives `line`'s SMS notices: the line itself, another of the account's lines, or its
+    /// verified notification phone (``SMSNoticeDestination``); anything else is refused and changes nothing. Returns
+    /// what is stored (nil: the line itself). The account row is locked, so a change of the notification phone
+    /// cannot pass between the check and the write.
+    public func setSMSNumber(accountID: Int64, line: MSISDN, to target: MSISDN, now: Date) async throws -> MSISDN? {
+        let forUpdate = database.forUpdate
+        return try await database.transaction { db in
+            guard let account = try await Self.loadAccount(accountID, lock: forUpdate, in: db) else { throw AccountError.accountNotFound }
+            let lines = try await db.raw("SELECT msisdn FROM account_lines WHERE account_id = \(bind: accountID) ORDER BY id").all()
+                .map { try MSISDN(try $0.string("msisdn")) }
+            let stored = try SMSNoticeDestination.resolve(target, line: line, accountLines: lines, verifiedPhone: account.notifyPhone)
+            try await db.raw("""
+                INSERT INTO notification_preferences (line_id, sms_phone, updated_at)
+                SELECT id, \(bind: stored?.e164), \(bind: now.unixMicros) FROM lines WHERE msisdn = \(bind: line.e164)
+                ON CONFLICT (line_id) DO UPDATE SET sms_phone = excluded.sms_phone, updated_at = excluded.updated_at
+                """).run()
+            return stored
+        }
+    }
+
     /// The account's language, and the language of each of its lines' notices.
     public func setLanguage(accountID: Int64, language: NotificationLanguage, now: Date) async throws -> Account {
         try await database.transaction { db in
