@@ -65,7 +65,9 @@ extension AccountStore {
         try checked.get()
     }
 
-    /// Takes the line off the account; its SMS notices go to the line itself again.
+    /// Takes the line off the account; its SMS notices go to the line itself again, and so do those of the account's
+    /// other lines that were sent to it (``setSMSNumber(accountID:line:to:now:)``): a number no longer on the account
+    /// is no longer one the account holds, and may soon be someone else's.
     public func removeLine(accountID: Int64, msisdn: MSISDN, now: Date) async throws {
         try await database.transaction { db in
             guard try await db.raw("""
@@ -74,6 +76,12 @@ extension AccountStore {
             try await db.raw("""
                 UPDATE notification_preferences SET sms_phone = NULL, updated_at = \(bind: now.unixMicros)
                 WHERE line_id = (SELECT id FROM lines WHERE msisdn = \(bind: msisdn.e164)) AND sms_phone IS NOT NULL
+                """).run()
+            try await db.raw("""
+                UPDATE notification_preferences SET sms_phone = NULL, updated_at = \(bind: now.unixMicros)
+                WHERE sms_phone = \(bind: msisdn.e164) AND line_id IN (
+                    SELECT l.id FROM account_lines al JOIN lines l ON l.msisdn = al.msisdn WHERE al.account_id = \(bind: accountID))
+                  AND sms_phone <> COALESCE((SELECT notify_phone FROM accounts WHERE id = \(bind: accountID)), '')
                 """).run()
         }
     }

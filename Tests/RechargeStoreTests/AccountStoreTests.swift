@@ -579,6 +579,11 @@ enum AccountStoreScenarios {
             try await LedgerScenarios.topUp(fixture.ledger, bob, "1.00", key: "s3")
             #expect(try await smsRecipient("s2") == notifyPhone.e164)
             #expect(try await smsRecipient("s3") == bob.e164)
+
+            // Taking Bob's line off the account sends Alice's SMS, which went there, back to Alice's line.
+            _ = try await accounts.setSMSNumber(accountID: account.id, line: alice, to: bob, now: now)
+            try await accounts.removeLine(accountID: account.id, msisdn: bob, now: now)
+            #expect(try await preferences.preferences(alice).smsPhone == nil)
         }
     }
 
