@@ -222,29 +222,30 @@ public struct QRCode: Sendable, Equatable {
     /// version information.
     static func bestMask(rows: [UInt64], columns: [UInt64], template: QRTemplate) -> Int {
         let lineWords = template.size * template.stride
-        var maskedRows = [UInt64](repeating: 0, count: lineWords)
-        var maskedColumns = [UInt64](repeating: 0, count: lineWords)
-        var best = 0, bestScore = Int.max
-        template.maskRows.withUnsafeBufferPointer { maskRows in
-            template.maskColumns.withUnsafeBufferPointer { maskColumns in
-                for mask in 0..<8 {
-                    let offset = mask * lineWords
-                    for index in 0..<lineWords {
-                        maskedRows[index] = rows[index] ^ maskRows[offset + index]
-                        maskedColumns[index] = columns[index] ^ maskColumns[offset + index]
-                    }
-                    let score = maskedRows.withUnsafeBufferPointer { r in
-                        maskedColumns.withUnsafeBufferPointer { c in
-                            QRPenalty.score(rows: r.baseAddress!, columns: c.baseAddress!, size: template.size, stride: template.stride)
+        return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 2 * lineWords) { scratch in
+            let maskedRows = scratch.baseAddress!, maskedColumns = maskedRows + lineWords
+            var best = 0, bestScore = Int.max
+            rows.withUnsafeBufferPointer { rows in
+                columns.withUnsafeBufferPointer { columns in
+                    template.maskRows.withUnsafeBufferPointer { maskRows in
+                        template.maskColumns.withUnsafeBufferPointer { maskColumns in
+                            for mask in 0..<8 {
+                                let offset = mask * lineWords
+                                for index in 0..<lineWords {
+                                    maskedRows[index] = rows[index] ^ maskRows[offset + index]
+                                    maskedColumns[index] = columns[index] ^ maskColumns[offset + index]
+                                }
+                                let score = QRPenalty.score(rows: maskedRows, columns: maskedColumns, size: template.size, stride: template.stride)
+                                if score < bestScore {
+                                    best = mask
+                                    bestScore = score
+                                }
+                            }
                         }
-                    }
-                    if score < bestScore {
-                        best = mask
-                        bestScore = score
                     }
                 }
             }
+            return best
         }
-        return best
     }
 }

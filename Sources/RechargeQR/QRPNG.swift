@@ -2,52 +2,73 @@
 /// stream (RFC 1950) of stored deflate blocks (RFC 1951 3.2.4: no compression, so no zlib library is linked) with
 /// its Adler-32, each chunk with its CRC-32. A QR code at 4 pixels per module and 1 bit per pixel is a few KB.
 enum QRPNG {
-    static func file(width: Int, height: Int, bitDepth: UInt8, scanlines: [UInt8], lineLength: Int) -> [UInt8] {
-        var out: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
-        let blocks = (scanlines.count + 65534) / 65535
-        out.reserveCapacity(scanlines.count + blocks * 5 + 64)
-        var header = [UInt8]()
-        header.appendBigEndian(UInt32(width))
-        header.appendBigEndian(UInt32(height))
-        header += [bitDepth, 0, 0, 0, 0]  // greyscale, deflate, adaptive filtering, no interlace
-        chunk("IHDR", header, into: &out)
-        chunk("IDAT", zlibStored(scanlines), into: &out)
-        chunk("IEND", [], into: &out)
-        return out
+    /// A whole file for scanlines that already carry their filter bytes, written into one buffer: signature, IHDR,
+    /// IDAT (zlib header, stored blocks, Adler-32), IEND.
+    static func file(width: Int, height: Int, bitDepth: UInt8, scanlines: [UInt8]) -> [UInt8] {
+        let blocks = max(1, (scanlines.count + 65534) / 65535)
+        let zlibLength = 2 + blocks * 5 + scanlines.count + 4
+        let total = 8 + (12 + 13) + (12 + zlibLength) + 12
+        return [UInt8](unsafeUninitializedCapacity: total) { buffer, initialized in
+            var out = ByteWriter(buffer.baseAddress!)
+            for byte: UInt8 in [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] { out.byte(byte) }  // the signature
+            out.bigEndian(13)
+            var start = out.count
+            out.write("IHDR")
+            out.bigEndian(UInt32(width))
+            out.bigEndian(UInt32(height))
+            for byte in [bitDepth, 0, 0, 0, 0] { out.byte(byte) }  // greyscale, deflate, adaptive filtering, no interlace
+            out.bigEndian(crc32(UnsafeBufferPointer(start: out.base + start, count: out.count - start)))
+            out.bigEndian(UInt32(zlibLength))
+            start = out.count
+            out.write("IDAT")
+            out.byte(0x78)  // deflate, 32 KB window
+            out.byte(0x01)  // no dictionary, fastest; (0x78 << 8 | 0x01) is a multiple of 31
+            scanlines.withUnsafeBufferPointer { data in
+                var offset = 0
+                repeat {
+                    let length = min(65535, data.count - offset)
+                    out.byte(offset + length == data.count ? 1 : 0)  // BFINAL, BTYPE 00: stored
+                    out.byte(UInt8(length & 0xFF))
+                    out.byte(UInt8(length >> 8))
+                    out.byte(UInt8(~length & 0xFF))
+                    out.byte(UInt8((~length >> 8) & 0xFF))
+                    (out.base + out.count).update(from: data.baseAddress! + offset, count: length)
+                    out.count += length
+                    offset += length
+                } while offset < data.count
+                out.bigEndian(adler32(data))
+            }
+            out.bigEndian(crc32(UnsafeBufferPointer(start: out.base + start, count: out.count - start)))
+            out.bigEndian(0)
+            start = out.count
+            out.write("IEND")
+            out.bigEndian(crc32(UnsafeBufferPointer(start: out.base + start, count: 4)))
+            precondition(out.count == total)
+            initialized = total
+        }
     }
 
-    static func chunk(_ type: String, _ data: [UInt8], into out: inout [UInt8]) {
-        out.appendBigEndian(UInt32(data.count))
-        let start = out.count
-        out.append(contentsOf: type.utf8)
-        out.append(contentsOf: data)
-        out.appendBigEndian(crc32(out[start...]))
+    /// Sets pixels `from ..< to` of a 1-bit scanline (most significant bit first) to 0.
+    @inline(__always)
+    static func clearBits(_ line: UnsafeMutablePointer<UInt8>, from: Int, to: Int) {
+        var pixel = from
+        while pixel < to && pixel & 7 != 0 {
+            line[pixel >> 3] &= ~(0x80 >> UInt8(pixel & 7))
+            pixel += 1
+        }
+        while pixel + 8 <= to {
+            line[pixel >> 3] = 0
+            pixel += 8
+        }
+        while pixel < to {
+            line[pixel >> 3] &= ~(0x80 >> UInt8(pixel & 7))
+            pixel += 1
+        }
     }
 
-    /// zlib header (deflate, 32 KB window, no dictionary, check bits), stored blocks of at most 65,535 bytes, and
-    /// the Adler-32 of the uncompressed data.
-    static func zlibStored(_ data: [UInt8]) -> [UInt8] {
-        var out: [UInt8] = [0x78, 0x01]
-        out.reserveCapacity(data.count + data.count / 65535 * 5 + 16)
-        var offset = 0
-        repeat {
-            let length = min(65535, data.count - offset)
-            let final: UInt8 = offset + length == data.count ? 1 : 0
-            out.append(final)  // BFINAL, BTYPE 00 (stored)
-            out.append(UInt8(length & 0xFF))
-            out.append(UInt8(length >> 8))
-            out.append(UInt8(~length & 0xFF))
-            out.append(UInt8((~length >> 8) & 0xFF))
-            out.append(contentsOf: data[offset..<(offset + length)])
-            offset += length
-        } while offset < data.count
-        out.appendBigEndian(adler32(data))
-        return out
-    }
-
-    static func adler32(_ data: [UInt8]) -> UInt32 {
+    static func adler32(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt32 {
         var a: UInt32 = 1, b: UInt32 = 0
-        data.withUnsafeBufferPointer { bytes in
+        do {
             var index = 0
             while index < bytes.count {
                 // 5552 bytes is the most that cannot overflow 32 bits before the reduction (zlib's NMAX).
@@ -65,10 +86,10 @@ enum QRPNG {
     }
 
     /// CRC-32 (ISO 3309, polynomial 0xEDB88320 reflected), eight table lookups at a time ("slicing by 8").
-    static func crc32<Bytes: Collection<UInt8>>(_ data: Bytes) -> UInt32 {
+    static func crc32(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt32 {
         var crc: UInt32 = 0xFFFF_FFFF
         crcTables.withUnsafeBufferPointer { table in
-            let done: Void? = data.withContiguousStorageIfAvailable { bytes in
+            do {
                 var index = 0
                 while index + 8 <= bytes.count {
                     let one = crc ^ (UInt32(bytes[index]) | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2]) << 16 | UInt32(bytes[index + 3]) << 24)
@@ -82,9 +103,6 @@ enum QRPNG {
                     crc = table[Int((crc ^ UInt32(bytes[index])) & 0xFF)] ^ (crc >> 8)
                     index += 1
                 }
-            }
-            if done == nil {
-                for byte in data { crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
             }
         }
         return ~crc
@@ -108,11 +126,11 @@ enum QRPNG {
     }()
 }
 
-extension [UInt8] {
-    mutating func appendBigEndian(_ value: UInt32) {
-        append(UInt8(value >> 24))
-        append(UInt8((value >> 16) & 0xFF))
-        append(UInt8((value >> 8) & 0xFF))
-        append(UInt8(value & 0xFF))
+extension ByteWriter {
+    @inline(__always) mutating func bigEndian(_ value: UInt32) {
+        byte(UInt8(value >> 24))
+        byte(UInt8((value >> 16) & 0xFF))
+        byte(UInt8((value >> 8) & 0xFF))
+        byte(UInt8(value & 0xFF))
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 extension QRCode {
     /// The symbol as an SVG document, safe to inline in HTML: a white background and one `<path>` of dark runs
     /// (`M x y h length v1 h -length z` per horizontal run), coordinates in modules with the quiet zone included in
@@ -11,52 +13,82 @@ extension QRCode {
     public func svg(moduleSize: Int = 4, quietZone: Int = 4, label: String? = nil) -> String {
         let quiet = max(0, quietZone)
         let extent = size + 2 * quiet
-        var out = [UInt8]()
-        out.reserveCapacity(256 + size * size * 3)
-        out.append(contentsOf: #"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 "#.utf8)
-        out.appendDecimal(extent)
-        out.append(UInt8(ascii: " "))
-        out.appendDecimal(extent)
-        out.append(UInt8(ascii: "\""))
-        if moduleSize > 0 {
-            out.append(contentsOf: #" width=""#.utf8)
-            out.appendDecimal(extent * moduleSize)
-            out.append(contentsOf: #"" height=""#.utf8)
-            out.appendDecimal(extent * moduleSize)
-            out.append(UInt8(ascii: "\""))
+        let escaped = label.map { Array(Self.escapeMarkup($0).utf8) } ?? []
+        // At most (size + 1) / 2 runs a row, each at most "M" + 3 digits + " " + 3 + "h" + 3 + "v1h-" + 3 + "z"
+        // (digits: up to 177 + 2 × quiet zone, so allow 20 per number), plus the fixed text and the label twice.
+        let capacity = 512 + 2 * escaped.count + size * ((size + 1) / 2) * (11 + 4 * 20)
+        return String(unsafeUninitializedCapacity: capacity) { buffer in
+            var out = ByteWriter(buffer.baseAddress!)
+            out.write(#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 "#)
+            out.decimal(extent)
+            out.byte(UInt8(ascii: " "))
+            out.decimal(extent)
+            out.byte(UInt8(ascii: "\""))
+            if moduleSize > 0 {
+                out.write(#" width=""#)
+                out.decimal(extent * moduleSize)
+                out.write(#"" height=""#)
+                out.decimal(extent * moduleSize)
+                out.byte(UInt8(ascii: "\""))
+            }
+            out.write(#" shape-rendering="crispEdges""#)
+            if label != nil {
+                out.write(#" role="img" aria-label=""#)
+                out.write(escaped)
+                out.write(#""><title>"#)
+                out.write(escaped)
+                out.write("</title>")
+            } else {
+                out.write(#" aria-hidden="true">"#)
+            }
+            out.write(##"<rect width="100%" height="100%" fill="#fff"/><path fill="#000" d=""##)
+            for y in 0..<size {
+                darkRuns(y: y) { start, end in
+                    out.byte(UInt8(ascii: "M"))
+                    out.decimal(start + quiet)
+                    out.byte(UInt8(ascii: " "))
+                    out.decimal(y + quiet)
+                    out.byte(UInt8(ascii: "h"))
+                    out.decimal(end - start)
+                    out.write("v1h-")
+                    out.decimal(end - start)
+                    out.byte(UInt8(ascii: "z"))
+                }
+            }
+            out.write(#""/></svg>"#)
+            return out.count
         }
-        out.append(contentsOf: #" shape-rendering="crispEdges""#.utf8)
-        if let label {
-            let escaped = Self.escapeMarkup(label)
-            out.append(contentsOf: #" role="img" aria-label=""#.utf8)
-            out.append(contentsOf: escaped.utf8)
-            out.append(contentsOf: #""><title>"#.utf8)
-            out.append(contentsOf: escaped.utf8)
-            out.append(contentsOf: "</title>".utf8)
-        } else {
-            out.append(contentsOf: #" aria-hidden="true">"#.utf8)
-        }
-        out.append(contentsOf: ##"<rect width="100%" height="100%" fill="#fff"/><path fill="#000" d=""##.utf8)
-        for y in 0..<size {
+    }
+
+    /// Calls `body(start, end)` for each run of dark modules `start ..< end` of row y, left to right, a word of
+    /// the row at a time.
+    @inline(__always)
+    func darkRuns(y: Int, _ body: (Int, Int) -> Void) {
+        rows.withUnsafeBufferPointer { words in
+            let row = words.baseAddress! + y * stride
             var x = 0
             while x < size {
-                guard isDark(x: x, y: y) else { x += 1; continue }
-                var end = x + 1
-                while end < size, isDark(x: end, y: y) { end += 1 }
-                out.append(UInt8(ascii: "M"))
-                out.appendDecimal(x + quiet)
-                out.append(UInt8(ascii: " "))
-                out.appendDecimal(y + quiet)
-                out.append(UInt8(ascii: "h"))
-                out.appendDecimal(end - x)
-                out.append(contentsOf: "v1h-".utf8)
-                out.appendDecimal(end - x)
-                out.append(UInt8(ascii: "z"))
+                let dark = row[x >> 6] &>> UInt64(x & 63)
+                if dark == 0 {
+                    x = (x | 63) + 1
+                    continue
+                }
+                x += dark.trailingZeroBitCount
+                // The row's bits past the symbol are 0, so every run ends inside the row's words.
+                var end = x
+                while true {
+                    let light = ~row[end >> 6] &>> UInt64(end & 63)
+                    if light == 0 {
+                        end = (end | 63) + 1
+                        continue
+                    }
+                    end += light.trailingZeroBitCount
+                    break
+                }
+                body(x, end)
                 x = end
             }
         }
-        out.append(contentsOf: #""/></svg>"#.utf8)
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// `&`, `<`, `>`, `"` and `'` as character references: the label is safe in text and in a quoted attribute.
@@ -81,40 +113,66 @@ extension QRCode {
     public func png(scale: Int = 4, quietZone: Int = 4) -> [UInt8] {
         let scale = max(1, scale), quiet = max(0, quietZone)
         let width = (size + 2 * quiet) * scale
-        let rowBytes = (width + 7) / 8
-        let lineLength = rowBytes + 1
+        let lineLength = (width + 7) / 8 + 1
         var raw = [UInt8](repeating: 0xFF, count: lineLength * width)
         raw.withUnsafeMutableBufferPointer { raw in
+            let raw = raw.baseAddress!
             for y in 0..<(size + 2 * quiet) {
-                let first = y * scale * lineLength
-                raw[first] = 0  // filter type None
+                let line = raw + y * scale * lineLength
+                line[0] = 0  // filter type None
                 if y >= quiet && y < quiet + size {
-                    let moduleRow = y - quiet
-                    for x in 0..<size where isDark(x: x, y: moduleRow) {
-                        let start = (x + quiet) * scale
-                        for pixel in start..<(start + scale) {
-                            raw[first + 1 + pixel >> 3] &= ~(0x80 >> UInt8(pixel & 7))
-                        }
+                    let pixels = line + 1
+                    darkRuns(y: y - quiet) { start, end in
+                        QRPNG.clearBits(pixels, from: (start + quiet) * scale, to: (end + quiet) * scale)
                     }
                 }
-                for copy in 1..<scale {
-                    let target = first + copy * lineLength
-                    for index in 0..<lineLength { raw[target + index] = raw[first + index] }
-                }
+                for copy in 1..<scale { (line + copy * lineLength).update(from: line, count: lineLength) }
             }
         }
-        return QRPNG.file(width: width, height: width, bitDepth: 1, scanlines: raw, lineLength: lineLength)
+        return QRPNG.file(width: width, height: width, bitDepth: 1, scanlines: raw)
     }
 }
 
-extension [UInt8] {
-    mutating func appendDecimal(_ value: Int) {
-        if value < 0 {
-            append(UInt8(ascii: "-"))
-            appendDecimal(-value)
-            return
+/// Appends bytes at a pointer the caller sized for the worst case.
+struct ByteWriter {
+    let base: UnsafeMutablePointer<UInt8>
+    var count = 0
+
+    init(_ base: UnsafeMutablePointer<UInt8>) { self.base = base }
+
+    @inline(__always) mutating func byte(_ value: UInt8) {
+        base[count] = value
+        count += 1
+    }
+
+    @inline(__always) mutating func write(_ text: StaticString) {
+        (base + count).update(from: text.utf8Start, count: text.utf8CodeUnitCount)
+        count += text.utf8CodeUnitCount
+    }
+
+    mutating func write(_ bytes: [UInt8]) {
+        bytes.withUnsafeBufferPointer { (base + count).update(from: $0.baseAddress!, count: $0.count) }
+        count += bytes.count
+    }
+
+    /// A non-negative number in decimal.
+    @inline(__always) mutating func decimal(_ value: Int) {
+        let zero = UInt8(ascii: "0")
+        if value < 10 {
+            byte(zero + UInt8(value))
+        } else if value < 100 {
+            byte(zero + UInt8(value / 10))
+            byte(zero + UInt8(value % 10))
+        } else if value < 1000 {
+            byte(zero + UInt8(value / 100))
+            byte(zero + UInt8(value / 10 % 10))
+            byte(zero + UInt8(value % 10))
+        } else {
+            decimal(value / 1000)
+            let rest = value % 1000
+            byte(zero + UInt8(rest / 100))
+            byte(zero + UInt8(rest / 10 % 10))
+            byte(zero + UInt8(rest % 10))
         }
-        if value >= 10 { appendDecimal(value / 10) }
-        append(UInt8(ascii: "0") + UInt8(value % 10))
     }
 }

@@ -74,11 +74,11 @@ struct QRCodeTests {
     }
 
     @Test func dataCodewordsFollowTheByteModeLayout() {
-        // "ab" at 1-L: 0100 00000010 01100001 01100010 0000 then 0xEC 0x11 … to 19 codewords.
+        // "ab" at 1-L: 0100 00000010 01100001 01100010 0000 (four whole codewords), then 0xEC 0x11 … to 19.
         let codewords = QRCode.dataCodewords(Array("ab".utf8), version: 1, level: 0)
         #expect(codewords.count == 19)
-        #expect(Array(codewords.prefix(5)) == [0x40, 0x26, 0x16, 0x26, 0x20])
-        #expect(Array(codewords[5...8]) == [0xEC, 0x11, 0xEC, 0x11])
+        #expect(Array(codewords.prefix(4)) == [0x40, 0x26, 0x16, 0x20])
+        #expect(Array(codewords[4...]) == [UInt8](repeating: 0, count: 15).enumerated().map { $0.offset % 2 == 0 ? 0xEC : 0x11 })
         // From version 10 the count has 16 bits.
         let long = QRCode.dataCodewords([0xFF], version: 10, level: 0)
         #expect(Array(long.prefix(4)) == [0x40, 0x00, 0x1F, 0xF0])
@@ -185,26 +185,105 @@ struct QRCodeTests {
     // MARK: Penalty
 
     @Test func penaltyCountsEachRule() {
-        // A 21 × 21 all-light matrix: every row and column is one run of 21 (21 − 2 = 19 points, 42 lines),
-        // 20 × 20 2×2 blocks (3 points each), no finder-like pattern, 0 % dark (10 × 10 points).
-        let rows = [UInt64](repeating: 0, count: 21)
-        let all = rows.withUnsafeBufferPointer { QRPenalty.score(rows: $0.baseAddress!, columns: $0.baseAddress!, size: 21, stride: 1) }
-        #expect(all == 42 * 19 + 400 * 3 + 100)
-        // One row 1011101 followed by light: the pattern with 4 light modules after (and before, the symbol's edge)
-        // counts once in that row (40); the same line in the three-word layout gives the same score.
-        var patterned = [UInt64](repeating: 0, count: 21)
-        patterned[10] = 0b1011101
+        // Expected totals from segno's mask_scores (N1, N2, N3, N4) on the same matrices.
+        // 21 × 21 all light: (798, 1200, 0, 100): 42 lines, each one run of 21 (19 points); 400 2×2 blocks; 0 % dark.
+        let light = [UInt64](repeating: 0, count: 21)
+        let all = light.withUnsafeBufferPointer { QRPenalty.score(rows: $0.baseAddress!, columns: $0.baseAddress!, size: 21, stride: 1) }
+        #expect(all == 798 + 1200 + 0 + 100)
+        // Row 10 = dark-light-dark-dark-dark-light-dark from the left edge, the rest light: (776, 1158, 40, 90); the
+        // finder-like pattern counts once (light before it is outside the symbol, and light after it).
+        var rows = [UInt64](repeating: 0, count: 21)
+        rows[10] = 0b101_1101
         var columns = [UInt64](repeating: 0, count: 21)
         for x in [0, 2, 3, 4, 6] { columns[x] = 1 << 10 }
-        let narrow = patterned.withUnsafeBufferPointer { r in columns.withUnsafeBufferPointer { c in
-            QRPenalty.score(rows: r.baseAddress!, columns: c.baseAddress!, size: 21, stride: 1)
-        } }
-        let wide = patterned.flatMap { [$0, 0, 0] }.withUnsafeBufferPointer { r in columns.flatMap { [$0, 0, 0] }.withUnsafeBufferPointer { c in
-            QRPenalty.score(rows: r.baseAddress!, columns: c.baseAddress!, size: 21, stride: 3)
-        } }
-        #expect(narrow == wide)
-        let light = all - 42 * 19 - 100  // 2×2 blocks only
-        _ = light
-        #expect(narrow > 40)
+        let narrow = rows.withUnsafeBufferPointer { r in
+            columns.withUnsafeBufferPointer { c in QRPenalty.score(rows: r.baseAddress!, columns: c.baseAddress!, size: 21, stride: 1) }
+        }
+        #expect(narrow == 776 + 1158 + 40 + 90)
+        // The three-word lines (versions 11 and up) score the same matrix the same.
+        let wide = rows.flatMap { [$0, 0, 0] }.withUnsafeBufferPointer { r in
+            columns.flatMap { [$0, 0, 0] }.withUnsafeBufferPointer { c in
+                QRPenalty.score(rows: r.baseAddress!, columns: c.baseAddress!, size: 21, stride: 3)
+            }
+        }
+        #expect(wide == narrow)
+    }
+
+    // MARK: Rendering
+
+    @Test func svgIsOnePathOfRunsAndEscapesTheLabel() throws {
+        let code = try QRCode(text: "https://qr.alipay.com/bax03431", correction: .medium)
+        let svg = code.svg(moduleSize: 5, quietZone: 4, label: #"Pay <50 & "more"> 'now'"#)
+        let extent = code.size + 8
+        #expect(svg.hasPrefix(#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 \#(extent) \#(extent)" width="\#(extent * 5)" height="\#(extent * 5)" shape-rendering="crispEdges" role="img" aria-label="Pay &lt;50 &amp; &quot;more&quot;&gt; &#39;now&#39;"><title>Pay &lt;50 &amp; &quot;more&quot;&gt; &#39;now&#39;</title>"#))
+        #expect(svg.hasSuffix(#""/></svg>"#))
+        #expect(svg.components(separatedBy: "<path").count == 2)
+        // Redrawing the runs gives back every module.
+        let path = try #require(svg.components(separatedBy: #"d=""#).last?.components(separatedBy: "\"").first)
+        var dark = Set<[Int]>()
+        for run in path.split(separator: "z") {
+            let numbers = run.dropFirst().split(whereSeparator: { " hv-".contains($0) }).map { Int($0)! }
+            #expect(numbers.count == 5 && numbers[3] == 1 && numbers[2] == numbers[4])
+            for x in numbers[0]..<(numbers[0] + numbers[2]) { dark.insert([x - 4, numbers[1] - 4]) }
+        }
+        for y in 0..<code.size {
+            for x in 0..<code.size { #expect(dark.contains([x, y]) == code.isDark(x: x, y: y)) }
+        }
+        // Without a label it is hidden from assistive technology; without a module size it has no fixed size.
+        let plain = code.svg(moduleSize: 0, quietZone: 0)
+        #expect(plain.contains(#"viewBox="0 0 \#(code.size) \#(code.size)" shape-rendering="crispEdges" aria-hidden="true">"#))
+        #expect(!plain.prefix(while: { $0 != ">" }).contains("width="))
+    }
+
+    @Test func pngHasValidChunksAndTheModulesAsPixels() throws {
+        let code = try QRCode(text: "LPA:1$smdp.example.com$04386-AGYFT", correction: .quartile)
+        let scale = 3, quiet = 4
+        let png = code.png(scale: scale, quietZone: quiet)
+        #expect(Array(png.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+        var offset = 8
+        var chunks: [(String, [UInt8])] = []
+        while offset < png.count {
+            let length = png[offset..<(offset + 4)].reduce(0) { $0 << 8 | Int($1) }
+            let type = String(decoding: png[(offset + 4)..<(offset + 8)], as: UTF8.self)
+            let body = Array(png[(offset + 8)..<(offset + 8 + length)])
+            let crc = png[(offset + 8 + length)..<(offset + 12 + length)].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+            let covered = Array(png[(offset + 4)..<(offset + 8 + length)])
+            #expect(crc == covered.withUnsafeBufferPointer { QRPNG.crc32($0) }, "CRC of \(type)")
+            chunks.append((type, body))
+            offset += 12 + length
+        }
+        #expect(chunks.map(\.0) == ["IHDR", "IDAT", "IEND"])
+        let width = (code.size + 2 * quiet) * scale
+        #expect(chunks[0].1.prefix(8) == [0, 0, UInt8(width >> 8), UInt8(width & 0xFF), 0, 0, UInt8(width >> 8), UInt8(width & 0xFF)])
+        #expect(Array(chunks[0].1.suffix(5)) == [1, 0, 0, 0, 0])
+        // One stored block (BFINAL 1, LEN, NLEN), then the scanlines and their Adler-32.
+        let zlib = chunks[1].1
+        #expect(zlib[0] == 0x78 && (Int(zlib[0]) << 8 | Int(zlib[1])) % 31 == 0)
+        #expect(zlib[2] == 1)
+        let length = Int(zlib[3]) | Int(zlib[4]) << 8
+        #expect(Int(zlib[5]) | Int(zlib[6]) << 8 == ~length & 0xFFFF)
+        let lineLength = (width + 7) / 8 + 1
+        #expect(length == lineLength * width)
+        let raw = Array(zlib[7..<(7 + length)])
+        let adler = zlib.suffix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        #expect(adler == raw.withUnsafeBufferPointer { QRPNG.adler32($0) })
+        for py in 0..<width {
+            #expect(raw[py * lineLength] == 0)
+            for px in 0..<width {
+                let black = raw[py * lineLength + 1 + px / 8] & (0x80 >> UInt8(px % 8)) == 0
+                #expect(black == code.isDark(x: px / scale - quiet, y: py / scale - quiet))
+            }
+        }
+    }
+
+    @Test func checksumsMatchKnownValues() {
+        // The standard check values: CRC-32 of "123456789" is 0xCBF43926 (ISO 3309 / ITU-T V.42), Adler-32 of
+        // "Wikipedia" is 0x11E60398 (RFC 1950's algorithm).
+        #expect(Array("123456789".utf8).withUnsafeBufferPointer { QRPNG.crc32($0) } == 0xCBF4_3926)
+        #expect(Array("Wikipedia".utf8).withUnsafeBufferPointer { QRPNG.adler32($0) } == 0x11E6_0398)
+        // Past zlib's 5,552-byte reduction interval and the 8-byte CRC slices (values from Python's zlib).
+        let long = [UInt8](repeating: 0xFF, count: 100_000)
+        #expect(long.withUnsafeBufferPointer { QRPNG.adler32($0) } == 0x149A_302C)
+        #expect(long.withUnsafeBufferPointer { QRPNG.crc32($0) } == 0x68C6_CEC4)
     }
 }
