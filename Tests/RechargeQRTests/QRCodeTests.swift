@@ -2,6 +2,10 @@ import Foundation
 import Testing
 @testable import RechargeQR
 
+/// The encoder against the standard's tables and published vectors, and whole symbols against segno, an independent
+/// encoder: Fixtures/segno-reference.json is made by `scripts/qr-segno-fixture` (segno from PyPI in .venv-qr; see the
+/// script for the one padding rule where segno 1.6.6 departs from ISO/IEC 18004 7.4.10 and is corrected). Decoding
+/// by a real reader is scripts/qr-roundtrip's job (zxing-cpp), not these tests'.
 @Suite("QRCode: ISO/IEC 18004 byte-mode encoder")
 struct QRCodeTests {
     // MARK: Tables
