@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "RechargeOrders", targets: ["RechargeOrders"]),
         .library(name: "RechargeMessaging", targets: ["RechargeMessaging"]),
         .library(name: "RechargeNotifications", targets: ["RechargeNotifications"]),
+        .library(name: "RechargeQR", targets: ["RechargeQR"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -85,6 +86,9 @@ let package = Package(
             ],
             resources: [.copy("Resources/openapi.json"), .copy("Resources/demo-catalog.yaml"), .copy("Resources/portal")]
         ),
+        // QR Code encoder (ISO/IEC 18004: byte mode, levels L/M/Q/H, versions 1–40) with SVG and PNG output.
+        // Foundation only; imports no project module.
+        .target(name: "RechargeQR"),
         // Bank transfers: RF creditor references, camt.053 and CSV statement import, matching to orders. No I/O.
         .target(name: "RechargeBanking", dependencies: ["RechargeCore"]),
         // Protocol clients for notifications: SMTP (email) and SMPP 3.4 (SMS) on SwiftNIO. No store, no server.
@@ -140,6 +144,7 @@ let package = Package(
                 "RechargeMessaging",
                 "RechargeBanking",
                 "RechargePayments",
+                "RechargeQR",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -161,6 +166,7 @@ let package = Package(
             path: "Tests/RechargeTestSupport"
         ),
         .testTarget(name: "RechargeCoreTests", dependencies: ["RechargeCore"]),
+        .testTarget(name: "RechargeQRTests", dependencies: ["RechargeQR"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "RechargeBankingTests",
             dependencies: ["RechargeBanking", "RechargeCore"],
