@@ -69,6 +69,7 @@ let package = Package(
                 "RechargeNotifications",
                 "RechargePayments",
                 "RechargeBanking",
+                "RechargeQR",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
