@@ -60,19 +60,18 @@ struct PortalWalletTests {
                                               apiV3Key: "0123456789abcdefghijklmnopqrstuv", client: client)
             return (gateway, PaymentProviders(sandbox: nil, wechatPay: wechat))
         default:
-            throw GatewayPeer.Failure(description: "\(method) is not a wallet")
+            throw RechargeError.paymentMethodUnavailable(method.rawValue)
         }
     }
 
-    /// Signs up the demo line's owner and pays for the $10 top-up with `method`; the order's id.
-    static func placeOrder(_ portal: PortalHarness, _ method: PaymentMethod, language: String? = nil) async throws -> (PortalVisitor, String) {
-        let me = try await portal.signUp("+14155550100", language: language)
+    /// `me` pays for the $10 top-up on the demo line with `method`; the order's id.
+    static func placeOrder(_ me: PortalVisitor, _ method: PaymentMethod) async throws -> String {
         let paid = try await me.post("/recharge/pay", ["line": "+14155550100", "item": "topup-10", "method": method.rawValue, "promotionCode": "",
                                                        "key": "wallet-\(UUID().uuidString)"])
         #expect(paid.status == .seeOther, "\(paid.html)")
         let location = try #require(paid.headers[.location])
         #expect(location.hasPrefix("/orders/ord_"))
-        return (me, String(location.dropFirst("/orders/".count)))
+        return String(location.dropFirst("/orders/".count))
     }
 
     /// The `data-qr` of the page's wallet block, its HTML escapes undone.
@@ -90,7 +89,8 @@ struct PortalWalletTests {
         defer { Task { await gateway.stop() } }
         let clock = Clock()
         try await PortalHarness.run(payments: payments, clock: { clock.now }) { portal in
-            let (me, id) = try await Self.placeOrder(portal, method)
+            let me = try await portal.signUp("+14155550100")
+            let id = try await Self.placeOrder(me, method)
             let order = try await portal.services.orders.order(id)
             let content = try #require(order.checkoutPayload, "the provider's QR content is kept with the order")
             #expect(content.hasPrefix(method == .alipay ? "https://qr.alipay.com/" : "weixin://wxpay/bizpayurl?pr="))
@@ -106,7 +106,11 @@ struct PortalWalletTests {
             // 10.00 USD at 7.2345 = 72.345, rounded up once to 72.35 CNY; the USD amount and the rate beside it.
             #expect(page.html.contains(#"id="wallet-amount">72.35 CNY<"#))
             #expect(page.html.contains("10.00 USD") && page.html.contains("7.2345"))
-            #expect(page.html.contains(#"id="wallet-remaining">30:00<"#) || page.html.contains(#"id="wallet-remaining">29:59<"#))
+            // The time left: the order's window, here the converted price's 15 minutes (the rate's validity).
+            let window = Int(order.expiresAt.timeIntervalSince(order.createdAt))
+            #expect(window == 15 * 60)
+            #expect(page.html.contains(#"id="wallet-remaining" data-seconds="\#(window)">15:00<"#)
+                    || page.html.contains(#"id="wallet-remaining" data-seconds="\#(window - 1)">14:59<"#))
             // Only Alipay's code is a link its app opens on the phone.
             #expect(page.html.contains(#"id="wallet-app""#) == (method == .alipay))
 
@@ -114,7 +118,7 @@ struct PortalWalletTests {
             clock.set(60)
             let again = try await me.get("/orders/\(id)")
             #expect(Self.qrContent(again.html) == content)
-            #expect(again.html.contains(#"id="wallet-remaining">29:00<"#) || again.html.contains(#"id="wallet-remaining">28:59<"#))
+            #expect(again.html.contains(#"data-seconds="\#(window - 60)">14:00<"#) || again.html.contains(#"data-seconds="\#(window - 61)">13:59<"#))
             // The API's order shows the same checkout, also without asking the provider.
             let api = try await portal.client.execute(uri: "/v1/orders/\(id)", method: .get, headers: [.authorization: "Bearer \(portal.admin)"], body: nil)
             let json = try JSONSerialization.jsonObject(with: Data(buffer: api.body)) as? [String: Any]
@@ -146,18 +150,22 @@ struct PortalWalletTests {
     func anExpiredCodeCannotBePaid(_ method: PaymentMethod) async throws {
         let (gateway, payments) = try await Self.wallet(method)
         defer { Task { await gateway.stop() } }
-        // The order is made 30 min − 3 s "ago", so its window (and the provider's trade) closes 3 s from now.
         let clock = Clock()
-        clock.set(-(30 * 60 - 3))
         try await PortalHarness.run(payments: payments, clock: { clock.now }) { portal in
-            let (me, id) = try await Self.placeOrder(portal, method, language: "zh-Hans")
+            // A first order tells the window (the converted price's validity); the second is made that long less 3 s
+            // "ago", so its window (and the provider's trade) closes 3 s from now.
+            let me = try await portal.signUp("+14155550100", language: "zh-Hans")
+            let probe = try await Self.placeOrder(me, method)
+            let window = try await portal.services.orders.order(probe).expiresAt.timeIntervalSince(clock.now)
+            clock.set(-(window.rounded(.down) - 3))
+            let id = try await Self.placeOrder(me, method)
             let before = try await portal.services.ledger.balance(try MSISDN("+14155550100"), at: clock.now)
             try await Task.sleep(for: .seconds(4))
             clock.set(0)
             await #expect(throws: GatewayPeer.Failure.self, "the provider refuses to take the money") {
                 try await gateway.hook("/_test/pay?out_trade_no=\(id)")
             }
-            #expect(try await portal.services.orderService.expireOverdue() == 1)
+            #expect(try await portal.services.orderService.expireOverdue() == 1, "the second order; the probe has time left")
             let page = try await me.get("/orders/\(id)")
             #expect(page.html.contains(#"data-state="expired""#))
             #expect(page.html.contains(#"id="wallet-expired""#) && page.html.contains("未扣任何费用"))
