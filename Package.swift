@@ -70,6 +70,7 @@ let package = Package(
                 "RechargeNotifications",
                 "RechargePayments",
                 "RechargeBanking",
+                "RechargeQR",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),

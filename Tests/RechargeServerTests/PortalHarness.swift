@@ -97,10 +97,10 @@ struct PortalHarness {
 
     /// `payments`: the sandbox is turned on explicitly (a production start offers none), so the pages can be paid.
     static func run(_ engine: Backend = .sqlite, portal: PortalConfiguration = configuration(),
-                    payments: PaymentProviders = PaymentProviders(sandbox: SandboxGateway()),
+                    payments: PaymentProviders = PaymentProviders(sandbox: SandboxGateway()), clock: @escaping @Sendable () -> Date = { now },
                     _ body: @escaping @Sendable (PortalHarness) async throws -> Void) async throws {
         try await TestDatabase.with(engine) { database in
-            let services = RechargeServices(database: database, apiKeyCacheLifetime: .zero, clock: { now }, payments: payments, voucherKey: voucherKey,
+            let services = RechargeServices(database: database, apiKeyCacheLifetime: .zero, clock: clock, payments: payments, voucherKey: voucherKey,
                                             portal: portal)
             let admin = try await services.apiKeys.create(name: "admin", scope: .admin, now: now).secret
             _ = try await DemoData.seed(services.ledger, now: now)

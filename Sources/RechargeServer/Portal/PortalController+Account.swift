@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import RechargeCore
 import RechargeOrders
+import RechargeQR
 import RechargeStore
 
 /// The signed-in pages: dashboard, recharge (choose, review, pay, result, receipt), voucher redemption and
@@ -14,6 +15,8 @@ extension PortalController {
         router.post("recharge/pay", use: wrap(pay))
         router.get("orders/{id}", use: wrap(orderPage))
         router.get("orders/{id}/receipt", use: wrap(orderReceipt))
+        router.get("orders/{id}/qr.png", use: wrap(orderQRCode))
+        router.get("orders/{id}/state", use: wrap(orderState))
         router.get("redeem", use: wrap(redeemPage))
         router.post("redeem", use: wrap(redeem))
         router.post("renewals", use: wrap(switchRenewal))
@@ -193,8 +196,35 @@ extension PortalController {
         let order = try await ownedOrder(request.uri.path.split(separator: "/").last.map(String.init) ?? "", account)
         let summary = try await services.ledger.balance(order.msisdn, at: clock())
         let checkout = order.state == .awaitingPayment ? services.payments.checkout(for: order) : nil
-        let view = OrderView.make(order, balance: Self.mainBalance(summary), checkout: checkout, locale(visitor))
+        let view = OrderView.make(order, balance: Self.mainBalance(summary), checkout: checkout, now: clock(), locale(visitor))
         return page("order", visitor, title: "order_title", model: view, refresh: view.waiting)
+    }
+
+    /// `{"state":"awaiting_payment"}`: what the order page's script polls while it waits, so the page reloads only
+    /// when something changed (one indexed read, no balance, no rendering).
+    @Sendable func orderState(_ request: Request, _ visitor: Visitor) async throws -> Response {
+        let account = try requireAccount(visitor)
+        let parts = request.uri.path.split(separator: "/")
+        let order = try await ownedOrder(parts.count >= 2 ? String(parts[parts.count - 2]) : "", account)
+        var json = JSONWriter(capacity: 48)
+        json.object { json in json.field("state", order.state.rawValue) }
+        return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
+    }
+
+    /// The wallet's QR code of an order awaiting payment as a PNG: saved to the phone's album, it is scanned from
+    /// there in the wallet app (how one pays on the phone that shows the code). Drawn from the content kept with the
+    /// order; no provider call. Anything else (paid, expired, not a wallet, not the account's) is not found.
+    @Sendable func orderQRCode(_ request: Request, _ visitor: Visitor) async throws -> Response {
+        let account = try requireAccount(visitor)
+        let parts = request.uri.path.split(separator: "/")
+        let order = try await ownedOrder(parts.count >= 2 ? String(parts[parts.count - 2]) : "", account)
+        guard order.state == .awaitingPayment, let checkout = services.payments.checkout(for: order), checkout.type == "qr_code",
+              let content = checkout.qrCode, let code = try? QRCode(text: content, correction: .medium)
+        else { throw PortalRefusal.notFound }
+        return Response(status: .ok, headers: [.contentType: "image/png", .cacheControl: "private, no-store",
+                                               .contentDisposition: "inline; filename=\"\(order.id).png\""],
+                        body: .init(byteBuffer: ByteBuffer(bytes: code.png(scale: 8, quietZone: 4))))
     }
 
     @Sendable func orderReceipt(_ request: Request, _ visitor: Visitor) async throws -> Response {

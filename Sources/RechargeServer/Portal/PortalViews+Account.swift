@@ -224,13 +224,20 @@ struct OrderView: Sendable {
     let testPayment: Bool
     let balance: String
     let done: Bool
-    /// Still waiting for the payment: the page reloads itself (not for a bank transfer, which takes days).
+    /// Still waiting for the payment: the page follows the order (not for a bank transfer, which takes days).
     let waiting: Bool
+    /// Where portal.js asks for the order's state every 2 s while waiting, reloading the page when it changes (without
+    /// a script, the page reloads itself every 2 s instead).
+    let pollURL: String?
     let retry: Bool
     let bank: Bank?
     let payURL: String?
+    /// Alipay or WeChat Pay: the QR code to scan, while the order awaits payment.
+    let wallet: WalletCheckoutView?
+    /// A wallet order that expired unpaid: its code can no longer be paid, and nothing was charged.
+    let walletExpired: Bool
 
-    static func make(_ order: RechargeOrder, balance: Money, checkout: CheckoutOutput?, _ locale: PortalLocale) -> OrderView {
+    static func make(_ order: RechargeOrder, balance: Money, checkout: CheckoutOutput?, now: Date, _ locale: PortalLocale) -> OrderView {
         let awaiting = order.state == .awaitingPayment ? checkout : nil
         let bank = awaiting.flatMap { checkout in
             checkout.type == "bank_transfer" ? Bank(account: checkout.account ?? "", accountName: checkout.accountName ?? "",
@@ -239,13 +246,16 @@ struct OrderView: Sendable {
         let payURL = awaiting.flatMap { checkout in
             checkout.type == "redirect" ? checkout.url.map { $0.hasPrefix("/sandbox/") ? $0 + "?return=" + PortalForm.encode("/orders/\(order.id)") : $0 } : nil
         }
+        let waiting = bank == nil && [.created, .awaitingPayment, .paid].contains(order.state)
         return OrderView(
             id: order.id, state: order.state.rawValue, stateText: locale.text("order_state_\(order.state.rawValue)"), line: order.msisdn.e164,
             lineQuery: PortalForm.encode(order.msisdn.e164), itemName: locale.name(order.quote.names) ?? "", price: PortalLocale.money(order.quote.price),
             method: locale.text("method_\(order.paymentMethod.rawValue)"), testPayment: order.isTestPayment, balance: PortalLocale.money(balance),
             done: [.fulfilled, .refunded, .partiallyRefunded].contains(order.state),
-            waiting: bank == nil && [.created, .awaitingPayment, .paid].contains(order.state),
-            retry: [.failed, .expired, .cancelled].contains(order.state), bank: bank, payURL: payURL)
+            waiting: waiting, pollURL: waiting ? "/orders/\(order.id)/state" : nil,
+            retry: [.failed, .expired, .cancelled].contains(order.state), bank: bank, payURL: payURL,
+            wallet: awaiting.flatMap { WalletCheckoutView.make(order, checkout: $0, now: now, locale) },
+            walletExpired: order.state == .expired && WalletCheckoutView.isWallet(order.paymentMethod))
     }
 }
 
