@@ -164,7 +164,7 @@ public enum NotificationEvent: Sendable, Hashable, Codable {
             return .packRenewalFailed(packName: "Unlimited Talk & Text Travel 30", price: usd(35_000_000), balance: usd(12_340_000),
                                       validUntil: now.addingTimeInterval(86_400), reason: .insufficientBalance)
         case .guestRecharge:
-            return .guestRecharge(number: "+14155550100", item: "$20 credit", price: usd(20_000_000), orderID: "ord_ABCDEFGHJKMNPQRSTVWXYZ23")
+            return .guestRecharge(number: "+14155550100", item: "$20 credit", price: usd(20_000_000), orderID: "ord_abcdefghjkmnpqrstvwxyz23")
         }
     }
 }

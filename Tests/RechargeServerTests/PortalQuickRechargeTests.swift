@@ -114,6 +114,15 @@ struct PortalQuickRechargeTests {
             #expect(try await guest.get("/quick/orders/\(later[0]).\(Int(later[1])! + 86_400).\(later[2])").status == .notFound)
             // The signed-in order page is not a guest's: it needs the account.
             #expect(try await guest.get("/orders/\(later[0])").status != .ok)
+
+            // An order left unpaid expires with the others; its page says so and offers to try again.
+            let second = try await guest.get("/quick/review?number=\(Self.demo)&item=topup-10&method=sandbox&contact=")
+            let unpaid = try await guest.post("/quick/pay", ["number": "+14155550100", "item": "topup-10", "method": "sandbox", "promotionCode": "",
+                                                             "key": try #require(Self.hidden("key", in: second)), "contact": ""])
+            let unpaidLink = String(try #require(unpaid.headers[.location]?.split(separator: "=", maxSplits: 1).last))
+            #expect(try await portal.services.orders.expireOverdue(now: PortalHarness.now.addingTimeInterval(86_400)) == 1)
+            let expired = try await guest.get(unpaidLink)
+            #expect(expired.html.contains(#"data-state="expired""#) && expired.html.contains("/quick/choose?number="))
         }
     }
 
@@ -202,7 +211,7 @@ struct PortalQuickRechargeTests {
     @Test func signedLinksExpireAndCannotBeForged() throws {
         let link = GuestOrderLink(key: Array(repeating: 7, count: 32))
         let now = Date(timeIntervalSince1970: 1_800_000_000)
-        let id = "ord_ABCDEFGHJKMNPQRSTVWXYZ23"
+        let id = "ord_abcdefghjkmnpqrstvwxyz23"
         let token = link.token(orderID: id, expires: now.addingTimeInterval(60))
         #expect(try link.orderID(from: token, now: now) == id)
         #expect(throws: GuestOrderLink.Refusal.expired) { try link.orderID(from: token, now: now.addingTimeInterval(61)) }
@@ -212,7 +221,7 @@ struct PortalQuickRechargeTests {
         let parts = token.split(separator: ".").map(String.init)
         #expect(throws: GuestOrderLink.Refusal.badSignature) { try link.orderID(from: "\(parts[0]).\(Int(parts[1])! + 3600).\(parts[2])", now: now) }
         #expect(throws: GuestOrderLink.Refusal.badSignature) {
-            try link.orderID(from: "ord_ABCDEFGHJKMNPQRSTVWXYZ24.\(parts[1]).\(parts[2])", now: now)
+            try link.orderID(from: "ord_abcdefghjkmnpqrstvwxyz24.\(parts[1]).\(parts[2])", now: now)
         }
         for junk in ["", "...", id, "\(id).x.\(parts[2])", "\(parts[0]).\(parts[1])", "../etc.1.x"] {
             #expect(throws: GuestOrderLink.Refusal.malformed, "\(junk)") { try link.orderID(from: junk, now: now) }

@@ -34,12 +34,18 @@ extension PortalController {
         router.get("quick/orders/{token}/receipt", use: wrap(quickReceipt))
     }
 
+    /// A GET form's fields, decoded as a browser encodes them (`+` is a space: "+1 415 555 0100" arrives as
+    /// `%2B1+415+555+0100`), which the router's query parameters do not do.
+    static func query(_ request: Request) -> [String: String] {
+        PortalForm.parse(request.uri.query ?? "")
+    }
+
     /// The one answer for every number a guest cannot recharge, whatever the reason.
     static let cannotRecharge = PortalRefusal(status: .unprocessableContent, key: "quick_cannot_recharge")
 
     @Sendable func quickPage(_ request: Request, _ visitor: Visitor) async throws -> Response {
-        let query = request.uri.queryParameters
-        return page("quick", visitor, title: "quick_title", model: QuickView(number: String((query.get("number") ?? "").prefix(40)), confirm: ""))
+        let query = Self.query(request)
+        return page("quick", visitor, title: "quick_title", model: QuickView(number: String((query["number"] ?? "").prefix(40)), confirm: ""))
     }
 
     /// The number of step 1: both copies valid and the same number (spaces, dashes and a missing `+` aside).
@@ -68,18 +74,18 @@ extension PortalController {
     }
 
     @Sendable func quickChoose(_ request: Request, _ visitor: Visitor) async throws -> Response {
-        let query = request.uri.queryParameters
+        let query = Self.query(request)
         let number: MSISDN
         do {
-            number = try typedNumber(query.get("number"), query.get("confirm"), visitor)
+            number = try typedNumber(query["number"], query["confirm"], visitor)
         } catch let refusal as PortalRefusal {
-            let view = QuickView(number: String((query.get("number") ?? "").prefix(40)), confirm: String((query.get("confirm") ?? "").prefix(40)))
+            let view = QuickView(number: String((query["number"] ?? "").prefix(40)), confirm: String((query["confirm"] ?? "").prefix(40)))
             return page("quick", visitor, title: "quick_title", status: refusal.status, model: view, flash: PortalFlash(error: text(refusal.key, visitor)))
         }
         try await claimGuest(.review, number, visitor)
         let currency = try await guestCurrency(number)
-        return try await quickForm(visitor, number: number, currency: currency, item: query.get("item"), code: query.get("promotionCode") ?? "",
-                                   method: query.get("method"), amount: query.get("amount") ?? "", contact: query.get("contact") ?? "")
+        return try await quickForm(visitor, number: number, currency: currency, item: query["item"], code: query["promotionCode"] ?? "",
+                                   method: query["method"], amount: query["amount"] ?? "", contact: query["contact"] ?? "")
     }
 
     func quickForm(_ visitor: Visitor, number: MSISDN, currency: Currency, item: String?, code: String, method: String?, amount: String,
@@ -92,15 +98,15 @@ extension PortalController {
     }
 
     @Sendable func quickReview(_ request: Request, _ visitor: Visitor) async throws -> Response {
-        let query = request.uri.queryParameters
-        guard let number = try? MSISDN(query.get("number") ?? "") else { throw Self.cannotRecharge }
+        let query = Self.query(request)
+        guard let number = try? MSISDN(query["number"] ?? "") else { throw Self.cannotRecharge }
         try await claimGuest(.review, number, visitor)
         let currency = try await guestCurrency(number)
-        let item = query.get("item") ?? ""
-        let amount = query.get("amount") ?? ""
-        let contactText = query.get("contact") ?? ""
-        let code = (query.get("promotionCode") ?? "").trimmingCharacters(in: .whitespaces)
-        let method = try self.method(query.get("method"))
+        let item = query["item"] ?? ""
+        let amount = query["amount"] ?? ""
+        let contactText = query["contact"] ?? ""
+        let code = (query["promotionCode"] ?? "").trimmingCharacters(in: .whitespaces)
+        let method = try self.method(query["method"])
         let again = { (key: String, values: [String: String]) in
             try await self.quickForm(visitor, number: number, currency: currency, item: item, code: code, method: method.rawValue, amount: amount,
                                      contact: contactText, status: .unprocessableContent, error: self.text(key, visitor, values))
