@@ -81,6 +81,7 @@ struct PortalQuickRechargeTests {
             let result = try await guest.get(link)
             #expect(result.status == .ok)
             #expect(result.html.contains(#"data-state="fulfilled""#) && result.html.contains("12.50 USD"))
+            #expect(result.html.contains("the number has been recharged") && !result.html.contains("your balance"))
             #expect(!result.html.contains("new-balance") && !result.html.contains("/dashboard") && !result.html.contains("37.50"))
             #expect(result.html.contains(#"href="\#(link)/receipt""#))
             let receipt = try await guest.get(link + "/receipt")

@@ -272,7 +272,7 @@ struct OrderView: Sendable {
             checkout.type == "redirect" ? checkout.url.map { $0.hasPrefix("/sandbox/") ? $0 + "?return=" + PortalForm.encode(orderURL) : $0 } : nil
         }
         return OrderView(
-            id: order.id, state: order.state.rawValue, stateText: locale.text("order_state_\(order.state.rawValue)"), line: order.msisdn.e164,
+            id: order.id, state: order.state.rawValue, stateText: locale.text(balance == nil && order.state == .fulfilled ? "quick_order_state_fulfilled" : "order_state_\(order.state.rawValue)"), line: order.msisdn.e164,
             lineQuery: lineQuery, itemName: locale.name(order.quote.names) ?? "", price: PortalLocale.money(order.quote.price),
             method: locale.text("method_\(order.paymentMethod.rawValue)"), testPayment: order.isTestPayment, balance: balance.map(PortalLocale.money),
             done: [.fulfilled, .refunded, .partiallyRefunded].contains(order.state),
