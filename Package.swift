@@ -113,7 +113,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            resources: [.copy("Resources/templates")]
+            resources: [.copy("Resources/templates"), .copy("Resources/channel")]
         ),
         // Payment providers' own protocols: clients (Stripe, PayPal, Alipay, WeChat Pay) and notification
         // signatures (Stripe-Signature, PayPal's certificate-signed webhooks, Alipay RSA2, WeChat Pay API v3),

@@ -1,6 +1,7 @@
 import Foundation
 import Mustache
 import RechargeCore
+import RechargeStore
 
 /// The view models of the signed-in pages: dashboard, recharge, review, order, receipt and redemption. Each is
 /// built by a pure function from what the handler read from the stores and the visitor's ``PortalLocale``.
@@ -28,6 +29,42 @@ struct DashboardView: Sendable {
         let hasBuckets: Bool
         let warnings: [String]
         let hasWarnings: Bool
+        /// The line's packs that renew, or would if switched back on: each with its switch.
+        var renewals: [Renewal] = []
+        var hasRenewals = false
+    }
+
+    /// A pack's auto-renew switch: what it does now, and the form that flips it (`POST /renewals`, `on` = `next`).
+    struct Renewal: Sendable {
+        let id: String
+        let line: String
+        let name: String
+        /// `true` or `false`: the switch's state, for `aria-checked` and `data-on`.
+        let on: String
+        let status: String
+        let button: String
+        let next: String
+
+        /// The renewals worth a switch: renewing, or turned off while the pack's period lasts (a refunded pack's is
+        /// off for good, and a failed one has ended: neither is shown). The pack's name in the page's language from
+        /// the catalog, else the name it was bought under.
+        static func list(_ renewals: [PackRenewalStore.Renewal], line: MSISDN, catalog: Catalog, now: Date, _ locale: PortalLocale) -> [Renewal] {
+            renewals.compactMap { renewal in
+                let on: Bool
+                switch renewal.state {
+                case .active: on = true
+                case .cancelled:
+                    guard !renewal.refunded, renewal.validUntil > now else { return nil }
+                    on = false
+                case .failed: return nil
+                }
+                let name = catalog.product(renewal.productCode).flatMap { locale.name($0.names) } ?? renewal.name
+                let date = PortalController.day(renewal.validUntil)
+                return Renewal(id: renewal.id, line: line.e164, name: name, on: on ? "true" : "false",
+                               status: locale.text(on ? "renew_status_on" : "renew_status_off", ["date": date]),
+                               button: locale.text(on ? "renew_turn_off" : "renew_turn_on"), next: on ? "0" : "1")
+            }
+        }
     }
 
     let lines: [Line]
@@ -42,7 +79,8 @@ struct DashboardView: Sendable {
     static let warningWindow: TimeInterval = 7 * 86_400
 
     /// One line: `granted` is what each bucket was given (its bar's full length), `threshold` the low-balance mark.
-    static func line(_ msisdn: MSISDN, _ summary: BalanceSummary, granted: [Int64: Int64], threshold: Money, now: Date, _ locale: PortalLocale) -> Line {
+    static func line(_ msisdn: MSISDN, _ summary: BalanceSummary, granted: [Int64: Int64], threshold: Money, renewals: [Renewal] = [], now: Date,
+                     _ locale: PortalLocale) -> Line {
         let balance = PortalController.mainBalance(summary)
         var warnings: [String] = []
         if summary.line.type == .prepaid, balance.currency == threshold.currency, balance.micros < threshold.micros {
@@ -69,7 +107,8 @@ struct DashboardView: Sendable {
         }
         return Line(msisdn: msisdn.e164, query: PortalForm.encode(msisdn.e164), type: locale.text("line_type_\(summary.line.type.rawValue)"),
                     status: locale.text("line_status_\(summary.line.status.rawValue)"), active: summary.line.status == .active,
-                    balance: PortalLocale.money(balance), buckets: buckets, hasBuckets: !buckets.isEmpty, warnings: warnings, hasWarnings: !warnings.isEmpty)
+                    balance: PortalLocale.money(balance), buckets: buckets, hasBuckets: !buckets.isEmpty, warnings: warnings, hasWarnings: !warnings.isEmpty,
+                    renewals: renewals, hasRenewals: !renewals.isEmpty)
     }
 }
 
@@ -283,22 +322,25 @@ struct OrderView: Sendable {
     }
 }
 
-/// `redeem.mustache`: the line picker, and what the last voucher gave.
+/// `redeem.mustache`: the line picker, the card number and PIN fields, and what the last voucher gave. After a
+/// refusal the card number typed is shown again (it is printed openly on the card); the PIN never is.
 struct RedeemView: Sendable {
     let lines: [LineOption]
     let redeemed: Bool
     let result: String?
     let balance: String?
+    let serial: String
 
-    init(lines: [LineOption]) {
-        self.init(lines: lines, redeemed: false, result: nil, balance: nil)
+    init(lines: [LineOption], serial: String = "") {
+        self.init(lines: lines, redeemed: false, result: nil, balance: nil, serial: serial)
     }
 
-    init(lines: [LineOption], redeemed: Bool, result: String?, balance: String?) {
+    init(lines: [LineOption], redeemed: Bool, result: String?, balance: String?, serial: String = "") {
         self.lines = lines
         self.redeemed = redeemed
         self.result = result
         self.balance = balance
+        self.serial = serial
     }
 
     static func redeemed(lines: [LineOption], line: MSISDN, credited: Money, pack: String?, balance: Money, _ locale: PortalLocale) -> RedeemView {
@@ -324,6 +366,8 @@ extension DashboardView.Line: MustacheParent {
         case "hasBuckets": self.hasBuckets
         case "warnings": self.warnings
         case "hasWarnings": self.hasWarnings
+        case "renewals": self.renewals
+        case "hasRenewals": self.hasRenewals
         default: nil
         }
     }
