@@ -36,7 +36,7 @@ public struct OrderPlacementPlan: Sendable, Equatable {
         var quote = try base.applying(choice)
         if let payCurrency { quote = try quote.paid(in: payCurrency, product: product, catalog: catalog, at: instant) }
         self.quote = quote
-        promotionUses = [choice.discount?.promotion, choice.bonus?.promotion].compactMap { $0 }.filter(\.hasLimits).map(PromotionUse.enforcing)
+        promotionUses = choice.applied.filter(\.hasLimits).map(PromotionUse.enforcing)
     }
 
     /// The new order, `awaiting_payment` when its checkout started in the creating transaction. An order priced at

@@ -59,11 +59,12 @@ extension PortalController {
         let account = try requireAccount(visitor)
         let now = clock()
         var lines: [DashboardView.Line] = []
+        let catalog = try await services.catalog.catalog()
         for msisdn in try await accounts.lines(accountID: account.id) {
             let summary = try await services.ledger.balance(msisdn, at: now)
             let granted = try await services.ledger.grantedAmounts(msisdn)
             let threshold = try await services.notificationPreferences.preferences(msisdn).lowBalanceThreshold
-            lines.append(DashboardView.line(msisdn, summary, granted: granted, threshold: threshold, now: now, locale(visitor)))
+            lines.append(DashboardView.line(msisdn, summary, granted: granted, threshold: threshold, now: now, catalog: catalog, locale(visitor)))
         }
         return page("dashboard", visitor, title: "dashboard_title", model: DashboardView(lines: lines))
     }
@@ -168,7 +169,7 @@ extension PortalController {
         let parts = request.uri.path.split(separator: "/")
         let order = try await ownedOrder(parts.count >= 2 ? String(parts[parts.count - 2]) : "", account)
         guard [.fulfilled, .refunded, .partiallyRefunded].contains(order.state) else { throw PortalRefusal.notFound }
-        return page("receipt", visitor, title: "receipt_title", model: ReceiptView.order(order, locale(visitor)))
+        return page("receipt", visitor, title: "receipt_title", model: ReceiptView.order(order, catalog: try await services.catalog.catalog(), locale(visitor)))
     }
 
     // MARK: Vouchers

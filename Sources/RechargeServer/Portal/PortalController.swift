@@ -112,6 +112,7 @@ struct PortalController: Sendable {
         addAuthRoutes(to: router)
         addAccountRoutes(to: router)
         addSettingsRoutes(to: router)
+        addOfferRoutes(to: router)
     }
 
     // MARK: Visitor, forms and rendering

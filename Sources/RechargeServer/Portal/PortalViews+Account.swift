@@ -42,7 +42,9 @@ struct DashboardView: Sendable {
     static let warningWindow: TimeInterval = 7 * 86_400
 
     /// One line: `granted` is what each bucket was given (its bar's full length), `threshold` the low-balance mark.
-    static func line(_ msisdn: MSISDN, _ summary: BalanceSummary, granted: [Int64: Int64], threshold: Money, now: Date, _ locale: PortalLocale) -> Line {
+    /// `catalog` names the packs and promotions in the visitor's language (a bucket keeps the English name it was granted under).
+    static func line(_ msisdn: MSISDN, _ summary: BalanceSummary, granted: [Int64: Int64], threshold: Money, now: Date, catalog: Catalog? = nil,
+                     _ locale: PortalLocale) -> Line {
         let balance = PortalController.mainBalance(summary)
         var warnings: [String] = []
         if summary.line.type == .prepaid, balance.currency == threshold.currency, balance.micros < threshold.micros {
@@ -50,7 +52,8 @@ struct DashboardView: Sendable {
         }
         var buckets: [Bucket] = []
         for bucket in summary.buckets where bucket.isValid(at: now) {
-            let name = bucket.name ?? locale.text(bucket.isMain ? "bucket_main" : "bucket_kind_\(bucket.kind.rawValue)")
+            let name = bucket.name.map { catalog?.displayNames(ofBucket: $0).flatMap(locale.name) ?? $0 }
+                ?? locale.text(bucket.isMain ? "bucket_main" : "bucket_kind_\(bucket.kind.rawValue)")
             let ending = bucket.validUntil.map { $0.timeIntervalSince(now) <= warningWindow } ?? false
             if ending, let until = bucket.validUntil {
                 let days = max(0, Int((until.timeIntervalSince(now) / 86_400).rounded(.up)))
@@ -151,6 +154,9 @@ struct ReviewView: Sendable {
     let bonusValidity: String?
     let allowances: String?
     let validity: String?
+    /// Buckets a promotion adds (bonus data, minutes, SMS), under the promotion's name.
+    let bonusName: String?
+    let bonusAllowances: String?
 
     static func make(line: MSISDN, item: String, method: PaymentMethod, code: String, codeApplied: Bool, quote: OrderQuote, key: String,
                      _ locale: PortalLocale) -> ReviewView {
@@ -161,7 +167,8 @@ struct ReviewView: Sendable {
             credit: quote.credit.map(PortalLocale.money), bonus: quote.bonus.map(PortalLocale.money),
             bonusValidity: quote.bonus == nil ? nil : quote.bonusValidityDays.map(locale.days) ?? "",
             allowances: quote.allowances.isEmpty ? nil : quote.allowances.map { locale.quantity($0.amount, kind: $0.kind, unit: "") }.joined(separator: " · "),
-            validity: quote.validityDays.map(locale.days))
+            validity: quote.validityDays.map(locale.days), bonusName: quote.bonusNames.flatMap(locale.name),
+            bonusAllowances: quote.bonusAllowances.map(locale.bonusAllowances))
     }
 }
 
@@ -190,6 +197,8 @@ struct OrderView: Sendable {
     let retry: Bool
     let bank: Bank?
     let payURL: String?
+    let bonusName: String?
+    let bonusAllowances: String?
 
     static func make(_ order: RechargeOrder, balance: Money, checkout: CheckoutOutput?, _ locale: PortalLocale) -> OrderView {
         let awaiting = order.state == .awaitingPayment ? checkout : nil
@@ -206,7 +215,8 @@ struct OrderView: Sendable {
             method: locale.text("method_\(order.paymentMethod.rawValue)"), testPayment: order.isTestPayment, balance: PortalLocale.money(balance),
             done: [.fulfilled, .refunded, .partiallyRefunded].contains(order.state),
             waiting: bank == nil && [.created, .awaitingPayment, .paid].contains(order.state),
-            retry: [.failed, .expired, .cancelled].contains(order.state), bank: bank, payURL: payURL)
+            retry: [.failed, .expired, .cancelled].contains(order.state), bank: bank, payURL: payURL,
+            bonusName: order.quote.bonusNames.flatMap(locale.name), bonusAllowances: order.quote.bonusAllowances.map(locale.bonusAllowances))
     }
 }
 
