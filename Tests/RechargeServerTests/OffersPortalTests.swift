@@ -72,7 +72,9 @@ struct OffersPortalTests {
         """
 
     static let english = ["Forty dollar credit", "Ten dollar credit", "5 GB monthly data", "Holiday gift data", "Pack sale",
-                          "Ten percent off the ten", "Friends code", "Data for a month", "Top up 30 or more"]
+                          "Ten percent off the ten", "Friends code", "Data for a month", "Top up 30 or more",
+                          // The demo line's buckets, named after the demo catalog's packs (still known, though no longer sold).
+                          "US data 5 GB", "North America talk"]
 
     @Test(arguments: [Backend.sqlite, .postgres])
     func offersBonusDataAndChineseNames(_ backend: Backend) async throws {
