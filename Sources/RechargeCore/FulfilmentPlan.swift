@@ -23,14 +23,13 @@ public struct FulfilmentPlan: Sendable, Equatable {
     public let dataPackAdded: (bytes: Int64, validUntil: Date?)?
     /// The pack to renew at the end of each period, when the order asked for it.
     public let renewal: (productCode: String, validUntil: Date)?
-    /// Bonus data a promotion granted, to announce like a pack's (all data grants together, the earliest end).
-    public let bonusDataAdded: (bytes: Int64, validUntil: Date)?
+    /// The buckets a promotion granted, to announce (``NotificationEvent/bonusGranted(promotionName:grants:)``).
+    public let bonusGranted: [GrantedBonus]
 
     public static func == (lhs: FulfilmentPlan, rhs: FulfilmentPlan) -> Bool {
         lhs.steps == rhs.steps && lhs.needsDebits == rhs.needsDebits && lhs.dataPackAdded?.bytes == rhs.dataPackAdded?.bytes
             && lhs.dataPackAdded?.validUntil == rhs.dataPackAdded?.validUntil && lhs.renewal?.productCode == rhs.renewal?.productCode
-            && lhs.renewal?.validUntil == rhs.renewal?.validUntil && lhs.bonusDataAdded?.bytes == rhs.bonusDataAdded?.bytes
-            && lhs.bonusDataAdded?.validUntil == rhs.bonusDataAdded?.validUntil
+            && lhs.renewal?.validUntil == rhs.renewal?.validUntil && lhs.bonusGranted == rhs.bonusGranted
     }
 
     public init(order: RechargeOrder, lineCurrency: Currency, now: Date) throws(RechargeError) {
@@ -53,17 +52,17 @@ public struct FulfilmentPlan: Sendable, Equatable {
         }
         let bonus = try Self.bonusGrants(order, lineCurrency: lineCurrency, now: now)
         steps += bonus.steps
-        bonusDataAdded = bonus.data
+        bonusGranted = bonus.granted
     }
 
     /// One step per bucket the order's bucket bonus grants, each with its own validity, named after the promotion.
     private static func bonusGrants(_ order: RechargeOrder, lineCurrency: Currency,
-                                    now: Date) throws(RechargeError) -> (steps: [LedgerStep], data: (bytes: Int64, validUntil: Date)?) {
+                                    now: Date) throws(RechargeError) -> (steps: [LedgerStep], granted: [GrantedBonus]) {
         let quote = order.quote
-        guard let grants = quote.bonusAllowances, !grants.isEmpty else { return ([], nil) }
+        guard let grants = quote.bonusAllowances, !grants.isEmpty else { return ([], []) }
         let name = quote.bonusNames?["en"].map { String($0.prefix(100)) }
         var steps: [LedgerStep] = []
-        var data: (bytes: Int64, validUntil: Date)?
+        var granted: [GrantedBonus] = []
         for (index, allowance) in grants.enumerated() {
             let unit = allowance.kind.unit(currency: lineCurrency)
             let validUntil = now.addingTimeInterval(TimeInterval(allowance.validityDays) * 86_400)
@@ -73,9 +72,9 @@ public struct FulfilmentPlan: Sendable, Equatable {
                 .topUp(try TopUpCommand(msisdn: order.msisdn, value: .bucket(grant, currency: lineCurrency), channel: .promotion, reference: order.id)),
                 purpose: .orderBonusGrant(orderID: order.id, number: index + 1),
                 counterparty: LedgerStep.Account(code: LedgerAccountCode.allowance(unit: unit), kind: .allowance, unit: unit)))
-            if allowance.kind == .data { data = ((data?.bytes ?? 0) + allowance.amount, min(data?.validUntil ?? validUntil, validUntil)) }
+            granted.append(GrantedBonus(kind: allowance.kind, amount: allowance.amount, validUntil: validUntil))
         }
-        return (steps, data)
+        return (steps, granted)
     }
 
     private static func topUp(_ order: RechargeOrder, clearing: LedgerStep.Account, now: Date) throws(RechargeError) -> [LedgerStep] {

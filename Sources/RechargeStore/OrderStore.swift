@@ -447,11 +447,13 @@ public final class OrderStore: Sendable {
                 contact.notifications(for: .dataPackAdded(bytes: data.bytes, validUntil: data.validUntil), eventKey: "order:\(order.id):data_pack_added"),
                 now: now, in: db)
         }
-        // Bonus data a promotion granted is announced as a pack's is, in the subscriber's language.
-        if let data = plan.bonusDataAdded,
+        // Buckets a promotion granted are announced under the promotion's name in the subscriber's language.
+        if !plan.bonusGranted.isEmpty,
            let contact = try await NotificationContactRow.load(msisdns: [order.msisdn.e164], in: db)[order.msisdn.e164]?.contact {
+            let names = order.quote.bonusNames ?? [:]
+            let name = names[contact.language.rawValue] ?? names["en"] ?? ""
             _ = try await OutboxStore.enqueue(
-                contact.notifications(for: .dataPackAdded(bytes: data.bytes, validUntil: data.validUntil), eventKey: "order:\(order.id):bonus_data_added"),
+                contact.notifications(for: .bonusGranted(promotionName: name, grants: plan.bonusGranted), eventKey: "order:\(order.id):bonus_granted"),
                 now: now, in: db)
         }
         // A pack marked to renew is bought again from the balance at the end of each period (PackRenewalStore).

@@ -104,7 +104,9 @@ struct OffersTests {
         guard case .topUp(let data) = fulfilment.steps[1].command, case .bucket(let grant, _) = data.value else { Issue.record("no data bucket"); return }
         #expect(grant.kind == .data && grant.amount == 2 << 30 && grant.validUntil == Self.holiday.addingTimeInterval(15 * 86_400))
         #expect(grant.name == "Spring Festival: recharge 30, get 2 GB" && data.channel == .promotion)
-        #expect(fulfilment.bonusDataAdded?.bytes == 2 << 30 && fulfilment.dataPackAdded == nil)
+        #expect(fulfilment.bonusGranted == [GrantedBonus(kind: .data, amount: 2 << 30, validUntil: Self.holiday.addingTimeInterval(15 * 86_400)),
+                                            GrantedBonus(kind: .sms, amount: 100, validUntil: Self.holiday.addingTimeInterval(7 * 86_400))])
+        #expect(fulfilment.dataPackAdded == nil)
         #expect(Set(fulfilment.steps.compactMap(\.purpose.idempotencyKey)).count == 3)
     }
 

@@ -148,9 +148,14 @@ struct OffersPortalTests {
                 }
             }
 
-            // The bonus data is announced like a pack, in the subscriber's language.
-            let announced = try await portal.services.outbox.list(state: nil, limit: 200).filter { $0.eventKey == "order:\(orderID):bonus_data_added" }
+            // The bonus is announced under the promotion's name in the subscriber's language.
+            let announced = try await portal.services.outbox.list(state: nil, limit: 200).filter { $0.eventKey == "order:\(orderID):bonus_granted" }
             #expect(!announced.isEmpty)
+            for message in announced {
+                guard case .bonusGranted(let name, let grants)? = message.event else { Issue.record("not a bonus_granted event"); continue }
+                #expect(name == (message.language == .simplifiedChinese ? "节日赠送流量" : "Holiday gift data"))
+                #expect(grants.map(\.amount) == [1 << 30])
+            }
         }
     }
 
