@@ -34,7 +34,7 @@ struct CatalogCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List products with their prices and what they give.")
+        static let configuration = CommandConfiguration(abstract: "List products with their prices and what they give, and the promotions with their dates in the catalog's time zone.")
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
