@@ -440,8 +440,9 @@ public struct PromotionChoice: Sendable, Equatable {
 
     /// Picks for a quote. `enteredCode`, when given, must unlock a running promotion that applies, or the
     /// order is refused (a subscriber who typed a code must not silently pay full price).
+    /// `excluding`: automatic promotions found used up (their limits reached): they no longer apply.
     public static func choose(from promotions: [Promotion], product: Product?, listPrice: Money, credit: Money?,
-                              enteredCode: String?, at instant: Date) throws(RechargeError) -> PromotionChoice {
+                              enteredCode: String?, at instant: Date, excluding: Set<String> = []) throws(RechargeError) -> PromotionChoice {
         let running = promotions.filter { $0.isRunning(at: instant) }
         let productCode = product?.code
         // A custom amount (no product) is a top-up.
@@ -473,7 +474,7 @@ public struct PromotionChoice: Sendable, Equatable {
                 discount = (promotion, amount)
             }
         }
-        let automatic = running.filter { $0.discountCode == nil && $0.applies(toProduct: productCode) }
+        let automatic = running.filter { $0.discountCode == nil && !excluding.contains($0.code) && $0.applies(toProduct: productCode) }
         if discount == nil, kind == .pack || kind == .topUp {
             discount = automatic.filter { $0.discountOn == kind }.compactMap { promotion in promotion.discount(on: listPrice).map { (promotion, $0) } }
                 .max { ($0.1.micros, $1.0.code) < ($1.1.micros, $0.0.code) }

@@ -84,7 +84,14 @@ struct OffersTests {
         #expect(plan.quote.bonusAllowances?.map(\.amount) == [2 << 30, 100])
         #expect(plan.quote.bonusNames?["zh-Hans"] == "春节充30送2GB" && plan.quote.price.micros == 30_000_000)
         #expect(plan.quote.promotions == ["spring-festival"] && plan.quote.limitedPromotions == ["spring-festival"])
-        #expect(plan.promotionUses == [PromotionUse(code: "spring-festival", shownCode: "spring-festival", limitTotal: 10, limitPerLine: .max)])
+        #expect(plan.promotionUses == [PromotionUse(code: "spring-festival", shownCode: "spring-festival", limitTotal: 10, limitPerLine: .max,
+                                                    isAutomatic: true)])
+        // Used up, an automatic promotion stops applying: the store plans again without it, and the order goes ahead.
+        let use = try #require(plan.promotionUses.first)
+        #expect(use.limitReached(forLine: false) as? PromotionUse.ExhaustedAutomatic == PromotionUse.ExhaustedAutomatic(code: "spring-festival"))
+        let without = try OrderPlacementPlan(item: .amount(try Money(decimal: "30", currency: .usd)), lineCurrency: .usd, promotionCode: nil,
+                                             payCurrency: nil, catalog: catalog, at: Self.holiday, excluding: ["spring-festival"])
+        #expect(without.quote.bonusAllowances == nil && without.promotionUses.isEmpty && without.quote.price.micros == 30_000_000)
         // Below the minimum, before the week, after it (Shanghai midnight, not UTC midnight): no bonus.
         for (amount, instant) in [("29.99", Self.holiday), ("30", try Self.utc("2027-02-05T15:59:59Z")), ("30", try Self.utc("2027-02-12T16:00:00Z"))] {
             let other = try OrderPlacementPlan(item: .amount(try Money(decimal: amount, currency: .usd)), lineCurrency: .usd, promotionCode: nil,

@@ -372,9 +372,9 @@ extension OrderScenarios {
               bonusAllowances: [.init(kind: .data, amount: "2GB", validityDays: 15), .init(kind: .voice, amount: "30min", validityDays: 7)])
     }
 
-    /// 50 concurrent top-ups for a bonus limited to 10 uses: exactly 10 orders get it (the others are refused, as a
-    /// limited promotion's orders are), and paying them all, twice over and concurrently, grants exactly 10 data
-    /// buckets and 10 voice buckets, each in the fulfilment's transaction; the ledger stays balanced.
+    /// 50 concurrent top-ups for an automatic bonus limited to 10 uses: all 50 orders are placed, exactly 10 with the
+    /// bonus (an automatic promotion that ran out stops applying), and paying them all, twice over and concurrently,
+    /// grants exactly 10 data buckets and 10 voice buckets, each in the fulfilment's transaction; the ledger balances.
     static func bonusBucketsUnderRace(_ backend: Backend) async throws {
         try await with(backend, promotions: [bonusData(limitTotal: 10, limitPerLine: nil)]) { fixture in
             let store = fixture.orders
@@ -395,9 +395,13 @@ extension OrderScenarios {
                 }
                 return try await group.reduce(into: [RechargeOrder]()) { if let order = $1 { $0.append(order) } }
             }
-            #expect(created.count == 10)
+            #expect(created.count == 50)
             #expect(try await store.promotionUses("holiday-data") == 10)
-            #expect(created.allSatisfy { $0.quote.bonusAllowances?.count == 2 && $0.quote.limitedPromotions == ["holiday-data"] })
+            let withBonus = created.filter { $0.quote.bonusAllowances != nil }
+            #expect(withBonus.count == 10 && withBonus.allSatisfy { $0.quote.bonusAllowances?.count == 2 && $0.quote.limitedPromotions == ["holiday-data"] })
+            #expect(created.filter { $0.quote.bonusAllowances == nil }.allSatisfy { $0.quote.promotions.isEmpty })
+            // A quote now shows no bonus (and is not refused).
+            #expect(try await store.quote(msisdn: alice, item: .amount(try usd("30")), promotionCode: nil, now: now).bonusAllowances == nil)
             // Every order confirmed twice, all at once: each is fulfilled once.
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for order in created {
@@ -422,7 +426,7 @@ extension OrderScenarios {
             #expect(data.count == 10 && voice.count == 10)
             #expect(data.allSatisfy { $0.remaining == 2 << 30 && $0.validUntil == now.addingTimeInterval(15 * 86_400) && $0.name == "Holiday: recharge 30, get 2 GB" })
             #expect(voice.allSatisfy { $0.remaining == 1800 && $0.validUntil == now.addingTimeInterval(7 * 86_400) })
-            #expect(try await balance(fixture) == 300_000_000)
+            #expect(try await balance(fixture) == 1_500_000_000)
             for order in created { #expect(try await store.order(order.id).state == .fulfilled) }
             let grants = try await fixture.database.read { db in
                 try await db.raw("SELECT COUNT(*) AS n FROM operations WHERE purpose = \(bind: OperationPurpose.Name.orderBonusGrant.rawValue)").first()?
@@ -434,7 +438,7 @@ extension OrderScenarios {
         }
     }
 
-    /// Per line: a bonus limited to 2 uses per line gives two orders of a line the bonus and refuses the third; a
+    /// Per line: a bonus limited to 2 uses per line gives two orders of a line the bonus, the others none; a
     /// top-up discount is paid in part by promotion expense, clearing expecting only what the payer pays.
     static func bonusPerLineAndTopUpDiscount(_ backend: Backend) async throws {
         let discount = CatalogDefinition.Promotion(
@@ -460,7 +464,8 @@ extension OrderScenarios {
                 }
                 return try await group.reduce(into: [Bool]()) { $0.append($1) }
             }
-            #expect(outcomes.filter { $0 }.count == 2)
+            #expect(outcomes.filter { $0 }.count == 6)
+            #expect(try await store.orders(msisdn: alice, limit: 20).filter { $0.quote.bonusAllowances != nil }.count == 2)
             let order = try await store.create(msisdn: alice, item: .product("topup-10"), paymentMethod: .sandbox, key: try IdempotencyKey("disc"), now: now).order
             let (nine, one, ten) = (try usd("9"), try usd("1"), try usd("10"))
             #expect(order.quote.price == nine && order.quote.discount == one && order.quote.credit == ten)
