@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "RechargeOrders", targets: ["RechargeOrders"]),
         .library(name: "RechargeMessaging", targets: ["RechargeMessaging"]),
         .library(name: "RechargeNotifications", targets: ["RechargeNotifications"]),
+        .library(name: "RechargeQR", targets: ["RechargeQR"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -69,6 +70,7 @@ let package = Package(
                 "RechargeNotifications",
                 "RechargePayments",
                 "RechargeBanking",
+                "RechargeQR",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -85,6 +87,9 @@ let package = Package(
             ],
             resources: [.copy("Resources/openapi.json"), .copy("Resources/demo-catalog.yaml"), .copy("Resources/portal")]
         ),
+        // QR Code encoder (ISO/IEC 18004: byte mode, levels L/M/Q/H, versions 1–40) with SVG and PNG output.
+        // Foundation only; imports no project module.
+        .target(name: "RechargeQR"),
         // Bank transfers: RF creditor references, camt.053 and CSV statement import, matching to orders. No I/O.
         .target(name: "RechargeBanking", dependencies: ["RechargeCore"]),
         // Protocol clients for notifications: SMTP (email) and SMPP 3.4 (SMS) on SwiftNIO. No store, no server.
@@ -113,7 +118,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            resources: [.copy("Resources/templates")]
+            resources: [.copy("Resources/templates"), .copy("Resources/channel")]
         ),
         // Payment providers' own protocols: clients (Stripe, PayPal, Alipay, WeChat Pay) and notification
         // signatures (Stripe-Signature, PayPal's certificate-signed webhooks, Alipay RSA2, WeChat Pay API v3),
@@ -140,6 +145,7 @@ let package = Package(
                 "RechargeMessaging",
                 "RechargeBanking",
                 "RechargePayments",
+                "RechargeQR",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -161,6 +167,7 @@ let package = Package(
             path: "Tests/RechargeTestSupport"
         ),
         .testTarget(name: "RechargeCoreTests", dependencies: ["RechargeCore"]),
+        .testTarget(name: "RechargeQRTests", dependencies: ["RechargeQR"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "RechargeBankingTests",
             dependencies: ["RechargeBanking", "RechargeCore"],

@@ -46,6 +46,9 @@ public enum AccountError: Error, Sendable, Equatable {
     /// A texting budget of ``SMSCodeBudget`` is spent for this window. The portal answers as if the code was
     /// sent (no oracle) and raises an alert metric.
     case codeBudgetSpent(SMSCodeBudget.Scope)
+    /// A line's SMS notices were to go to a number that is neither one of the account's lines nor its verified
+    /// notification phone (``SMSNoticeDestination``).
+    case smsNumberNotVerified(String)
 
     /// A stable code for logs and problem documents.
     public var code: String {
@@ -56,6 +59,7 @@ public enum AccountError: Error, Sendable, Equatable {
         case .lineNotOnAccount: return "line_not_on_account"
         case .accountNotFound: return "account_not_found"
         case .codeBudgetSpent(let scope): return "code_budget_spent_\(scope.rawValue)"
+        case .smsNumberNotVerified: return "sms_number_not_verified"
         }
     }
 }
@@ -113,4 +117,28 @@ public struct LoginLockout: Sendable, Equatable {
     /// client key is an address and a number is E.164, never `*`.
     public static let everyClient = "*"
     public static let everyNumber = "*"
+}
+
+/// Which number receives a line's SMS notices (the success SMS of a top-up, a pack added or renewed, reminders),
+/// chosen by the subscriber per line in the portal's settings.
+///
+/// Only numbers the account has proven it holds: the line itself (the default), another line on the same account
+/// (each added with a code texted to it), or the account's notification phone (set only by entering a code texted
+/// to it, through the portal's usual code path and its budgets). Never an arbitrary number typed in: the portal
+/// would then text strangers on the subscriber's behalf, with balances in the text.
+public enum SMSNoticeDestination {
+    /// What to store for `line` when the subscriber picks `target`: nil for the line itself, else `target`.
+    public static func resolve(_ target: MSISDN, line: MSISDN, accountLines: [MSISDN], verifiedPhone: MSISDN?) throws(AccountError) -> MSISDN? {
+        guard accountLines.contains(line) else { throw .lineNotOnAccount(line.e164) }
+        if target == line { return nil }
+        guard accountLines.contains(target) || target == verifiedPhone else { throw .smsNumberNotVerified(target.e164) }
+        return target
+    }
+
+    /// The numbers offered for `line`, the line itself first, each once.
+    public static func choices(line: MSISDN, accountLines: [MSISDN], verifiedPhone: MSISDN?) -> [MSISDN] {
+        var choices = [line]
+        for number in accountLines + (verifiedPhone.map { [$0] } ?? []) where !choices.contains(number) { choices.append(number) }
+        return choices
+    }
 }

@@ -359,13 +359,16 @@ public struct RechargeOrder: Sendable, Equatable {
     public let fulfilledAt: Date?
     /// The line's monetary balance right after fulfilment (for the receipt).
     public let balanceAfter: Money?
+    /// What the provider gave the payer to act on when checkout started, kept so it can be shown again without
+    /// asking the provider: a wallet's QR content (Alipay's `qr_code`, WeChat Pay's `code_url`). Nil otherwise.
+    public let checkoutPayload: String?
 
     /// Paid (or to be paid) through the sandbox: no real money moved.
     public var isTestPayment: Bool { paymentMethod.isTestPayment }
 
     public init(id: String, msisdn: MSISDN, quote: OrderQuote, paymentMethod: PaymentMethod, state: OrderState, providerReference: String?,
                 failureReason: String?, operationIDs: [Int64], createdAt: Date, updatedAt: Date, expiresAt: Date, paidAt: Date?, fulfilledAt: Date?,
-                balanceAfter: Money?) {
+                balanceAfter: Money?, checkoutPayload: String? = nil) {
         self.id = id
         self.msisdn = msisdn
         self.quote = quote
@@ -380,6 +383,7 @@ public struct RechargeOrder: Sendable, Equatable {
         self.paidAt = paidAt
         self.fulfilledAt = fulfilledAt
         self.balanceAfter = balanceAfter
+        self.checkoutPayload = checkoutPayload
     }
 
     /// A new order id from a random source (injected, so tests can fix it).

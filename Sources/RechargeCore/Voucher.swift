@@ -54,6 +54,36 @@ extension VoucherState {
 }
 
 /// An inclusive range of printed serial numbers, as typed on the command line: `1000000-1000099` or a single `1000042`.
+/// The card number printed openly on a scratch card (its serial), as a person types it from the card: digits,
+/// with spaces and dashes anywhere ignored (cards print it in groups, `1000 0000 42` or `1000-0000-42`).
+public enum VoucherSerial {
+    /// Serials are positive and fit in a `BIGINT`: at most 18 digits (leading zeros aside).
+    public static let maxDigits = 18
+
+    /// The serial `text` spells; ``VoucherError/malformedSerial(_:)`` for anything but digits, spaces and dashes,
+    /// for no digits at all, for more than ``maxDigits`` significant digits, or for zero.
+    public static func parse(typed text: String) throws(VoucherError) -> Int64 {
+        var value: Int64 = 0
+        var digits = 0
+        var significant = 0
+        for byte in text.utf8 {
+            switch byte {
+            case 0x30...0x39:
+                digits += 1
+                if value == 0 && byte == 0x30 { continue }
+                significant += 1
+                guard significant <= maxDigits else { throw .malformedSerial("a card number has at most \(maxDigits) digits") }
+                value = value * 10 + Int64(byte - 0x30)
+            case 0x20, 0x2D: continue
+            default: throw .malformedSerial("a card number has only digits")
+            }
+        }
+        guard digits > 0 else { throw .malformedSerial("the card number is empty") }
+        guard value > 0 else { throw .malformedSerial("no card has number 0") }
+        return value
+    }
+}
+
 public struct VoucherSerialRange: Hashable, Sendable, CustomStringConvertible {
     public let first: Int64
     public let last: Int64

@@ -7,7 +7,11 @@ import Foundation
 public enum VoucherError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Not digits, wrong length or wrong check digit: a typing mistake, told before any lookup.
     case malformedPIN(String)
-    /// The PIN matches no voucher (or not the serial given with it).
+    /// The card number (the serial printed openly on the card) is not digits: a typing mistake, told before any
+    /// lookup and not counted as a failure. A well-formed serial that is not the PIN's card is ``invalidPIN``.
+    case malformedSerial(String)
+    /// The PIN matches no voucher, or not the serial given with it: one answer for both halves of a wrong pair, so a
+    /// guesser learns nothing about which half was right.
     case invalidPIN
     case alreadyRedeemed(at: Date, maskedMSISDN: String)
     case expired(at: Date)
@@ -33,6 +37,7 @@ public enum VoucherError: Error, Equatable, Sendable, CustomStringConvertible {
     public var code: String {
         switch self {
         case .malformedPIN: "malformed-voucher-pin"
+        case .malformedSerial: "malformed-voucher-serial"
         case .invalidPIN: "invalid-voucher-pin"
         case .alreadyRedeemed: "voucher-already-redeemed"
         case .expired: "voucher-expired"
@@ -55,6 +60,7 @@ public enum VoucherError: Error, Equatable, Sendable, CustomStringConvertible {
     public var title: String {
         switch self {
         case .malformedPIN: "PIN not well formed"
+        case .malformedSerial: "Card number not well formed"
         case .invalidPIN: "Invalid PIN"
         case .alreadyRedeemed: "Voucher already used"
         case .expired: "Voucher expired"
@@ -77,6 +83,7 @@ public enum VoucherError: Error, Equatable, Sendable, CustomStringConvertible {
     public var detail: String {
         switch self {
         case .malformedPIN(let reason): "The PIN is not valid: \(reason)."
+        case .malformedSerial(let reason): "The card number is not valid: \(reason)."
         case .invalidPIN: "The PIN is not valid. Check the digits under the scratch panel and try again."
         case .alreadyRedeemed(let at, let masked): "This voucher was already used on \(Self.iso(at)) for \(masked)."
         case .expired(let at): "This voucher expired on \(Self.iso(at))."

@@ -33,8 +33,8 @@ public struct OrderService: Sendable {
     }
 
     /// The provider accepted the order (its checkout page, QR code or client secret exists).
-    public func startCheckout(_ id: String, providerReference: String?) async throws -> RechargeOrder {
-        try await store.startCheckout(id, providerReference: providerReference, now: clock())
+    public func startCheckout(_ id: String, providerReference: String?, checkoutPayload: String? = nil) async throws -> RechargeOrder {
+        try await store.startCheckout(id, providerReference: providerReference, checkoutPayload: checkoutPayload, now: clock())
     }
 
     /// The subscriber or an agent gives up on an unpaid order.

@@ -86,14 +86,18 @@ public struct AlipayClient: Sendable {
     }
 
     /// `alipay.trade.precreate`: a QR code for `totalAmountMinorUnits` fen, `notify_url` from the configuration.
+    /// `expiresAt`: Alipay closes the trade then (`time_expire`, Beijing time to the second), so a code shown on an
+    /// order that has expired here cannot be paid any more.
     public func precreate(
-        outTradeNo: String, totalAmountMinorUnits: Int64, subject: String
+        outTradeNo: String, totalAmountMinorUnits: Int64, subject: String, expiresAt: Date? = nil
     ) async throws(AlipayAPIError) -> Precreated {
-        let response = try await call(.precreate, bizContent: Self.json([
+        var fields = [
             ("out_trade_no", outTradeNo),
             ("total_amount", MinorUnitAmount.decimalString(totalAmountMinorUnits)),
             ("subject", subject),
-        ]))
+        ]
+        if let expiresAt { fields.append(("time_expire", ChinaStandardTime.dateTime(expiresAt))) }
+        let response = try await call(.precreate, bizContent: Self.json(fields))
         return Precreated(
             qrCode: try Self.required(response, "qr_code"),
             outTradeNo: (response["out_trade_no"] as? String) ?? outTradeNo)

@@ -82,11 +82,12 @@ public struct WeChatPayClient: Sendable {
             merchantPrivateKey: configuration.merchantPrivateKey)
     }
 
-    /// `POST /v3/pay/transactions/native`: the `code_url` to render as a QR code.
-    public func nativePay(outTradeNo: String, description: String, totalFen: Int64) async throws(WeChatPayAPIError) -> String {
+    /// `POST /v3/pay/transactions/native`: the `code_url` to render as a QR code. `expiresAt`: WeChat Pay closes
+    /// the trade then (`time_expire`, RFC 3339 with the +08:00 offset), so an expired order's code cannot be paid.
+    public func nativePay(outTradeNo: String, description: String, totalFen: Int64, expiresAt: Date? = nil) async throws(WeChatPayAPIError) -> String {
         let request = NativePayRequest(
             appid: configuration.appID, mchid: configuration.mchID, description: description,
-            outTradeNo: outTradeNo, notifyURL: configuration.notifyURL,
+            outTradeNo: outTradeNo, timeExpire: expiresAt.map(ChinaStandardTime.rfc3339), notifyURL: configuration.notifyURL,
             amount: .init(total: totalFen, currency: "CNY"))
         let answer: NativePayResponse = try await send("POST", "/v3/pay/transactions/native", body: request)
         return answer.codeURL
@@ -205,12 +206,14 @@ struct NativePayRequest: Encodable {
     let mchid: String
     let description: String
     let outTradeNo: String
+    let timeExpire: String?
     let notifyURL: String
     let amount: Amount
 
     enum CodingKeys: String, CodingKey {
         case appid, mchid, description, amount
         case outTradeNo = "out_trade_no"
+        case timeExpire = "time_expire"
         case notifyURL = "notify_url"
     }
 }

@@ -38,7 +38,10 @@ struct OrderPlacement: Sendable {
         let payable = order.state == .created || order.state == .awaitingPayment
         if payable, order.state == .created || checkout == nil {
             let started = try await start(order, at: gateway, chinese: chinese)
-            if order.state == .created { order = try await orders.startCheckout(order.id, providerReference: Self.reference(of: started, order: order)) }
+            if order.state == .created {
+                order = try await orders.startCheckout(order.id, providerReference: Self.reference(of: started, order: order),
+                                                       checkoutPayload: Self.payload(of: started))
+            }
             checkout = CheckoutOutput(started)
         }
         return Placed(order: order, checkout: checkout, replayed: creation.replayed)
@@ -59,6 +62,16 @@ struct OrderPlacement: Sendable {
         } catch {
             throw Problem.providerUnavailable(
                 "\(gateway.displayName) could not start the payment of order \(order.id): \(error). Retry with the same Idempotency-Key.")
+        }
+    }
+
+    /// What is kept with the order to show the payer again without asking the provider: a wallet's QR content.
+    /// A redirect or client secret is not kept (the provider's page and Stripe.js are asked again), and a bank
+    /// transfer's details are the operator's own, rebuilt from the reference.
+    private static func payload(of checkout: PaymentCheckout) -> String? {
+        switch checkout {
+        case .qrCode(let payload, _): payload
+        case .redirect, .clientSecret, .bankTransfer: nil
         }
     }
 

@@ -40,6 +40,7 @@ struct OrdersController {
         read.get("orders/{id}/refunds", use: listRefunds)
         read.get("lines/{msisdn}/renewals", use: listRenewals)
         write.post("renewals/{id}/cancel", use: cancelRenewal)
+        write.post("renewals/{id}/resume", use: resumeRenewal)
     }
 
     /// The line's packs marked to renew, and where each stands.
@@ -51,6 +52,16 @@ struct OrdersController {
     /// The subscriber turns renewal off: the pack ends with its current period.
     @Sendable func cancelRenewal(_ request: Request, context: RechargeRequestContext) async throws -> RenewalReply {
         return .renewal(RenewalOutput(try await renewals.cancel(context.parameters.get("id") ?? "", now: clock())))
+    }
+
+    /// The subscriber turns renewal back on (the portal's switch does the same): allowed while the pack's current
+    /// period lasts, not after a failed renewal or a refund (409 with the reason's code).
+    @Sendable func resumeRenewal(_ request: Request, context: RechargeRequestContext) async throws -> RenewalReply {
+        do {
+            return .renewal(RenewalOutput(try await renewals.setAutoRenew(context.parameters.get("id") ?? "", on: true, now: clock())))
+        } catch let refusal as PackRenewalSwitch.Refusal {
+            throw Problem(status: .conflict, code: refusal.code, title: "Renewal cannot be turned on", detail: refusal.detail)
+        }
     }
 
     @Sendable func getCatalog(_ request: Request, context: RechargeRequestContext) async throws -> OrderReply {

@@ -43,12 +43,10 @@ struct VouchersController {
                           detail: "API key '\(key.prefix)' is issued for the '\(key.voucherChannel.rawValue)' channel, not '\(asked.rawValue)'; "
                               + "issue a key for that channel (recharge apikey create --channel \(asked.rawValue)).")
         }
-        let serial = try body.serial.map { text -> Int64 in
-            guard let value = Int64(text), value > 0 else { throw Problem.malformedBody("'serial' must be the digits printed on the card.", field: "serial") }
-            return value
-        }
         let now = clock()
         do {
+            // Optional here (integrations that send only the PIN keep working); typed as printed, spaces and dashes allowed.
+            let serial = try body.serial.map { text throws(VoucherError) in try VoucherSerial.parse(typed: text) }
             let redemption = try await vouchers.redeem(
                 VoucherRedemptionAttempt(msisdn: msisdn, pin: body.pin, serial: serial, channel: key.voucherChannel.rawValue, client: "key:\(key.id)",
                                          clientKind: .gateway), now: now)
@@ -105,7 +103,7 @@ struct VouchersController {
 
     static func status(for error: VoucherError) -> HTTPResponse.Status {
         switch error {
-        case .malformedPIN, .invalidBatch, .serialsOutsideBatch: .badRequest
+        case .malformedPIN, .malformedSerial, .invalidBatch, .serialsOutsideBatch: .badRequest
         case .invalidPIN, .expired, .notActive, .blocked, .currencyMismatch: .unprocessableContent
         case .alreadyRedeemed, .illegalBatchTransition, .alreadyExported, .approvalBySameAdmin, .approvalNotPending: .conflict
         case .batchNotFound, .approvalNotFound: .notFound

@@ -65,7 +65,9 @@ extension AccountStore {
         try checked.get()
     }
 
-    /// Takes the line off the account; its SMS notices go to the line itself again.
+    /// Takes the line off the account; its SMS notices go to the line itself again, and so do those of the account's
+    /// other lines that were sent to it (``setSMSNumber(accountID:line:to:now:)``): a number no longer on the account
+    /// is no longer one the account holds, and may soon be someone else's.
     public func removeLine(accountID: Int64, msisdn: MSISDN, now: Date) async throws {
         try await database.transaction { db in
             guard try await db.raw("""
@@ -74,6 +76,12 @@ extension AccountStore {
             try await db.raw("""
                 UPDATE notification_preferences SET sms_phone = NULL, updated_at = \(bind: now.unixMicros)
                 WHERE line_id = (SELECT id FROM lines WHERE msisdn = \(bind: msisdn.e164)) AND sms_phone IS NOT NULL
+                """).run()
+            try await db.raw("""
+                UPDATE notification_preferences SET sms_phone = NULL, updated_at = \(bind: now.unixMicros)
+                WHERE sms_phone = \(bind: msisdn.e164) AND line_id IN (
+                    SELECT l.id FROM account_lines al JOIN lines l ON l.msisdn = al.msisdn WHERE al.account_id = \(bind: accountID))
+                  AND sms_phone <> COALESCE((SELECT notify_phone FROM accounts WHERE id = \(bind: accountID)), '')
                 """).run()
         }
     }
@@ -129,6 +137,26 @@ extension AccountStore {
             return .done(try Self.decodeAccount(row))
         }
         return try checked.get()
+    }
+
+    /// The number that receives `line`'s SMS notices: the line itself, another of the account's lines, or its
+    /// verified notification phone (``SMSNoticeDestination``); anything else is refused and changes nothing. Returns
+    /// what is stored (nil: the line itself). The account row is locked, so a change of the notification phone
+    /// cannot pass between the check and the write.
+    public func setSMSNumber(accountID: Int64, line: MSISDN, to target: MSISDN, now: Date) async throws -> MSISDN? {
+        let forUpdate = database.forUpdate
+        return try await database.transaction { db in
+            guard let account = try await Self.loadAccount(accountID, lock: forUpdate, in: db) else { throw AccountError.accountNotFound }
+            let lines = try await db.raw("SELECT msisdn FROM account_lines WHERE account_id = \(bind: accountID) ORDER BY id").all()
+                .map { try MSISDN(try $0.string("msisdn")) }
+            let stored = try SMSNoticeDestination.resolve(target, line: line, accountLines: lines, verifiedPhone: account.notifyPhone)
+            try await db.raw("""
+                INSERT INTO notification_preferences (line_id, sms_phone, updated_at)
+                SELECT id, \(bind: stored?.e164), \(bind: now.unixMicros) FROM lines WHERE msisdn = \(bind: line.e164)
+                ON CONFLICT (line_id) DO UPDATE SET sms_phone = excluded.sms_phone, updated_at = excluded.updated_at
+                """).run()
+            return stored
+        }
     }
 
     /// The account's language, and the language of each of its lines' notices.

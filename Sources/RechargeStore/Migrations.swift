@@ -601,6 +601,7 @@ public enum Migrations {
             ]
         },
         .operationPurposes,
+        .checkoutPayload,
     ]
 
     /// The highest version this build knows.

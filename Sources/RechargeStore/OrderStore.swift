@@ -275,8 +275,9 @@ public final class OrderStore: Sendable {
     }
 
     /// The provider accepted the order (the checkout page, QR code or client secret exists).
-    public func startCheckout(_ id: String, providerReference: String?, now: Date) async throws -> RechargeOrder {
-        try await transition(id, .checkoutStarted, now: now, providerReference: providerReference)
+    /// `checkoutPayload`: what the payer is shown (a wallet's QR content), kept with the order.
+    public func startCheckout(_ id: String, providerReference: String?, checkoutPayload: String? = nil, now: Date) async throws -> RechargeOrder {
+        try await transition(id, .checkoutStarted, now: now, providerReference: providerReference, checkoutPayload: checkoutPayload)
     }
 
     /// The subscriber or an agent gives up on an unpaid order.
@@ -284,7 +285,8 @@ public final class OrderStore: Sendable {
         try await transition(id, .cancel, now: now, providerReference: nil)
     }
 
-    private func transition(_ id: String, _ event: OrderEvent, now: Date, providerReference: String?) async throws -> RechargeOrder {
+    private func transition(_ id: String, _ event: OrderEvent, now: Date, providerReference: String?,
+                            checkoutPayload: String? = nil) async throws -> RechargeOrder {
         guard RechargeOrder.isWellFormedID(id) else { throw RechargeError.orderNotFound(id) }
         return try await database.transaction { [database] db in
             var order = try await Self.lock(id, database: database, in: db)
@@ -293,7 +295,8 @@ public final class OrderStore: Sendable {
             case .none:
                 return order
             case .record, .notifyFailure, .fulfil:
-                order = order.with(state: lifecycle.state, updatedAt: now, providerReference: providerReference ?? order.providerReference)
+                order = order.with(state: lifecycle.state, updatedAt: now, providerReference: providerReference ?? order.providerReference,
+                                   checkoutPayload: checkoutPayload)
                 try await Self.save(order, in: db)
                 if order.state == .cancelled, !order.quote.limitedPromotions.isEmpty {
                     try await Self.release(order.quote.limitedPromotions, lineID: try await Self.lineID(of: order.id, in: db), now: now, in: db)
@@ -526,7 +529,8 @@ public final class OrderStore: Sendable {
             UPDATE orders SET state = \(bind: order.state.rawValue), provider_reference = \(bind: order.providerReference),
                 failure_reason = \(bind: order.failureReason), operation_ids = \(bind: order.operationIDs.map(String.init).joined(separator: ",")),
                 updated_at = \(bind: order.updatedAt.unixMicros), paid_at = \(bind: order.paidAt?.unixMicros),
-                fulfilled_at = \(bind: order.fulfilledAt?.unixMicros), balance_after_micros = \(bind: order.balanceAfter?.micros)
+                fulfilled_at = \(bind: order.fulfilledAt?.unixMicros), balance_after_micros = \(bind: order.balanceAfter?.micros),
+                checkout_payload = \(bind: order.checkoutPayload)
             WHERE id = \(bind: order.id)
             """).run()
     }
@@ -536,7 +540,7 @@ public final class OrderStore: Sendable {
 enum OrderRow {
     static let columns = """
         id, msisdn, state, payment_method, quote, provider_reference, failure_reason, operation_ids, created_at, updated_at,
-        expires_at, paid_at, fulfilled_at, balance_after_micros
+        expires_at, paid_at, fulfilled_at, balance_after_micros, checkout_payload
         """
 
     static func decode(_ row: any SQLRow) throws -> RechargeOrder {
@@ -552,19 +556,21 @@ enum OrderRow {
             updatedAt: Date(unixMicros: try row.int64("updated_at")), expiresAt: Date(unixMicros: try row.int64("expires_at")),
             paidAt: try row.optional("paid_at", as: Int64.self).map(Date.init(unixMicros:)),
             fulfilledAt: try row.optional("fulfilled_at", as: Int64.self).map(Date.init(unixMicros:)),
-            balanceAfter: try row.optional("balance_after_micros", as: Int64.self).map { Money(micros: $0, currency: quote.credit?.currency ?? quote.price.currency) })
+            balanceAfter: try row.optional("balance_after_micros", as: Int64.self).map { Money(micros: $0, currency: quote.credit?.currency ?? quote.price.currency) },
+            checkoutPayload: try row.optional("checkout_payload"))
     }
 }
 
 extension RechargeOrder {
     /// A copy with the fields a transition changes.
     func with(state: OrderState, updatedAt: Date, providerReference: String? = nil, paidAt: Date? = nil, failureReason: String?? = .none,
-              fulfilledAt: Date? = nil, operationIDs: [Int64]? = nil, balanceAfter: Money? = nil) -> RechargeOrder {
+              fulfilledAt: Date? = nil, operationIDs: [Int64]? = nil, balanceAfter: Money? = nil, checkoutPayload: String? = nil) -> RechargeOrder {
         RechargeOrder(
             id: id, msisdn: msisdn, quote: quote, paymentMethod: paymentMethod, state: state,
             providerReference: providerReference ?? self.providerReference,
             failureReason: failureReason ?? self.failureReason, operationIDs: operationIDs ?? self.operationIDs,
             createdAt: createdAt, updatedAt: updatedAt, expiresAt: expiresAt, paidAt: paidAt ?? self.paidAt,
-            fulfilledAt: fulfilledAt ?? self.fulfilledAt, balanceAfter: balanceAfter ?? self.balanceAfter)
+            fulfilledAt: fulfilledAt ?? self.fulfilledAt, balanceAfter: balanceAfter ?? self.balanceAfter,
+            checkoutPayload: checkoutPayload ?? self.checkoutPayload)
     }
 }

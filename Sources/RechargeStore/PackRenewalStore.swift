@@ -28,7 +28,7 @@ public struct PackRenewalStore: Sendable {
     }
 
     public struct Renewal: Sendable, Equatable {
-        public enum State: String, Sendable { case active, failed, cancelled }
+        public typealias State = PackRenewalState
         public let id: String
         public let orderID: String
         public let productCode: String
@@ -39,6 +39,8 @@ public struct PackRenewalStore: Sendable {
         public let validUntil: Date
         public let state: State
         public let failure: PackRenewalFailure?
+        /// A refund of the pack's order exists (not failed): the renewal is off for good.
+        public let refunded: Bool
     }
 
     /// What one pass did.
@@ -75,22 +77,44 @@ public struct PackRenewalStore: Sendable {
     public func renewals(msisdn: MSISDN) async throws -> [Renewal] {
         try await database.read { db in
             try await db.raw("""
-                SELECT \(unsafeRaw: Self.columns) FROM pack_renewals r JOIN lines l ON l.id = r.line_id
+                SELECT \(unsafeRaw: Self.columns), \(unsafeRaw: Self.refundedColumn) FROM pack_renewals r JOIN lines l ON l.id = r.line_id
                 WHERE l.msisdn = \(bind: msisdn.e164) ORDER BY r.created_at DESC, r.id
                 """).all().map(Self.decode)
         }
     }
 
-    /// The subscriber turns renewal off: the pack ends with its current period.
+    /// The subscriber turns renewal off: the pack ends with its current period. Turning off one already off answers
+    /// it as it is; one that failed (or does not exist) is `invalid-request`, as this operation always answered.
     public func cancel(_ id: String, now: Date) async throws -> Renewal {
-        try await database.transaction { db in
+        do {
+            return try await setAutoRenew(id, on: false, now: now)
+        } catch is PackRenewalSwitch.Refusal {
+            throw RechargeError.invalidRequest("Renewal \(id) does not exist or has already failed.")
+        }
+    }
+
+    /// The auto-renew switch: on or off, as ``PackRenewalSwitch`` decides from the renewal read under its row lock
+    /// (PostgreSQL `FOR NO KEY UPDATE`; SQLite's one writer), written by an update conditional on the state and cycle
+    /// read, so a renewal pass or another switch in between cannot be overwritten. Refusals are
+    /// ``PackRenewalSwitch/Refusal``; an unknown id is `invalid-request`.
+    public func setAutoRenew(_ id: String, on: Bool, now: Date) async throws -> Renewal {
+        let lock = database.forUpdate.isEmpty ? "" : "\(database.forUpdate) OF r"
+        return try await database.transaction { db in
             guard let row = try await db.raw("""
-                UPDATE pack_renewals SET state = 'cancelled', updated_at = \(bind: now.unixMicros)
-                WHERE id = \(bind: id) AND state IN ('active', 'cancelled')
-                RETURNING \(unsafeRaw: Self.columns.replacingOccurrences(of: "r.", with: ""))
+                SELECT \(unsafeRaw: Self.columns), \(unsafeRaw: Self.refundedColumn) FROM pack_renewals r WHERE r.id = \(bind: id)\(unsafeRaw: lock)
                 """).first()
             else { throw RechargeError.invalidRequest("Renewal \(id) does not exist or has already failed.") }
-            return try Self.decode(row)
+            let renewal = try Self.decode(row)
+            let next = try (on ? PackRenewalSwitch.turnOn(state: renewal.state, validUntil: renewal.validUntil, refunded: renewal.refunded, now: now)
+                               : PackRenewalSwitch.turnOff(state: renewal.state)).get()
+            guard next != renewal.state else { return renewal }
+            guard try await db.raw("""
+                UPDATE pack_renewals SET state = \(bind: next.rawValue), updated_at = \(bind: now.unixMicros)
+                WHERE id = \(bind: id) AND state = \(bind: renewal.state.rawValue) AND cycle = \(bind: renewal.cycle) RETURNING id
+                """).first() != nil
+            else { throw DatabaseError.invariantViolated("renewal \(id) changed under its lock") }
+            return Renewal(id: renewal.id, orderID: renewal.orderID, productCode: renewal.productCode, name: renewal.name, cycle: renewal.cycle,
+                           validUntil: renewal.validUntil, state: next, failure: renewal.failure, refunded: renewal.refunded)
         }
     }
 
@@ -115,6 +139,8 @@ public struct PackRenewalStore: Sendable {
     }
 
     static let columns = "r.id, r.order_id, r.product_code, r.name, r.cycle, r.valid_until, r.state, r.failure"
+    /// Whether the renewal's order has a refund that did not fail (a pack given back never renews again).
+    static let refundedColumn = "CASE WHEN EXISTS (SELECT 1 FROM refunds f WHERE f.order_id = r.order_id AND f.state <> 'failed') THEN 1 ELSE 0 END AS refunded"
 
     static func decode(_ row: any SQLRow) throws -> Renewal {
         guard let state = Renewal.State(rawValue: try row.string("state")) else {
@@ -122,7 +148,8 @@ public struct PackRenewalStore: Sendable {
         }
         return Renewal(id: try row.string("id"), orderID: try row.string("order_id"), productCode: try row.string("product_code"),
                        name: try row.string("name"), cycle: try row.decode(column: "cycle", as: Int.self), validUntil: try row.date("valid_until"),
-                       state: state, failure: try row.optional("failure", as: String.self).flatMap(PackRenewalFailure.init(rawValue:)))
+                       state: state, failure: try row.optional("failure", as: String.self).flatMap(PackRenewalFailure.init(rawValue:)),
+                       refunded: (try row.optional("refunded", as: Int.self) ?? 0) == 1)
     }
 
     private static func renewChunk(after: String, now: Date, leadTime: TimeInterval, limit: Int, catalog: Catalog, database: Database,

@@ -97,10 +97,10 @@ struct PortalHarness {
 
     /// `payments`: the sandbox is turned on explicitly (a production start offers none), so the pages can be paid.
     static func run(_ engine: Backend = .sqlite, portal: PortalConfiguration = configuration(),
-                    payments: PaymentProviders = PaymentProviders(sandbox: SandboxGateway()),
+                    payments: PaymentProviders = PaymentProviders(sandbox: SandboxGateway()), clock: @escaping @Sendable () -> Date = { now },
                     _ body: @escaping @Sendable (PortalHarness) async throws -> Void) async throws {
         try await TestDatabase.with(engine) { database in
-            let services = RechargeServices(database: database, apiKeyCacheLifetime: .zero, clock: { now }, payments: payments, voucherKey: voucherKey,
+            let services = RechargeServices(database: database, apiKeyCacheLifetime: .zero, clock: clock, payments: payments, voucherKey: voucherKey,
                                             portal: portal)
             let admin = try await services.apiKeys.create(name: "admin", scope: .admin, now: now).secret
             _ = try await DemoData.seed(services.ledger, now: now)
@@ -163,8 +163,13 @@ struct PortalHarness {
         return visitor
     }
 
-    /// Five 10.00 USD cards, exported, received and activated; their PINs by serial.
+    /// Five 10.00 USD cards, exported, received and activated; their PINs in serial order.
     func voucherPINs(count: Int64 = 5) async throws -> [String] {
+        try await voucherCards(count: count).map(\.pin)
+    }
+
+    /// The same cards as printed: card number (serial) and PIN, in serial order.
+    func voucherCards(count: Int64 = 5) async throws -> [(serial: String, pin: String)] {
         let vouchers = try #require(services.vouchers)
         let now = Self.now
         let batch = try await vouchers.createBatch(
@@ -173,10 +178,13 @@ struct PortalHarness {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("portal-\(UUID().uuidString).csv").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         _ = try await vouchers.export(batch: batch.id, to: path, actor: "ops", now: now)
-        let pins = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").dropFirst().map { String($0.split(separator: ",")[1]) }
+        let cards = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").dropFirst().map { line in
+            let fields = line.split(separator: ",")
+            return (serial: String(fields[0]), pin: String(fields[1]))
+        }
         _ = try await vouchers.receive(batch: batch.id, actor: "ops", now: now)
         _ = try await vouchers.activate(batch: batch.id, range: try VoucherSerialRange(first: batch.serials.first, last: batch.serials.last), actor: "ops", now: now)
-        return pins
+        return cards
     }
 }
 

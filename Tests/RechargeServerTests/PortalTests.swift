@@ -16,7 +16,8 @@ struct PortalJourneyTests {
     func wholeJourney(_ backend: Backend) async throws {
         guard backend == .sqlite || TestDatabase.postgresAvailable else { return }
         try await PortalHarness.run(backend) { portal in
-            let pins = try await portal.voucherPINs(count: 2)
+            let cards = try await portal.voucherCards(count: 2)
+            let pins = cards.map(\.pin)
             let me = try await portal.signUp("+14155550100")
             let dashboard = try await me.get("/dashboard")
             #expect(dashboard.status == .ok)
@@ -72,18 +73,30 @@ struct PortalJourneyTests {
             #expect(receipt.html.contains(orderID))
             #expect(receipt.html.contains("10.00 USD"))
 
-            // A card, typed as printed.
+            // A card, its number and PIN typed as printed.
             let pin = pins[0]
             let typed = "\(pin.prefix(4)) \(pin.dropFirst(4).prefix(4))-\(pin.dropFirst(8).prefix(4)) \(pin.dropFirst(12))"
+            let serial = cards[0].serial
+            let typedSerial = "\(serial.prefix(4)) \(serial.dropFirst(4).prefix(3))-\(serial.dropFirst(7))"
             try await me.get("/redeem")
-            let redeemed = try await me.post("/redeem", ["line": "+14155550100", "pin": typed])
+            // Without the card number: refused before any lookup, the number typed kept, nothing counted.
+            let noSerial = try await me.post("/redeem", ["line": "+14155550100", "pin": typed, "serial": " - "])
+            #expect(noSerial.status == .badRequest && noSerial.html.contains("Enter the card number printed on the card."))
+            let badSerial = try await me.post("/redeem", ["line": "+14155550100", "pin": typed, "serial": "1000x"])
+            #expect(badSerial.status == .badRequest && badSerial.html.contains(#"value="1000x""#))
+            // The PIN with the other card's number: the one message for a wrong pair, counted as a failure.
+            let wrongPair = try await me.post("/redeem", ["line": "+14155550100", "pin": typed, "serial": cards[1].serial])
+            #expect(wrongPair.status == .unprocessableContent)
+            #expect(wrongPair.html.contains("The card number and PIN do not match a card."))
+            #expect(try await portal.services.vouchers?.guardCounter(.line("+14155550100"))?.failures == 1)
+            let redeemed = try await me.post("/redeem", ["line": "+14155550100", "pin": typed, "serial": typedSerial])
             #expect(redeemed.status == .ok)
             #expect(redeemed.html.contains(#"id="result""#))
             #expect(redeemed.html.contains(#"<strong id="new-balance">45.00 USD</strong>"#))
-            let reused = try await me.post("/redeem", ["line": "+14155550100", "pin": typed])
+            let reused = try await me.post("/redeem", ["line": "+14155550100", "pin": typed, "serial": serial])
             #expect(reused.status == .conflict)
             #expect(reused.html.contains(#"class="error""#))
-            let mistyped = try await me.post("/redeem", ["line": "+14155550100", "pin": String(pin.dropLast()) + (pin.last == "1" ? "2" : "1")])
+            let mistyped = try await me.post("/redeem", ["line": "+14155550100", "pin": String(pin.dropLast()) + (pin.last == "1" ? "2" : "1"), "serial": serial])
             #expect(mistyped.status == .badRequest)
 
             // History: the sandbox payment and the card, newest first; a receipt per operation; the CSV.

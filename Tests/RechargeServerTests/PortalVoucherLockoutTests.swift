@@ -11,7 +11,8 @@ struct PortalVoucherLockoutTests {
     /// 12 wrong PINs at once from account A: A is locked out (429), the channel is not paused, and account B redeems.
     @Test func oneAccountsGuessesDoNotPauseRedemptionForOthers() async throws {
         try await PortalHarness.run { portal in
-            let pins = try await portal.voucherPINs(count: 2)
+            let cards = try await portal.voucherCards(count: 2)
+            let pins = cards.map(\.pin)
             // B's line may already be a demo line; it only has to exist.
             _ = try? await portal.services.ledger.openLine(
                 try OpenLineCommand(msisdn: try MSISDN("+14155550101"), iccid: nil, type: .prepaid, currency: .usd, creditLimit: nil, subscriber: nil),
@@ -28,7 +29,7 @@ struct PortalVoucherLockoutTests {
             }
             let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
                 for guess in guesses {
-                    group.addTask { Int(try await a.post("/redeem", ["line": "+14155550100", "pin": guess]).status.code) }
+                    group.addTask { Int(try await a.post("/redeem", ["line": "+14155550100", "pin": guess, "serial": cards[0].serial]).status.code) }
                 }
                 var statuses: [Int: Int] = [:]
                 for try await status in group { statuses[status, default: 0] += 1 }
@@ -36,9 +37,9 @@ struct PortalVoucherLockoutTests {
             }
             // Five reached the PIN check (422), the rest were refused before it (429); none paused the channel (503).
             #expect(statuses == [422: 5, 429: 7], "\(statuses)")
-            let locked = try await a.post("/redeem", ["line": "+14155550100", "pin": pins[0]])
+            let locked = try await a.post("/redeem", ["line": "+14155550100", "pin": pins[0], "serial": cards[0].serial])
             #expect(locked.status == .tooManyRequests)
-            let redeemed = try await b.post("/redeem", ["line": "+14155550101", "pin": pins[0]])
+            let redeemed = try await b.post("/redeem", ["line": "+14155550101", "pin": pins[0], "serial": cards[0].serial])
             #expect(redeemed.status == .ok, "\(redeemed.status)")
             #expect(redeemed.html.contains(#"id="result""#))
         }

@@ -55,7 +55,9 @@ struct VoucherAPITests {
             let serial = batch.serials.first
             let pin = pins[serial]!
             let grouped = "\(pin.prefix(4)) \(pin.dropFirst(4).prefix(4)) \(pin.dropFirst(8).prefix(4)) \(pin.suffix(4))"
-            let first = try await Self.redeem(api, #"{"pin": "\#(grouped)", "serial": "\#(serial)", "channel": "api"}"#)
+            // The card number may be typed as printed too: in groups, with spaces or dashes.
+            let printedSerial = "\(String(serial).prefix(4)) \(String(serial).dropFirst(4).prefix(3))-\(String(serial).dropFirst(7))"
+            let first = try await Self.redeem(api, #"{"pin": "\#(grouped)", "serial": "\#(printedSerial)", "channel": "api"}"#)
             #expect(first.status == .created, "\(String(buffer: first.body))")
             let body = try api.json(first)
             #expect(body["serial"] as? String == String(serial) && body["msisdn"] as? String == "+14155550100")
@@ -77,7 +79,10 @@ struct VoucherAPITests {
             try api.expectProblem(try await Self.redeem(api, #"{"pin": "1234"}"#), .badRequest, "malformed-voucher-pin")
             try api.expectProblem(try await Self.redeem(api, #"{"pin": "4111111111111112"}"#), .badRequest, "malformed-voucher-pin")
             try api.expectProblem(try await Self.redeem(api, #"{"pin": "4111111111111111"}"#), .unprocessableContent, "invalid-voucher-pin")
-            // A real PIN with another card's serial is no better than a guess.
+            // A card number that is not digits is a typing mistake (400, not counted); one with another card's PIN,
+            // or a real PIN with another card's number, is no better than a guess.
+            try api.expectProblem(try await Self.redeem(api, #"{"pin": "4111111111111111", "serial": "10O0"}"#), .badRequest, "malformed-voucher-serial")
+            try api.expectProblem(try await Self.redeem(api, #"{"pin": "4111111111111111", "serial": " - "}"#), .badRequest, "malformed-voucher-serial")
             try api.expectProblem(try await Self.redeem(api, #"{"pin": "\#(pins[batch.serials.first]!)", "serial": "\#(batch.serials.first + 1)"}"#),
                                   .unprocessableContent, "invalid-voucher-pin")
             try api.expectProblem(try await Self.redeem(api, #"{"pin": "\#(pins[batch.serials.last]!)"}"#), .unprocessableContent, "voucher-not-active")

@@ -27,7 +27,9 @@ struct WalletCheckoutTests {
         """
 
     func run(_ method: PaymentMethod, payments: PaymentProviders, gateway: GatewayPeer) async throws {
-        try await APIHarness.run(payments: payments) { api in
+        // Real time: the order's expiry goes to the gateway as `time_expire`, which the stand-ins check against their clock.
+        let start = Date()
+        try await APIHarness.run(payments: payments, clock: { start }) { api in
             #expect(try await api.openLine().status == .created)
             #expect(try await api.send(.put, "/v1/catalog", key: api.admin, json: Self.catalog).status == .ok)
             let created = try await api.send(.post, "/v1/lines/+14155550100/orders", key: api.writer, idempotencyKey: "\(method.rawValue)-1",
@@ -43,7 +45,7 @@ struct WalletCheckoutTests {
             #expect((checkout["qrCode"] as? String)?.isEmpty == false)
 
             let job = OrderReconciliationService(orders: api.services.orders, payments: payments,
-                                                 clock: { APIHarness.now.addingTimeInterval(120) }, logger: Logger(label: "test"))
+                                                 clock: { start.addingTimeInterval(120) }, logger: Logger(label: "test"))
             await job.runOnce()
             #expect(try api.json(try await api.send(.get, "/v1/orders/\(id)", key: api.reader))["state"] as? String == "awaiting_payment")
             try await gateway.hook("/_test/pay?out_trade_no=\(id)")

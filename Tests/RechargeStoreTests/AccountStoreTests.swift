@@ -538,6 +538,55 @@ enum AccountStoreScenarios {
         }
     }
 
+    /// Issue 16, item 6: each line's SMS go to the line, another of the account's lines, or the verified notification
+    /// phone; an unverified number or a line of someone else is refused and changes nothing.
+    static func eachLineChoosesItsSMSNumber(_ backend: Backend) async throws {
+        try await with(backend) { fixture in
+            let accounts = fixture.accounts
+            let preferences = NotificationPreferencesStore(database: fixture.database)
+            let account = try await register(fixture, alice)
+            try await LedgerScenarios.open(fixture.ledger, bob)
+            try await LedgerScenarios.open(fixture.ledger, carol)
+            let bobCode = try await accounts.issueCode(purpose: .addLine, target: bob.e164, accountID: account.id, language: .english, now: now)
+            try await accounts.addLine(accountID: account.id, msisdn: bob, code: bobCode.code, now: now)
+            func smsRecipient(_ key: String) async throws -> String? {
+                try await outbox(fixture.database).first { $0.eventKey == "op:\(key):top_up_applied" && $0.channel == .sms }?.recipient
+            }
+
+            // Alice's SMS to Bob's line (both on the account): no code needed, the account holds both.
+            #expect(try await accounts.setSMSNumber(accountID: account.id, line: alice, to: bob, now: now) == bob)
+            try await LedgerScenarios.topUp(fixture.ledger, alice, "1.00", key: "s1")
+            #expect(try await smsRecipient("s1") == bob.e164)
+            // Not verified yet, not on the account, a line not on the account: refused, nothing changed.
+            await #expect(throws: AccountError.smsNumberNotVerified(notifyPhone.e164)) {
+                try await accounts.setSMSNumber(accountID: account.id, line: alice, to: notifyPhone, now: now)
+            }
+            await #expect(throws: AccountError.smsNumberNotVerified(carol.e164)) {
+                try await accounts.setSMSNumber(accountID: account.id, line: alice, to: carol, now: now)
+            }
+            await #expect(throws: AccountError.lineNotOnAccount(carol.e164)) {
+                try await accounts.setSMSNumber(accountID: account.id, line: carol, to: carol, now: now)
+            }
+            #expect(try await preferences.preferences(alice).smsPhone == bob.e164)
+            #expect(try await preferences.preferences(carol).smsPhone == nil)
+
+            // Verified with a code (the existing path): then it may be chosen; each line can go back to itself.
+            let code = try await accounts.issueCode(purpose: .changePhone, target: notifyPhone.e164, accountID: account.id, language: .english, now: now)
+            _ = try await accounts.changeNotifyPhone(accountID: account.id, phone: notifyPhone, code: code.code, now: now)
+            #expect(try await accounts.setSMSNumber(accountID: account.id, line: alice, to: notifyPhone, now: now) == notifyPhone)
+            #expect(try await accounts.setSMSNumber(accountID: account.id, line: bob, to: bob, now: now) == nil)
+            try await LedgerScenarios.topUp(fixture.ledger, alice, "1.00", key: "s2")
+            try await LedgerScenarios.topUp(fixture.ledger, bob, "1.00", key: "s3")
+            #expect(try await smsRecipient("s2") == notifyPhone.e164)
+            #expect(try await smsRecipient("s3") == bob.e164)
+
+            // Taking Bob's line off the account sends Alice's SMS, which went there, back to Alice's line.
+            _ = try await accounts.setSMSNumber(accountID: account.id, line: alice, to: bob, now: now)
+            try await accounts.removeLine(accountID: account.id, msisdn: bob, now: now)
+            #expect(try await preferences.preferences(alice).smsPhone == nil)
+        }
+    }
+
     static func emailChangeTellsOldAndNewAddress(_ backend: Backend) async throws {
         try await with(backend) { fixture in
             let accounts = fixture.accounts
@@ -600,6 +649,7 @@ struct AccountStoreOnSQLite {
     @Test func sessions() async throws { try await AccountStoreScenarios.sessionsExpireAndRenew(.sqlite) }
     @Test func loginThrottle() async throws { try await AccountStoreScenarios.loginThrottleGrowsAndResets(.sqlite) }
     @Test func lockoutsByNumberAndClient() async throws { try await AccountStoreScenarios.lockoutsAreKeyedByNumberAndClient(.sqlite) }
+    @Test func smsNumberPerLine() async throws { try await AccountStoreScenarios.eachLineChoosesItsSMSNumber(.sqlite) }
     @Test func codeBudgets() async throws { try await AccountStoreScenarios.codeBudgetsAreClaimedAtomically(.sqlite) }
     @Test func servedNumbers() async throws { try await AccountStoreScenarios.servedNumbersAreLinesAndTheirRanges(.sqlite) }
     @Test func checkCode() async throws { try await AccountStoreScenarios.checkingACodeLeavesItUsable(.sqlite) }
@@ -620,6 +670,7 @@ struct AccountStoreOnPostgres {
     @Test func sessions() async throws { try await AccountStoreScenarios.sessionsExpireAndRenew(.postgres) }
     @Test func loginThrottle() async throws { try await AccountStoreScenarios.loginThrottleGrowsAndResets(.postgres) }
     @Test func lockoutsByNumberAndClient() async throws { try await AccountStoreScenarios.lockoutsAreKeyedByNumberAndClient(.postgres) }
+    @Test func smsNumberPerLine() async throws { try await AccountStoreScenarios.eachLineChoosesItsSMSNumber(.postgres) }
     @Test func codeBudgets() async throws { try await AccountStoreScenarios.codeBudgetsAreClaimedAtomically(.postgres) }
     @Test func servedNumbers() async throws { try await AccountStoreScenarios.servedNumbersAreLinesAndTheirRanges(.postgres) }
     @Test func checkCode() async throws { try await AccountStoreScenarios.checkingACodeLeavesItUsable(.postgres) }

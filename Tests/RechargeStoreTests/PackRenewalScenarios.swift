@@ -100,14 +100,68 @@ enum PackRenewalScenarios {
     }
 }
 
+extension PackRenewalScenarios {
+    /// The subscriber's switch (issue 16, item 6): off, on again (the renewal pass honours each), refused for a
+    /// refunded pack and once the period is over; concurrent flips of one renewal all succeed, one after the other.
+    static func theSwitchTurnsRenewalOffAndOnAgain(_ backend: Backend) async throws {
+        try await OrderScenarios.with(backend) { fixture in
+            let renewals = PackRenewalStore(database: fixture.database, catalog: fixture.catalog)
+            _ = try await fixture.ledger.topUp(try TopUpCommand(msisdn: alice, value: .money(try OrderScenarios.usd("100")), channel: .card, reference: "t1"),
+                                               key: try IdempotencyKey("top-1"), now: now)
+            let kept = try await buyPack(fixture, key: "s1")
+            let refunded = try await buyPack(fixture, key: "s2")
+            _ = try await fixture.orders.startRefund(orderID: refunded.id, amount: nil, reason: "not needed", key: try IdempotencyKey("rf"), now: now)
+            let byOrder = Dictionary(uniqueKeysWithValues: try await renewals.renewals(msisdn: alice).map { ($0.orderID, $0) })
+            let id = try #require(byOrder[kept.id]).id
+            let refundedID = try #require(byOrder[refunded.id]).id
+            #expect(byOrder[refunded.id]?.refunded == true && byOrder[kept.id]?.refunded == false)
+
+            #expect(try await renewals.setAutoRenew(id, on: false, now: now).state == .cancelled)
+            #expect(try await renewals.setAutoRenew(id, on: false, now: now).state == .cancelled)   // off twice: still off
+            #expect(try await renewals.setAutoRenew(id, on: true, now: now).state == .active)
+            #expect(try await renewals.setAutoRenew(id, on: true, now: now).state == .active)
+            await #expect(throws: PackRenewalSwitch.Refusal.refunded) { try await renewals.setAutoRenew(refundedID, on: true, now: now) }
+            await #expect(throws: RechargeError.self) { try await renewals.setAutoRenew("rn_nope", on: true, now: now) }
+
+            // Twenty flips at once: each waits for the row lock and applies; none sees the row change under it.
+            let flips = try await withThrowingTaskGroup(of: PackRenewalStore.Renewal.State.self) { group in
+                for index in 0..<20 { group.addTask { try await renewals.setAutoRenew(id, on: index % 2 == 0, now: now).state } }
+                var states: [PackRenewalStore.Renewal.State] = []
+                for try await state in group { states.append(state) }
+                return states
+            }
+            #expect(flips.count == 20)
+            _ = try await renewals.setAutoRenew(id, on: true, now: now)
+
+            // On: the pass renews it (and not the refunded one).
+            let due = now.addingTimeInterval(29.5 * day)
+            #expect(try await renewals.renewDue(now: due) == .init(renewed: 1, failed: 0))
+            // Off: the next period is not bought, and the balance stays.
+            #expect(try await renewals.setAutoRenew(id, on: false, now: due).state == .cancelled)
+            let nextDue = now.addingTimeInterval(59.5 * day)
+            let before = try await OrderScenarios.balance(fixture, at: nextDue)
+            #expect(try await renewals.renewDue(now: nextDue) == .init())
+            #expect(try await OrderScenarios.balance(fixture, at: nextDue) == before)
+            // After the period ended it cannot be turned on (that would buy a new pack nobody chose).
+            await #expect(throws: PackRenewalSwitch.Refusal.periodOver) {
+                try await renewals.setAutoRenew(id, on: true, now: now.addingTimeInterval(61 * day))
+            }
+            #expect(try await renewals.renewals(msisdn: alice).first { $0.id == id }?.state == .cancelled)
+            #expect(try await LedgerAudit(database: fixture.database).run().isBalanced)
+        }
+    }
+}
+
 @Suite("Pack renewals on SQLite")
 struct PackRenewalsOnSQLite {
     @Test func renewsOnce() async throws { try await PackRenewalScenarios.renewsOnceThenSaysWhyNot(.sqlite) }
     @Test func stops() async throws { try await PackRenewalScenarios.cancelledRefundedAndUnsoldPacksDoNotRenew(.sqlite) }
+    @Test func autoRenewSwitch() async throws { try await PackRenewalScenarios.theSwitchTurnsRenewalOffAndOnAgain(.sqlite) }
 }
 
 @Suite("Pack renewals on PostgreSQL", .enabled(if: TestDatabase.postgresAvailable, "RECHARGE_TEST_POSTGRES_URL is not set: run scripts/test to start PostgreSQL"))
 struct PackRenewalsOnPostgres {
     @Test func renewsOnce() async throws { try await PackRenewalScenarios.renewsOnceThenSaysWhyNot(.postgres) }
     @Test func stops() async throws { try await PackRenewalScenarios.cancelledRefundedAndUnsoldPacksDoNotRenew(.postgres) }
+    @Test func autoRenewSwitch() async throws { try await PackRenewalScenarios.theSwitchTurnsRenewalOffAndOnAgain(.postgres) }
 }

@@ -197,6 +197,63 @@ enum VoucherGuessingScenarios {
         }
     }
 
+    // MARK: Issue 16, item 2: the card number and the PIN together
+
+    /// The right pair redeems; a real PIN with another card's number is refused like a wrong PIN, counts toward the
+    /// lockout like one, and leaves that card untouched: five wrong pairs lock the line, and the card still redeems
+    /// with its own number afterwards.
+    static func aWrongPairCountsLikeAWrongPIN(_ backend: Backend) async throws {
+        try await VoucherScenarios.with(backend) { f in
+            let (batch, pins) = try await VoucherScenarios.stockedBatch(f, count: 8)
+            _ = try await f.vouchers.activate(batch: batch.id, range: nil, actor: "shop", now: now)
+            let first = batch.serials.first
+            func pair(_ pin: Int64, _ serial: Int64, _ line: MSISDN = VoucherScenarios.alice) -> VoucherRedemptionAttempt {
+                VoucherRedemptionAttempt(msisdn: line, pin: pins[pin]!, serial: serial, channel: "portal", client: "account:7")
+            }
+            #expect(try await f.vouchers.redeem(pair(first, first), now: now).serial == first)
+            for index in 1...Int64(policy.maxFailures) {
+                await #expect(throws: VoucherError.invalidPIN) { try await f.vouchers.redeem(pair(first + index, first + index + 1), now: now) }
+                // The count restarts when it reaches the limit (and the lockout starts).
+                #expect(try await f.vouchers.guardCounter(.line(VoucherScenarios.alice.e164))?.failures == (Int(index) < policy.maxFailures ? Int(index) : 0))
+            }
+            // Locked now, even for the right pair; the cards named by the wrong pairs are all still active.
+            await #expect(throws: VoucherError.lockedOut(subject: "line:\(VoucherScenarios.alice.e164)", until: now.addingTimeInterval(policy.firstLockout))) {
+                try await f.vouchers.redeem(pair(first + 1, first + 1), now: now)
+            }
+            let report = try #require(try await f.vouchers.report(batch: batch.id, now: now).first)
+            #expect(report.counts[.active] == 7 && report.counts[.redeemed] == 1)
+            let later = now.addingTimeInterval(policy.firstLockout)
+            #expect(try await f.vouchers.redeem(pair(first + 1, first + 1), now: later).serial == first + 1)
+            try await LedgerScenarios.expectBalanced(f.database)
+        }
+    }
+
+    /// 200 wrong pairs at once for one line (real PINs, each with another card's number): exactly the lockout's
+    /// budget (5) reaches the check, the rest are refused as locked, no card is redeemed or left claimed.
+    static func concurrentWrongPairsReachTheCheckOnlyUpToTheLimit(_ backend: Backend) async throws {
+        try await VoucherScenarios.with(backend) { f in
+            let (batch, pins) = try await VoucherScenarios.stockedBatch(f, count: 20)
+            _ = try await f.vouchers.activate(batch: batch.id, range: nil, actor: "shop", now: now)
+            let first = batch.serials.first
+            let attempts = (0..<200).map { index -> VoucherRedemptionAttempt in
+                let card = first + Int64(index % 20)
+                let wrong = first + Int64((index + 1) % 20)
+                return VoucherRedemptionAttempt(msisdn: VoucherScenarios.alice, pin: pins[card]!, serial: wrong, channel: "portal", client: "account:42")
+            }
+            let result = tally(await concurrently(f, attempts))
+            report(backend, "200 concurrent wrong card number/PIN pairs, one line and client", result)
+            #expect(result.checked == policy.maxFailures, "\(result)")
+            #expect(result.locked == 200 - policy.maxFailures && result.redeemed == 0 && result.other.isEmpty, "\(result)")
+            #expect(try await f.vouchers.guardCounter(.line(VoucherScenarios.alice.e164))?.lockedUntil == now.addingTimeInterval(policy.firstLockout))
+            let report = try #require(try await f.vouchers.report(batch: batch.id, now: now).first)
+            #expect(report.counts[.active] == 20 && report.counts[.redeemed] == nil, "\(report.counts)")
+            // The right pair, after the lockout.
+            #expect(try await f.vouchers.redeem(VoucherRedemptionAttempt(msisdn: VoucherScenarios.alice, pin: pins[first]!, serial: first, channel: "portal",
+                                                                         client: "account:42"), now: now.addingTimeInterval(policy.firstLockout)).serial == first)
+            try await LedgerScenarios.expectBalanced(f.database)
+        }
+    }
+
     // MARK: Item 14: the second admin is another key or another OS user
 
     static func dualApprovalComparesKeysAndOSUsers(_ backend: Backend) async throws {

@@ -22,6 +22,8 @@ struct SQLiteVoucherStoreTests {
     @Test func manyHonestRedemptionsAtOnce() async throws { try await VoucherGuessingScenarios.manyHonestRedemptionsAtOnceAreAllServed(.sqlite) }
     @Test func oneAccountLocksOnlyItself() async throws { try await VoucherGuessingScenarios.oneAccountLocksOnlyItself(.sqlite) }
     @Test func dualApprovalByKeysAndOSUsers() async throws { try await VoucherGuessingScenarios.dualApprovalComparesKeysAndOSUsers(.sqlite) }
+    @Test func wrongPairCountsLikeWrongPIN() async throws { try await VoucherGuessingScenarios.aWrongPairCountsLikeAWrongPIN(.sqlite) }
+    @Test func concurrentWrongPairs() async throws { try await VoucherGuessingScenarios.concurrentWrongPairsReachTheCheckOnlyUpToTheLimit(.sqlite) }
 }
 
 @Suite("Vouchers on PostgreSQL", .enabled(if: TestDatabase.postgresAvailable, "RECHARGE_TEST_POSTGRES_URL is not set: run scripts/test to start PostgreSQL"))
@@ -43,4 +45,6 @@ struct PostgresVoucherStoreTests {
     @Test func manyHonestRedemptionsAtOnce() async throws { try await VoucherGuessingScenarios.manyHonestRedemptionsAtOnceAreAllServed(.postgres) }
     @Test func oneAccountLocksOnlyItself() async throws { try await VoucherGuessingScenarios.oneAccountLocksOnlyItself(.postgres) }
     @Test func dualApprovalByKeysAndOSUsers() async throws { try await VoucherGuessingScenarios.dualApprovalComparesKeysAndOSUsers(.postgres) }
+    @Test func wrongPairCountsLikeWrongPIN() async throws { try await VoucherGuessingScenarios.aWrongPairCountsLikeAWrongPIN(.postgres) }
+    @Test func concurrentWrongPairs() async throws { try await VoucherGuessingScenarios.concurrentWrongPairsReachTheCheckOnlyUpToTheLimit(.postgres) }
 }

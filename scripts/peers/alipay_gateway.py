@@ -16,7 +16,10 @@ alipay.trade.refund:
     "Alipay" private key) over the exact JSON text of the response object, and, before it is sent, the
     SDK's own client-side check (_verify_and_return_sync_response) must accept it.
 
-Test hooks: POST /_test/pay?out_trade_no=X marks a trade TRADE_SUCCESS; POST /_test/tamper?on=1 makes every
+A precreate's `time_expire` ("yyyy-MM-dd HH:mm:ss", Beijing time) must be well formed and in the future
+(40004 ACQ.INVALID_PARAMETER otherwise); once it has passed the trade is TRADE_CLOSED and cannot be paid.
+
+Test hooks: POST /_test/pay?out_trade_no=X marks a trade TRADE_SUCCESS (409 once the trade has closed); POST /_test/tamper?on=1 makes every
 later answer change its response text after signing. Listens on a free 127.0.0.1 port, written to the port
 file. Stops on SIGTERM or when its stdin closes (Foundation's Process on Linux starts children with
 signals blocked, so they are unblocked first).
@@ -28,7 +31,9 @@ import os
 import signal
 import sys
 import threading
+import time
 import uuid
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from urllib.parse import parse_qsl, urlsplit
 
@@ -51,6 +56,21 @@ def public_pem_of(private_pem):
     key = serialization.load_pem_private_key(private_pem.encode(), password=None)
     return key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+BEIJING = timezone(timedelta(hours=8))
+
+
+def expiry(text):
+    """A time_expire as seconds since the epoch; None when absent; ValueError when malformed."""
+    if text is None:
+        return None
+    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING).timestamp()
+
+
+def close_if_expired(trade):
+    if trade["status"] == "WAIT_BUYER_PAY" and trade.get("expires") is not None and time.time() >= trade["expires"]:
+        trade["status"] = "TRADE_CLOSED"
 
 
 def fen(text):
@@ -123,9 +143,17 @@ def main():
         out_trade_no = biz.get("out_trade_no", "")
         with lock:
             trade = trades.get(out_trade_no)
+            if trade is not None:
+                close_if_expired(trade)
             if method == "alipay.trade.precreate":
+                try:
+                    expires = expiry(biz.get("time_expire"))
+                except ValueError:
+                    return method, business("ACQ.INVALID_PARAMETER", "time_expire 格式错误")
+                if expires is not None and expires <= time.time():
+                    return method, business("ACQ.INVALID_PARAMETER", "time_expire 已过期")
                 if trade is None:
-                    trade = trades[out_trade_no] = {
+                    trade = trades[out_trade_no] = {"expires": expires,
                         "total_fen": fen(biz["total_amount"]), "subject": biz.get("subject", ""),
                         "status": "WAIT_BUYER_PAY", "trade_no": None, "refunds": {},
                         "notify_url": params.get("notify_url")}
@@ -180,6 +208,9 @@ def main():
                     trade = trades.get(query.get("out_trade_no", ""))
                     if trade is None:
                         return self.send_body(404, '{"error":"no such trade"}')
+                    close_if_expired(trade)
+                    if trade["status"] == "TRADE_CLOSED":
+                        return self.send_body(409, '{"error":"the trade has closed (time_expire passed)"}')
                     trade["status"] = "TRADE_SUCCESS"
                     trade["trade_no"] = trade["trade_no"] or "2026" + uuid.uuid4().hex[:24]
                 return self.send_body(200, "{}")

@@ -18,7 +18,10 @@ POST /v3/refund/domestic/refunds:
     Wechatpay-Signature = wechatpayv3.utils.rsa_sign(platform key, "ts\\nnonce\\nbody\\n"), checked with the
     SDK's own rsa_verify before it is sent.
 
-Test hooks: POST /_test/pay?out_trade_no=X marks a trade SUCCESS; POST /_test/tamper?on=1 makes later
+A native order's `time_expire` must be RFC 3339 with a numeric offset (e.g. 2026-12-03T22:30:00+08:00) and in
+the future (400 PARAM_ERROR otherwise); once it has passed the trade is CLOSED and cannot be paid.
+
+Test hooks: POST /_test/pay?out_trade_no=X marks a trade SUCCESS (409 once the trade has closed); POST /_test/tamper?on=1 makes later
 answers change their body after signing. Port, lifetime and signals as alipay_gateway.py.
 """
 import argparse
@@ -31,6 +34,7 @@ import sys
 import threading
 import time
 import uuid
+from datetime import datetime
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from cryptography.exceptions import InvalidSignature
@@ -54,6 +58,20 @@ def read_text(path):
 def pem_body(pem):
     """wechatpayv3's loaders take the base64 body (they add the PKCS#8/SPKI armour themselves)."""
     return "".join(line for line in pem.strip().splitlines() if not line.startswith("-----"))
+
+
+def expiry(text):
+    """A time_expire as seconds since the epoch; None when absent; ValueError when not RFC 3339 with an offset."""
+    if text is None:
+        return None
+    if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d", text):
+        raise ValueError(text)
+    return datetime.fromisoformat(text).timestamp()
+
+
+def close_if_expired(trade):
+    if trade["state"] == "NOTPAY" and trade.get("expires") is not None and time.time() >= trade["expires"]:
+        trade["state"] = "CLOSED"
 
 
 def main():
@@ -112,11 +130,21 @@ def main():
                 total = request.get("amount", {}).get("total")
                 if not isinstance(total, int) or total <= 0:
                     return 400, {"code": "PARAM_ERROR", "message": "amount.total 错误"}
+                try:
+                    expires = expiry(request.get("time_expire"))
+                except ValueError:
+                    return 400, {"code": "PARAM_ERROR", "message": "time_expire 格式错误"}
+                if expires is not None and expires <= time.time():
+                    return 400, {"code": "PARAM_ERROR", "message": "time_expire 已过期"}
                 no = request["out_trade_no"]
                 trade = trades.get(no)
+                if trade is not None:
+                    close_if_expired(trade)
                 if trade is None:
-                    trades[no] = {"appid": request["appid"], "total": total, "state": "NOTPAY",
+                    trades[no] = {"expires": expires, "appid": request["appid"], "total": total, "state": "NOTPAY",
                                   "transaction_id": None, "refunded": 0}
+                elif trade["state"] == "CLOSED":
+                    return 400, {"code": "ORDERCLOSED", "message": "订单已关闭"}
                 elif trade["state"] != "NOTPAY":
                     return 400, {"code": "ORDERPAID", "message": "该订单已支付"}
                 elif trade["total"] != total:
@@ -130,6 +158,7 @@ def main():
                 trade = trades.get(no)
                 if trade is None:
                     return 404, {"code": "ORDER_NOT_EXIST", "message": "订单不存在"}
+                close_if_expired(trade)
                 answer = {"appid": trade["appid"], "mchid": args.mchid, "out_trade_no": no,
                           "trade_state": trade["state"], "trade_state_desc": trade["state"],
                           "amount": {"total": trade["total"], "currency": "CNY"}}
@@ -196,6 +225,9 @@ def main():
                     trade = trades.get(query.get("out_trade_no", ""))
                     if trade is None:
                         return self.answer(404, {"error": "no such trade"}, signed=False)
+                    close_if_expired(trade)
+                    if trade["state"] == "CLOSED":
+                        return self.answer(409, {"error": "the trade has closed (time_expire passed)"}, signed=False)
                     trade["state"] = "SUCCESS"
                     trade["transaction_id"] = trade["transaction_id"] or "4200%s" % uuid.uuid4().hex[:24]
                 return self.answer(200, {}, signed=False)

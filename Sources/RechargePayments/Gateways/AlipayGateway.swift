@@ -110,8 +110,14 @@ extension AlipayGateway: PaymentGateway {
         guard let client else { throw RechargeError.paymentMethodUnavailable(method.rawValue) }
         let price = order.quote.price
         let content = try await client.precreate(outTradeNo: order.id, totalAmountMinorUnits: price.minorUnits(rounding: .halfEven),
-                                                 subject: order.quote.names["zh-Hans"] ?? order.quote.names["en"] ?? order.id).qrCode
+                                                 subject: order.quote.names["zh-Hans"] ?? order.quote.names["en"] ?? order.id,
+                                                 expiresAt: order.expiresAt).qrCode
         return .qrCode(payload: content, reference: order.id)
+    }
+
+    /// The QR content Alipay gave when checkout started, kept with the order: shown again without a provider call.
+    public func checkout(for order: RechargeOrder) -> PaymentCheckout? {
+        order.checkoutPayload.map { .qrCode(payload: $0, reference: order.id) }
     }
 
     public func interpret(_ notification: PaymentNotification, now: Date) async throws(RechargeError) -> PaymentEvent {

@@ -79,8 +79,13 @@ extension WeChatPayGateway: PaymentGateway {
     public func startCheckout(_ order: RechargeOrder, chinese: Bool) async throws -> PaymentCheckout {
         guard let client else { throw RechargeError.paymentMethodUnavailable(method.rawValue) }
         let content = try await client.nativePay(outTradeNo: order.id, description: order.quote.names["zh-Hans"] ?? order.quote.names["en"] ?? order.id,
-                                                 totalFen: order.quote.price.minorUnits(rounding: .halfEven))
+                                                 totalFen: order.quote.price.minorUnits(rounding: .halfEven), expiresAt: order.expiresAt)
         return .qrCode(payload: content, reference: order.id)
+    }
+
+    /// The QR content WeChat Pay gave when checkout started, kept with the order: shown again without a provider call.
+    public func checkout(for order: RechargeOrder) -> PaymentCheckout? {
+        order.checkoutPayload.map { .qrCode(payload: $0, reference: order.id) }
     }
 
     public func interpret(_ notification: PaymentNotification, now: Date) async throws(RechargeError) -> PaymentEvent {

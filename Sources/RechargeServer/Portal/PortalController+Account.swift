@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import RechargeCore
 import RechargeOrders
+import RechargeQR
 import RechargeStore
 
 /// The signed-in pages: dashboard, recharge (choose, review, pay, result, receipt), voucher redemption and
@@ -14,8 +15,11 @@ extension PortalController {
         router.post("recharge/pay", use: wrap(pay))
         router.get("orders/{id}", use: wrap(orderPage))
         router.get("orders/{id}/receipt", use: wrap(orderReceipt))
+        router.get("orders/{id}/qr.png", use: wrap(orderQRCode))
+        router.get("orders/{id}/state", use: wrap(orderState))
         router.get("redeem", use: wrap(redeemPage))
         router.post("redeem", use: wrap(redeem))
+        router.post("renewals", use: wrap(switchRenewal))
         router.get("history", use: wrap(historyPage))
         router.get("history.csv", use: wrap(historyCSV))
         router.get("history/{operation}/receipt", use: wrap(operationReceipt))
@@ -58,15 +62,48 @@ extension PortalController {
     @Sendable func dashboard(_ request: Request, _ visitor: Visitor) async throws -> Response {
         let account = try requireAccount(visitor)
         let now = clock()
-        var lines: [DashboardView.Line] = []
         let catalog = try await services.catalog.catalog()
+        var lines: [DashboardView.Line] = []
         for msisdn in try await accounts.lines(accountID: account.id) {
             let summary = try await services.ledger.balance(msisdn, at: now)
             let granted = try await services.ledger.grantedAmounts(msisdn)
             let threshold = try await services.notificationPreferences.preferences(msisdn).lowBalanceThreshold
-            lines.append(DashboardView.line(msisdn, summary, granted: granted, threshold: threshold, now: now, catalog: catalog, locale(visitor)))
+            let renewals = DashboardView.Renewal.list(try await services.renewals.renewals(msisdn: msisdn), line: msisdn, catalog: catalog, now: now,
+                                                      locale(visitor))
+            lines.append(DashboardView.line(msisdn, summary, granted: granted, threshold: threshold, renewals: renewals, now: now, catalog: catalog,
+                                            locale(visitor)))
         }
-        return page("dashboard", visitor, title: "dashboard_title", model: DashboardView(lines: lines))
+        // After a switch (`POST /renewals` redirects here): what it did, in the page's language.
+        let switched = request.uri.queryParameters.get("renew")
+        let notice = switched == "on" ? text("renew_notice_on", visitor) : switched == "off" ? text("renew_notice_off", visitor) : nil
+        return page("dashboard", visitor, title: "dashboard_title", model: DashboardView(lines: lines), flash: PortalFlash(notice: notice))
+    }
+
+    /// A pack's auto-renew switch (`on` = 1 or 0) for a renewal of one of the account's lines; any other renewal is
+    /// answered like one that does not exist. Refusals (the period over, a refund, a failed renewal) are localized.
+    @Sendable func switchRenewal(_ request: Request, _ visitor: Visitor) async throws -> Response {
+        let account = try requireAccount(visitor)
+        let fields = try await form(request, visitor)
+        let msisdn = try await ownedLine(fields["line"], account)
+        let id = fields["renewal"] ?? ""
+        guard try await services.renewals.renewals(msisdn: msisdn).contains(where: { $0.id == id }) else { throw PortalRefusal.notFound }
+        let on: Bool
+        switch fields["on"] {
+        case "1": on = true
+        case "0": on = false
+        default: throw PortalRefusal(status: .badRequest, key: "error_generic")
+        }
+        do {
+            _ = try await services.renewals.setAutoRenew(id, on: on, now: clock())
+        } catch let refusal as PackRenewalSwitch.Refusal {
+            let key = switch refusal {
+            case .failed: "renew_error_failed"
+            case .periodOver: "renew_error_period_over"
+            case .refunded: "renew_error_refunded"
+            }
+            throw PortalRefusal(status: .conflict, key: key)
+        }
+        return redirect("/dashboard?renew=\(on ? "on" : "off")", visitor)
     }
 
     // MARK: Recharge
@@ -160,8 +197,35 @@ extension PortalController {
         let order = try await ownedOrder(request.uri.path.split(separator: "/").last.map(String.init) ?? "", account)
         let summary = try await services.ledger.balance(order.msisdn, at: clock())
         let checkout = order.state == .awaitingPayment ? services.payments.checkout(for: order) : nil
-        let view = OrderView.make(order, balance: Self.mainBalance(summary), checkout: checkout, locale(visitor))
+        let view = OrderView.make(order, balance: Self.mainBalance(summary), checkout: checkout, now: clock(), locale(visitor))
         return page("order", visitor, title: "order_title", model: view, refresh: view.waiting)
+    }
+
+    /// `{"state":"awaiting_payment"}`: what the order page's script polls while it waits, so the page reloads only
+    /// when something changed (one indexed read, no balance, no rendering).
+    @Sendable func orderState(_ request: Request, _ visitor: Visitor) async throws -> Response {
+        let account = try requireAccount(visitor)
+        let parts = request.uri.path.split(separator: "/")
+        let order = try await ownedOrder(parts.count >= 2 ? String(parts[parts.count - 2]) : "", account)
+        var json = JSONWriter(capacity: 48)
+        json.object { json in json.field("state", order.state.rawValue) }
+        return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
+    }
+
+    /// The wallet's QR code of an order awaiting payment as a PNG: saved to the phone's album, it is scanned from
+    /// there in the wallet app (how one pays on the phone that shows the code). Drawn from the content kept with the
+    /// order; no provider call. Anything else (paid, expired, not a wallet, not the account's) is not found.
+    @Sendable func orderQRCode(_ request: Request, _ visitor: Visitor) async throws -> Response {
+        let account = try requireAccount(visitor)
+        let parts = request.uri.path.split(separator: "/")
+        let order = try await ownedOrder(parts.count >= 2 ? String(parts[parts.count - 2]) : "", account)
+        guard order.state == .awaitingPayment, let checkout = services.payments.checkout(for: order), checkout.type == "qr_code",
+              let content = checkout.qrCode, let code = try? QRCode(text: content, correction: .medium)
+        else { throw PortalRefusal.notFound }
+        return Response(status: .ok, headers: [.contentType: "image/png", .cacheControl: "private, no-store",
+                                               .contentDisposition: "inline; filename=\"\(order.id).png\""],
+                        body: .init(byteBuffer: ByteBuffer(bytes: code.png(scale: 8, quietZone: 4))))
     }
 
     @Sendable func orderReceipt(_ request: Request, _ visitor: Visitor) async throws -> Response {
@@ -180,17 +244,27 @@ extension PortalController {
         return page("redeem", visitor, title: "redeem_title", model: RedeemView(lines: LineOption.list(try await accounts.lines(accountID: account.id), selected: msisdn)))
     }
 
+    /// Redeems a card by its number and PIN. The number is required here: the printed card carries both (the guide
+    /// says "enter the card number and the password"), and the pair catches a PIN typed from the wrong card. A wrong pair is refused like a wrong PIN and counted the same
+    /// for the lockouts (the store checks the pair in the redemption's transaction). A missing or mistyped number is
+    /// refused before any lookup and counts nothing.
     @Sendable func redeem(_ request: Request, _ visitor: Visitor) async throws -> Response {
         let account = try requireAccount(visitor)
         let fields = try await form(request, visitor)
         let msisdn = try await ownedLine(fields["line"], account)
         let lines = LineOption.list(try await accounts.lines(accountID: account.id), selected: msisdn)
+        let typedSerial = String((fields["serial"] ?? "").prefix(40))
         guard let vouchers = services.vouchers else {
-            return page("redeem", visitor, title: "redeem_title", status: .serviceUnavailable, model: RedeemView(lines: lines),
+            return page("redeem", visitor, title: "redeem_title", status: .serviceUnavailable, model: RedeemView(lines: lines, serial: typedSerial),
                         flash: PortalFlash(error: text("error_vouchers_off", visitor)))
         }
+        guard !typedSerial.allSatisfy({ $0 == " " || $0 == "-" }) else {
+            return page("redeem", visitor, title: "redeem_title", status: .badRequest, model: RedeemView(lines: lines, serial: typedSerial),
+                        flash: PortalFlash(error: text("redeem2_error_serial_required", visitor)))
+        }
         do {
-            let redemption = try await vouchers.redeem(VoucherRedemptionAttempt(msisdn: msisdn, pin: fields["pin"] ?? "", serial: nil, channel: "portal",
+            let serial = try VoucherSerial.parse(typed: typedSerial)
+            let redemption = try await vouchers.redeem(VoucherRedemptionAttempt(msisdn: msisdn, pin: fields["pin"] ?? "", serial: serial, channel: "portal",
                                                                                 client: "account:\(account.id)"), now: clock())
             let summary = try await services.ledger.balance(msisdn, at: clock())
             let view = RedeemView.redeemed(lines: lines, line: msisdn, credited: redemption.credited, pack: redemption.pack,
@@ -198,7 +272,8 @@ extension PortalController {
             return page("redeem", visitor, title: "redeem_title", model: view)
         } catch {
             let (refusal, message) = message(for: error, visitor, logger: logger)
-            var response = page("redeem", visitor, title: "redeem_title", status: refusal.status, model: RedeemView(lines: lines), flash: PortalFlash(error: message))
+            var response = page("redeem", visitor, title: "redeem_title", status: refusal.status, model: RedeemView(lines: lines, serial: typedSerial),
+                                flash: PortalFlash(error: message))
             if let seconds = refusal.retryAfter { response.headers[.retryAfter] = String(seconds) }
             return response
         }

@@ -20,6 +20,7 @@ extension PortalController {
         router.get("settings/lines/verify", use: wrap(verifyPage))
         router.post("settings/lines/verify", use: wrap(finishAddLine))
         router.post("settings/lines/remove", use: wrap(removeLine))
+        router.post("settings/sms-number", use: wrap(setSMSNumber))
     }
 
     @Sendable func settingsPage(_ request: Request, _ visitor: Visitor) async throws -> Response {
@@ -30,7 +31,10 @@ extension PortalController {
 
     func settingsForm(_ visitor: Visitor, status: HTTPResponse.Status = .ok, error: String? = nil, notice: String? = nil) async throws -> Response {
         let account = try requireAccount(visitor)
-        let view = SettingsView.make(account, lines: try await accounts.lines(accountID: account.id), locale(visitor))
+        let lines = try await accounts.lines(accountID: account.id)
+        var smsPhones: [MSISDN: String] = [:]
+        for line in lines { smsPhones[line] = try await services.notificationPreferences.preferences(line).smsPhone }
+        let view = SettingsView.make(account, lines: lines, smsPhones: smsPhones, locale(visitor))
         return page("settings", visitor, title: "settings_title", status: status, model: view, flash: PortalFlash(error: error, notice: notice))
     }
 
@@ -169,6 +173,21 @@ extension PortalController {
                 // Answered like a wrong code (see startAddLine).
                 throw AccountError.codeInvalid
             }
+        }
+    }
+
+    /// Which number gets a line's SMS notices: one of the account's lines or its verified notification phone, picked
+    /// from the list the page offers. Another number must first be verified with a code (the "phone number for SMS
+    /// notices" form); anything not offered is refused and changes nothing.
+    @Sendable func setSMSNumber(_ request: Request, _ visitor: Visitor) async throws -> Response {
+        let account = try requireAccount(visitor)
+        let fields = try await form(request, visitor)
+        let line = try await ownedLine(fields["line"], account)
+        do {
+            _ = try await accounts.setSMSNumber(accountID: account.id, line: line, to: try MSISDN(fields["to"] ?? ""), now: clock())
+            return redirect("/settings?saved=1")
+        } catch {
+            return try await settingsRefusal(error, visitor)
         }
     }
 

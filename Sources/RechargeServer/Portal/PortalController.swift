@@ -108,6 +108,7 @@ struct PortalController: Sendable {
         router.get("", use: wrap(home))
         router.get("static/portal.css", use: stylesheet)
         router.get("static/portal.js", use: script)
+        addInstallRoutes(to: router)
         router.post("language", use: wrap(switchLanguage))
         addAuthRoutes(to: router)
         addAccountRoutes(to: router)
@@ -276,6 +277,7 @@ struct PortalController: Sendable {
             case .lineNotOnAccount, .accountNotFound: return .notFound
             // Pages answer a spent budget as a code sent (``CodeDelivery``); reaching here is a page that forgot to.
             case .codeBudgetSpent: return PortalRefusal(status: .tooManyRequests, key: "error_too_many_codes", values: ["minutes": "60"], retryAfter: 3600)
+            case .smsNumberNotVerified: return PortalRefusal(status: .unprocessableContent, key: "renew_sms_error_unverified")
             }
         case let busy as BcryptQueue.Busy:
             return PortalRefusal(status: .tooManyRequests, key: "error_busy", retryAfter: busy.retryAfterSeconds)
@@ -284,7 +286,9 @@ struct PortalController: Sendable {
         case let error as VoucherError:
             switch error {
             case .malformedPIN: return PortalRefusal(status: .badRequest, key: "error_pin_malformed")
-            case .invalidPIN: return PortalRefusal(status: .unprocessableContent, key: "error_pin_invalid")
+            case .malformedSerial: return PortalRefusal(status: .badRequest, key: "redeem2_error_serial_malformed")
+            // The portal always sends the card number with the PIN: one message for a wrong pair, whichever half.
+            case .invalidPIN: return PortalRefusal(status: .unprocessableContent, key: "redeem2_error_pair")
             case .alreadyRedeemed: return PortalRefusal(status: .conflict, key: "error_pin_used")
             case .expired: return PortalRefusal(status: .unprocessableContent, key: "error_pin_expired")
             case .notActive, .blocked: return PortalRefusal(status: .unprocessableContent, key: "error_pin_not_active")

@@ -107,6 +107,8 @@ struct PortalTemplates: Sendable {
 struct PortalResources: Sendable {
     let strings: PortalStrings
     let templates: PortalTemplates
+    /// The home-screen icons (``WebAppManifest``), served under `/static/`.
+    let icons: PortalIcons
 
     /// The resource folder inside the RechargeServer bundle.
     static var directory: URL? { Bundle.module.url(forResource: "portal", withExtension: nil) }
@@ -117,6 +119,7 @@ struct PortalResources: Sendable {
             strings: try PortalStrings(directory: root.appendingPathComponent("locales")),
             templates: try PortalTemplates(directory: root.appendingPathComponent("templates"),
                                            stylesheet: root.appendingPathComponent("static/portal.css"),
-                                           script: root.appendingPathComponent("static/portal.js")))
+                                           script: root.appendingPathComponent("static/portal.js")),
+            icons: try PortalIcons(directory: root.appendingPathComponent("static")))
     }
 }

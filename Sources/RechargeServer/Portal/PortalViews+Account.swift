@@ -1,6 +1,7 @@
 import Foundation
 import Mustache
 import RechargeCore
+import RechargeStore
 
 /// The view models of the signed-in pages: dashboard, recharge, review, order, receipt and redemption. Each is
 /// built by a pure function from what the handler read from the stores and the visitor's ``PortalLocale``.
@@ -28,6 +29,42 @@ struct DashboardView: Sendable {
         let hasBuckets: Bool
         let warnings: [String]
         let hasWarnings: Bool
+        /// The line's packs that renew, or would if switched back on: each with its switch.
+        var renewals: [Renewal] = []
+        var hasRenewals = false
+    }
+
+    /// A pack's auto-renew switch: what it does now, and the form that flips it (`POST /renewals`, `on` = `next`).
+    struct Renewal: Sendable {
+        let id: String
+        let line: String
+        let name: String
+        /// `true` or `false`: the switch's state, for `aria-checked` and `data-on`.
+        let on: String
+        let status: String
+        let button: String
+        let next: String
+
+        /// The renewals worth a switch: renewing, or turned off while the pack's period lasts (a refunded pack's is
+        /// off for good, and a failed one has ended: neither is shown). The pack's name in the page's language from
+        /// the catalog, else the name it was bought under.
+        static func list(_ renewals: [PackRenewalStore.Renewal], line: MSISDN, catalog: Catalog, now: Date, _ locale: PortalLocale) -> [Renewal] {
+            renewals.compactMap { renewal in
+                let on: Bool
+                switch renewal.state {
+                case .active: on = true
+                case .cancelled:
+                    guard !renewal.refunded, renewal.validUntil > now else { return nil }
+                    on = false
+                case .failed: return nil
+                }
+                let name = catalog.product(renewal.productCode).flatMap { locale.name($0.names) } ?? renewal.name
+                let date = PortalController.day(renewal.validUntil)
+                return Renewal(id: renewal.id, line: line.e164, name: name, on: on ? "true" : "false",
+                               status: locale.text(on ? "renew_status_on" : "renew_status_off", ["date": date]),
+                               button: locale.text(on ? "renew_turn_off" : "renew_turn_on"), next: on ? "0" : "1")
+            }
+        }
     }
 
     let lines: [Line]
@@ -43,7 +80,8 @@ struct DashboardView: Sendable {
 
     /// One line: `granted` is what each bucket was given (its bar's full length), `threshold` the low-balance mark.
     /// `catalog` names the packs and promotions in the visitor's language (a bucket keeps the English name it was granted under).
-    static func line(_ msisdn: MSISDN, _ summary: BalanceSummary, granted: [Int64: Int64], threshold: Money, now: Date, catalog: Catalog? = nil,
+    static func line(_ msisdn: MSISDN, _ summary: BalanceSummary, granted: [Int64: Int64], threshold: Money, renewals: [Renewal] = [], now: Date,
+                     catalog: Catalog? = nil,
                      _ locale: PortalLocale) -> Line {
         let balance = PortalController.mainBalance(summary)
         var warnings: [String] = []
@@ -72,7 +110,8 @@ struct DashboardView: Sendable {
         }
         return Line(msisdn: msisdn.e164, query: PortalForm.encode(msisdn.e164), type: locale.text("line_type_\(summary.line.type.rawValue)"),
                     status: locale.text("line_status_\(summary.line.status.rawValue)"), active: summary.line.status == .active,
-                    balance: PortalLocale.money(balance), buckets: buckets, hasBuckets: !buckets.isEmpty, warnings: warnings, hasWarnings: !warnings.isEmpty)
+                    balance: PortalLocale.money(balance), buckets: buckets, hasBuckets: !buckets.isEmpty, warnings: warnings, hasWarnings: !warnings.isEmpty,
+                    renewals: renewals, hasRenewals: !renewals.isEmpty)
     }
 }
 
@@ -192,15 +231,22 @@ struct OrderView: Sendable {
     let testPayment: Bool
     let balance: String
     let done: Bool
-    /// Still waiting for the payment: the page reloads itself (not for a bank transfer, which takes days).
+    /// Still waiting for the payment: the page follows the order (not for a bank transfer, which takes days).
     let waiting: Bool
+    /// Where portal.js asks for the order's state every 2 s while waiting, reloading the page when it changes (without
+    /// a script, the page reloads itself every 2 s instead).
+    let pollURL: String?
     let retry: Bool
     let bank: Bank?
     let payURL: String?
+    /// Alipay or WeChat Pay: the QR code to scan, while the order awaits payment.
+    let wallet: WalletCheckoutView?
+    /// A wallet order that expired unpaid: its code can no longer be paid, and nothing was charged.
+    let walletExpired: Bool
     let bonusName: String?
     let bonusAllowances: String?
 
-    static func make(_ order: RechargeOrder, balance: Money, checkout: CheckoutOutput?, _ locale: PortalLocale) -> OrderView {
+    static func make(_ order: RechargeOrder, balance: Money, checkout: CheckoutOutput?, now: Date, _ locale: PortalLocale) -> OrderView {
         let awaiting = order.state == .awaitingPayment ? checkout : nil
         let bank = awaiting.flatMap { checkout in
             checkout.type == "bank_transfer" ? Bank(account: checkout.account ?? "", accountName: checkout.accountName ?? "",
@@ -209,33 +255,39 @@ struct OrderView: Sendable {
         let payURL = awaiting.flatMap { checkout in
             checkout.type == "redirect" ? checkout.url.map { $0.hasPrefix("/sandbox/") ? $0 + "?return=" + PortalForm.encode("/orders/\(order.id)") : $0 } : nil
         }
+        let waiting = bank == nil && [.created, .awaitingPayment, .paid].contains(order.state)
         return OrderView(
             id: order.id, state: order.state.rawValue, stateText: locale.text("order_state_\(order.state.rawValue)"), line: order.msisdn.e164,
             lineQuery: PortalForm.encode(order.msisdn.e164), itemName: locale.name(order.quote.names) ?? "", price: PortalLocale.money(order.quote.price),
             method: locale.text("method_\(order.paymentMethod.rawValue)"), testPayment: order.isTestPayment, balance: PortalLocale.money(balance),
             done: [.fulfilled, .refunded, .partiallyRefunded].contains(order.state),
-            waiting: bank == nil && [.created, .awaitingPayment, .paid].contains(order.state),
+            waiting: waiting, pollURL: waiting ? "/orders/\(order.id)/state" : nil,
             retry: [.failed, .expired, .cancelled].contains(order.state), bank: bank, payURL: payURL,
+            wallet: awaiting.flatMap { WalletCheckoutView.make(order, checkout: $0, now: now, locale) },
+            walletExpired: order.state == .expired && WalletCheckoutView.isWallet(order.paymentMethod),
             bonusName: order.quote.bonusNames.flatMap(locale.name), bonusAllowances: order.quote.bonusAllowances.map(locale.bonusAllowances))
     }
 }
 
-/// `redeem.mustache`: the line picker, and what the last voucher gave.
+/// `redeem.mustache`: the line picker, the card number and PIN fields, and what the last voucher gave. After a
+/// refusal the card number typed is shown again (it is printed openly on the card); the PIN never is.
 struct RedeemView: Sendable {
     let lines: [LineOption]
     let redeemed: Bool
     let result: String?
     let balance: String?
+    let serial: String
 
-    init(lines: [LineOption]) {
-        self.init(lines: lines, redeemed: false, result: nil, balance: nil)
+    init(lines: [LineOption], serial: String = "") {
+        self.init(lines: lines, redeemed: false, result: nil, balance: nil, serial: serial)
     }
 
-    init(lines: [LineOption], redeemed: Bool, result: String?, balance: String?) {
+    init(lines: [LineOption], redeemed: Bool, result: String?, balance: String?, serial: String = "") {
         self.lines = lines
         self.redeemed = redeemed
         self.result = result
         self.balance = balance
+        self.serial = serial
     }
 
     static func redeemed(lines: [LineOption], line: MSISDN, credited: Money, pack: String?, balance: Money, _ locale: PortalLocale) -> RedeemView {
@@ -261,6 +313,8 @@ extension DashboardView.Line: MustacheParent {
         case "hasBuckets": self.hasBuckets
         case "warnings": self.warnings
         case "hasWarnings": self.hasWarnings
+        case "renewals": self.renewals
+        case "hasRenewals": self.hasRenewals
         default: nil
         }
     }

@@ -120,14 +120,35 @@ struct SettingsView: Sendable {
     let ownedLines: [OwnedLine]
     let hasLines: Bool
     let phone: String
+    /// Per line: which number its SMS notices go to (``SMSNoticeDestination``), as a picker.
+    let smsLines: [SMSLine]
 
-    static func make(_ account: Account, lines: [MSISDN], _ locale: PortalLocale) -> SettingsView {
+    struct SMSLine: Sendable {
+        let msisdn: String
+        /// The line's digits: the picker's element id.
+        let id: String
+        let label: String
+        let options: [PortalOption]
+    }
+
+    /// `smsPhones`: each line's current SMS destination (absent: the line itself).
+    static func make(_ account: Account, lines: [MSISDN], smsPhones: [MSISDN: String] = [:], _ locale: PortalLocale) -> SettingsView {
         let languages = NotificationLanguage.allCases.map {
             PortalOption(value: $0.rawValue, label: locale.text("language_\($0.rawValue)"), selected: $0 == locale.language)
         }
         return SettingsView(languages: languages, email: account.email ?? "", hasEmail: account.email != nil, notifyPhone: account.notifyPhone?.e164 ?? "",
                             notifyPhoneText: account.notifyPhone?.e164 ?? locale.text("notify_phone_each_line"),
-                            ownedLines: lines.map { OwnedLine(msisdn: $0.e164) }, hasLines: !lines.isEmpty, phone: account.phone.e164)
+                            ownedLines: lines.map { OwnedLine(msisdn: $0.e164) }, hasLines: !lines.isEmpty, phone: account.phone.e164,
+                            smsLines: lines.map { smsLine($0, lines: lines, current: smsPhones[$0], verified: account.notifyPhone, locale) })
+    }
+
+    static func smsLine(_ line: MSISDN, lines: [MSISDN], current: String?, verified: MSISDN?, _ locale: PortalLocale) -> SMSLine {
+        let chosen = current ?? line.e164
+        let options = SMSNoticeDestination.choices(line: line, accountLines: lines, verifiedPhone: verified).map { number in
+            let key = number == line ? "renew_sms_option_self" : lines.contains(number) ? "renew_sms_option_line" : "renew_sms_option_verified"
+            return PortalOption(value: number.e164, label: locale.text(key, ["number": number.e164]), selected: number.e164 == chosen)
+        }
+        return SMSLine(msisdn: line.e164, id: String(line.e164.dropFirst()), label: locale.text("renew_sms_label", ["line": line.e164]), options: options)
     }
 }
 
