@@ -104,6 +104,9 @@ public enum NotificationEvent: Sendable, Hashable, Codable {
     case packRenewed(packName: String, price: Money, balance: Money, validUntil: Date)
     /// A pack could not renew; it ends at `validUntil` and is not renewed again.
     case packRenewalFailed(packName: String, price: Money, balance: Money, validUntil: Date, reason: PackRenewalFailure)
+    /// A guest's order for a number was fulfilled: sent to the contact the guest gave (``GuestContact``), with only
+    /// what the guest typed and paid — the number, what was bought, the price, the order — never the balance.
+    case guestRecharge(number: String, item: String, price: Money, orderID: String)
 
     /// The template name, and the `event` column of the outbox.
     public enum Name: String, Sendable, Codable, CaseIterable, Hashable {
@@ -121,6 +124,7 @@ public enum NotificationEvent: Sendable, Hashable, Codable {
         case packRenewed = "pack_renewed"
         case bonusGranted = "bonus_granted"
         case packRenewalFailed = "pack_renewal_failed"
+        case guestRecharge = "guest_recharge"
     }
 
     public var name: Name {
@@ -139,6 +143,7 @@ public enum NotificationEvent: Sendable, Hashable, Codable {
         case .packRenewed: .packRenewed
         case .bonusGranted: .bonusGranted
         case .packRenewalFailed: .packRenewalFailed
+        case .guestRecharge: .guestRecharge
         }
     }
 
@@ -148,7 +153,7 @@ public enum NotificationEvent: Sendable, Hashable, Codable {
         switch self {
         case .oneTimeCode(_, let validMinutes): .oneTimeCode(code: "••••••", validMinutes: validMinutes)
         case .topUpApplied, .debitApplied, .packUsedUp, .lowBalance, .validityEnding, .contactChanged, .voucherRedeemed,
-             .paymentFailed, .refund, .dataPackAdded, .packRenewed, .packRenewalFailed, .bonusGranted:
+             .paymentFailed, .refund, .dataPackAdded, .packRenewed, .packRenewalFailed, .bonusGranted, .guestRecharge:
             self
         }
     }
@@ -181,6 +186,8 @@ public enum NotificationEvent: Sendable, Hashable, Codable {
         case .packRenewalFailed:
             return .packRenewalFailed(packName: "Unlimited Talk & Text Travel 30", price: usd(35_000_000), balance: usd(12_340_000),
                                       validUntil: now.addingTimeInterval(86_400), reason: .insufficientBalance)
+        case .guestRecharge:
+            return .guestRecharge(number: "+14155550100", item: "$20 credit", price: usd(20_000_000), orderID: "ord_abcdefghjkmnpqrstvwxyz23")
         }
     }
 }

@@ -25,11 +25,12 @@ public struct OrderService: Sendable {
 
     /// Creates an order with its quote fixed now (`Idempotency-Key` semantics). `localReference`, when given, starts
     /// checkout in the creating transaction with the reference it makes (the sandbox's, a bank transfer's RF reference).
+    /// `payer`: a guest's order (the quick-recharge page) is recorded as one, with the contact its success message goes to.
     public func create(msisdn: MSISDN, item: OrderStore.Item, paymentMethod: PaymentMethod, promotionCode: String?, payCurrency: Currency?,
-                       key: IdempotencyKey, lifetime: TimeInterval,
+                       payer: OrderPayer = .subscriber, key: IdempotencyKey, lifetime: TimeInterval,
                        localReference: (@Sendable (String) -> String?)?) async throws -> OrderStore.Creation {
         try await store.create(msisdn: msisdn, item: item, paymentMethod: paymentMethod, promotionCode: promotionCode, payCurrency: payCurrency,
-                               key: key, now: clock(), lifetime: lifetime, checkout: localReference)
+                               payer: payer, key: key, now: clock(), lifetime: lifetime, checkout: localReference)
     }
 
     /// The provider accepted the order (its checkout page, QR code or client secret exists).

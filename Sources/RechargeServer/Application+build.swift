@@ -39,6 +39,8 @@ public struct RechargeServices: Sendable {
     public let renewals: PackRenewalStore
     /// Subscribers' portal accounts: passwords, sessions, one-time codes, the lines each holds.
     public let accounts: AccountStore
+    /// The quick-recharge page's eligibility check and request counters (guests' orders go through `orderService`).
+    public let guests: GuestRechargeStore
     /// Cookies, bcrypt cost and code logging of the web portal.
     public let portal: PortalConfiguration
     /// Every bcrypt hash and check of the portal, bounded by ``PortalConfiguration/bcryptConcurrency``.
@@ -78,6 +80,7 @@ public struct RechargeServices: Sendable {
         self.orderService = OrderService(store: self.orders, clock: clock)
         self.renewals = PackRenewalStore(database: database, catalog: self.catalog)
         self.accounts = AccountStore(database: database)
+        self.guests = GuestRechargeStore(database: database, catalog: self.catalog)
         self.portal = portal
         self.passwords = BcryptQueue(concurrency: portal.bcryptConcurrency, waiting: portal.bcryptWaiting)
         let ledger = self.ledger

@@ -18,9 +18,10 @@ struct OrderPlacement: Sendable {
     }
 
     /// `stripeSession`: the provider's hosted page where it also has an embedded form (a Stripe Checkout Session
-    /// instead of a PaymentIntent); `chinese`: the payer reads Chinese (the providers' pages are asked for in it).
+    /// instead of a PaymentIntent); `chinese`: the payer reads Chinese (the providers' pages are asked for in it); `payer`: a
+    /// guest on the quick-recharge page, or the line's subscriber.
     func place(msisdn: MSISDN, item: OrderStore.Item, method: PaymentMethod, promotionCode: String?, payCurrency: Currency?,
-               stripeSession: Bool, key: IdempotencyKey, chinese: Bool) async throws -> Placed {
+               payer: OrderPayer = .subscriber, stripeSession: Bool, key: IdempotencyKey, chinese: Bool) async throws -> Placed {
         guard payments.offers(method), let starting = payments.registry.gateway(for: method, hostedPage: stripeSession) else {
             throw RechargeError.paymentMethodUnavailable(method.rawValue)
         }
@@ -29,7 +30,7 @@ struct OrderPlacement: Sendable {
         var local: (@Sendable (String) -> String?)?
         if starting.capabilities.contains(.localReference) { local = { id in starting.localReference(forOrder: id) } }
         let creation = try await orders.create(msisdn: msisdn, item: item, paymentMethod: method, promotionCode: promotionCode,
-                                               payCurrency: payCurrency ?? payments.defaultCurrency(method), key: key, lifetime: starting.paymentWindow, localReference: local)
+                                               payCurrency: payCurrency ?? payments.defaultCurrency(method), payer: payer, key: key, lifetime: starting.paymentWindow, localReference: local)
         var order = creation.order
         // A replayed create continues with the order's own adapter (a Stripe order stays on its Checkout Session).
         let gateway = order.state == .created ? starting : (payments.registry.gateway(for: order) ?? starting)

@@ -101,6 +101,10 @@ extension AccountStore {
             try await db.raw("""
                 DELETE FROM code_budget_counters WHERE window_start < \(bind: now.addingTimeInterval(-86_400).unixMicros)
                 """).run()
+            // The quick-recharge page's counters (GuestRechargeLimits), likewise.
+            try await db.raw("""
+                DELETE FROM guest_limit_counters WHERE window_start < \(bind: now.addingTimeInterval(-86_400).unixMicros)
+                """).run()
             return Sweep(sessions: sessions, codes: codes, loginCounts: counts)
         }
     }

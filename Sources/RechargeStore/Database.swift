@@ -80,6 +80,7 @@ public final class Database: Sendable {
     private let backend: Backend
     let logger: Logger
     private let codeSeals = CodeSealSource()
+    private let serverSecrets = ServerSecretSource()
     private let retries = NIOLockedValueBox(Retries())
 
     /// Transactions PostgreSQL aborted and ``transaction(timeout:_:)`` ran again (`/metrics`).
@@ -100,6 +101,11 @@ public final class Database: Sendable {
     /// The seal of one-time codes in the outbox (``CodeSeal``).
     public func codeSeal() async throws -> CodeSeal {
         try await codeSeals.seal(self)
+    }
+
+    /// The database's own 32-byte key called `name` (``ServerSecretSource``), e.g. the one signing guests' order links.
+    public func serverSecret(_ name: String) async throws -> [UInt8] {
+        try await serverSecrets.secret(name, database: self)
     }
 
     private enum Backend: Sendable {

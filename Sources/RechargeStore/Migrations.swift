@@ -601,6 +601,31 @@ public enum Migrations {
             ]
         },
         .operationPurposes,
+        Migration(version: 13, name: "guest_recharge") { _ in
+            [
+                // Orders paid by a guest on the public quick-recharge page (OrderPayer.guest): the row says so, and
+                // holds the contact the guest gave for this order's success message until it is queued (or the
+                // order ends unpaid), then the contact is cleared. Never copied to the line or an account.
+                """
+                CREATE TABLE guest_orders (
+                    order_id TEXT PRIMARY KEY REFERENCES orders (id),
+                    channel TEXT,
+                    recipient TEXT,
+                    language TEXT NOT NULL,
+                    created_at BIGINT NOT NULL
+                )
+                """,
+                // Quick-recharge requests per client address and per number, per aligned window
+                // (GuestRechargeLimits): one row per subject, claimed with INSERT … ON CONFLICT DO UPDATE … RETURNING.
+                """
+                CREATE TABLE guest_limit_counters (
+                    subject TEXT PRIMARY KEY,
+                    window_start BIGINT NOT NULL,
+                    used INTEGER NOT NULL
+                )
+                """,
+            ]
+        },
         .checkoutPayload,
     ]
 

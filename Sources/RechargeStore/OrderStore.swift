@@ -46,8 +46,11 @@ public final class OrderStore: Sendable {
     /// `checkout`, when given, starts checkout in the same transaction: it receives the new order's id and returns
     /// the provider's reference for it (a local one: the sandbox's, or a bank-transfer RF reference), and the
     /// order is created `awaiting_payment`.
+    ///
+    /// `payer`: a guest's order (``OrderPayer/guest(contact:language:)``) is recorded as one in `guest_orders`, in this
+    /// transaction, with the contact its success message goes to.
     public func create(msisdn: MSISDN, item: Item, paymentMethod: PaymentMethod, promotionCode: String? = nil, payCurrency: Currency? = nil,
-                       key: IdempotencyKey, now: Date,
+                       payer: OrderPayer = .subscriber, key: IdempotencyKey, now: Date,
                        lifetime: TimeInterval = OrderStore.defaultLifetime,
                        checkout: (@Sendable (String) -> String?)? = nil) async throws -> Creation {
         let itemText: String
@@ -56,7 +59,7 @@ public final class OrderStore: Sendable {
         case .amount(let money): itemText = "amount|\(money.currency.code)|\(money.micros)"
         }
         let code = promotionCode?.trimmingCharacters(in: .whitespaces).uppercased() ?? ""
-        let fingerprint = sha256Hex("order|\(msisdn.e164)|\(itemText)|\(paymentMethod.rawValue)|\(code)|\(payCurrency?.code ?? "")")
+        let fingerprint = sha256Hex("order|\(msisdn.e164)|\(itemText)|\(paymentMethod.rawValue)|\(code)|\(payCurrency?.code ?? "")\(payer.fingerprintPart)")
         let creationKey = "\(msisdn.e164) \(key.value)"
         let id = makeID()
         // An automatic promotion found used up stops applying: plan again without it (at most once per promotion).
@@ -64,8 +67,8 @@ public final class OrderStore: Sendable {
         while true {
             do {
                 return try await create(id: id, msisdn: msisdn, item: item, paymentMethod: paymentMethod, promotionCode: promotionCode,
-                                        payCurrency: payCurrency, key: key, fingerprint: fingerprint, creationKey: creationKey, now: now,
-                                        lifetime: lifetime, checkout: checkout, excluding: excluded)
+                                        payCurrency: payCurrency, payer: payer, key: key, fingerprint: fingerprint, creationKey: creationKey,
+                                        now: now, lifetime: lifetime, checkout: checkout, excluding: excluded)
             } catch let exhausted as PromotionUse.ExhaustedAutomatic {
                 guard excluded.insert(exhausted.code).inserted else { throw exhausted }
             }
@@ -73,7 +76,7 @@ public final class OrderStore: Sendable {
     }
 
     private func create(id: String, msisdn: MSISDN, item: Item, paymentMethod: PaymentMethod, promotionCode: String?, payCurrency: Currency?,
-                        key: IdempotencyKey, fingerprint: String, creationKey: String, now: Date, lifetime: TimeInterval,
+                        payer: OrderPayer, key: IdempotencyKey, fingerprint: String, creationKey: String, now: Date, lifetime: TimeInterval,
                         checkout: (@Sendable (String) -> String?)?, excluding: Set<String>) async throws -> Creation {
         // Orders racing for one limited promotion queue here, in memory, rather than each holding a pooled
         // connection while PostgreSQL makes it wait for the promotion's row lock. The row's conditional update
@@ -109,6 +112,12 @@ public final class OrderStore: Sendable {
                             \(bind: try LedgerStore.encodeResult(quote)), \(bind: creationKey), \(bind: fingerprint),
                             \(bind: now.unixMicros), \(bind: now.unixMicros), \(bind: order.expiresAt.unixMicros), \(bind: reference))
                     """).run()
+                if case .guest(let contact, let language) = payer {
+                    try await db.raw("""
+                        INSERT INTO guest_orders (order_id, channel, recipient, language, created_at)
+                        VALUES (\(bind: id), \(bind: contact?.channel.rawValue), \(bind: contact?.recipient), \(bind: language.rawValue), \(bind: now.unixMicros))
+                        """).run()
+                }
                 // Last, so the promotion's row lock is held only until the commit that follows.
                 try await Self.take(plan.promotionUses, lineID: line.id, now: now, in: db)
                 return Creation(order: order, replayed: false)
@@ -488,6 +497,7 @@ public final class OrderStore: Sendable {
                 contact.notifications(for: .bonusGranted(promotionName: name, grants: plan.bonusGranted), eventKey: "order:\(order.id):bonus_granted"),
                 now: now, in: db)
         }
+        try await notifyGuest(order, now: now, in: db)
         // A pack marked to renew is bought again from the balance at the end of each period (PackRenewalStore).
         if let renewal = plan.renewal {
             try await PackRenewalStore.register(order: order, lineID: line.id, productCode: renewal.productCode, validUntil: renewal.validUntil,
@@ -498,6 +508,38 @@ public final class OrderStore: Sendable {
         _ = try lifecycle.handle(.fulfilled)
         return order.with(state: lifecycle.state, updatedAt: now, failureReason: .some(nil), fulfilledAt: now, operationIDs: operationIDs,
                           balanceAfter: Money(micros: balances[line.id] ?? 0, currency: line.currency))
+    }
+
+    /// A guest's order: its success message to the contact the guest gave (``NotificationEvent/guestRecharge``), in
+    /// the fulfilling transaction, keyed by the order so a retried fulfilment queues it once; then the contact is
+    /// cleared, used for this order only.
+    private static func notifyGuest(_ order: RechargeOrder, now: Date, in db: any SQLDatabase) async throws {
+        guard let row = try await db.raw("""
+            SELECT channel, recipient, language FROM guest_orders WHERE order_id = \(bind: order.id) AND recipient IS NOT NULL
+            """).first(),
+            let contact = GuestContact(channel: try row.string("channel"), recipient: try row.string("recipient"))
+        else { return }
+        let language = NotificationLanguage(tag: try row.string("language"))
+        let event = NotificationEvent.guestRecharge(
+            number: order.msisdn.e164, item: order.quote.names[language.rawValue] ?? order.quote.names["en"] ?? order.quote.productCode ?? "",
+            price: order.quote.price, orderID: order.id)
+        let notification = try OutgoingNotification(eventKey: "order:\(order.id):guest_recharge", channel: contact.channel, recipient: contact.recipient,
+                                                    language: language, event: event)
+        _ = try await OutboxStore.enqueue([notification], now: now, in: db)
+        try await forgetGuestContact(order.id, in: db)
+    }
+
+    /// Clears a guest order's contact once its message is queued; the row stays, saying the order was a guest's. (An
+    /// order that expires unpaid keeps it: a payment that arrives late still fulfils the order and tells the guest.)
+    static func forgetGuestContact(_ id: String, in db: any SQLDatabase) async throws {
+        try await db.raw("UPDATE guest_orders SET channel = NULL, recipient = NULL WHERE order_id = \(bind: id) AND recipient IS NOT NULL").run()
+    }
+
+    /// Whether the order was placed by a guest (the quick-recharge page): only those are shown through a guest's link.
+    public func isGuestOrder(_ id: String) async throws -> Bool {
+        try await database.read { db in
+            try await db.raw("SELECT order_id FROM guest_orders WHERE order_id = \(bind: id)").first() != nil
+        }
     }
 
     static func lockOrder(_ id: String, database: Database, in db: any SQLDatabase) async throws -> RechargeOrder {

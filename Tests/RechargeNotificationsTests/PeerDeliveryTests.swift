@@ -176,6 +176,50 @@ struct PeerDeliveryTests {
         }
     }
 
+    /// A guest's quick-recharge order: its success SMS goes through the outbox to the number the guest gave (in the
+    /// guest's language, without the balance) and reaches the SMSC; the line's own subscriber gets their usual notice,
+    /// and the guest's number gets nothing else.
+    @Test(arguments: [Backend.sqlite, .postgres].filter { $0 == .sqlite || TestDatabase.postgresAvailable })
+    func aGuestsSuccessSMSGoesToTheNumberTheGuestGave(backend: Backend) async throws {
+        try await TestDatabase.with(backend) { database in
+            let ledger = LedgerStore(database: database)
+            let line = try MSISDN("+86138" + String(UInt32.random(in: 10_000_000...99_999_999)))
+            let guestDigits = "86139" + String(UInt32.random(in: 10_000_000...99_999_999))
+            try await openLine(ledger, msisdn: line, email: nil, language: "en")
+            let catalog = CatalogStore(database: database)
+            _ = try await catalog.importCatalog(try Catalog(CatalogDefinition(customTopUp: ["USD": .init(min: "5", max: "500")], products: [])), now: Self.now)
+            let orders = OrderStore(database: database, catalog: catalog)
+            let amount = try Money(decimal: "12.50", currency: .usd)
+            let created = try await orders.create(
+                msisdn: line, item: .amount(amount), paymentMethod: .sandbox,
+                payer: .guest(contact: .sms(try MSISDN("+" + guestDigits)), language: .simplifiedChinese),
+                key: try IdempotencyKey("guest-peer-\(guestDigits)"), now: Self.now, checkout: { "sbx_\($0)" })
+            let paid = try await orders.apply(PaymentConfirmation(provider: .sandbox, eventID: "evt-\(guestDigits)", orderID: created.order.id, outcome: .succeeded,
+                                                                  amount: amount, providerReference: nil, failureReason: nil), now: Self.now)
+            #expect(paid.fulfilledNow)
+            // A replayed confirmation queues nothing more.
+            _ = try await orders.apply(PaymentConfirmation(provider: .sandbox, eventID: "evt-\(guestDigits)", orderID: created.order.id, outcome: .succeeded,
+                                                           amount: amount, providerReference: nil, failureReason: nil), now: Self.now)
+            let outbox = OutboxStore(database: database)
+            let queued = try await outbox.list()
+            #expect(queued.filter { $0.recipient == "+" + guestDigits }.map(\.eventName) == ["guest_recharge"])
+            #expect(queued.contains { $0.recipient == line.e164 && $0.eventName == "top_up_applied" })
+
+            let client = SMPPClient(configuration: Peers.smppConfiguration(), group: MultiThreadedEventLoopGroup.singleton)
+            let sms = SMPPTransport(client: client)
+            let clock = TestClock(Self.now)
+            let session = Task { await sms.run(outbox: outbox, clock: clock.function) }
+            defer { session.cancel() }
+            let delivery = try service(database, clock: clock, sms: sms, email: nil)
+            _ = try await delivery.deliverDue()
+            let submits = try #require(try await eventually { let s = try Peers.submits(to: guestDigits); return s.isEmpty ? nil : s })
+            #expect(submits.count == 1)
+            #expect(SMSText.decode(submits[0].shortMessage, coding: .ucs2)
+                == "【Recharge】\(line.e164)充值成功：充值 12.50 USD，已付12.50 美元。")
+            await client.shutdown()
+        }
+    }
+
     /// The mail server is unreachable during a burst: every message stays pending (nothing is lost or dead);
     /// when it is back, each goes out exactly once.
     /// The SMSC accepts an SMS to a 777… number and then reports it undeliverable: the row becomes dead with the

@@ -28,6 +28,9 @@ public struct PortalConfiguration: Sendable {
     public var loginLockout: LoginLockout
     /// Whose `X-Forwarded-For` is believed (`RECHARGE_PORTAL_TRUSTED_PROXIES`, default nobody's).
     public var clientAddresses: ClientAddressRule
+    /// Quick-recharge pages per client address and per number, per hour: lookups (choose, review) and Pay
+    /// (`RECHARGE_PORTAL_GUEST_REVIEWS_PER_CLIENT`, `…_REVIEWS_PER_NUMBER`, `…_PAYS_PER_CLIENT`, `…_PAYS_PER_NUMBER`: 60, 30, 10, 10).
+    public var guestLimits: GuestRechargeLimits = GuestRechargeLimits()
 
     public init(secureCookies: Bool = true, bcryptCost: UInt8 = 12, logCodes: Bool = false,
                 bcryptConcurrency: Int = ProcessInfo.processInfo.activeProcessorCount, bcryptWaiting: Int? = nil,
@@ -68,6 +71,10 @@ public struct PortalConfiguration: Sendable {
         if let value = try count("RECHARGE_PORTAL_LOGIN_FAILURES_PER_CLIENT", 1...1000) { portal.loginLockout.perClient.threshold = value }
         if let value = try count("RECHARGE_PORTAL_LOGIN_FAILURES_PER_NUMBER", 1...100_000) { portal.loginLockout.perNumber.threshold = value }
         if let value = try count("RECHARGE_PORTAL_LOGIN_FAILURES_PER_ADDRESS", 1...1_000_000) { portal.loginLockout.perAddress.threshold = value }
+        if let value = try count("RECHARGE_PORTAL_GUEST_REVIEWS_PER_CLIENT", 0...1_000_000) { portal.guestLimits.reviewPerClient = value }
+        if let value = try count("RECHARGE_PORTAL_GUEST_REVIEWS_PER_NUMBER", 0...1_000_000) { portal.guestLimits.reviewPerNumber = value }
+        if let value = try count("RECHARGE_PORTAL_GUEST_PAYS_PER_CLIENT", 0...1_000_000) { portal.guestLimits.payPerClient = value }
+        if let value = try count("RECHARGE_PORTAL_GUEST_PAYS_PER_NUMBER", 0...1_000_000) { portal.guestLimits.payPerNumber = value }
         if let text = environment["RECHARGE_PORTAL_TRUSTED_PROXIES"] { portal.clientAddresses = try ClientAddressRule(parsing: text) }
         return portal
     }

@@ -113,16 +113,17 @@ extension PortalController {
         let query = request.uri.queryParameters
         let msisdn = try await ownedLine(query.get("line"), account)
         return try await rechargeForm(visitor, account: account, msisdn: msisdn, item: query.get("item"), code: query.get("promotionCode") ?? "",
-                                      method: query.get("method"))
+                                      method: query.get("method"), amount: query.get("amount") ?? "")
     }
 
     func rechargeForm(_ visitor: Visitor, account: Account, msisdn: MSISDN, item selectedItem: String?, code: String, method: String?,
-                      status: HTTPResponse.Status = .ok, error: String? = nil) async throws -> Response {
+                      amount: String = "", status: HTTPResponse.Status = .ok, error: String? = nil) async throws -> Response {
         let line = try await services.ledger.line(msisdn)
         let catalog = try await services.catalog.catalog()
         let lines = LineOption.list(try await accounts.lines(accountID: account.id), selected: msisdn)
         let view = RechargeView.make(lines: lines, products: catalog.products, currency: line.currency, selected: selectedItem, code: code,
-                                     methods: offeredMethods, method: method, locale(visitor))
+                                     methods: offeredMethods, method: method, customRange: catalog.customTopUp[line.currency],
+                                     amount: String(amount.prefix(40)), locale(visitor))
         return page("recharge", visitor, title: "recharge_title", status: status, model: view, flash: PortalFlash(error: error))
     }
 
@@ -143,25 +144,61 @@ extension PortalController {
         let query = request.uri.queryParameters
         let msisdn = try await ownedLine(query.get("line"), account)
         let item = query.get("item") ?? ""
+        let amount = query.get("amount") ?? ""
         let code = (query.get("promotionCode") ?? "").trimmingCharacters(in: .whitespaces)
         let method = try self.method(query.get("method"))
+        let again = { (key: String, values: [String: String]) in
+            try await self.rechargeForm(visitor, account: account, msisdn: msisdn, item: item, code: code, method: method.rawValue, amount: amount,
+                                        status: .unprocessableContent, error: self.text(key, visitor, values))
+        }
+        let ordered: OrderItem
+        do {
+            ordered = try await orderItem(item, amount: amount, currency: try await services.ledger.line(msisdn).currency)
+        } catch {
+            let (key, values) = Self.amountMessage(error)
+            return try await again(key, values)
+        }
+        let quoted: (OrderQuote, String?)
+        do {
+            quoted = try await quote(msisdn, ordered, code: code, method: method, visitor)
+        } catch RechargeError.productNotFound {
+            return try await again("error_product", [:])
+        }
+        let view = ReviewView.make(line: msisdn, item: item, method: method, code: code, codeApplied: quoted.1 == nil, quote: quoted.0,
+                                   key: Self.randomToken(), amount: amount, locale(visitor))
+        return page("review", visitor, title: "review_title", model: view, flash: PortalFlash(error: quoted.1))
+    }
+
+    /// The quote of `item` with the code entered; when the code does not apply, the price without it and why.
+    func quote(_ msisdn: MSISDN, _ item: OrderItem, code: String, method: PaymentMethod, _ visitor: Visitor) async throws -> (OrderQuote, String?) {
         let now = clock()
         let payCurrency = services.payments.defaultCurrency(method)
-        var error: String?
-        var quote: OrderQuote
         do {
-            quote = try await services.orders.quote(msisdn: msisdn, item: .product(item), promotionCode: code.isEmpty ? nil : code, payCurrency: payCurrency, now: now)
+            return (try await services.orders.quote(msisdn: msisdn, item: item, promotionCode: code.isEmpty ? nil : code, payCurrency: payCurrency, now: now), nil)
         } catch RechargeError.promotionUnavailable {
-            // The price without the code, and why the code did not apply.
-            error = text("error_promotion", visitor)
-            quote = try await services.orders.quote(msisdn: msisdn, item: .product(item), promotionCode: nil, payCurrency: payCurrency, now: now)
-        } catch RechargeError.productNotFound {
-            return try await rechargeForm(visitor, account: account, msisdn: msisdn, item: nil, code: code, method: method.rawValue,
-                                          status: .unprocessableContent, error: text("error_product", visitor))
+            return (try await services.orders.quote(msisdn: msisdn, item: item, promotionCode: nil, payCurrency: payCurrency, now: now),
+                    text("error_promotion", visitor))
         }
-        let view = ReviewView.make(line: msisdn, item: item, method: method, code: code, codeApplied: error == nil, quote: quote,
-                                   key: Self.randomToken(), locale(visitor))
-        return page("review", visitor, title: "review_title", model: view, flash: PortalFlash(error: error))
+    }
+
+    /// What a recharge form's `item` (and `amount`, for the item `custom`) asks for, with a custom amount checked
+    /// against the catalog's range in the line's `currency` (``CustomAmount``: throws its ``CustomAmountRefusal``).
+    func orderItem(_ item: String, amount: String, currency: Currency) async throws -> OrderItem {
+        guard item == RechargeView.customItem else { return .product(item) }
+        return .amount(try CustomAmount.parse(amount, currency: currency, catalog: try await services.catalog.catalog()))
+    }
+
+    /// The locale key and values of a custom amount's refusal; any other error is a product not sold.
+    static func amountMessage(_ error: any Error) -> (String, [String: String]) {
+        guard let refusal = error as? CustomAmountRefusal else { return ("error_product", [:]) }
+        switch refusal {
+        case .notANumber: return ("amount_not_a_number", [:])
+        case .tooManyDecimals(let allowed):
+            return allowed == 0 ? ("amount_whole_only", [:]) : ("amount_too_many_decimals", ["decimals": String(allowed)])
+        case .belowMinimum(let minimum): return ("amount_below_minimum", ["min": PortalLocale.money(minimum)])
+        case .aboveMaximum(let maximum): return ("amount_above_maximum", ["max": PortalLocale.money(maximum)])
+        case .notOffered: return ("amount_not_offered", [:])
+        }
     }
 
     /// Creates the order (keyed by the token the review page carried, so pressing Pay twice makes one order)
@@ -175,8 +212,9 @@ extension PortalController {
         let token = fields["key"] ?? ""
         guard (20...64).contains(token.utf8.count), token.utf8.allSatisfy({ $0 == 0x2D || $0 == 0x5F || (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) })
         else { throw PortalRefusal(status: .badRequest, key: "error_generic") }
+        let item = try await orderItem(fields["item"] ?? "", amount: fields["amount"] ?? "", currency: try await services.ledger.line(msisdn).currency)
         let placed = try await OrderPlacement(orders: services.orderService, payments: services.payments).place(
-            msisdn: msisdn, item: .product(fields["item"] ?? ""), method: method, promotionCode: code.isEmpty ? nil : code, payCurrency: nil,
+            msisdn: msisdn, item: item, method: method, promotionCode: code.isEmpty ? nil : code, payCurrency: nil,
             stripeSession: method == .stripe, key: try IdempotencyKey("portal-\(account.id)-\(token)"), chinese: visitor.language == .simplifiedChinese)
         let result = "/orders/\(placed.order.id)"
         if let checkout = placed.checkout, checkout.type == "redirect", let url = checkout.url, placed.order.state == .awaitingPayment {
@@ -197,7 +235,7 @@ extension PortalController {
         let order = try await ownedOrder(request.uri.path.split(separator: "/").last.map(String.init) ?? "", account)
         let summary = try await services.ledger.balance(order.msisdn, at: clock())
         let checkout = order.state == .awaitingPayment ? services.payments.checkout(for: order) : nil
-        let view = OrderView.make(order, balance: Self.mainBalance(summary), checkout: checkout, now: clock(), locale(visitor))
+        let view = OrderView.make(order, viewer: .subscriber(balance: Self.mainBalance(summary)), checkout: checkout, now: clock(), locale(visitor))
         return page("order", visitor, title: "order_title", model: view, refresh: view.waiting)
     }
 
@@ -206,7 +244,11 @@ extension PortalController {
     @Sendable func orderState(_ request: Request, _ visitor: Visitor) async throws -> Response {
         let account = try requireAccount(visitor)
         let parts = request.uri.path.split(separator: "/")
-        let order = try await ownedOrder(parts.count >= 2 ? String(parts[parts.count - 2]) : "", account)
+        return Self.stateResponse(try await ownedOrder(parts.count >= 2 ? String(parts[parts.count - 2]) : "", account))
+    }
+
+    /// The subscriber's order page and a guest's share these answers (`/orders/{id}/…`, `/quick/orders/{token}/…`).
+    static func stateResponse(_ order: RechargeOrder) -> Response {
         var json = JSONWriter(capacity: 48)
         json.object { json in json.field("state", order.state.rawValue) }
         return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
@@ -219,7 +261,10 @@ extension PortalController {
     @Sendable func orderQRCode(_ request: Request, _ visitor: Visitor) async throws -> Response {
         let account = try requireAccount(visitor)
         let parts = request.uri.path.split(separator: "/")
-        let order = try await ownedOrder(parts.count >= 2 ? String(parts[parts.count - 2]) : "", account)
+        return try qrCodeResponse(try await ownedOrder(parts.count >= 2 ? String(parts[parts.count - 2]) : "", account))
+    }
+
+    func qrCodeResponse(_ order: RechargeOrder) throws -> Response {
         guard order.state == .awaitingPayment, let checkout = services.payments.checkout(for: order), checkout.type == "qr_code",
               let content = checkout.qrCode, let code = try? QRCode(text: content, correction: .medium)
         else { throw PortalRefusal.notFound }

@@ -113,6 +113,7 @@ struct PortalController: Sendable {
         addAuthRoutes(to: router)
         addAccountRoutes(to: router)
         addSettingsRoutes(to: router)
+        addQuickRoutes(to: router)
         addOfferRoutes(to: router)
     }
 
@@ -279,6 +280,9 @@ struct PortalController: Sendable {
             case .codeBudgetSpent: return PortalRefusal(status: .tooManyRequests, key: "error_too_many_codes", values: ["minutes": "60"], retryAfter: 3600)
             case .smsNumberNotVerified: return PortalRefusal(status: .unprocessableContent, key: "renew_sms_error_unverified")
             }
+        case let amount as CustomAmountRefusal:
+            let (key, values) = Self.amountMessage(amount)
+            return PortalRefusal(status: .unprocessableContent, key: key, values: values)
         case let busy as BcryptQueue.Busy:
             return PortalRefusal(status: .tooManyRequests, key: "error_busy", retryAfter: busy.retryAfterSeconds)
         case is NIOTooManyBytesError:

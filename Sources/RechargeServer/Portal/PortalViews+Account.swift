@@ -135,6 +135,22 @@ struct RechargeView: Sendable {
         let checked: Bool
     }
 
+    /// A custom amount in the line's currency, within the catalog's range (item `custom`).
+    struct Custom: Sendable {
+        let currency: String
+        let value: String
+        /// "From 5.00 to 500.00 USD".
+        let range: String
+        let checked: Bool
+    }
+
+    /// A guest's page (quick recharge): the number typed on the first page (no line picker) and where the
+    /// success message goes.
+    struct Guest: Sendable {
+        let number: String
+        let contact: String
+    }
+
     let lines: [LineOption]
     let topUps: [Item]
     let packs: [Item]
@@ -143,10 +159,19 @@ struct RechargeView: Sendable {
     let promotionCode: String
     /// Whenever the sandbox is among the methods, the page says that test payments are offered.
     let testPayments: Bool
+    let custom: Custom?
+    let guest: Guest?
+    /// Where the form goes: `/recharge/review`, or `/quick/review` for a guest.
+    let action: String
 
-    /// `selected`: the item chosen before (else the first top-up); `method`: the method chosen before (else the first).
+    /// The item value of a custom amount.
+    static let customItem = "custom"
+
+    /// `selected`: the item chosen before (else the first top-up); `method`: the method chosen before (else the first);
+    /// `customRange`: the catalog's custom amounts in `currency` (none: no amount field); `amount`: the amount typed before.
     static func make(lines: [LineOption], products: [Product], currency: Currency, selected: String?, code: String, methods offered: [PaymentMethod],
-                     method: String?, _ locale: PortalLocale) -> RechargeView {
+                     method: String?, customRange: ClosedRange<Int64>? = nil, amount: String = "", guest: Guest? = nil,
+                     _ locale: PortalLocale) -> RechargeView {
         var topUps: [Item] = []
         var packs: [Item] = []
         for product in products where product.active && product.kind != .plan {
@@ -165,12 +190,19 @@ struct RechargeView: Sendable {
             packs.append(item)
         }
         if selected == nil, !topUps.isEmpty { topUps[0].checked = true }
+        let custom = customRange.map { range in
+            Custom(currency: currency.code, value: amount,
+                   range: locale.text("amount_range", ["min": PortalLocale.money(Money(micros: range.lowerBound, currency: currency)),
+                                                       "max": PortalLocale.money(Money(micros: range.upperBound, currency: currency))]),
+                   checked: selected == customItem || (topUps.isEmpty && selected == nil))
+        }
         let methods = offered.enumerated().map { index, offered in
             Method(value: offered.rawValue, label: locale.text("method_\(offered.rawValue)"),
                    checked: method == nil ? index == 0 : method == offered.rawValue)
         }
         return RechargeView(lines: lines, topUps: topUps, packs: packs, hasPacks: !packs.isEmpty, methods: methods, promotionCode: code,
-                            testPayments: offered.contains { $0.isTestPayment })
+                            testPayments: offered.contains { $0.isTestPayment }, custom: custom, guest: guest,
+                            action: guest == nil ? "/recharge/review" : "/quick/review")
     }
 }
 
@@ -193,21 +225,38 @@ struct ReviewView: Sendable {
     let bonusValidity: String?
     let allowances: String?
     let validity: String?
+    /// The custom amount as typed (item `custom`), carried to Pay; empty for a catalog item.
+    let amount: String
+    /// A guest's review: the number to check once more, and where the success message goes.
+    let guest: Guest?
+    /// Where the code form, the Pay form and "change" go: the signed-in recharge, or the guest's quick recharge.
+    let reviewAction: String
+    let payAction: String
+    let changeURL: String
+
+    struct Guest: Sendable {
+        let contact: String
+        /// How the message is sent, for the page: "SMS to +1…", "Email to …"; nil when none was asked for.
+        let contactText: String?
+    }
     /// Buckets a promotion adds (bonus data, minutes, SMS), under the promotion's name.
     let bonusName: String?
     let bonusAllowances: String?
 
     static func make(line: MSISDN, item: String, method: PaymentMethod, code: String, codeApplied: Bool, quote: OrderQuote, key: String,
-                     _ locale: PortalLocale) -> ReviewView {
-        ReviewView(
+                     amount: String = "", guest: Guest? = nil, _ locale: PortalLocale) -> ReviewView {
+        let lineQuery = PortalForm.encode(line.e164)
+        return ReviewView(
             line: line.e164, item: item, method: method.rawValue, methodLabel: locale.text("method_\(method.rawValue)"), promotionCode: code,
             appliedCode: codeApplied ? code : "", itemName: locale.name(quote.names) ?? item, price: PortalLocale.money(quote.price), key: key,
             listPrice: quote.discount == nil ? nil : PortalLocale.money(quote.listPrice), discount: quote.discount.map(PortalLocale.money),
             credit: quote.credit.map(PortalLocale.money), bonus: quote.bonus.map(PortalLocale.money),
             bonusValidity: quote.bonus == nil ? nil : quote.bonusValidityDays.map(locale.days) ?? "",
             allowances: quote.allowances.isEmpty ? nil : quote.allowances.map { locale.quantity($0.amount, kind: $0.kind, unit: "") }.joined(separator: " · "),
-            validity: quote.validityDays.map(locale.days), bonusName: quote.bonusNames.flatMap(locale.name),
-            bonusAllowances: quote.bonusAllowances.map(locale.bonusAllowances))
+            validity: quote.validityDays.map(locale.days), amount: amount, guest: guest,
+            reviewAction: guest == nil ? "/recharge/review" : "/quick/review", payAction: guest == nil ? "/recharge/pay" : "/quick/pay",
+            changeURL: guest.map { "/quick/choose?number=\(lineQuery)&confirm=\(lineQuery)&contact=\(PortalForm.encode($0.contact))" } ?? "/recharge?line=\(lineQuery)",
+            bonusName: quote.bonusNames.flatMap(locale.name), bonusAllowances: quote.bonusAllowances.map(locale.bonusAllowances))
     }
 }
 
@@ -229,7 +278,8 @@ struct OrderView: Sendable {
     let price: String
     let method: String
     let testPayment: Bool
-    let balance: String
+    /// The line's balance now: for the line's subscriber only, nil on a guest's page.
+    let balance: String?
     let done: Bool
     /// Still waiting for the payment: the page follows the order (not for a bank transfer, which takes days).
     let waiting: Bool
@@ -243,28 +293,51 @@ struct OrderView: Sendable {
     let wallet: WalletCheckoutView?
     /// A wallet order that expired unpaid: its code can no longer be paid, and nothing was charged.
     let walletExpired: Bool
+    /// A guest's page: no balance, no account links; the receipt and "try again" through the guest's own pages.
+    let guest: Bool
+    let receiptURL: String
+    let retryURL: String
     let bonusName: String?
     let bonusAllowances: String?
 
-    static func make(_ order: RechargeOrder, balance: Money, checkout: CheckoutOutput?, now: Date, _ locale: PortalLocale) -> OrderView {
+    /// Where the page is reached: the signed-in `/orders/{id}`, or a guest's signed link (``GuestOrderLink``).
+    enum Viewer {
+        case subscriber(balance: Money)
+        case guest(orderURL: String)
+    }
+
+    static func make(_ order: RechargeOrder, viewer: Viewer, checkout: CheckoutOutput?, now: Date, _ locale: PortalLocale) -> OrderView {
+        let orderURL: String
+        let balance: Money?
+        switch viewer {
+        case .subscriber(let money):
+            orderURL = "/orders/\(order.id)"
+            balance = money
+        case .guest(let url):
+            orderURL = url
+            balance = nil
+        }
+        let lineQuery = PortalForm.encode(order.msisdn.e164)
         let awaiting = order.state == .awaitingPayment ? checkout : nil
         let bank = awaiting.flatMap { checkout in
             checkout.type == "bank_transfer" ? Bank(account: checkout.account ?? "", accountName: checkout.accountName ?? "",
                                                     bankName: checkout.bankName ?? "", reference: checkout.reference ?? "") : nil
         }
         let payURL = awaiting.flatMap { checkout in
-            checkout.type == "redirect" ? checkout.url.map { $0.hasPrefix("/sandbox/") ? $0 + "?return=" + PortalForm.encode("/orders/\(order.id)") : $0 } : nil
+            checkout.type == "redirect" ? checkout.url.map { $0.hasPrefix("/sandbox/") ? $0 + "?return=" + PortalForm.encode(orderURL) : $0 } : nil
         }
         let waiting = bank == nil && [.created, .awaitingPayment, .paid].contains(order.state)
         return OrderView(
-            id: order.id, state: order.state.rawValue, stateText: locale.text("order_state_\(order.state.rawValue)"), line: order.msisdn.e164,
-            lineQuery: PortalForm.encode(order.msisdn.e164), itemName: locale.name(order.quote.names) ?? "", price: PortalLocale.money(order.quote.price),
-            method: locale.text("method_\(order.paymentMethod.rawValue)"), testPayment: order.isTestPayment, balance: PortalLocale.money(balance),
+            id: order.id, state: order.state.rawValue, stateText: locale.text(balance == nil && order.state == .fulfilled ? "quick_order_state_fulfilled" : "order_state_\(order.state.rawValue)"), line: order.msisdn.e164,
+            lineQuery: lineQuery, itemName: locale.name(order.quote.names) ?? "", price: PortalLocale.money(order.quote.price),
+            method: locale.text("method_\(order.paymentMethod.rawValue)"), testPayment: order.isTestPayment, balance: balance.map(PortalLocale.money),
             done: [.fulfilled, .refunded, .partiallyRefunded].contains(order.state),
-            waiting: waiting, pollURL: waiting ? "/orders/\(order.id)/state" : nil,
+            waiting: waiting, pollURL: waiting ? orderURL + "/state" : nil,
             retry: [.failed, .expired, .cancelled].contains(order.state), bank: bank, payURL: payURL,
-            wallet: awaiting.flatMap { WalletCheckoutView.make(order, checkout: $0, now: now, locale) },
-            walletExpired: order.state == .expired && WalletCheckoutView.isWallet(order.paymentMethod),
+            wallet: awaiting.flatMap { WalletCheckoutView.make(order, checkout: $0, orderURL: orderURL, now: now, locale) },
+            walletExpired: order.state == .expired && WalletCheckoutView.isWallet(order.paymentMethod), guest: balance == nil,
+            receiptURL: orderURL + "/receipt",
+            retryURL: balance == nil ? "/quick/choose?number=\(lineQuery)&confirm=\(lineQuery)" : "/recharge?line=\(lineQuery)",
             bonusName: order.quote.bonusNames.flatMap(locale.name), bonusAllowances: order.quote.bonusAllowances.map(locale.bonusAllowances))
     }
 }

@@ -66,8 +66,10 @@ struct ReceiptView: Sendable {
     /// A transaction that paid for an order links to the order's receipt.
     var orderReceipt: String? = nil
 
-    /// `catalog` names the promotions applied in the visitor's language.
-    static func order(_ order: RechargeOrder, catalog: Catalog? = nil, _ locale: PortalLocale) -> ReceiptView {
+    /// `catalog` names the promotions applied in the visitor's language. `guestOrderURL`: a guest's receipt (reached by
+    /// their signed link): only what the payer typed and paid, without the balance after; "back" goes to the guest's
+    /// order page.
+    static func order(_ order: RechargeOrder, guestOrderURL: String? = nil, catalog: Catalog? = nil, _ locale: PortalLocale) -> ReceiptView {
         let receipt = ReceiptOutput(order)
         func row(_ key: String, _ value: String?) -> Row? { value.map { Row(label: locale.text(key), value: $0) } }
         func money(_ output: MoneyOutput?) -> String? { output.map { "\($0.value) \($0.currency)" } }
@@ -82,10 +84,10 @@ struct ReceiptView: Sendable {
             allowances.isEmpty ? nil : row("receipt_allowances", allowances),
             row("offers_receipt_bonus_allowances", order.quote.bonusAllowances.map(locale.bonusAllowances)),
             row("receipt_validity", receipt.validityDays.map(locale.days)),
-            row("receipt_balance_after", money(receipt.balanceAfter)), row("receipt_paid_at", order.paidAt.map(PortalController.minute) ?? receipt.paidAt),
+            guestOrderURL == nil ? row("receipt_balance_after", money(receipt.balanceAfter)) : nil, row("receipt_paid_at", order.paidAt.map(PortalController.minute) ?? receipt.paidAt),
             row("receipt_state", locale.text("order_state_\(receipt.state.rawValue)")),
         ]
-        return ReceiptView(rows: rows.compactMap { $0 }, heading: locale.text("receipt_title"), back: "/orders/\(order.id)", testPayment: receipt.testPayment)
+        return ReceiptView(rows: rows.compactMap { $0 }, heading: locale.text("receipt_title"), back: guestOrderURL ?? "/orders/\(order.id)", testPayment: receipt.testPayment)
     }
 
     /// `orderReceipt`: the receipt of the order the transaction paid, when it has one.

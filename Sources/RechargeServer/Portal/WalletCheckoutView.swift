@@ -38,7 +38,8 @@ struct WalletCheckoutView: Sendable {
     }
 
     /// Nil unless the checkout is a QR code of a wallet order that can be drawn.
-    static func make(_ order: RechargeOrder, checkout: CheckoutOutput, now: Date, _ locale: PortalLocale) -> WalletCheckoutView? {
+    /// `orderURL`: where the page is (`/orders/{id}`, or a guest's signed link); the PNG is beside it.
+    static func make(_ order: RechargeOrder, checkout: CheckoutOutput, orderURL: String, now: Date, _ locale: PortalLocale) -> WalletCheckoutView? {
         guard checkout.type == "qr_code", let content = checkout.qrCode, isWallet(order.paymentMethod),
               let code = try? QRCode(text: content, correction: .medium)
         else { return nil }
@@ -54,7 +55,7 @@ struct WalletCheckoutView: Sendable {
             svg: code.svg(moduleSize: 5, quietZone: 4, label: locale.text("wallet_qr_label", ["method": method])),
             content: content,
             appLink: order.paymentMethod == .alipay && content.hasPrefix("https://") ? content : nil,
-            imageURL: "/orders/\(order.id)/qr.png",
+            imageURL: orderURL + "/qr.png",
             amount: PortalLocale.money(order.quote.price), conversion: conversion,
             remaining: duration(left), secondsLeft: left, expiresAt: PortalController.minute(order.expiresAt))
     }
