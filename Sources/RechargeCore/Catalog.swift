@@ -9,9 +9,11 @@ public struct Catalog: Sendable, Equatable {
     public let products: [Product]
     public let promotions: [Promotion]
     public let exchangeRates: [ExchangeRate]
+    /// The operator's time zone (IANA): promotion dates without an offset are read in it, and pages show dates in it.
+    public let timeZone: TimeZone
 
     public init(customTopUp: [Currency: ClosedRange<Int64>], products: [Product], promotions: [Promotion] = [],
-                exchangeRates: [ExchangeRate] = []) throws(RechargeError) {
+                exchangeRates: [ExchangeRate] = [], timeZone: TimeZone = CatalogTime.utc) throws(RechargeError) {
         var seen = Set<String>()
         for product in products where !seen.insert(product.code).inserted {
             throw .invalidCatalog("product code '\(product.code)' appears twice")
@@ -35,6 +37,7 @@ public struct Catalog: Sendable, Equatable {
         self.products = products
         self.promotions = promotions
         self.exchangeRates = exchangeRates
+        self.timeZone = timeZone
     }
 
     public func exchangeRate(from base: Currency, to quote: Currency) -> ExchangeRate? {
@@ -42,6 +45,13 @@ public struct Catalog: Sendable, Equatable {
     }
 
     public func product(_ code: String) -> Product? { products.first { $0.code == code } }
+
+    /// The names, per language, of the product or promotion a bucket was granted under: buckets keep the English
+    /// name (at most 100 characters) as the ledger's label, and pages show it in the reader's language.
+    public func displayNames(ofBucket name: String) -> [String: String]? {
+        func matches(_ names: [String: String]) -> Bool { names["en"].map { $0 == name || String($0.prefix(100)) == name } ?? false }
+        return products.first { matches($0.names) }?.names ?? promotions.first { matches($0.names) }?.names
+    }
 
     /// Checks a catalog file's content.
     public init(_ definition: CatalogDefinition) throws(RechargeError) {
@@ -63,17 +73,18 @@ public struct Catalog: Sendable, Equatable {
                 throw .invalidCatalog("products[\(index)] (\(product.code)): \(error.detail)")
             }
         }
+        let timeZone = try CatalogTime.timeZone(definition.timeZone)
         var promotions: [Promotion] = []
         for (index, promotion) in (definition.promotions ?? []).enumerated() {
             do {
-                promotions.append(try Promotion(promotion))
+                promotions.append(try Promotion(promotion, timeZone: timeZone))
             } catch {
                 throw .invalidCatalog("promotions[\(index)]: \(error.detail)")
             }
         }
         var rates: [ExchangeRate] = []
         for rate in definition.fxRates ?? [] { rates.append(try ExchangeRate(rate)) }
-        try self.init(customTopUp: ranges, products: products, promotions: promotions, exchangeRates: rates)
+        try self.init(customTopUp: ranges, products: products, promotions: promotions, exchangeRates: rates, timeZone: timeZone)
     }
 
     public var definition: CatalogDefinition {
@@ -85,7 +96,13 @@ public struct Catalog: Sendable, Equatable {
             }),
             products: products.map(\.definition),
             promotions: promotions.isEmpty ? nil : promotions.map(\.definition),
-            fxRates: exchangeRates.isEmpty ? nil : exchangeRates.map(\.definition))
+            fxRates: exchangeRates.isEmpty ? nil : exchangeRates.map(\.definition),
+            timeZone: CatalogTime.isUTC(timeZone) ? nil : timeZone.identifier)
+    }
+
+    /// The public offers: listed promotions running at `instant` and starting within `horizon`.
+    public func offers(at instant: Date, horizon: TimeInterval = OfferListing.defaultHorizon) -> OfferListing {
+        OfferListing(promotions, at: instant, horizon: horizon)
     }
 }
 
@@ -132,6 +149,8 @@ public struct Product: Sendable, Equatable, Identifiable {
     public let kind: Kind
     /// Display names per language (`en` is required; `zh-Hans` is expected).
     public let names: [String: String]
+    /// Longer texts per language (optional), shown where the product is offered.
+    public let descriptions: [String: String]
     /// What the customer pays, per currency.
     public let prices: [Currency: Money]
     /// For top-ups: what the line is credited (in the line's currency), usually equal to the price.
@@ -143,7 +162,9 @@ public struct Product: Sendable, Equatable, Identifiable {
     public let plan: PlanTerms?
     public let active: Bool
 
+    /// The name in `language`, else the default language's (English), else the code.
     public func name(language: String) -> String { names[language] ?? names["en"] ?? code }
+    public func description(language: String) -> String? { descriptions[language] ?? descriptions["en"] }
 
     public func price(in currency: Currency) -> Money? { prices[currency] }
 
@@ -153,10 +174,8 @@ public struct Product: Sendable, Equatable, Identifiable {
               code.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D })
         else { throw .invalidCatalog("code must be 1 to 64 lower-case letters, digits or dashes") }
         guard let english = definition.names["en"], !english.isEmpty else { throw .invalidCatalog("names.en is required") }
-        for (language, name) in definition.names {
-            guard SubscriberDetails.languages.contains(language) else { throw .invalidCatalog("names.\(language): unknown language") }
-            guard (1...120).contains(name.count) else { throw .invalidCatalog("names.\(language) must be 1 to 120 characters") }
-        }
+        try CatalogText.check(definition.names, field: "names", maximum: 120)
+        try CatalogText.check(definition.descriptions ?? [:], field: "descriptions", maximum: 500)
         var prices: [Currency: Money] = [:]
         for (currencyCode, text) in definition.prices {
             let price = try Money(decimal: text, currency: try Currency(code: currencyCode))
@@ -226,6 +245,7 @@ public struct Product: Sendable, Equatable, Identifiable {
         self.code = code
         self.kind = definition.kind
         self.names = definition.names
+        self.descriptions = definition.descriptions ?? [:]
         self.prices = prices
         self.credit = credit
         self.allowances = allowances
@@ -252,7 +272,7 @@ public struct Product: Sendable, Equatable, Identifiable {
                 return .init(billing: terms.billing, overagePerMegabyte: text(terms.overagePerMegabyte),
                              overagePerMinute: text(terms.overagePerMinute), overagePerSMS: text(terms.overagePerSMS))
             },
-            active: active ? nil : false)
+            active: active ? nil : false, descriptions: descriptions.isEmpty ? nil : descriptions)
     }
 }
 
@@ -349,9 +369,12 @@ public struct CatalogDefinition: Sendable, Equatable, Codable {
         public let autoRenew: Bool?
         public let plan: Plan?
         public let active: Bool?
+        public let descriptions: [String: String]?
 
         public init(code: String, kind: RechargeCore.Product.Kind, names: [String: String], prices: [String: String], credit: [String: String]?,
-                    allowances: [Allowance]?, validityDays: Int?, coverage: Coverage?, autoRenew: Bool?, plan: Plan?, active: Bool?) {
+                    allowances: [Allowance]?, validityDays: Int?, coverage: Coverage?, autoRenew: Bool?, plan: Plan?, active: Bool?,
+                    descriptions: [String: String]? = nil) {
+            self.descriptions = descriptions
             self.code = code
             self.kind = kind
             self.names = names
@@ -364,14 +387,55 @@ public struct CatalogDefinition: Sendable, Equatable, Codable {
             self.plan = plan
             self.active = active
         }
+
+        private enum CodingKeys: String, CodingKey {
+            case code, kind, names, name, prices, credit, allowances, validityDays, coverage, autoRenew, plan, active, descriptions, description
+        }
+
+        /// `names`/`descriptions` are canonical; `name`/`description` are read as the same mapping.
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            code = try c.decode(String.self, forKey: .code)
+            kind = try c.decode(RechargeCore.Product.Kind.self, forKey: .kind)
+            names = try CatalogDefinition.texts(c, canonical: .names, alias: .name, required: true) ?? [:]
+            prices = try c.decode([String: String].self, forKey: .prices)
+            credit = try c.decodeIfPresent([String: String].self, forKey: .credit)
+            allowances = try c.decodeIfPresent([Allowance].self, forKey: .allowances)
+            validityDays = try c.decodeIfPresent(Int.self, forKey: .validityDays)
+            coverage = try c.decodeIfPresent(Coverage.self, forKey: .coverage)
+            autoRenew = try c.decodeIfPresent(Bool.self, forKey: .autoRenew)
+            plan = try c.decodeIfPresent(Plan.self, forKey: .plan)
+            active = try c.decodeIfPresent(Bool.self, forKey: .active)
+            descriptions = try CatalogDefinition.texts(c, canonical: .descriptions, alias: .description, required: false)
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(code, forKey: .code)
+            try c.encode(kind, forKey: .kind)
+            try c.encode(names, forKey: .names)
+            try c.encode(prices, forKey: .prices)
+            try c.encodeIfPresent(credit, forKey: .credit)
+            try c.encodeIfPresent(allowances, forKey: .allowances)
+            try c.encodeIfPresent(validityDays, forKey: .validityDays)
+            try c.encodeIfPresent(coverage, forKey: .coverage)
+            try c.encodeIfPresent(autoRenew, forKey: .autoRenew)
+            try c.encodeIfPresent(plan, forKey: .plan)
+            try c.encodeIfPresent(active, forKey: .active)
+            try c.encodeIfPresent(descriptions, forKey: .descriptions)
+        }
     }
 
     public let customTopUp: [String: Range]?
     public let products: [Product]
     public let promotions: [Promotion]?
     public let fxRates: [ExchangeRate]?
+    /// The operator's IANA time zone (default UTC).
+    public let timeZone: String?
 
-    public init(customTopUp: [String: Range]?, products: [Product], promotions: [Promotion]? = nil, fxRates: [ExchangeRate]? = nil) {
+    public init(customTopUp: [String: Range]?, products: [Product], promotions: [Promotion]? = nil, fxRates: [ExchangeRate]? = nil,
+                timeZone: String? = nil) {
+        self.timeZone = timeZone
         self.customTopUp = customTopUp
         self.products = products
         self.promotions = promotions

@@ -64,6 +64,20 @@ public enum PackRenewalFailure: String, Sendable, Hashable, Codable {
     case lineNotActive = "line_not_active"
 }
 
+/// A bucket a promotion granted, as a notification shows it: how much of what, until when.
+public struct GrantedBonus: Sendable, Hashable, Codable {
+    public let kind: BucketKind
+    /// Bytes, seconds or SMS.
+    public let amount: Int64
+    public let validUntil: Date
+
+    public init(kind: BucketKind, amount: Int64, validUntil: Date) {
+        self.kind = kind
+        self.amount = amount
+        self.validUntil = validUntil
+    }
+}
+
 /// Something a subscriber is told about, with exactly the values its templates show. Amounts are ``Money``
 /// (Int64 micro-units and a currency); data in bytes, voice in seconds, all `Int64`.
 public enum NotificationEvent: Sendable, Hashable, Codable {
@@ -83,6 +97,9 @@ public enum NotificationEvent: Sendable, Hashable, Codable {
     case refund(amount: Money, balance: Money)
     /// A data pack was granted; `bytes` of data valid until `validUntil` (nil: no end).
     case dataPackAdded(bytes: Int64, validUntil: Date?)
+    /// A promotion granted buckets with an order (bonus data, minutes, SMS): `promotionName` in the recipient's
+    /// language, each bucket with its end.
+    case bonusGranted(promotionName: String, grants: [GrantedBonus])
     /// A pack marked to renew was bought again from the balance for another period, to `validUntil`.
     case packRenewed(packName: String, price: Money, balance: Money, validUntil: Date)
     /// A pack could not renew; it ends at `validUntil` and is not renewed again.
@@ -105,6 +122,7 @@ public enum NotificationEvent: Sendable, Hashable, Codable {
         case refund
         case dataPackAdded = "data_pack_added"
         case packRenewed = "pack_renewed"
+        case bonusGranted = "bonus_granted"
         case packRenewalFailed = "pack_renewal_failed"
         case guestRecharge = "guest_recharge"
     }
@@ -123,6 +141,7 @@ public enum NotificationEvent: Sendable, Hashable, Codable {
         case .refund: .refund
         case .dataPackAdded: .dataPackAdded
         case .packRenewed: .packRenewed
+        case .bonusGranted: .bonusGranted
         case .packRenewalFailed: .packRenewalFailed
         case .guestRecharge: .guestRecharge
         }
@@ -134,7 +153,7 @@ public enum NotificationEvent: Sendable, Hashable, Codable {
         switch self {
         case .oneTimeCode(_, let validMinutes): .oneTimeCode(code: "••••••", validMinutes: validMinutes)
         case .topUpApplied, .debitApplied, .packUsedUp, .lowBalance, .validityEnding, .contactChanged, .voucherRedeemed,
-             .paymentFailed, .refund, .dataPackAdded, .packRenewed, .packRenewalFailed, .guestRecharge:
+             .paymentFailed, .refund, .dataPackAdded, .packRenewed, .packRenewalFailed, .bonusGranted, .guestRecharge:
             self
         }
     }
@@ -157,6 +176,10 @@ public enum NotificationEvent: Sendable, Hashable, Codable {
         case .paymentFailed: return .paymentFailed(amount: usd(30_000_000), reason: "card_declined")
         case .refund: return .refund(amount: usd(30_000_000), balance: usd(1_080_000_000))
         case .dataPackAdded: return .dataPackAdded(bytes: 10_737_418_240, validUntil: now.addingTimeInterval(30 * 86_400))
+        case .bonusGranted:
+            return .bonusGranted(promotionName: "Spring Festival: recharge 30, get 2 GB",
+                                 grants: [GrantedBonus(kind: .data, amount: 2 << 30, validUntil: now.addingTimeInterval(15 * 86_400)),
+                                          GrantedBonus(kind: .sms, amount: 100, validUntil: now.addingTimeInterval(7 * 86_400))])
         case .packRenewed:
             return .packRenewed(packName: "Unlimited Talk & Text Travel 30", price: usd(35_000_000), balance: usd(1_234_560_000),
                                 validUntil: now.addingTimeInterval(30 * 86_400))

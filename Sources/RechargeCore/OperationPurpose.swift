@@ -16,6 +16,10 @@ public enum OperationPurpose: Sendable, Hashable {
     case orderCredit(orderID: String)
     /// A top-up order's promotional bonus, in a bucket of its own.
     case orderBonus(orderID: String)
+    /// The `number`th bucket (from 1) a promotion granted with an order (bonus data, minutes or SMS).
+    case orderBonusGrant(orderID: String, number: Int)
+    /// A discounted top-up's discount, credited to the main balance from promotion expense (the payer paid the rest).
+    case orderDiscount(orderID: String)
     /// A pack order's price paid into the main balance (spent again at once by ``orderPurchase(orderID:)``).
     case orderPayment(orderID: String)
     /// A pack order's price taken from the main balance to pack revenue.
@@ -50,6 +54,7 @@ public enum OperationPurpose: Sendable, Hashable {
         case topUp = "top_up", debit
         case orderCredit = "order_credit", orderBonus = "order_bonus", orderPayment = "order_payment"
         case orderPurchase = "order_purchase", orderGrant = "order_grant"
+        case orderBonusGrant = "order_bonus_grant", orderDiscount = "order_discount"
         case refund, refundUnbuy = "refund_unbuy", refundGrant = "refund_grant"
         case disputeHold = "dispute_hold", disputeRelease = "dispute_release"
         case voucherRedemption = "voucher_redemption", voucherPayment = "voucher_payment"
@@ -66,6 +71,8 @@ public enum OperationPurpose: Sendable, Hashable {
         case .orderPayment: .orderPayment
         case .orderPurchase: .orderPurchase
         case .orderGrant: .orderGrant
+        case .orderBonusGrant: .orderBonusGrant
+        case .orderDiscount: .orderDiscount
         case .refund: .refund
         case .refundUnbuy: .refundUnbuy
         case .refundGrant: .refundGrant
@@ -84,7 +91,7 @@ public enum OperationPurpose: Sendable, Hashable {
     public var orderID: String? {
         switch self {
         case .orderCredit(let order), .orderBonus(let order), .orderPayment(let order), .orderPurchase(let order),
-             .orderGrant(let order, _), .refund(_, let order), .refundUnbuy(_, let order), .refundGrant(_, let order, _),
+             .orderGrant(let order, _), .orderBonusGrant(let order, _), .orderDiscount(let order), .refund(_, let order), .refundUnbuy(_, let order), .refundGrant(_, let order, _),
              .disputeHold(_, let order), .disputeRelease(_, let order):
             order
         case .topUp, .debit, .voucherRedemption, .voucherPayment, .voucherPurchase, .voucherGrant, .renewalPurchase, .renewalGrant:
@@ -96,7 +103,7 @@ public enum OperationPurpose: Sendable, Hashable {
     public var refundID: String? {
         switch self {
         case .refund(let refund, _), .refundUnbuy(let refund, _), .refundGrant(let refund, _, _): refund
-        case .topUp, .debit, .orderCredit, .orderBonus, .orderPayment, .orderPurchase, .orderGrant, .disputeHold, .disputeRelease,
+        case .topUp, .debit, .orderCredit, .orderBonus, .orderPayment, .orderPurchase, .orderGrant, .orderBonusGrant, .orderDiscount, .disputeHold, .disputeRelease,
              .voucherRedemption, .voucherPayment, .voucherPurchase, .voucherGrant, .renewalPurchase, .renewalGrant:
             nil
         }
@@ -109,7 +116,7 @@ public enum OperationPurpose: Sendable, Hashable {
         case .voucherRedemption(let serial), .voucherPayment(let serial), .voucherPurchase(let serial), .voucherGrant(let serial, _):
             String(serial)
         case .renewalPurchase(let renewal, _), .renewalGrant(let renewal, _, _): renewal
-        case .topUp, .debit, .orderCredit, .orderBonus, .orderPayment, .orderPurchase, .orderGrant, .refund, .refundUnbuy, .refundGrant:
+        case .topUp, .debit, .orderCredit, .orderBonus, .orderPayment, .orderPurchase, .orderGrant, .orderBonusGrant, .orderDiscount, .refund, .refundUnbuy, .refundGrant:
             nil
         }
     }
@@ -117,9 +124,9 @@ public enum OperationPurpose: Sendable, Hashable {
     /// The `grant_number` column: which allowance (from 1) of a pack.
     public var grantNumber: Int? {
         switch self {
-        case .orderGrant(_, let number), .refundGrant(_, _, let number), .voucherGrant(_, let number), .renewalGrant(_, _, let number):
+        case .orderGrant(_, let number), .orderBonusGrant(_, let number), .refundGrant(_, _, let number), .voucherGrant(_, let number), .renewalGrant(_, _, let number):
             number
-        case .topUp, .debit, .orderCredit, .orderBonus, .orderPayment, .orderPurchase, .refund, .refundUnbuy, .disputeHold,
+        case .topUp, .debit, .orderCredit, .orderBonus, .orderDiscount, .orderPayment, .orderPurchase, .refund, .refundUnbuy, .disputeHold,
              .disputeRelease, .voucherRedemption, .voucherPayment, .voucherPurchase, .renewalPurchase:
             nil
         }
@@ -136,6 +143,8 @@ public enum OperationPurpose: Sendable, Hashable {
         case .orderPayment(let order): "order:\(order):pay"
         case .orderPurchase(let order): "order:\(order):buy"
         case .orderGrant(let order, let number): "order:\(order):grant:\(number)"
+        case .orderBonusGrant(let order, let number): "order:\(order):bonus:\(number)"
+        case .orderDiscount(let order): "order:\(order):discount"
         case .refund(let refund, _): "refund:\(refund)"
         case .refundUnbuy(let refund, _): "refund:\(refund):unbuy"
         case .refundGrant(let refund, _, let number): "refund:\(refund):grant:\(number)"
@@ -157,7 +166,7 @@ public enum OperationPurpose: Sendable, Hashable {
     public var announcesTopUp: Bool {
         switch self {
         case .orderPayment, .refundUnbuy: false
-        case .topUp, .debit, .orderCredit, .orderBonus, .orderPurchase, .orderGrant, .refund, .refundGrant, .disputeHold,
+        case .topUp, .debit, .orderCredit, .orderBonus, .orderPurchase, .orderGrant, .orderBonusGrant, .orderDiscount, .refund, .refundGrant, .disputeHold,
              .disputeRelease, .voucherRedemption, .voucherPayment, .voucherPurchase, .voucherGrant, .renewalPurchase, .renewalGrant:
             true
         }
@@ -168,7 +177,7 @@ public enum OperationPurpose: Sendable, Hashable {
     public var isUsage: Bool {
         switch self {
         case .refund, .refundUnbuy, .refundGrant: false
-        case .topUp, .debit, .orderCredit, .orderBonus, .orderPayment, .orderPurchase, .orderGrant, .disputeHold, .disputeRelease,
+        case .topUp, .debit, .orderCredit, .orderBonus, .orderPayment, .orderPurchase, .orderGrant, .orderBonusGrant, .orderDiscount, .disputeHold, .disputeRelease,
              .voucherRedemption, .voucherPayment, .voucherPurchase, .voucherGrant, .renewalPurchase, .renewalGrant:
             true
         }

@@ -19,8 +19,11 @@ public struct OrderPlacementPlan: Sendable, Equatable {
     /// transaction that creates the order, so a limit reached refuses the order.
     public let promotionUses: [PromotionUse]
 
+    /// `excluding`: automatic promotions the store found used up; the order is placed without them (a subscriber
+    /// who did not ask for a promotion is not refused because it ran out). A code the subscriber entered is
+    /// refused when used up (``PromotionUse/exhausted``).
     public init(item: OrderItem, lineCurrency: Currency, promotionCode: String?, payCurrency: Currency?, catalog: Catalog,
-                at instant: Date) throws(RechargeError) {
+                at instant: Date, excluding: Set<String> = []) throws(RechargeError) {
         let base: OrderQuote
         var product: Product?
         switch item {
@@ -32,11 +35,11 @@ public struct OrderPlacementPlan: Sendable, Equatable {
             base = try OrderQuote.customTopUp(money, catalog: catalog, lineCurrency: lineCurrency)
         }
         let choice = try PromotionChoice.choose(from: catalog.promotions, product: product, listPrice: base.price, credit: base.credit,
-                                                enteredCode: promotionCode, at: instant)
+                                                enteredCode: promotionCode, at: instant, excluding: excluding)
         var quote = try base.applying(choice)
         if let payCurrency { quote = try quote.paid(in: payCurrency, product: product, catalog: catalog, at: instant) }
         self.quote = quote
-        promotionUses = [choice.discount?.promotion, choice.bonus?.promotion].compactMap { $0 }.filter(\.hasLimits).map(PromotionUse.enforcing)
+        promotionUses = choice.applied.filter(\.hasLimits).map(PromotionUse.enforcing)
     }
 
     /// The new order, `awaiting_payment` when its checkout started in the creating transaction. An order priced at
@@ -64,18 +67,34 @@ public struct PromotionUse: Sendable, Equatable {
     public let limitTotal: Int64
     /// Uses allowed per line; `Int64.max` when unlimited or not enforced.
     public let limitPerLine: Int64
+    /// Applied without a code: when a limit is reached the order goes ahead without it (``exhaustedAutomatic``).
+    public let isAutomatic: Bool
 
-    public init(code: String, shownCode: String, limitTotal: Int64, limitPerLine: Int64) {
+    public init(code: String, shownCode: String, limitTotal: Int64, limitPerLine: Int64, isAutomatic: Bool = false) {
         self.code = code
         self.shownCode = shownCode
         self.limitTotal = limitTotal
         self.limitPerLine = limitPerLine
+        self.isAutomatic = isAutomatic
+    }
+
+    /// An automatic promotion whose limit is reached: the store places the order again without it.
+    public struct ExhaustedAutomatic: Error, Sendable, Equatable {
+        public let code: String
+        public init(code: String) { self.code = code }
+    }
+
+    /// What the store throws when a bound is reached: for an automatic promotion, ``ExhaustedAutomatic`` (plan again
+    /// excluding it); for an entered code, the refusal.
+    public func limitReached(forLine: Bool) -> any Error {
+        isAutomatic ? ExhaustedAutomatic(code: code) : (forLine ? exhaustedForLine : exhausted)
     }
 
     /// A new order: the promotion's limits hold.
     public static func enforcing(_ promotion: Promotion) -> PromotionUse {
         PromotionUse(code: promotion.code, shownCode: promotion.discountCode ?? promotion.code,
-                     limitTotal: Int64(promotion.limitTotal ?? Int.max), limitPerLine: Int64(promotion.limitPerLine ?? Int.max))
+                     limitTotal: Int64(promotion.limitTotal ?? Int.max), limitPerLine: Int64(promotion.limitPerLine ?? Int.max),
+                     isAutomatic: promotion.discountCode == nil)
     }
 
     /// A payment that arrived after its order expired or was cancelled (and gave its use back): the subscriber paid

@@ -230,13 +230,21 @@ public struct OrderQuote: Sendable, Equatable, Codable {
     public let fx: FXQuote?
     /// A pack the catalog marks to renew: at the end of each period it is bought again from the line's balance.
     public let autoRenew: Bool?
+    /// Buckets a promotion grants with this order (bonus data, minutes, SMS), each with its own validity: granted in
+    /// the fulfilment's ledger transaction, funded by the allowance accounts like a pack's.
+    public let bonusAllowances: [BonusAllowance]?
+    /// The display names, per language, of the promotion that grants ``bonusAllowances`` (what the bucket is called).
+    public let bonusNames: [String: String]?
 
     /// The payment in the line's currency: what the ledger moves.
     public var settlementAmount: Money { settlement ?? price }
 
     public init(productCode: String?, productKind: Product.Kind, names: [String: String], price: Money, credit: Money?, allowances: [Allowance],
                 validityDays: Int?, listPrice: Money? = nil, discount: Money? = nil, bonus: Money? = nil, bonusValidityDays: Int? = nil,
-                promotions: [String] = [], limitedPromotions: [String] = [], settlement: Money? = nil, fx: FXQuote? = nil, autoRenew: Bool? = nil) {
+                promotions: [String] = [], limitedPromotions: [String] = [], settlement: Money? = nil, fx: FXQuote? = nil, autoRenew: Bool? = nil,
+                bonusAllowances: [BonusAllowance]? = nil, bonusNames: [String: String]? = nil) {
+        self.bonusAllowances = bonusAllowances
+        self.bonusNames = bonusNames
         self.productCode = productCode
         self.productKind = productKind
         self.names = names
@@ -272,7 +280,8 @@ public struct OrderQuote: Sendable, Equatable, Codable {
         }
         return OrderQuote(productCode: productCode, productKind: productKind, names: names, price: converted, credit: credit, allowances: allowances,
                           validityDays: validityDays, listPrice: listPrice, discount: discount, bonus: bonus, bonusValidityDays: bonusValidityDays,
-                          promotions: promotions, limitedPromotions: limitedPromotions, settlement: price, fx: fx, autoRenew: autoRenew)
+                          promotions: promotions, limitedPromotions: limitedPromotions, settlement: price, fx: fx, autoRenew: autoRenew,
+                          bonusAllowances: bonusAllowances, bonusNames: bonusNames)
     }
 
     /// This quote with the chosen promotions applied.
@@ -281,12 +290,13 @@ public struct OrderQuote: Sendable, Equatable, Codable {
         if let discount = choice.discount { price = try price.subtracting(discount.amount) }
         var bonusDays: Int?
         if let bonus = choice.bonus, case .topUpBonus(_, let days) = bonus.promotion.benefit { bonusDays = days }
-        let applied = [choice.discount?.promotion, choice.bonus?.promotion].compactMap { $0 }
+        let applied = choice.applied
         return OrderQuote(
             productCode: productCode, productKind: productKind, names: names, price: price, credit: credit, allowances: allowances,
             validityDays: validityDays, listPrice: listPrice, discount: choice.discount?.amount, bonus: choice.bonus?.amount,
             bonusValidityDays: bonusDays, promotions: applied.map(\.code), limitedPromotions: applied.filter(\.hasLimits).map(\.code),
-            settlement: settlement, fx: fx, autoRenew: autoRenew)
+            settlement: settlement, fx: fx, autoRenew: autoRenew, bonusAllowances: choice.bucketBonus?.grants,
+            bonusNames: choice.bucketBonus?.promotion.names)
     }
 
     /// A quote for a catalog product, paid in `currency` for a line in `lineCurrency`.

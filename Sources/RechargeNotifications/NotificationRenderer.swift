@@ -152,6 +152,16 @@ public struct NotificationRenderer: Sendable {
         case .dataPackAdded(let bytes, let validUntil):
             context["data"] = NotificationFormat.dataVolume(bytes: bytes, language: language)
             if let validUntil { context["valid_until"] = NotificationFormat.date(validUntil, language: language, timeZone: timeZone) }
+        case .bonusGranted(let promotionName, let grants):
+            context["promotion"] = promotionName
+            // `{{#grants}}…{{/grants}}`: each bucket, `last` to leave the separator off the last one.
+            context["grants"] = grants.enumerated().map { index, grant in
+                [
+                    "amount": NotificationFormat.quantity(grant.amount, kind: grant.kind, currency: .usd, language: language),
+                    "valid_until": NotificationFormat.date(grant.validUntil, language: language, timeZone: timeZone),
+                    "last": index == grants.count - 1,
+                ] as [String: Any]
+            }
         case .packRenewed(let packName, let price, let balance, let validUntil):
             context["pack_name"] = packName
             context["price"] = money(price)

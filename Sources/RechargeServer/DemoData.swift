@@ -2,8 +2,9 @@ import Foundation
 import RechargeCore
 import RechargeStore
 
-/// A few lines with real balances for a newcomer to look at. Seeding is idempotent: lines that exist are
-/// left alone, and every top-up carries a fixed idempotency key.
+/// A few lines with real balances for a newcomer to look at. Their buckets are named after the demo catalog's
+/// products (in English, as the ledger keeps them), so pages show them in the reader's language. Seeding is
+/// idempotent: lines that exist are left alone, and every top-up carries a fixed idempotency key.
 public enum DemoData {
     @discardableResult
     public static func seed(_ ledger: LedgerStore, now: Date) async throws -> [MSISDN] {
@@ -19,13 +20,14 @@ public enum DemoData {
         }
         let specs = [
             Spec(msisdn: "+14155550100", iccid: "8901260123456789011", type: .prepaid, currency: "USD", creditLimit: nil, money: "25.00",
-                 buckets: [(.data, 5 << 30, "5 GB monthly data", 30), (.voice, 300 * 60, "300 minutes", 30), (.sms, 100, "100 SMS", 30)]),
+                 buckets: [(.data, 5 << 30, "US data 5 GB, 30 days", 30), (.voice, 300 * 60, "North America talk & text, 30 days", 30),
+                           (.sms, 100, "North America talk & text, 30 days", 30)]),
             Spec(msisdn: "+14155550101", iccid: nil, type: .prepaid, currency: "USD", creditLimit: nil, money: "1.20",
-                 buckets: [(.data, 200 << 20, "Travel data 1 GB (200 MB left)", 3)]),
+                 buckets: [(.data, 200 << 20, "Global travel data 1 GB, 7 days", 3)]),
             Spec(msisdn: "+14155550102", iccid: nil, type: .postpaid, currency: "USD", creditLimit: "100.00", money: "0.00",
-                 buckets: [(.data, 20 << 30, "20 GB included", 30)]),
+                 buckets: [(.data, 20 << 30, "Postpaid 20 GB (monthly)", 30)]),
             Spec(msisdn: "+8613800138000", iccid: nil, type: .prepaid, currency: "CNY", creditLimit: nil, money: "50.00",
-                 buckets: [(.data, 2 << 30, "Global travel data", 7)]),
+                 buckets: [(.data, 1 << 30, "Global travel data 1 GB, 7 days", 7)]),
         ]
         var seeded: [MSISDN] = []
         for spec in specs {

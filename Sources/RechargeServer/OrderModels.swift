@@ -69,6 +69,8 @@ struct QuoteOutput: Encodable {
     let bonus: MoneyOutput?
     let bonusValidityDays: Int?
     let allowances: [AllowanceOutput]
+    /// Buckets a promotion grants with the order (bonus data, minutes, SMS), each with its own validity.
+    let bonusAllowances: [BonusAllowance]?
     let validityDays: Int?
     let promotions: [String]
     let settlement: MoneyOutput?
@@ -88,6 +90,7 @@ struct QuoteOutput: Encodable {
         bonus = quote.bonus.map(MoneyOutput.init)
         bonusValidityDays = quote.bonusValidityDays
         allowances = quote.allowances.map { AllowanceOutput(kind: $0.kind, amount: $0.amount, unit: $0.kind.unit(currency: quote.price.currency)) }
+        bonusAllowances = quote.bonusAllowances
         validityDays = quote.validityDays
         promotions = quote.promotions
         settlement = quote.settlement.map(MoneyOutput.init)
@@ -155,6 +158,7 @@ struct OrderOutput: Encodable {
     let settlement: MoneyOutput?
     let fx: FXQuoteOutput?
     let allowances: [AllowanceOutput]
+    let bonusAllowances: [BonusAllowance]?
     let validityDays: Int?
     let providerReference: String?
     let failureReason: String?
@@ -184,6 +188,7 @@ struct OrderOutput: Encodable {
         settlement = order.quote.settlement.map(MoneyOutput.init)
         fx = order.quote.fx.map(FXQuoteOutput.init)
         allowances = order.quote.allowances.map { AllowanceOutput(kind: $0.kind, amount: $0.amount, unit: $0.kind.unit(currency: order.quote.price.currency)) }
+        bonusAllowances = order.quote.bonusAllowances
         validityDays = order.quote.validityDays
         providerReference = order.providerReference
         failureReason = order.failureReason
@@ -217,6 +222,8 @@ struct ReceiptOutput: Encodable {
     let bonus: MoneyOutput?
     let promotions: [String]
     let allowances: [AllowanceOutput]
+    /// Buckets a promotion granted with the order (bonus data, minutes, SMS), each with its own validity.
+    let bonusAllowances: [BonusAllowance]?
     let validityDays: Int?
     let balanceAfter: MoneyOutput?
     let paidAt: String?
@@ -239,6 +246,7 @@ struct ReceiptOutput: Encodable {
         promotions = order.quote.promotions
         let output = OrderOutput(order)
         allowances = output.allowances
+        bonusAllowances = order.quote.bonusAllowances
         validityDays = order.quote.validityDays
         balanceAfter = order.balanceAfter.map(MoneyOutput.init)
         paidAt = output.paidAt
@@ -250,12 +258,16 @@ struct ReceiptOutput: Encodable {
 /// `GET /v1/catalog` and the body of `PUT /v1/catalog`: the catalog file's own shape.
 extension CatalogDefinition: StrictlyDecodable {
     static let allowedFields: [String: Set<String>] = [
-        "": ["customTopUp", "products", "promotions", "fxRates"],
+        "": ["customTopUp", "products", "promotions", "fxRates", "timeZone"],
         "fxRates": ["base", "quote", "rate", "source", "validMinutes"],
-        "promotions": ["code", "names", "currency", "tiers", "bonusValidityDays", "percentOff", "amountOff", "products", "discountCode",
-                       "limitTotal", "limitPerLine", "startsAt", "endsAt"],
+        "promotions": ["code", "names", "name", "descriptions", "description", "currency", "tiers", "bonusValidityDays", "percentOff", "amountOff",
+                       "products", "discountCode", "limitTotal", "limitPerLine", "startsAt", "endsAt", "listed", "discountOn", "minTopUp",
+                       "bonusAllowances"],
         "promotions.tiers": ["min", "bonus"],
-        "products": ["code", "kind", "names", "prices", "credit", "allowances", "validityDays", "coverage", "autoRenew", "plan", "active"],
+        "promotions.bonusAllowances": ["kind", "amount", "validityDays", "coverage"],
+        "promotions.bonusAllowances.coverage": ["name", "countries"],
+        "products": ["code", "kind", "names", "name", "descriptions", "description", "prices", "credit", "allowances", "validityDays", "coverage",
+                     "autoRenew", "plan", "active"],
         "products.allowances": ["kind", "amount"],
         "products.coverage": ["name", "countries"],
         "products.plan": ["billing", "overagePerMegabyte", "overagePerMinute", "overagePerSMS"],

@@ -41,6 +41,7 @@ struct ReceiptPage: Sendable {
             row("receipt_discount", money(receipt.discount)), row("receipt_credited", money(receipt.credited)), row("receipt_bonus", money(receipt.bonus)),
             row("receipt_promotions", receipt.promotions.isEmpty ? nil : receipt.promotions.joined(separator: ", ")),
             row("order_receipt_allowances", allowances.isEmpty ? nil : allowances),
+            row("offers_receipt_bonus_allowances", receipt.bonusAllowances.map(locale.bonusAllowances)),
             row("order_receipt_validity", receipt.validityDays.map(String.init)),
             row("receipt_balance_after", money(receipt.balanceAfter)), row("receipt_paid_at", receipt.paidAt),
             row("receipt_state", receipt.state.rawValue),

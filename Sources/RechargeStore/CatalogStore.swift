@@ -30,6 +30,8 @@ public final class CatalogStore: Sendable {
         let settings = try LedgerStore.encodeResult(catalog.definition.customTopUp ?? [:])
         let promotions = try LedgerStore.encodeResult(catalog.definition.promotions ?? [])
         let rates = try LedgerStore.encodeResult(catalog.definition.fxRates ?? [])
+        // The time zone is stored with the promotions: their local date-times are read in it again on load.
+        let timeZone = catalog.definition.timeZone ?? "UTC"
         return try await database.transaction { db in
             let existing = Set(try await db.raw("SELECT code FROM products").all().map { try $0.string("code") })
             for (position, (product, definition)) in definitions.enumerated() {
@@ -58,6 +60,10 @@ public final class CatalogStore: Sendable {
                 """).run()
             try await db.raw("""
                 INSERT INTO catalog_settings (name, value, updated_at) VALUES ('fx_rates', \(bind: rates), \(bind: now.unixMicros))
+                ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+                """).run()
+            try await db.raw("""
+                INSERT INTO catalog_settings (name, value, updated_at) VALUES ('time_zone', \(bind: timeZone), \(bind: now.unixMicros))
                 ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
                 """).run()
             try await db.raw("""
@@ -98,20 +104,23 @@ public final class CatalogStore: Sendable {
             return CatalogDefinition.Product(
                 code: stored.code, kind: stored.kind, names: stored.names, prices: stored.prices, credit: stored.credit,
                 allowances: stored.allowances, validityDays: stored.validityDays, coverage: stored.coverage, autoRenew: stored.autoRenew,
-                plan: stored.plan, active: false)
+                plan: stored.plan, active: false, descriptions: stored.descriptions)
         }
         var ranges: [String: CatalogDefinition.Range]?
         var promotions: [CatalogDefinition.Promotion]?
         var rates: [CatalogDefinition.ExchangeRate]?
+        var timeZone: String?
         for row in try await db.raw("SELECT name, value FROM catalog_settings").all() {
             switch try row.string("name") {
             case "custom_top_up": ranges = try LedgerStore.decodeResult(try row.string("value"), as: [String: CatalogDefinition.Range].self)
             case "promotions": promotions = try LedgerStore.decodeResult(try row.string("value"), as: [CatalogDefinition.Promotion].self)
+            case "time_zone": timeZone = try row.string("value")
             case "fx_rates": rates = try LedgerStore.decodeResult(try row.string("value"), as: [CatalogDefinition.ExchangeRate].self)
             default: continue
             }
         }
-        return try Catalog(CatalogDefinition(customTopUp: ranges, products: products, promotions: promotions, fxRates: rates))
+        return try Catalog(CatalogDefinition(customTopUp: ranges, products: products, promotions: promotions, fxRates: rates,
+                                             timeZone: timeZone == "UTC" ? nil : timeZone))
     }
 
     /// One product by code, active or not.

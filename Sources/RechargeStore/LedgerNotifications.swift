@@ -49,10 +49,18 @@ enum LedgerNotifications {
             operation.entries.filter { $0.bucketKind != .monetary && $0.amount < 0 && $0.remainingAfter == 0 }
         }
         var packNames: [Int64: String] = [:]
+        var localizedPackNames: [Int64: [String: String]] = [:]
         if !emptied.isEmpty {
             let ids = Array(Set(emptied.map(\.bucketID))).sorted()
             for row in try await db.raw("SELECT id, name FROM buckets WHERE id IN (\(binds: ids))").all() {
                 packNames[try row.int64("id")] = try row.optional("name", as: String.self) ?? ""
+            }
+            // A bucket keeps the English name it was granted under; the message names it in the subscriber's language.
+            if packNames.values.contains(where: { !$0.isEmpty }) {
+                let catalog = try await CatalogStore.load(db)
+                for (id, name) in packNames where !name.isEmpty {
+                    if let names = catalog.displayNames(ofBucket: name) { localizedPackNames[id] = names }
+                }
             }
         }
 
@@ -62,7 +70,8 @@ enum LedgerNotifications {
             // A pack refund takes its buckets back: that is not the subscriber using it up.
             if operation.kind == .debit, purpose.isUsage {
                 for entry in operation.entries where entry.bucketKind != .monetary && entry.amount < 0 && entry.remainingAfter == 0 {
-                    let event = NotificationEvent.packUsedUp(packName: packNames[entry.bucketID] ?? "", kind: entry.bucketKind)
+                    let name = localizedPackNames[entry.bucketID].flatMap { $0[line.contact.language.rawValue] } ?? packNames[entry.bucketID] ?? ""
+                    let event = NotificationEvent.packUsedUp(packName: name, kind: entry.bucketKind)
                     notifications += line.contact.notifications(
                         for: event, eventKey: OutgoingNotification.packUsedUpKey(operationKey: operation.idempotencyKey, bucketID: entry.bucketID))
                 }

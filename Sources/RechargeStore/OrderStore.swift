@@ -62,6 +62,22 @@ public final class OrderStore: Sendable {
         let fingerprint = sha256Hex("order|\(msisdn.e164)|\(itemText)|\(paymentMethod.rawValue)|\(code)|\(payCurrency?.code ?? "")\(payer.fingerprintPart)")
         let creationKey = "\(msisdn.e164) \(key.value)"
         let id = makeID()
+        // An automatic promotion found used up stops applying: plan again without it (at most once per promotion).
+        var excluded: Set<String> = []
+        while true {
+            do {
+                return try await create(id: id, msisdn: msisdn, item: item, paymentMethod: paymentMethod, promotionCode: promotionCode,
+                                        payCurrency: payCurrency, payer: payer, key: key, fingerprint: fingerprint, creationKey: creationKey,
+                                        now: now, lifetime: lifetime, checkout: checkout, excluding: excluded)
+            } catch let exhausted as PromotionUse.ExhaustedAutomatic {
+                guard excluded.insert(exhausted.code).inserted else { throw exhausted }
+            }
+        }
+    }
+
+    private func create(id: String, msisdn: MSISDN, item: Item, paymentMethod: PaymentMethod, promotionCode: String?, payCurrency: Currency?,
+                        payer: OrderPayer, key: IdempotencyKey, fingerprint: String, creationKey: String, now: Date, lifetime: TimeInterval,
+                        checkout: (@Sendable (String) -> String?)?, excluding: Set<String>) async throws -> Creation {
         // Orders racing for one limited promotion queue here, in memory, rather than each holding a pooled
         // connection while PostgreSQL makes it wait for the promotion's row lock. The row's conditional update
         // stays the guarantee (across nodes too); the gate only keeps the queue off the pool. Without limited
@@ -70,7 +86,8 @@ public final class OrderStore: Sendable {
         if catalog.mayHaveLimitedPromotions {
             limited = try await database.read { [catalog] db in
                 let line = try await LedgerStore.loadLine(db, msisdn, lock: nil)
-                return try await Self.plan(item: item, line: line, promotionCode: promotionCode, payCurrency: payCurrency, catalog: catalog, now: now, in: db)
+                return try await Self.plan(item: item, line: line, promotionCode: promotionCode, payCurrency: payCurrency, catalog: catalog, now: now,
+                                           excluding: excluding, in: db)
                     .quote.limitedPromotions
             }
         }
@@ -81,7 +98,8 @@ public final class OrderStore: Sendable {
                 }
                 let line = try await LedgerStore.loadLine(db, msisdn, lock: nil)
                 guard line.status.acceptsTopUps else { throw RechargeError.lineNotActive(msisdn: msisdn.e164, status: line.status) }
-                let plan = try await Self.plan(item: item, line: line, promotionCode: promotionCode, payCurrency: payCurrency, catalog: self.catalog, now: now, in: db)
+                let plan = try await Self.plan(item: item, line: line, promotionCode: promotionCode, payCurrency: payCurrency, catalog: self.catalog,
+                                               now: now, excluding: excluding, in: db)
                 let quote = plan.quote
                 let reference = checkout?(id)
                 let order = plan.order(id: id, msisdn: msisdn, paymentMethod: paymentMethod, providerReference: reference,
@@ -135,21 +153,30 @@ public final class OrderStore: Sendable {
     public func quote(msisdn: MSISDN, item: Item, promotionCode: String?, payCurrency: Currency? = nil, now: Date) async throws -> OrderQuote {
         try await database.read { db in
             let line = try await LedgerStore.loadLine(db, msisdn, lock: nil)
-            let plan = try await Self.plan(item: item, line: line, promotionCode: promotionCode, payCurrency: payCurrency, catalog: self.catalog, now: now, in: db)
-            try await Self.checkRemaining(plan.promotionUses, lineID: line.id, in: db)
-            return plan.quote
+            var excluded: Set<String> = []
+            while true {
+                let plan = try await Self.plan(item: item, line: line, promotionCode: promotionCode, payCurrency: payCurrency, catalog: self.catalog,
+                                               now: now, excluding: excluded, in: db)
+                do {
+                    try await Self.checkRemaining(plan.promotionUses, lineID: line.id, in: db)
+                    return plan.quote
+                } catch let exhausted as PromotionUse.ExhaustedAutomatic {
+                    guard excluded.insert(exhausted.code).inserted else { throw exhausted }
+                }
+            }
         }
     }
 
     /// The order's ``OrderPlacementPlan`` against the catalog as the transaction sees it.
     private static func plan(item: Item, line: Line, promotionCode: String?, payCurrency: Currency?, catalog store: CatalogStore, now: Date,
-                             in db: any SQLDatabase) async throws -> OrderPlacementPlan {
+                             excluding: Set<String> = [], in db: any SQLDatabase) async throws -> OrderPlacementPlan {
         try OrderPlacementPlan(item: item, lineCurrency: line.currency, promotionCode: promotionCode, payCurrency: payCurrency,
-                               catalog: try await store.current(in: db), at: now)
+                               catalog: try await store.current(in: db), at: now, excluding: excluding)
     }
 
     /// Takes each use, for the line then overall, by conditional updates against the use's bounds: when a bound is
-    /// reached the update matches no row and the order is refused (its transaction rolls back).
+    /// reached the update matches no row and the order is refused (its transaction rolls back), or, for an automatic
+    /// promotion, placed again without it (``PromotionUse/ExhaustedAutomatic``).
     private static func take(_ uses: [PromotionUse], lineID: Int64, now: Date, in db: any SQLDatabase) async throws {
         for use in uses {
             try await db.raw("""
@@ -161,7 +188,7 @@ public final class OrderStore: Sendable {
                 UPDATE promotion_line_usage SET used = used + 1, updated_at = \(bind: now.unixMicros)
                 WHERE promotion = \(bind: use.code) AND line_id = \(bind: lineID) AND used < \(bind: use.limitPerLine) RETURNING used
                 """).first() != nil
-            else { throw use.exhaustedForLine }
+            else { throw use.limitReached(forLine: true) }
             try await db.raw("""
                 INSERT INTO promotion_usage (promotion, used, updated_at) VALUES (\(bind: use.code), 0, \(bind: now.unixMicros))
                 ON CONFLICT (promotion) DO NOTHING
@@ -171,7 +198,7 @@ public final class OrderStore: Sendable {
                 UPDATE promotion_usage SET used = used + 1, updated_at = \(bind: now.unixMicros)
                 WHERE promotion = \(bind: use.code) AND used < \(bind: use.limitTotal) RETURNING used
                 """).first() != nil
-            else { throw use.exhausted }
+            else { throw use.limitReached(forLine: false) }
         }
     }
 
@@ -202,7 +229,9 @@ public final class OrderStore: Sendable {
             let usedByLine = try await db.raw("""
                 SELECT used FROM promotion_line_usage WHERE promotion = \(bind: use.code) AND line_id = \(bind: lineID)
                 """).first()?.int64("used")
-            if let refusal = use.refusal(used: used, usedByLine: usedByLine) { throw refusal }
+            if let refusal = use.refusal(used: used, usedByLine: usedByLine) {
+                throw use.isAutomatic ? PromotionUse.ExhaustedAutomatic(code: use.code) : refusal
+            }
         }
     }
 
@@ -457,6 +486,15 @@ public final class OrderStore: Sendable {
            let contact = try await NotificationContactRow.load(msisdns: [order.msisdn.e164], in: db)[order.msisdn.e164]?.contact {
             _ = try await OutboxStore.enqueue(
                 contact.notifications(for: .dataPackAdded(bytes: data.bytes, validUntil: data.validUntil), eventKey: "order:\(order.id):data_pack_added"),
+                now: now, in: db)
+        }
+        // Buckets a promotion granted are announced under the promotion's name in the subscriber's language.
+        if !plan.bonusGranted.isEmpty,
+           let contact = try await NotificationContactRow.load(msisdns: [order.msisdn.e164], in: db)[order.msisdn.e164]?.contact {
+            let names = order.quote.bonusNames ?? [:]
+            let name = names[contact.language.rawValue] ?? names["en"] ?? ""
+            _ = try await OutboxStore.enqueue(
+                contact.notifications(for: .bonusGranted(promotionName: name, grants: plan.bonusGranted), eventKey: "order:\(order.id):bonus_granted"),
                 now: now, in: db)
         }
         try await notifyGuest(order, now: now, in: db)

@@ -237,9 +237,11 @@ public struct PackRenewalStore: Sendable {
         }
         guard updated else { throw DatabaseError.invariantViolated("renewal \(renewal.id) changed under its lock") }
         if let contact = try await NotificationContactRow.load(lineIDs: [line.id], in: db)[line.id]?.contact {
+            // The pack's name in the subscriber's language (the catalog's; the English one it was bought under otherwise).
+            let name = catalog.product(renewal.productCode)?.name(language: contact.language.rawValue) ?? renewal.name
             let event: NotificationEvent = failure.map {
-                .packRenewalFailed(packName: renewal.name, price: price, balance: balance, validUntil: renewal.validUntil, reason: $0)
-            } ?? .packRenewed(packName: renewal.name, price: price, balance: balance, validUntil: newEnd)
+                .packRenewalFailed(packName: name, price: price, balance: balance, validUntil: renewal.validUntil, reason: $0)
+            } ?? .packRenewed(packName: name, price: price, balance: balance, validUntil: newEnd)
             _ = try await OutboxStore.enqueue(contact.notifications(for: event, eventKey: "renewal:\(renewal.id):\(cycle):\(event.name.rawValue)"),
                                               now: now, in: db)
         }

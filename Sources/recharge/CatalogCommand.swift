@@ -34,7 +34,7 @@ struct CatalogCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List products with their prices and what they give.")
+        static let configuration = CommandConfiguration(abstract: "List products with their prices and what they give, and the promotions with their dates in the catalog's time zone.")
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
@@ -56,6 +56,26 @@ struct CatalogCommand: AsyncParsableCommand {
                     print([product.code, product.kind.rawValue, product.active ? "active" : "inactive", prices, gives.joined(separator: " + "),
                            product.validityDays.map { "\($0) days" } ?? "-", product.coverage?.name ?? "-", product.name(language: "en")]
                         .joined(separator: "\t"))
+                }
+                if !catalog.promotions.isEmpty {
+                    // Dates in the operator's time zone, as the offers page shows them.
+                    print("\nPROMOTION\tGIVES\tCODE\tLISTED\tFROM\tUNTIL (\(catalog.timeZone.identifier))\tNAME")
+                    for promotion in catalog.promotions {
+                        let money = { (micros: Int64) in Money(micros: micros, currency: promotion.currency).description }
+                        let gives: String
+                        switch promotion.benefit {
+                        case .topUpBonus(let tiers, let days):
+                            gives = tiers.map { "\(money($0.minimum)) → +\(money($0.bonus))" }.joined(separator: ", ") + " (\(days) days)"
+                        case .bucketBonus(let minimum, let grants):
+                            gives = "from \(money(minimum)): " + grants.map { "\(Quantity.format($0.amount, kind: $0.kind)) \($0.kind.rawValue) (\($0.validityDays) days)" }
+                                .joined(separator: " + ")
+                        case .percentOff(let percent): gives = "\(percent)% off \(promotion.discountOn == .topUp ? "top-ups" : "packs")"
+                        case .amountOff(let amount): gives = "\(money(amount)) off \(promotion.discountOn == .topUp ? "top-ups" : "packs")"
+                        }
+                        let local = { (date: Date?) in date.map { CatalogTime.localText($0, in: catalog.timeZone) } ?? "-" }
+                        print([promotion.code, gives, promotion.discountCode ?? "-", promotion.isListed ? "yes" : "no", local(promotion.startsAt),
+                               local(promotion.endsAt), promotion.name(language: "en")].joined(separator: "\t"))
+                    }
                 }
                 for (currency, range) in catalog.customTopUp.sorted(by: { $0.key.code < $1.key.code }) {
                     print("custom top-up in \(currency.code): \(Money(micros: range.lowerBound, currency: currency).decimalString) to \(Money(micros: range.upperBound, currency: currency).decimalString)")

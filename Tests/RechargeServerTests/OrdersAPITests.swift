@@ -58,6 +58,44 @@ struct OrdersAPITests {
         }
     }
 
+    /// The catalog's new fields over the API: the `name`/`description` aliases are read and written back as
+    /// `names`/`descriptions`, the time zone and a local holiday date survive the round trip, and a quote of a
+    /// top-up during the holiday shows the bonus buckets; a time the clocks skip is refused whole.
+    @Test func catalogWithOffersRoundTrips() async throws {
+        try await APIHarness.run { api in
+            #expect(try await api.openLine().status == .created)
+            let catalog = """
+                {"timeZone": "America/New_York",
+                 "customTopUp": {"USD": {"min": "5", "max": "500"}},
+                 "products": [{"code": "topup-40", "kind": "top_up", "name": {"en": "$40 credit", "zh-Hans": "40美元话费"},
+                               "description": {"en": "Forty dollars"}, "prices": {"USD": "40.00"}, "credit": {"USD": "40.00"}}],
+                 "promotions": [{"code": "holiday", "name": {"en": "Holiday data"}, "currency": "USD", "minTopUp": "30",
+                                 "bonusAllowances": [{"kind": "data", "amount": "1GB", "validityDays": 10},
+                                                     {"kind": "voice", "amount": "60min", "validityDays": 5, "coverage": {"name": "US", "countries": ["US"]}}],
+                                 "startsAt": "2026-11-01T00:00", "listed": true}]}
+                """
+            let put = try await api.send(.put, "/v1/catalog", key: api.admin, json: catalog)
+            #expect(put.status == .ok, "\(String(buffer: put.body))")
+            let listed = try api.json(try await api.send(.get, "/v1/catalog", key: api.reader))
+            #expect(listed["timeZone"] as? String == "America/New_York")
+            let product = try #require((listed["products"] as? [[String: Any]])?.first)
+            #expect((product["names"] as? [String: String])?["zh-Hans"] == "40美元话费" && product["name"] == nil)
+            #expect((product["descriptions"] as? [String: String])?["en"] == "Forty dollars")
+            let promotion = try #require((listed["promotions"] as? [[String: Any]])?.first)
+            #expect(promotion["startsAt"] as? String == "2026-11-01T00:00" && promotion["minTopUp"] as? String == "30.00")
+            #expect((promotion["bonusAllowances"] as? [[String: Any]])?.map { $0["amount"] as? String } == ["1GB", "60min"])
+            let quote = try api.json(try await api.send(.post, "/v1/lines/+14155550100/quotes", key: api.reader, json: #"{"product": "topup-40"}"#))
+            let bonus = try #require(quote["bonusAllowances"] as? [[String: Any]])
+            #expect(bonus.map { $0["kind"] as? String } == ["data", "voice"] && bonus.map { $0["validityDays"] as? Int } == [10, 5])
+            #expect(bonus[1]["coverageName"] as? String == "US" && quote["promotions"] as? [String] == ["holiday"])
+            let skipped = catalog.replacingOccurrences(of: "2026-11-01T00:00", with: "2027-03-14T02:30")
+            try api.expectProblem(try await api.send(.put, "/v1/catalog", key: api.admin, json: skipped), .badRequest, "invalid-catalog")
+            let both = catalog.replacingOccurrences(of: #""name": {"en": "Holiday data"}"#, with: #""name": {"en": "Holiday data"}, "names": {"en": "x"}"#)
+            #expect(try await api.send(.put, "/v1/catalog", key: api.admin, json: both).status == .badRequest)
+            #expect(try api.json(try await api.send(.get, "/v1/catalog", key: api.reader))["timeZone"] as? String == "America/New_York")
+        }
+    }
+
     /// The 399-byte "billion laughs" that took the server to 2 GB for 17 s: refused before Yams expands it, as is
     /// an aliased mapping key (composing alone would hash its expansion) and flow nesting past the limit.
     @Test func catalogRefusesAliasBombs() async throws {

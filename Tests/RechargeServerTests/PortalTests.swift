@@ -496,6 +496,7 @@ struct PortalLocaleTests {
         families += LineType.allCases.map { "line_type_\($0.rawValue)" } + LineStatus.allCases.map { "line_status_\($0.rawValue)" }
         families += NotificationLanguage.allCases.map { "language_\($0.rawValue)" } + ["type_all", "type_top_up", "type_debit"]
         families += [LedgerOperation.Kind.topUp, .debit].map { "operation_\($0.rawValue)" }
+        families += ["bonus", "bucket", "pack_discount", "top_up_discount"].map { "offers_kind_\($0)" }
         for key in families { #expect(keys.contains(key), "missing \(key)") }
         // Literal keys in the portal's Swift code: text("key" …), "key" in PortalRefusal(… key:).
         let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -364,6 +364,120 @@ extension OrderScenarios {
 }
 
 extension OrderScenarios {
+    /// Bonus data for top-ups of 30 or more, limited to `limitTotal` uses overall and `limitPerLine` per line.
+    static func bonusData(limitTotal: Int?, limitPerLine: Int?) -> CatalogDefinition.Promotion {
+        .init(code: "holiday-data", names: ["en": "Holiday: recharge 30, get 2 GB", "zh-Hans": "节日充30送2GB"], currency: "USD", tiers: nil,
+              bonusValidityDays: nil, percentOff: nil, amountOff: nil, products: nil, discountCode: nil, limitTotal: limitTotal,
+              limitPerLine: limitPerLine, startsAt: nil, endsAt: nil, minTopUp: "30",
+              bonusAllowances: [.init(kind: .data, amount: "2GB", validityDays: 15), .init(kind: .voice, amount: "30min", validityDays: 7)])
+    }
+
+    /// 50 concurrent top-ups for an automatic bonus limited to 10 uses: all 50 orders are placed, exactly 10 with the
+    /// bonus (an automatic promotion that ran out stops applying), and paying them all, twice over and concurrently,
+    /// grants exactly 10 data buckets and 10 voice buckets, each in the fulfilment's transaction; the ledger balances.
+    static func bonusBucketsUnderRace(_ backend: Backend) async throws {
+        try await with(backend, promotions: [bonusData(limitTotal: 10, limitPerLine: nil)]) { fixture in
+            let store = fixture.orders
+            let created = try await withThrowingTaskGroup(of: RechargeOrder?.self) { group in
+                for index in 0..<50 {
+                    group.addTask {
+                        while true {
+                            do {
+                                return try await store.create(msisdn: alice, item: .amount(try usd("30")), paymentMethod: .sandbox,
+                                                              key: try IdempotencyKey("bonus-race-\(index)"), now: now).order
+                            } catch RechargeError.promotionUnavailable {
+                                return nil
+                            } catch DatabaseError.unavailable {
+                                try await Task.sleep(for: .milliseconds(20))
+                            }
+                        }
+                    }
+                }
+                return try await group.reduce(into: [RechargeOrder]()) { if let order = $1 { $0.append(order) } }
+            }
+            #expect(created.count == 50)
+            #expect(try await store.promotionUses("holiday-data") == 10)
+            let withBonus = created.filter { $0.quote.bonusAllowances != nil }
+            #expect(withBonus.count == 10 && withBonus.allSatisfy { $0.quote.bonusAllowances?.count == 2 && $0.quote.limitedPromotions == ["holiday-data"] })
+            #expect(created.filter { $0.quote.bonusAllowances == nil }.allSatisfy { $0.quote.promotions.isEmpty })
+            // A quote now shows no bonus (and is not refused).
+            #expect(try await store.quote(msisdn: alice, item: .amount(try usd("30")), promotionCode: nil, now: now).bonusAllowances == nil)
+            // Every order confirmed twice, all at once: each is fulfilled once.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for order in created {
+                    for _ in 0..<2 {
+                        group.addTask {
+                            while true {
+                                do {
+                                    _ = try await store.apply(confirmation(order, event: "evt_\(order.id)"), now: now)
+                                    return
+                                } catch DatabaseError.unavailable {
+                                    try await Task.sleep(for: .milliseconds(20))
+                                }
+                            }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let summary = try await fixture.ledger.balance(alice, at: now)
+            let data = summary.buckets.filter { $0.kind == .data }
+            let voice = summary.buckets.filter { $0.kind == .voice }
+            #expect(data.count == 10 && voice.count == 10)
+            #expect(data.allSatisfy { $0.remaining == 2 << 30 && $0.validUntil == now.addingTimeInterval(15 * 86_400) && $0.name == "Holiday: recharge 30, get 2 GB" })
+            #expect(voice.allSatisfy { $0.remaining == 1800 && $0.validUntil == now.addingTimeInterval(7 * 86_400) })
+            #expect(try await balance(fixture) == 1_500_000_000)
+            for order in created { #expect(try await store.order(order.id).state == .fulfilled) }
+            let grants = try await fixture.database.read { db in
+                try await db.raw("SELECT COUNT(*) AS n FROM operations WHERE purpose = \(bind: OperationPurpose.Name.orderBonusGrant.rawValue)").first()?
+                    .decode(column: "n", as: Int64.self) ?? 0
+            }
+            #expect(grants == 20)
+            let report = try await LedgerAudit(database: fixture.database).run()
+            #expect(report.isBalanced, "\(report.discrepancies)")
+        }
+    }
+
+    /// Per line: a bonus limited to 2 uses per line gives two orders of a line the bonus, the others none; a
+    /// top-up discount is paid in part by promotion expense, clearing expecting only what the payer pays.
+    static func bonusPerLineAndTopUpDiscount(_ backend: Backend) async throws {
+        let discount = CatalogDefinition.Promotion(
+            code: "topup-save", names: ["en": "10% off top-ups"], currency: "USD", tiers: nil, bonusValidityDays: nil, percentOff: 10, amountOff: nil,
+            products: ["topup-10"], discountCode: nil, limitTotal: nil, limitPerLine: nil, startsAt: nil, endsAt: nil, discountOn: .topUp)
+        try await with(backend, promotions: [bonusData(limitTotal: nil, limitPerLine: 2), discount]) { fixture in
+            let store = fixture.orders
+            let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for index in 0..<6 {
+                    group.addTask {
+                        while true {
+                            do {
+                                _ = try await store.create(msisdn: alice, item: .amount(try usd("40")), paymentMethod: .sandbox,
+                                                           key: try IdempotencyKey("line-\(index)"), now: now)
+                                return true
+                            } catch RechargeError.promotionUnavailable {
+                                return false
+                            } catch DatabaseError.unavailable {
+                                try await Task.sleep(for: .milliseconds(20))
+                            }
+                        }
+                    }
+                }
+                return try await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 }.count == 6)
+            #expect(try await store.orders(msisdn: alice, limit: 20).filter { $0.quote.bonusAllowances != nil }.count == 2)
+            let order = try await store.create(msisdn: alice, item: .product("topup-10"), paymentMethod: .sandbox, key: try IdempotencyKey("disc"), now: now).order
+            let (nine, one, ten) = (try usd("9"), try usd("1"), try usd("10"))
+            #expect(order.quote.price == nine && order.quote.discount == one && order.quote.credit == ten)
+            let paid = try await store.apply(confirmation(order, event: "evt_disc"), now: now).order
+            #expect(paid.state == .fulfilled && paid.balanceAfter == ten)
+            let report = try await LedgerAudit(database: fixture.database).run()
+            #expect(report.isBalanced, "\(report.discrepancies)")
+        }
+    }
+}
+
+extension OrderScenarios {
     static func refunds(_ backend: Backend) async throws {
         try await with(backend, promotions: promotions) { fixture in
             let store = fixture.orders
@@ -621,6 +735,8 @@ struct SQLiteOrderTests {
     @Test func concurrentConfirmations() async throws { try await OrderScenarios.concurrentConfirmationsFulfilOnce(.sqlite) }
     @Test func promotions() async throws { try await OrderScenarios.bonusesAndDiscounts(.sqlite) }
     @Test func limitedCodeRace() async throws { try await OrderScenarios.limitedCodeUnderRace(.sqlite) }
+    @Test func bonusBucketsRace() async throws { try await OrderScenarios.bonusBucketsUnderRace(.sqlite) }
+    @Test func bonusPerLineAndTopUpDiscount() async throws { try await OrderScenarios.bonusPerLineAndTopUpDiscount(.sqlite) }
     @Test func refunds() async throws { try await OrderScenarios.refunds(.sqlite) }
     @Test func bankTransfers() async throws { try await OrderScenarios.bankTransfers(.sqlite) }
     @Test func disputes() async throws { try await OrderScenarios.disputes(.sqlite) }
@@ -638,6 +754,8 @@ struct PostgresOrderTests {
     @Test func concurrentConfirmations() async throws { try await OrderScenarios.concurrentConfirmationsFulfilOnce(.postgres) }
     @Test func promotions() async throws { try await OrderScenarios.bonusesAndDiscounts(.postgres) }
     @Test func limitedCodeRace() async throws { try await OrderScenarios.limitedCodeUnderRace(.postgres) }
+    @Test func bonusBucketsRace() async throws { try await OrderScenarios.bonusBucketsUnderRace(.postgres) }
+    @Test func bonusPerLineAndTopUpDiscount() async throws { try await OrderScenarios.bonusPerLineAndTopUpDiscount(.postgres) }
     @Test func refunds() async throws { try await OrderScenarios.refunds(.postgres) }
     @Test func bankTransfers() async throws { try await OrderScenarios.bankTransfers(.postgres) }
     @Test func disputes() async throws { try await OrderScenarios.disputes(.postgres) }

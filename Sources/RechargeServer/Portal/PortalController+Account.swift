@@ -70,7 +70,8 @@ extension PortalController {
             let threshold = try await services.notificationPreferences.preferences(msisdn).lowBalanceThreshold
             let renewals = DashboardView.Renewal.list(try await services.renewals.renewals(msisdn: msisdn), line: msisdn, catalog: catalog, now: now,
                                                       locale(visitor))
-            lines.append(DashboardView.line(msisdn, summary, granted: granted, threshold: threshold, renewals: renewals, now: now, locale(visitor)))
+            lines.append(DashboardView.line(msisdn, summary, granted: granted, threshold: threshold, renewals: renewals, now: now, catalog: catalog,
+                                            locale(visitor)))
         }
         // After a switch (`POST /renewals` redirects here): what it did, in the page's language.
         let switched = request.uri.queryParameters.get("renew")
@@ -277,7 +278,7 @@ extension PortalController {
         let parts = request.uri.path.split(separator: "/")
         let order = try await ownedOrder(parts.count >= 2 ? String(parts[parts.count - 2]) : "", account)
         guard [.fulfilled, .refunded, .partiallyRefunded].contains(order.state) else { throw PortalRefusal.notFound }
-        return page("receipt", visitor, title: "receipt_title", model: ReceiptView.order(order, locale(visitor)))
+        return page("receipt", visitor, title: "receipt_title", model: ReceiptView.order(order, catalog: try await services.catalog.catalog(), locale(visitor)))
     }
 
     // MARK: Vouchers

@@ -114,6 +114,7 @@ struct PortalController: Sendable {
         addAccountRoutes(to: router)
         addSettingsRoutes(to: router)
         addQuickRoutes(to: router)
+        addOfferRoutes(to: router)
     }
 
     // MARK: Visitor, forms and rendering

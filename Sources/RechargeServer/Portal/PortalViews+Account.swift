@@ -79,7 +79,9 @@ struct DashboardView: Sendable {
     static let warningWindow: TimeInterval = 7 * 86_400
 
     /// One line: `granted` is what each bucket was given (its bar's full length), `threshold` the low-balance mark.
+    /// `catalog` names the packs and promotions in the visitor's language (a bucket keeps the English name it was granted under).
     static func line(_ msisdn: MSISDN, _ summary: BalanceSummary, granted: [Int64: Int64], threshold: Money, renewals: [Renewal] = [], now: Date,
+                     catalog: Catalog? = nil,
                      _ locale: PortalLocale) -> Line {
         let balance = PortalController.mainBalance(summary)
         var warnings: [String] = []
@@ -88,7 +90,8 @@ struct DashboardView: Sendable {
         }
         var buckets: [Bucket] = []
         for bucket in summary.buckets where bucket.isValid(at: now) {
-            let name = bucket.name ?? locale.text(bucket.isMain ? "bucket_main" : "bucket_kind_\(bucket.kind.rawValue)")
+            let name = bucket.name.map { catalog?.displayNames(ofBucket: $0).flatMap(locale.name) ?? $0 }
+                ?? locale.text(bucket.isMain ? "bucket_main" : "bucket_kind_\(bucket.kind.rawValue)")
             let ending = bucket.validUntil.map { $0.timeIntervalSince(now) <= warningWindow } ?? false
             if ending, let until = bucket.validUntil {
                 let days = max(0, Int((until.timeIntervalSince(now) / 86_400).rounded(.up)))
@@ -236,6 +239,9 @@ struct ReviewView: Sendable {
         /// How the message is sent, for the page: "SMS to +1…", "Email to …"; nil when none was asked for.
         let contactText: String?
     }
+    /// Buckets a promotion adds (bonus data, minutes, SMS), under the promotion's name.
+    let bonusName: String?
+    let bonusAllowances: String?
 
     static func make(line: MSISDN, item: String, method: PaymentMethod, code: String, codeApplied: Bool, quote: OrderQuote, key: String,
                      amount: String = "", guest: Guest? = nil, _ locale: PortalLocale) -> ReviewView {
@@ -249,7 +255,8 @@ struct ReviewView: Sendable {
             allowances: quote.allowances.isEmpty ? nil : quote.allowances.map { locale.quantity($0.amount, kind: $0.kind, unit: "") }.joined(separator: " · "),
             validity: quote.validityDays.map(locale.days), amount: amount, guest: guest,
             reviewAction: guest == nil ? "/recharge/review" : "/quick/review", payAction: guest == nil ? "/recharge/pay" : "/quick/pay",
-            changeURL: guest.map { "/quick/choose?number=\(lineQuery)&confirm=\(lineQuery)&contact=\(PortalForm.encode($0.contact))" } ?? "/recharge?line=\(lineQuery)")
+            changeURL: guest.map { "/quick/choose?number=\(lineQuery)&confirm=\(lineQuery)&contact=\(PortalForm.encode($0.contact))" } ?? "/recharge?line=\(lineQuery)",
+            bonusName: quote.bonusNames.flatMap(locale.name), bonusAllowances: quote.bonusAllowances.map(locale.bonusAllowances))
     }
 }
 
@@ -290,6 +297,8 @@ struct OrderView: Sendable {
     let guest: Bool
     let receiptURL: String
     let retryURL: String
+    let bonusName: String?
+    let bonusAllowances: String?
 
     /// Where the page is reached: the signed-in `/orders/{id}`, or a guest's signed link (``GuestOrderLink``).
     enum Viewer {
@@ -328,7 +337,8 @@ struct OrderView: Sendable {
             wallet: awaiting.flatMap { WalletCheckoutView.make(order, checkout: $0, orderURL: orderURL, now: now, locale) },
             walletExpired: order.state == .expired && WalletCheckoutView.isWallet(order.paymentMethod), guest: balance == nil,
             receiptURL: orderURL + "/receipt",
-            retryURL: balance == nil ? "/quick/choose?number=\(lineQuery)&confirm=\(lineQuery)" : "/recharge?line=\(lineQuery)")
+            retryURL: balance == nil ? "/quick/choose?number=\(lineQuery)&confirm=\(lineQuery)" : "/recharge?line=\(lineQuery)",
+            bonusName: order.quote.bonusNames.flatMap(locale.name), bonusAllowances: order.quote.bonusAllowances.map(locale.bonusAllowances))
     }
 }
 

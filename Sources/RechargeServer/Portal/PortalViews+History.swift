@@ -66,9 +66,10 @@ struct ReceiptView: Sendable {
     /// A transaction that paid for an order links to the order's receipt.
     var orderReceipt: String? = nil
 
-    /// `guestOrderURL`: a guest's receipt (reached by their signed link): only what the payer typed and paid, without
-    /// the balance after; "back" goes to the guest's order page.
-    static func order(_ order: RechargeOrder, guestOrderURL: String? = nil, _ locale: PortalLocale) -> ReceiptView {
+    /// `catalog` names the promotions applied in the visitor's language. `guestOrderURL`: a guest's receipt (reached by
+    /// their signed link): only what the payer typed and paid, without the balance after; "back" goes to the guest's
+    /// order page.
+    static func order(_ order: RechargeOrder, guestOrderURL: String? = nil, catalog: Catalog? = nil, _ locale: PortalLocale) -> ReceiptView {
         let receipt = ReceiptOutput(order)
         func row(_ key: String, _ value: String?) -> Row? { value.map { Row(label: locale.text(key), value: $0) } }
         func money(_ output: MoneyOutput?) -> String? { output.map { "\($0.value) \($0.currency)" } }
@@ -79,8 +80,9 @@ struct ReceiptView: Sendable {
             row("receipt_method", locale.text("method_\(receipt.paymentMethod.rawValue)")), row("receipt_reference", receipt.providerReference),
             row("receipt_paid", money(receipt.paid)), receipt.discount == nil ? nil : row("receipt_list_price", money(receipt.listPrice)),
             row("receipt_discount", money(receipt.discount)), row("receipt_credited", money(receipt.credited)), row("receipt_bonus", money(receipt.bonus)),
-            receipt.promotions.isEmpty ? nil : row("receipt_promotions", receipt.promotions.joined(separator: ", ")),
+            receipt.promotions.isEmpty ? nil : row("receipt_promotions", receipt.promotions.map { locale.promotionName($0, catalog) }.joined(separator: ", ")),
             allowances.isEmpty ? nil : row("receipt_allowances", allowances),
+            row("offers_receipt_bonus_allowances", order.quote.bonusAllowances.map(locale.bonusAllowances)),
             row("receipt_validity", receipt.validityDays.map(locale.days)),
             guestOrderURL == nil ? row("receipt_balance_after", money(receipt.balanceAfter)) : nil, row("receipt_paid_at", order.paidAt.map(PortalController.minute) ?? receipt.paidAt),
             row("receipt_state", locale.text("order_state_\(receipt.state.rawValue)")),
