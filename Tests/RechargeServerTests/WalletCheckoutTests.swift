@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import NIOConcurrencyHelpers
 import RechargeCore
 import RechargePayments
 import RechargeServer
@@ -28,8 +29,10 @@ struct WalletCheckoutTests {
 
     func run(_ method: PaymentMethod, payments: PaymentProviders, gateway: GatewayPeer) async throws {
         // Real time: the order's expiry goes to the gateway as `time_expire`, which the stand-ins check against their clock.
-        let start = Date()
-        try await APIHarness.run(payments: payments, clock: { start }) { api in
+        // One clock for the API and the reconciliation job, moved on 2 minutes before the job runs (it asks only about
+        // trades waiting more than a minute), so the balance is read at the same instant the job fulfilled the order.
+        let clock = NIOLockedValueBox(Date())
+        try await APIHarness.run(payments: payments, clock: { clock.withLockedValue { $0 } }) { api in
             #expect(try await api.openLine().status == .created)
             #expect(try await api.send(.put, "/v1/catalog", key: api.admin, json: Self.catalog).status == .ok)
             let created = try await api.send(.post, "/v1/lines/+14155550100/orders", key: api.writer, idempotencyKey: "\(method.rawValue)-1",
@@ -44,8 +47,9 @@ struct WalletCheckoutTests {
             #expect(checkout["type"] as? String == "qr_code")
             #expect((checkout["qrCode"] as? String)?.isEmpty == false)
 
+            clock.withLockedValue { $0 = $0.addingTimeInterval(120) }
             let job = OrderReconciliationService(orders: api.services.orders, payments: payments,
-                                                 clock: { start.addingTimeInterval(120) }, logger: Logger(label: "test"))
+                                                 clock: { clock.withLockedValue { $0 } }, logger: Logger(label: "test"))
             await job.runOnce()
             #expect(try api.json(try await api.send(.get, "/v1/orders/\(id)", key: api.reader))["state"] as? String == "awaiting_payment")
             try await gateway.hook("/_test/pay?out_trade_no=\(id)")
