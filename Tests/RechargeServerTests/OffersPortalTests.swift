@@ -103,6 +103,7 @@ struct OffersPortalTests {
             #expect(pages["offers"]?.html.contains("2026-11-01 00:00 至 2026-12-01 00:00") == true)
             pages["recharge"] = try await me.get("/recharge?line=%2B14155550100")
             #expect(pages["recharge"]?.html.contains("5 GB 月流量包") == true && pages["recharge"]?.html.contains("四十美元话费") == true)
+            #expect(pages["recharge"]?.html.contains(#"<small class="description">一个月的流量</small>"#) == true, "the pack's description, in Chinese")
 
             // A top-up of 40 earns the bonus data: on the review page, the order page, the receipt and the dashboard.
             let review = try await me.get("/recharge/review?line=%2B14155550100&item=topup-40&method=sandbox&promotionCode=")

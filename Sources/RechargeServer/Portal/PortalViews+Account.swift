@@ -122,6 +122,8 @@ struct RechargeView: Sendable {
         let name: String
         let price: String
         var checked: Bool
+        /// The catalog's description in the page's language (else English), when it has one.
+        var description: String? = nil
         /// A pack's: what it gives, for how long, where, and whether it renews.
         var allowances: String? = nil
         var validity: String? = nil
@@ -177,7 +179,7 @@ struct RechargeView: Sendable {
         for product in products where product.active && product.kind != .plan {
             guard let price = product.prices[currency] else { continue }
             var item = Item(code: product.code, name: locale.name(product.names) ?? product.code, price: PortalLocale.money(price),
-                            checked: product.code == selected)
+                            checked: product.code == selected, description: product.description(language: locale.language.rawValue))
             guard product.kind == .pack else {
                 topUps.append(item)
                 continue
@@ -415,6 +417,7 @@ extension RechargeView.Item: MustacheParent {
         case "name": self.name
         case "price": self.price
         case "checked": self.checked
+        case "description": self.description
         case "allowances": self.allowances
         case "validity": self.validity
         case "coverage": self.coverage
