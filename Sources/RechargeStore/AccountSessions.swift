@@ -69,18 +69,27 @@ extension AccountStore {
         public let sessions: Int
         public let codes: Int
         public let loginCounts: Int
+        /// Guests' contacts forgotten: of orders that ended unpaid ``guestContactRetention`` ago.
+        public let guestContacts: Int
 
-        public init(sessions: Int, codes: Int, loginCounts: Int) {
+        public init(sessions: Int, codes: Int, loginCounts: Int, guestContacts: Int = 0) {
             self.sessions = sessions
             self.codes = codes
             self.loginCounts = loginCounts
+            self.guestContacts = guestContacts
         }
     }
+
+    /// How long the contact a guest gave stays on an order that ended unpaid (expired, cancelled, failed): long
+    /// enough for a late payment to still fulfil it and tell the guest (the wallets close their trades at the
+    /// order's expiry; a card or bank payment can arrive days later), then it is cleared like a paid order's.
+    public static let guestContactRetention: TimeInterval = 30 * 86_400
 
     /// Deletes what can no longer be used, so the tables do not grow with every visitor: sessions past their
     /// lifetime or idle timeout; codes a day past their expiry (long after the hourly limit stopped counting
     /// them); the failed-login counts of numbers neither locked nor tried for a day (a count older than that
-    /// starts again). Run by the lease holder's reminder round.
+    /// starts again); the contacts guests gave for orders that ended unpaid 30 days ago. Run by the lease holder's
+    /// reminder round.
     public func sweep(now: Date) async throws -> Sweep {
         try await database.transaction { db in
             let sessions = try await db.raw("""
@@ -105,7 +114,16 @@ extension AccountStore {
             try await db.raw("""
                 DELETE FROM guest_limit_counters WHERE window_start < \(bind: now.addingTimeInterval(-86_400).unixMicros)
                 """).run()
-            return Sweep(sessions: sessions, codes: codes, loginCounts: counts)
+            // A guest's contact is used for one order's message only: cleared when it is queued, or here for an order
+            // that ended unpaid (the row stays, saying the order was a guest's).
+            let contacts = try await db.raw("""
+                UPDATE guest_orders SET channel = NULL, recipient = NULL
+                WHERE recipient IS NOT NULL AND order_id IN (
+                    SELECT id FROM orders WHERE state IN ('expired', 'cancelled', 'failed')
+                      AND updated_at < \(bind: now.addingTimeInterval(-Self.guestContactRetention).unixMicros))
+                RETURNING order_id
+                """).all().count
+            return Sweep(sessions: sessions, codes: codes, loginCounts: counts, guestContacts: contacts)
         }
     }
 }

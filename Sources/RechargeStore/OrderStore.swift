@@ -530,7 +530,8 @@ public final class OrderStore: Sendable {
     }
 
     /// Clears a guest order's contact once its message is queued; the row stays, saying the order was a guest's. (An
-    /// order that expires unpaid keeps it: a payment that arrives late still fulfils the order and tells the guest.)
+    /// order that expires unpaid keeps it for a while, so a payment that arrives late still fulfils the order and tells
+    /// the guest; `AccountStore.sweep` clears it 30 days after the order ended.)
     static func forgetGuestContact(_ id: String, in db: any SQLDatabase) async throws {
         try await db.raw("UPDATE guest_orders SET channel = NULL, recipient = NULL WHERE order_id = \(bind: id) AND recipient IS NOT NULL").run()
     }

@@ -119,11 +119,22 @@ struct PortalQuickRechargeTests {
             // An order left unpaid expires with the others; its page says so and offers to try again.
             let second = try await guest.get("/quick/review?number=\(Self.demo)&item=topup-10&method=sandbox&contact=")
             let unpaid = try await guest.post("/quick/pay", ["number": "+14155550100", "item": "topup-10", "method": "sandbox", "promotionCode": "",
-                                                             "key": try #require(Self.hidden("key", in: second)), "contact": ""])
+                                                             "key": try #require(Self.hidden("key", in: second)), "contact": "+14155550177"])
             let unpaidLink = String(try #require(unpaid.headers[.location]?.split(separator: "=", maxSplits: 1).last))
-            #expect(try await portal.services.orders.expireOverdue(now: PortalHarness.now.addingTimeInterval(86_400)) == 1)
+            let ended = PortalHarness.now.addingTimeInterval(86_400)
+            #expect(try await portal.services.orders.expireOverdue(now: ended) == 1)
             let expired = try await guest.get(unpaidLink)
             #expect(expired.html.contains(#"data-state="expired""#) && expired.html.contains("/quick/choose?number="))
+            // Its contact stays for a late payment, then the sweep forgets it (the row stays: a guest's order).
+            let contacts = { try await portal.services.database.read { db in
+                try await db.raw("SELECT recipient FROM guest_orders WHERE recipient IS NOT NULL").all().count
+            } }
+            #expect(try await contacts() == 1)
+            #expect(try await portal.services.accounts.sweep(now: ended.addingTimeInterval(29 * 86_400)).guestContacts == 0)
+            #expect(try await contacts() == 1)
+            #expect(try await portal.services.accounts.sweep(now: ended.addingTimeInterval(31 * 86_400)).guestContacts == 1)
+            #expect(try await contacts() == 0)
+            #expect(try await portal.services.database.read { db in try await db.raw("SELECT order_id FROM guest_orders").all().count } == 2)
         }
     }
 
