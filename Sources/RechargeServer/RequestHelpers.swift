@@ -18,6 +18,14 @@ extension RechargeRequestContext {
 }
 
 extension Request {
+    /// The path's segment `fromEnd` places before its last one (0: the last), or "" when the path is shorter: the
+    /// portal's `/orders/{id}`, `/orders/{id}/receipt`, `/quick/orders/{token}/state` … read their id this way (its
+    /// handlers see the request, not the router's context).
+    func pathSegment(fromEnd offset: Int = 0) -> String {
+        let parts = uri.path.split(separator: "/")
+        return parts.count > offset ? String(parts[parts.count - 1 - offset]) : ""
+    }
+
     /// The request's `Idempotency-Key`, validated; a write without one is refused.
     func idempotencyKey() throws -> IdempotencyKey {
         guard let value = headers[.idempotencyKey] else { throw RechargeError.missingIdempotencyKey }

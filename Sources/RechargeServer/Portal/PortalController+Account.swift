@@ -232,7 +232,7 @@ extension PortalController {
 
     @Sendable func orderPage(_ request: Request, _ visitor: Visitor) async throws -> Response {
         let account = try requireAccount(visitor)
-        let order = try await ownedOrder(request.uri.path.split(separator: "/").last.map(String.init) ?? "", account)
+        let order = try await ownedOrder(request.pathSegment(), account)
         let summary = try await services.ledger.balance(order.msisdn, at: clock())
         let checkout = order.state == .awaitingPayment ? services.payments.checkout(for: order) : nil
         let view = OrderView.make(order, viewer: .subscriber(balance: Self.mainBalance(summary)), checkout: checkout, now: clock(), locale(visitor))
@@ -243,8 +243,7 @@ extension PortalController {
     /// when something changed (one indexed read, no balance, no rendering).
     @Sendable func orderState(_ request: Request, _ visitor: Visitor) async throws -> Response {
         let account = try requireAccount(visitor)
-        let parts = request.uri.path.split(separator: "/")
-        return Self.stateResponse(try await ownedOrder(parts.count >= 2 ? String(parts[parts.count - 2]) : "", account))
+        return Self.stateResponse(try await ownedOrder(request.pathSegment(fromEnd: 1), account))
     }
 
     /// The subscriber's order page and a guest's share these answers (`/orders/{id}/…`, `/quick/orders/{token}/…`).
@@ -260,13 +259,11 @@ extension PortalController {
     /// order; no provider call. Anything else (paid, expired, not a wallet, not the account's) is not found.
     @Sendable func orderQRCode(_ request: Request, _ visitor: Visitor) async throws -> Response {
         let account = try requireAccount(visitor)
-        let parts = request.uri.path.split(separator: "/")
-        return try qrCodeResponse(try await ownedOrder(parts.count >= 2 ? String(parts[parts.count - 2]) : "", account))
+        return try qrCodeResponse(try await ownedOrder(request.pathSegment(fromEnd: 1), account))
     }
 
     func qrCodeResponse(_ order: RechargeOrder) throws -> Response {
-        guard order.state == .awaitingPayment, let checkout = services.payments.checkout(for: order), checkout.type == "qr_code",
-              let content = checkout.qrCode, let code = try? QRCode(text: content, correction: .medium)
+        guard order.state == .awaitingPayment, let (_, code) = WalletCheckoutView.code(of: services.payments.checkout(for: order))
         else { throw PortalRefusal.notFound }
         return Response(status: .ok, headers: [.contentType: "image/png", .cacheControl: "private, no-store",
                                                .contentDisposition: "inline; filename=\"\(order.id).png\""],
@@ -275,8 +272,7 @@ extension PortalController {
 
     @Sendable func orderReceipt(_ request: Request, _ visitor: Visitor) async throws -> Response {
         let account = try requireAccount(visitor)
-        let parts = request.uri.path.split(separator: "/")
-        let order = try await ownedOrder(parts.count >= 2 ? String(parts[parts.count - 2]) : "", account)
+        let order = try await ownedOrder(request.pathSegment(fromEnd: 1), account)
         guard [.fulfilled, .refunded, .partiallyRefunded].contains(order.state) else { throw PortalRefusal.notFound }
         return page("receipt", visitor, title: "receipt_title", model: ReceiptView.order(order, catalog: try await services.catalog.catalog(), locale(visitor)))
     }

@@ -102,8 +102,7 @@ extension PortalController {
     @Sendable func operationReceipt(_ request: Request, _ visitor: Visitor) async throws -> Response {
         let account = try requireAccount(visitor)
         let line = try await ownedLine(request.uri.queryParameters.get("line"), account)
-        let parts = request.uri.path.split(separator: "/")
-        guard parts.count >= 3, let id = Int64(parts[parts.count - 2]), id > 0, id < Int64.max else { throw PortalRefusal.notFound }
+        guard let id = Int64(request.pathSegment(fromEnd: 1)), id > 0, id < Int64.max else { throw PortalRefusal.notFound }
         let found = try await services.ledger.history(line, from: nil, until: nil, before: id + 1, limit: 1).operations.first
         guard let operation = found, operation.id == id else { throw PortalRefusal.notFound }
         let testPayments = try await services.orders.testPaymentOrderIDs(msisdn: line)

@@ -187,7 +187,7 @@ extension PortalController {
     }
 
     @Sendable func quickOrder(_ request: Request, _ visitor: Visitor) async throws -> Response {
-        let token = request.uri.path.split(separator: "/").last.map(String.init) ?? ""
+        let token = request.pathSegment()
         let order = try await guestOrder(token)
         let checkout = order.state == .awaitingPayment ? services.payments.checkout(for: order) : nil
         let view = OrderView.make(order, viewer: .guest(orderURL: "/quick/orders/\(token)"), checkout: checkout, now: clock(), locale(visitor))
@@ -196,19 +196,16 @@ extension PortalController {
 
     /// What the guest's order page polls while it waits (as the subscriber's does).
     @Sendable func quickOrderState(_ request: Request, _ visitor: Visitor) async throws -> Response {
-        let parts = request.uri.path.split(separator: "/")
-        return Self.stateResponse(try await guestOrder(parts.count >= 2 ? String(parts[parts.count - 2]) : ""))
+        return Self.stateResponse(try await guestOrder(request.pathSegment(fromEnd: 1)))
     }
 
     /// The wallet's QR code of a guest's order awaiting payment, as a PNG to save (as the subscriber's).
     @Sendable func quickQRCode(_ request: Request, _ visitor: Visitor) async throws -> Response {
-        let parts = request.uri.path.split(separator: "/")
-        return try qrCodeResponse(try await guestOrder(parts.count >= 2 ? String(parts[parts.count - 2]) : ""))
+        return try qrCodeResponse(try await guestOrder(request.pathSegment(fromEnd: 1)))
     }
 
     @Sendable func quickReceipt(_ request: Request, _ visitor: Visitor) async throws -> Response {
-        let parts = request.uri.path.split(separator: "/")
-        let token = parts.count >= 2 ? String(parts[parts.count - 2]) : ""
+        let token = request.pathSegment(fromEnd: 1)
         let order = try await guestOrder(token)
         guard [.fulfilled, .refunded, .partiallyRefunded].contains(order.state) else { throw PortalRefusal.notFound }
         return page("receipt", visitor, title: "receipt_title",

@@ -37,12 +37,18 @@ struct WalletCheckoutView: Sendable {
         }
     }
 
+    /// The symbol a QR checkout is drawn as, on the page and as the PNG alike (level M); nil for any other checkout.
+    static func code(of checkout: CheckoutOutput?) -> (content: String, code: QRCode)? {
+        guard let checkout, checkout.type == "qr_code", let content = checkout.qrCode,
+              let code = try? QRCode(text: content, correction: .medium)
+        else { return nil }
+        return (content, code)
+    }
+
     /// Nil unless the checkout is a QR code of a wallet order that can be drawn.
     /// `orderURL`: where the page is (`/orders/{id}`, or a guest's signed link); the PNG is beside it.
     static func make(_ order: RechargeOrder, checkout: CheckoutOutput, orderURL: String, now: Date, _ locale: PortalLocale) -> WalletCheckoutView? {
-        guard checkout.type == "qr_code", let content = checkout.qrCode, isWallet(order.paymentMethod),
-              let code = try? QRCode(text: content, correction: .medium)
-        else { return nil }
+        guard isWallet(order.paymentMethod), let (content, code) = code(of: checkout) else { return nil }
         let method = locale.text("method_\(order.paymentMethod.rawValue)")
         var conversion: String?
         if let settlement = order.quote.settlement, let fx = order.quote.fx {
