@@ -21,47 +21,11 @@ import _CryptoExtras
 @Suite("Portal: Alipay and WeChat Pay QR codes (SDK-built gateways)", .enabled(if: PaymentPeer.isAvailable,
        "RECHARGE_TEST_PEERS_PYTHON is not set: run scripts/test (or eval \"$(scripts/start-peers)\") for the gateway peers"))
 struct PortalWalletTests {
-    static let merchant = try! _RSA.Signing.PrivateKey(keySize: .bits2048)
-    static let provider = try! _RSA.Signing.PrivateKey(keySize: .bits2048)
-
     /// A clock the test moves: real time (the stand-ins check `time_expire` against their own clock) plus an offset.
     final class Clock: Sendable {
         private let offset = NIOLockedValueBox<TimeInterval>(0)
         var now: Date { Date().addingTimeInterval(offset.withLockedValue { $0 }) }
         func set(_ seconds: TimeInterval) { offset.withLockedValue { $0 = seconds } }
-    }
-
-    /// The stand-in for `method` and the providers with only that wallet configured.
-    static func wallet(_ method: PaymentMethod) async throws -> (GatewayPeer, PaymentProviders) {
-        switch method {
-        case .alipay:
-            let gateway = try await GatewayPeer.start(
-                script: "alipay_gateway.py",
-                arguments: ["--app-id", "2021000000000001", "--merchant-public-key", "@merchant.pub", "--alipay-private-key", "@alipay.pem"],
-                files: ["merchant.pub": GatewayPeer.pem(merchant.publicKey), "alipay.pem": GatewayPeer.pem(provider)])
-            let client = AlipayClient(configuration: .init(
-                appID: "2021000000000001", merchantPrivateKey: merchant, alipayPublicKey: provider.publicKey,
-                notifyURL: "https://recharge.example/webhooks/alipay", gatewayURL: "\(gateway.url)/gateway.do", requestTimeout: .seconds(10)),
-                httpClient: .shared)
-            let alipay = try AlipayGateway(appID: "2021000000000001", sellerID: nil, alipayPublicKey: provider.publicKey.pemRepresentation, client: client)
-            return (gateway, PaymentProviders(sandbox: nil, alipay: alipay))
-        case .wechatPay:
-            let gateway = try await GatewayPeer.start(
-                script: "wechat_gateway.py",
-                arguments: ["--mchid", "1900000001", "--merchant-serial", "MERCHANT01", "--merchant-public-key", "@merchant.pub",
-                            "--platform-private-key", "@platform.pem", "--platform-serial", "PLATFORM01"],
-                files: ["merchant.pub": GatewayPeer.pem(merchant.publicKey), "platform.pem": GatewayPeer.pem(provider)])
-            let client = WeChatPayClient(configuration: .init(
-                mchID: "1900000001", appID: "wxd678efh567hg6787", merchantSerialNo: "MERCHANT01", merchantPrivateKey: merchant,
-                platformKeys: ["PLATFORM01": provider.publicKey], notifyURL: "https://recharge.example/webhooks/wechat_pay",
-                baseURL: gateway.url, requestTimeout: .seconds(10)), httpClient: .shared)
-            let wechat = try WeChatPayGateway(mchID: "1900000001", appID: "wxd678efh567hg6787",
-                                              platformKeys: ["PLATFORM01": provider.publicKey.pemRepresentation],
-                                              apiV3Key: "0123456789abcdefghijklmnopqrstuv", client: client)
-            return (gateway, PaymentProviders(sandbox: nil, wechatPay: wechat))
-        default:
-            throw RechargeError.paymentMethodUnavailable(method.rawValue)
-        }
     }
 
     /// `me` pays for the $10 top-up on the demo line with `method`; the order's id.
@@ -85,7 +49,7 @@ struct PortalWalletTests {
 
     @Test(arguments: [PaymentMethod.alipay, .wechatPay])
     func theOrderPageShowsTheProvidersCode(_ method: PaymentMethod) async throws {
-        let (gateway, payments) = try await Self.wallet(method)
+        let (gateway, payments) = try await WalletCheckoutTests.standIn(method)
         defer { Task { await gateway.stop() } }
         let clock = Clock()
         try await PortalHarness.run(payments: payments, clock: { clock.now }) { portal in
@@ -148,7 +112,7 @@ struct PortalWalletTests {
     /// here, and the page says, in the payer's language, that the code can no longer be paid and nothing was charged.
     @Test(arguments: [PaymentMethod.alipay, .wechatPay])
     func anExpiredCodeCannotBePaid(_ method: PaymentMethod) async throws {
-        let (gateway, payments) = try await Self.wallet(method)
+        let (gateway, payments) = try await WalletCheckoutTests.standIn(method)
         defer { Task { await gateway.stop() } }
         let clock = Clock()
         try await PortalHarness.run(payments: payments, clock: { clock.now }) { portal in

@@ -60,40 +60,44 @@ struct WalletCheckoutTests {
         }
     }
 
-    @Test func alipayQRCodeOrder() async throws {
-        let gateway = try await GatewayPeer.start(
-            script: "alipay_gateway.py",
-            arguments: ["--app-id", "2021000000000001", "--merchant-public-key", "@merchant.pub", "--alipay-private-key", "@alipay.pem"],
-            files: ["merchant.pub": GatewayPeer.pem(Self.merchant.publicKey), "alipay.pem": GatewayPeer.pem(Self.provider)])
-        do {
+    /// The stand-in for `method` and the providers with only that wallet configured (also the portal's wallet tests').
+    static func standIn(_ method: PaymentMethod) async throws -> (GatewayPeer, PaymentProviders) {
+        switch method {
+        case .alipay:
+            let gateway = try await GatewayPeer.start(
+                script: "alipay_gateway.py",
+                arguments: ["--app-id", "2021000000000001", "--merchant-public-key", "@merchant.pub", "--alipay-private-key", "@alipay.pem"],
+                files: ["merchant.pub": GatewayPeer.pem(merchant.publicKey), "alipay.pem": GatewayPeer.pem(provider)])
             let client = AlipayClient(configuration: .init(
-                appID: "2021000000000001", merchantPrivateKey: Self.merchant, alipayPublicKey: Self.provider.publicKey,
+                appID: "2021000000000001", merchantPrivateKey: merchant, alipayPublicKey: provider.publicKey,
                 notifyURL: "https://recharge.example/webhooks/alipay", gatewayURL: "\(gateway.url)/gateway.do", requestTimeout: .seconds(10)),
                 httpClient: .shared)
-            let alipay = try AlipayGateway(appID: "2021000000000001", sellerID: nil, alipayPublicKey: Self.provider.publicKey.pemRepresentation, client: client)
-            try await run(.alipay, payments: PaymentProviders(sandbox: nil, alipay: alipay), gateway: gateway)
-        } catch {
-            await gateway.stop()
-            throw error
-        }
-        await gateway.stop()
-    }
-
-    @Test func wechatPayNativeOrder() async throws {
-        let gateway = try await GatewayPeer.start(
-            script: "wechat_gateway.py",
-            arguments: ["--mchid", "1900000001", "--merchant-serial", "MERCHANT01", "--merchant-public-key", "@merchant.pub",
-                        "--platform-private-key", "@platform.pem", "--platform-serial", "PLATFORM01"],
-            files: ["merchant.pub": GatewayPeer.pem(Self.merchant.publicKey), "platform.pem": GatewayPeer.pem(Self.provider)])
-        do {
+            let alipay = try AlipayGateway(appID: "2021000000000001", sellerID: nil, alipayPublicKey: provider.publicKey.pemRepresentation, client: client)
+            return (gateway, PaymentProviders(sandbox: nil, alipay: alipay))
+        case .wechatPay:
+            let gateway = try await GatewayPeer.start(
+                script: "wechat_gateway.py",
+                arguments: ["--mchid", "1900000001", "--merchant-serial", "MERCHANT01", "--merchant-public-key", "@merchant.pub",
+                            "--platform-private-key", "@platform.pem", "--platform-serial", "PLATFORM01"],
+                files: ["merchant.pub": GatewayPeer.pem(merchant.publicKey), "platform.pem": GatewayPeer.pem(provider)])
             let client = WeChatPayClient(configuration: .init(
-                mchID: "1900000001", appID: "wxd678efh567hg6787", merchantSerialNo: "MERCHANT01", merchantPrivateKey: Self.merchant,
-                platformKeys: ["PLATFORM01": Self.provider.publicKey], notifyURL: "https://recharge.example/webhooks/wechat_pay",
+                mchID: "1900000001", appID: "wxd678efh567hg6787", merchantSerialNo: "MERCHANT01", merchantPrivateKey: merchant,
+                platformKeys: ["PLATFORM01": provider.publicKey], notifyURL: "https://recharge.example/webhooks/wechat_pay",
                 baseURL: gateway.url, requestTimeout: .seconds(10)), httpClient: .shared)
             let wechat = try WeChatPayGateway(mchID: "1900000001", appID: "wxd678efh567hg6787",
-                                              platformKeys: ["PLATFORM01": Self.provider.publicKey.pemRepresentation],
+                                              platformKeys: ["PLATFORM01": provider.publicKey.pemRepresentation],
                                               apiV3Key: "0123456789abcdefghijklmnopqrstuv", client: client)
-            try await run(.wechatPay, payments: PaymentProviders(sandbox: nil, wechatPay: wechat), gateway: gateway)
+            return (gateway, PaymentProviders(sandbox: nil, wechatPay: wechat))
+        default:
+            throw RechargeError.paymentMethodUnavailable(method.rawValue)
+        }
+    }
+
+    @Test(arguments: [PaymentMethod.alipay, .wechatPay])
+    func qrCodeOrder(_ method: PaymentMethod) async throws {
+        let (gateway, payments) = try await Self.standIn(method)
+        do {
+            try await run(method, payments: payments, gateway: gateway)
         } catch {
             await gateway.stop()
             throw error
