@@ -239,6 +239,8 @@ public struct RatingTable: Sendable {
     /// Visiting one of these is being at home (ISO 3166 alpha-2).
     public let homeCountries: Set<String>
     public let timeZone: TimeZone
+    /// The Gregorian calendar in `timeZone`, made once: rating runs per charging request, a calendar per call is waste.
+    private let calendar: Calendar
 
     /// The defaults most networks dial for help: 911 (North America), 112 (GSM, Europe), 999 (UK), 000 (Australia),
     /// 110/119/120/122 (China).
@@ -265,6 +267,9 @@ public struct RatingTable: Sendable {
         self.freeNumbers = freeNumbers
         self.homeCountries = homeCountries
         self.timeZone = timeZone
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
+        self.calendar = calendar
     }
 
     /// Whether `digits` is an emergency or free number.
@@ -295,8 +300,6 @@ public struct RatingTable: Sendable {
             return RatedUsage(tariff: nil, free: true, zone: zone?.name, billedUnits: 0, charge: Money(micros: 0, currency: currency),
                               explanation: "\(head) → free (emergency or free number) = 0 \(currency.code)")
         }
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = timeZone
         let parts = calendar.dateComponents([.hour, .minute, .weekday], from: event.start)
         let minute = (parts.hour ?? 0) * 60 + (parts.minute ?? 0)
         let weekday = parts.weekday ?? 1
