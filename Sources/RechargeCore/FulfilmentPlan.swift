@@ -125,7 +125,7 @@ public struct FulfilmentPlan: Sendable, Equatable {
         for (index, allowance) in quote.allowances.enumerated() {
             let unit = allowance.kind.unit(currency: lineCurrency)
             let grant = try BucketGrant(kind: allowance.kind, amount: allowance.amount, name: quote.names["en"], validFrom: now,
-                                        validUntil: validUntil, priority: BucketGrant.defaultPriority)
+                                        validUntil: validUntil, priority: BucketGrant.defaultPriority, coverage: quote.coverage.map(Set.init))
             steps.append(LedgerStep(
                 .topUp(try TopUpCommand(msisdn: order.msisdn, value: .bucket(grant, currency: lineCurrency), channel: channel, reference: order.id)),
                 purpose: .orderGrant(orderID: order.id, number: index + 1),
