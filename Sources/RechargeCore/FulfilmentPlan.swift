@@ -67,7 +67,7 @@ public struct FulfilmentPlan: Sendable, Equatable {
             let unit = allowance.kind.unit(currency: lineCurrency)
             let validUntil = now.addingTimeInterval(TimeInterval(allowance.validityDays) * 86_400)
             let grant = try BucketGrant(kind: allowance.kind, amount: allowance.amount, name: name, validFrom: now, validUntil: validUntil,
-                                        priority: BucketGrant.defaultPriority)
+                                        priority: BucketGrant.defaultPriority, coverage: allowance.countries.map(Set.init))
             steps.append(LedgerStep(
                 .topUp(try TopUpCommand(msisdn: order.msisdn, value: .bucket(grant, currency: lineCurrency), channel: .promotion, reference: order.id)),
                 purpose: .orderBonusGrant(orderID: order.id, number: index + 1),

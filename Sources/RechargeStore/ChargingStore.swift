@@ -49,13 +49,15 @@ public struct ChargingRequest: Sendable {
     /// CC-Request-Number: 0 for the initial (or event) request, then one more per request.
     public let requestNumber: Int64
     public let type: CreditControlRequestType
-    public let msisdn: MSISDN
+    /// The subscriber; may be left out of an update or termination (the session knows its line).
+    public let msisdn: MSISDN?
     public let interface: ChargingInterface
     public let services: [ServiceCreditRequest]
     public let now: Date
 
-    public init(sessionID: String, requestNumber: Int64, type: CreditControlRequestType, msisdn: MSISDN, interface: ChargingInterface,
+    public init(sessionID: String, requestNumber: Int64, type: CreditControlRequestType, msisdn: MSISDN?, interface: ChargingInterface,
                 services: [ServiceCreditRequest], now: Date) throws(RechargeError) {
+        if msisdn == nil, type == .initial || type == .event { throw .invalidRequest("an initial or event request names the subscriber") }
         guard (1...256).contains(sessionID.utf8.count) else { throw .invalidRequest("session id must be 1 to 256 bytes") }
         guard requestNumber >= 0, requestNumber <= Int64(UInt32.max) else { throw .invalidRequest("request number must be 0 to 4294967295") }
         guard !services.isEmpty || type == .termination else { throw .invalidRequest("a credit-control request names at least one service") }
@@ -72,7 +74,7 @@ public struct ChargingRequest: Sendable {
 
     /// What makes a retransmission the same request.
     var fingerprint: String {
-        var parts = [type.rawValue, msisdn.e164, String(requestNumber)]
+        var parts = [type.rawValue, msisdn?.e164 ?? "", String(requestNumber)]
         for service in services {
             parts += [service.key, service.use.service.id, service.use.destination ?? "", service.use.visitedCountry ?? "",
                       service.use.visitedNetwork ?? "", String(service.used), service.requested.map(String.init) ?? "-"]
@@ -212,40 +214,54 @@ public final class ChargingStore: Sendable {
         }
         func refusal(_ result: ChargingAnswer.Result, currency: String, barred: Bool, detail: String) -> ChargingAnswer {
             ChargingAnswer(sessionID: request.sessionID, requestNumber: request.requestNumber, type: request.type, result: result,
-                           msisdn: request.msisdn.e164, currency: currency, services: request.services.map {
+                           msisdn: request.msisdn?.e164 ?? "", currency: currency, services: request.services.map {
                                .init(key: $0.key, result: result, grantedUnits: 0, validitySeconds: 0, finalUnit: false, charged: 0, sessionCharge: 0,
                                      explanation: nil, detail: detail)
                            }, barred: barred)
         }
 
-        guard var line = try? await LedgerStore.loadLine(db, request.msisdn, lock: database.forUpdate) else {
-            return try await finish(refusal(.userUnknown, currency: "", barred: false, detail: "no line has the number \(request.msisdn.e164)"))
+        // The session's services as stored, read under the line's lock (a concurrent request of the session waits for it).
+        func loadSessions() async throws -> [String: SessionRow] {
+            var sessions: [String: SessionRow] = [:]
+            for row in try await db.raw("""
+                SELECT id, service_key, line_id, service, destination, visited_country, visited_network, started_at, state, used_units, bucket_units,
+                       money_units, charged, unpaid, last_request_number, expires_at
+                FROM charging_sessions WHERE session_id = \(bind: request.sessionID)
+                """).all() {
+                var totals = SessionTotals()
+                totals.usedUnits = try row.int64("used_units")
+                totals.bucketUnits = try row.int64("bucket_units")
+                totals.moneyUnits = try row.int64("money_units")
+                totals.charged = try row.int64("charged")
+                totals.unpaid = try row.int64("unpaid")
+                let use = ChargedUse(service: try ChargedService(try row.string("service")), destination: try row.optional("destination"),
+                                     visitedCountry: try row.optional("visited_country"), visitedNetwork: try row.optional("visited_network"),
+                                     start: try row.date("started_at"))
+                sessions[try row.string("service_key")] = SessionRow(
+                    id: try row.int64("id"), lineID: try row.int64("line_id"), use: use, totals: totals, state: try row.string("state"),
+                    lastRequestNumber: try row.int64("last_request_number"), expiresAt: try row.date("expires_at"))
+            }
+            return sessions
         }
+
+        // The line: named by the request, or the session's own when an update leaves it out. Locked for the request.
+        var line: Line
+        if let msisdn = request.msisdn {
+            guard let found = try? await LedgerStore.loadLine(db, msisdn, lock: database.forUpdate) else {
+                return try await finish(refusal(.userUnknown, currency: "", barred: false, detail: "no line has the number \(msisdn.e164)"))
+            }
+            line = found
+        } else if let lineID = try await loadSessions().values.first?.lineID,
+                  let row = try await db.raw("SELECT \(unsafeRaw: LineRow.columns) FROM lines WHERE id = \(bind: lineID)\(unsafeRaw: database.forUpdate)").first() {
+            line = try LineRow.decode(row)
+        } else {
+            return try await finish(refusal(.unknownSession, currency: "", barred: false, detail: "session \(request.sessionID) is not open"))
+        }
+        let sessions = try await loadSessions()
         let currency = line.currency.code
         guard let table = catalog.ratingTable else {
             return try await finish(refusal(.ratingFailed, currency: currency, barred: line.barredAt != nil,
                                             detail: "the catalog has no rating section: usage cannot be priced"))
-        }
-
-        // The session's services as stored.
-        var sessions: [String: SessionRow] = [:]
-        for row in try await db.raw("""
-            SELECT id, service_key, line_id, service, destination, visited_country, visited_network, started_at, state, used_units, bucket_units,
-                   money_units, charged, unpaid, last_request_number, expires_at
-            FROM charging_sessions WHERE session_id = \(bind: request.sessionID)
-            """).all() {
-            var totals = SessionTotals()
-            totals.usedUnits = try row.int64("used_units")
-            totals.bucketUnits = try row.int64("bucket_units")
-            totals.moneyUnits = try row.int64("money_units")
-            totals.charged = try row.int64("charged")
-            totals.unpaid = try row.int64("unpaid")
-            let use = ChargedUse(service: try ChargedService(try row.string("service")), destination: try row.optional("destination"),
-                                 visitedCountry: try row.optional("visited_country"), visitedNetwork: try row.optional("visited_network"),
-                                 start: try row.date("started_at"))
-            sessions[try row.string("service_key")] = SessionRow(
-                id: try row.int64("id"), lineID: try row.int64("line_id"), use: use, totals: totals, state: try row.string("state"),
-                lastRequestNumber: try row.int64("last_request_number"), expiresAt: try row.date("expires_at"))
         }
         switch request.type {
         case .initial, .event:
@@ -257,7 +273,7 @@ public final class ChargingStore: Sendable {
             let open = sessions.values.filter { $0.state == "open" }
             guard !open.isEmpty, open.allSatisfy({ $0.lineID == line.id }) else {
                 return try await finish(refusal(.unknownSession, currency: currency, barred: line.barredAt != nil,
-                                                detail: "session \(request.sessionID) is not open on \(request.msisdn.e164)"))
+                                                detail: "session \(request.sessionID) is not open on \(line.msisdn.e164)"))
             }
             if let last = open.map(\.lastRequestNumber).max(), request.requestNumber <= last {
                 return try await finish(refusal(.unknownSession, currency: currency, barred: line.barredAt != nil,
