@@ -212,6 +212,14 @@ public struct UsageEvent: Sendable, Equatable {
     }
 }
 
+extension UsageEvent {
+    /// How a destination is written for people: a short code as dialled (112, 10086), a longer number in E.164 with
+    /// its `+` (E.164 numbers have at least 8 digits; short codes at most 6).
+    public static func display(_ digits: String) -> String {
+        digits.utf8.count > 6 ? "+" + digits : digits
+    }
+}
+
 /// What rating decided.
 public struct RatedUsage: Sendable, Equatable {
     /// The tariff applied; nil for a free number.
@@ -306,7 +314,7 @@ public struct RatingTable: Sendable, Equatable {
     public func price(_ event: UsageEvent) throws(RechargeError) -> UsagePrice {
         let zone = try zone(of: event)
         let whereText = zone.map { ", roaming \(event.visitedCountry ?? event.visitedNetwork ?? $0.name)" } ?? ""
-        let destination = event.destination.map { "+" + $0 + ", " } ?? ""
+        let destination = event.destination.map { UsageEvent.display($0) + ", " } ?? ""
         func head(_ amount: Int64) -> String { "\(destination)\(event.service), \(amount) \(event.service.unitName)\(whereText)" }
         if event.service != .data, isFree(event.destination) {
             return UsagePrice(tariff: nil, zone: zone?.name, service: event.service, currency: currency, destinationText: destination, whereText: whereText)

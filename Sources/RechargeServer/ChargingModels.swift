@@ -182,7 +182,7 @@ struct ChargingSessionOutput: Encodable {
         msisdn = state.msisdn
         let currency = (try? Currency(code: state.currency)) ?? .usd
         services = state.services.map {
-            Service(key: $0.key, service: $0.service, destination: $0.destination.map { "+" + $0 }, visitedCountry: $0.visitedCountry, state: $0.state,
+            Service(key: $0.key, service: $0.service, destination: $0.destination.map(UsageEvent.display), visitedCountry: $0.visitedCountry, state: $0.state,
                     usedUnits: $0.usedUnits, bucketUnits: $0.bucketUnits, charged: MoneyOutput(Money(micros: $0.charged, currency: currency)),
                     unpaid: MoneyOutput(Money(micros: $0.unpaid, currency: currency)), reserved: $0.reserved,
                     lastRequestNumber: $0.lastRequestNumber, expiresAt: RFC3339.format($0.expiresAt))
@@ -231,7 +231,7 @@ struct UsageOutput: Encodable {
             id = item.id
             source = item.source
             service = item.service
-            destination = item.destination.map { "+" + $0 }
+            destination = item.destination.map(UsageEvent.display)
             visitedCountry = item.visitedCountry
             startedAt = RFC3339.format(item.startedAt)
             units = item.units

@@ -603,3 +603,49 @@ public final class ChargingStore: Sendable {
         }
     }
 }
+
+// MARK: Re-auth after a restore
+
+extension ChargingStore {
+    /// A session to tell that service may resume (queued when a credit cleared its line's bar).
+    public struct PendingReAuth: Sendable, Equatable {
+        public let id: Int64
+        /// `diameter` or `http`.
+        public let interface: String
+        /// The Diameter peer's Origin-Host, or the HTTP callback URL.
+        public let peer: String?
+        public let sessionID: String
+        public let attempts: Int
+    }
+
+    /// Takes up to `limit` re-auths due now: each is leased for `lease` (its attempt counted), so another node takes
+    /// it only after that — one that holds the peer's connection, when this one does not.
+    public func claimReAuths(now: Date, lease: TimeInterval = 5, limit: Int = 50) async throws -> [PendingReAuth] {
+        let cutoff = now.addingTimeInterval(-lease).unixMicros
+        return try await database.transaction { db in
+            try await db.raw("""
+                UPDATE charging_reauths SET attempts = attempts + 1, updated_at = \(bind: now.unixMicros)
+                WHERE id IN (SELECT id FROM charging_reauths WHERE state = 'pending' AND (attempts = 0 OR updated_at <= \(bind: cutoff))
+                             ORDER BY id LIMIT \(bind: limit))
+                  AND state = 'pending' AND (attempts = 0 OR updated_at <= \(bind: cutoff))
+                RETURNING id, interface, peer, session_id, attempts
+                """).all().map { row in
+                PendingReAuth(id: try row.int64("id"), interface: try row.string("interface"), peer: try row.optional("peer"),
+                              sessionID: try row.string("session_id"), attempts: try row.decode(column: "attempts", as: Int.self))
+            }.sorted { $0.id < $1.id }
+        }
+    }
+
+    /// Records how a re-auth went: `sent` (the peer acknowledged), or `failed` for good with the reason; nil leaves it
+    /// pending for another attempt after its lease.
+    public func finishReAuth(_ id: Int64, outcome: (sent: Bool, result: String)?, now: Date) async throws {
+        guard let outcome else { return }
+        try await database.transaction { db in
+            try await db.raw("""
+                UPDATE charging_reauths SET state = \(bind: outcome.sent ? "sent" : "failed"), result = \(bind: String(outcome.result.prefix(500))),
+                    updated_at = \(bind: now.unixMicros)
+                WHERE id = \(bind: id)
+                """).run()
+        }
+    }
+}
