@@ -133,55 +133,75 @@ public struct ChargingAnswer: Sendable, Equatable, Codable {
 /// bucket drawn, keyed by the request's stored row.
 public final class ChargingStore: Sendable {
     public let database: Database
-    private let catalogs: CatalogStore
-    private let systemAccounts: SystemAccountCache
+    /// Gathers concurrent requests into shared transactions, on the database's writer executor.
+    private let writer: GroupCommitWriter<Submitted, ChargingAnswer>
 
     public init(database: Database, catalogs: CatalogStore) {
         self.database = database
-        self.catalogs = catalogs
-        self.systemAccounts = SystemAccountCache(database: database)
+        self.writer = GroupCommitWriter(executor: database.writerExecutor) { batch in
+            try await ChargingStore.apply(batch, database: database, catalogs: catalogs)
+        }
     }
 
     /// Handles one credit-control request: a retransmission (same session id and request number) gets the stored
-    /// answer and changes nothing.
+    /// answer and changes nothing. Concurrent requests share transactions (group commit, like the ledger's top-ups):
+    /// one commit and one fsync for a whole batch.
     public func handle(_ request: ChargingRequest) async throws -> ChargingAnswer {
-        let catalog = try await catalogs.catalog()
-        let fingerprint = request.fingerprint
-        if let stored = try await storedAnswer(request, fingerprint: fingerprint) { return stored }
-        // Revenue accounts, committed before the request refers to them.
-        var revenue: [String: Int64] = [:]
-        for service in request.services {
-            let units = [service.use.allowanceKind?.unit(currency: catalog.ratingTable?.currency ?? .usd), catalog.ratingTable?.currency.code]
-            for unit in units.compactMap({ $0 }) where revenue[unit] == nil {
-                revenue[unit] = try await systemAccounts.id(code: LedgerAccountCode.usageRevenue(unit: unit), kind: .revenue, unit: unit, now: request.now)
+        try await writer.submit(Submitted(request: request, fingerprint: request.fingerprint))
+    }
+
+    /// Batches and requests the charging writer has handled.
+    public var groupCommitStatistics: GroupCommitStatistics { writer.statistics }
+
+    /// A request with its fingerprint, computed off the writer.
+    struct Submitted: Sendable {
+        let request: ChargingRequest
+        let fingerprint: String
+    }
+
+    /// Applies a batch in one transaction, each request in arrival order. On PostgreSQL the batch's lines are locked
+    /// first, in id order, so two nodes' batches never wait on each other in a cycle. A repeat of a request already in
+    /// the batch gets its answer. A database error fails the batch, which the writer then retries one request at a time.
+    static func apply(_ batch: [Submitted], database: Database, catalogs: CatalogStore) async throws -> [Result<ChargingAnswer, any Error>] {
+        try await Ledger.transaction(database) { db in
+            let catalog = try await catalogs.current(in: db)
+            if database.dialect == .postgres {
+                let msisdns = Array(Set(batch.compactMap { $0.request.msisdn?.e164 })).sorted()
+                let sessions = Array(Set(batch.filter { $0.request.msisdn == nil }.map(\.request.sessionID))).sorted()
+                try await db.raw("""
+                    SELECT id FROM lines
+                    WHERE msisdn IN (\(binds: msisdns.isEmpty ? [""] : msisdns))
+                       OR id IN (SELECT line_id FROM charging_sessions WHERE session_id IN (\(binds: sessions.isEmpty ? [""] : sessions)))
+                    ORDER BY id\(unsafeRaw: database.forUpdate)
+                    """).run()
             }
-        }
-        let accounts = revenue
-        let database = self.database
-        do {
-            return try await Ledger.transaction(database) { db in
-                try await Self.apply(request, fingerprint: fingerprint, catalog: catalog, revenue: accounts, db: db, database: database)
+            let revenue = RevenueAccounts()
+            var results: [Result<ChargingAnswer, any Error>] = []
+            var first: [String: (fingerprint: String, index: Int)] = [:]
+            for item in batch {
+                let key = item.request.sessionID + "\u{0}" + String(item.request.requestNumber)
+                if let earlier = first[key] {
+                    results.append(earlier.fingerprint == item.fingerprint
+                        ? results[earlier.index].map { var answer = $0; answer.replayed = true; return answer }
+                        : .failure(RechargeError.idempotencyKeyReused("\(item.request.sessionID)#\(item.request.requestNumber)")))
+                    continue
+                }
+                first[key] = (item.fingerprint, results.count)
+                results.append(try await Self.apply(item.request, fingerprint: item.fingerprint, catalog: catalog, revenue: revenue, db: db, database: database))
             }
-        } catch let error where database.isUniqueViolation(error) {
-            // Another node stored this request number first: its answer is the answer.
-            if let stored = try await storedAnswer(request, fingerprint: fingerprint) { return stored }
-            throw error
+            return results
         }
     }
 
-    private func storedAnswer(_ request: ChargingRequest, fingerprint: String) async throws -> ChargingAnswer? {
-        try await database.read { db in
-            guard let row = try await db.raw("""
-                SELECT fingerprint, answer FROM charging_requests
-                WHERE session_id = \(bind: request.sessionID) AND request_number = \(bind: request.requestNumber)
-                """).first(), !(try row.string("answer")).isEmpty
-            else { return nil }
-            guard try row.string("fingerprint") == fingerprint else {
-                throw RechargeError.idempotencyKeyReused("\(request.sessionID)#\(request.requestNumber)")
-            }
-            var answer = try LedgerStore.decodeResult(try row.string("answer"), as: ChargingAnswer.self)
-            answer.replayed = true
-            return answer
+    /// The usage revenue accounts a batch posts to, by unit: got or made in the batch's transaction, once per unit.
+    final class RevenueAccounts: @unchecked Sendable {
+        private var ids: [String: Int64] = [:]
+
+        func id(_ unit: String, now: Date, db: any SQLDatabase) async throws -> Int64 {
+            if let id = ids[unit] { return id }
+            let id = try await LedgerStore.upsertAccount(db, code: LedgerAccountCode.usageRevenue(unit: unit), kind: .revenue, unit: unit, now: now)
+            ids[unit] = id
+            return id
         }
     }
 
@@ -195,22 +215,38 @@ public final class ChargingStore: Sendable {
         let expiresAt: Date
     }
 
-    private static func apply(_ request: ChargingRequest, fingerprint: String, catalog: Catalog, revenue: [String: Int64],
-                              db: any SQLDatabase, database: Database) async throws -> ChargingAnswer {
+    /// One request inside the batch's transaction. Returns a failure only before writing anything (a request number
+    /// reused with another body); anything thrown fails the batch.
+    private static func apply(_ request: ChargingRequest, fingerprint: String, catalog: Catalog, revenue: RevenueAccounts,
+                              db: any SQLDatabase, database: Database) async throws -> Result<ChargingAnswer, any Error> {
         let now = request.now
         let quota = catalog.chargingQuota
-        // The claim: a concurrent duplicate (another node) fails on the unique key and reads this answer.
+        // The claim. A retransmission finds the stored answer; a concurrent duplicate on another node waits on the unique
+        // key, then finds it too.
         guard let claim = try await db.raw("""
             INSERT INTO charging_requests (session_id, request_number, fingerprint, answer, created_at)
             VALUES (\(bind: request.sessionID), \(bind: request.requestNumber), \(bind: fingerprint), '', \(bind: now.unixMicros))
+            ON CONFLICT (session_id, request_number) DO NOTHING
             RETURNING id
             """).first()
-        else { throw DatabaseError.invariantViolated("INSERT … RETURNING gave no row") }
+        else {
+            guard let row = try await db.raw("""
+                SELECT fingerprint, answer FROM charging_requests
+                WHERE session_id = \(bind: request.sessionID) AND request_number = \(bind: request.requestNumber)
+                """).first()
+            else { throw DatabaseError.invariantViolated("a charging request neither inserted nor found") }
+            guard try row.string("fingerprint") == fingerprint else {
+                return .failure(RechargeError.idempotencyKeyReused("\(request.sessionID)#\(request.requestNumber)"))
+            }
+            var answer = try LedgerStore.decodeResult(try row.string("answer"), as: ChargingAnswer.self)
+            answer.replayed = true
+            return .success(answer)
+        }
         let requestRowID = try claim.int64("id")
 
-        func finish(_ answer: ChargingAnswer) async throws -> ChargingAnswer {
+        func finish(_ answer: ChargingAnswer) async throws -> Result<ChargingAnswer, any Error> {
             try await db.raw("UPDATE charging_requests SET answer = \(bind: try LedgerStore.encodeResult(answer)) WHERE id = \(bind: requestRowID)").run()
-            return answer
+            return .success(answer)
         }
         func refusal(_ result: ChargingAnswer.Result, currency: String, barred: Bool, detail: String) -> ChargingAnswer {
             ChargingAnswer(sessionID: request.sessionID, requestNumber: request.requestNumber, type: request.type, result: result,
@@ -367,7 +403,7 @@ public final class ChargingStore: Sendable {
         if !posts.isEmpty {
             var ledgerRequests: [LedgerRequest] = []
             for (number, post) in posts.enumerated() {
-                guard let counterparty = revenue[post.unit] else { throw DatabaseError.invariantViolated("no revenue account for \(post.unit)") }
+                let counterparty = try await revenue.id(post.unit, now: now, db: db)
                 let command = try DebitCommand(msisdn: line.msisdn, kind: post.kind, amount: post.draw.amount,
                                                currency: post.kind == .monetary ? line.currency : nil, channel: .network,
                                                reference: String("session \(request.sessionID)".prefix(200)), bucketID: post.draw.bucketID)
