@@ -105,7 +105,7 @@ public enum DiameterCodec {
         var avps: [DiameterAVP] = []
         avps.reserveCapacity(16)
         do {
-            try decodeAVPs(buffer, from: base + headerLength, to: base + length, dictionary: dictionary, into: &avps)
+            try decodeAVPs(buffer, from: base + headerLength, to: base + length, dictionary: dictionary, strict: true, into: &avps)
         } catch {
             var failure = error
             failure.header = header
@@ -118,9 +118,11 @@ public enum DiameterCodec {
     }
 
     /// Parses the AVPs in [start, end) of `buffer`. Each AVP's padding may be absent only at the very end of the
-    /// region (a lenient reading for the last member of a Grouped AVP written without its padding).
+    /// region (a lenient reading for the last member of a Grouped AVP written without its padding). Not `strict`
+    /// inside Failed-AVP: what it carries is by definition what the other side could not accept (an unknown M-bit
+    /// AVP, a wrong length), so it is kept as it came and never makes the answer itself undecodable.
     static func decodeAVPs(
-        _ buffer: ByteBuffer, from start: Int, to end: Int, dictionary: DiameterDictionary, into avps: inout [DiameterAVP]
+        _ buffer: ByteBuffer, from start: Int, to end: Int, dictionary: DiameterDictionary, strict: Bool, into avps: inout [DiameterAVP]
     ) throws(DiameterDecodeError) {
         var offset = start
         while offset < end {
@@ -154,19 +156,25 @@ public enum DiameterCodec {
             let definition = dictionary.definition(code: code, vendorID: vendorID)
             let value: DiameterAVP.Value
             if let definition {
-                if let fixed = definition.type.fixedLength, fixed != dataLength {
+                if strict, let fixed = definition.type.fixedLength, fixed != dataLength {
                     throw DiameterDecodeError(
                         .invalidAVPLength, "\(definition.name) has \(dataLength) data bytes, not \(fixed)",
                         failedAVP: DiameterAVP(code: code, flags: flags, vendorID: vendorID, value: .raw(data)))
                 }
                 if definition.type == .grouped {
                     var members: [DiameterAVP] = []
-                    try decodeAVPs(buffer, from: dataStart, to: dataStart + dataLength, dictionary: dictionary, into: &members)
-                    value = .grouped(members)
+                    let memberStrict = strict && !(code == AVPKey.failedAVP.code && vendorID == 0)
+                    do {
+                        try decodeAVPs(buffer, from: dataStart, to: dataStart + dataLength, dictionary: dictionary, strict: memberStrict, into: &members)
+                        value = .grouped(members)
+                    } catch {
+                        guard !memberStrict else { throw error }
+                        value = .raw(data)
+                    }
                 } else {
                     value = .raw(data)
                 }
-            } else if flags.contains(.mandatory) {
+            } else if strict && flags.contains(.mandatory) {
                 throw DiameterDecodeError(
                     .avpUnsupported, "AVP \(AVPKey(code, vendor: vendorID)) is not supported but has the M bit",
                     failedAVP: DiameterAVP(code: code, flags: flags, vendorID: vendorID, value: .raw(data)))

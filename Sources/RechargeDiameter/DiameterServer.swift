@@ -49,7 +49,8 @@ public enum DiameterError: Error, Sendable, Equatable, CustomStringConvertible {
     case capabilitiesRejected(UInt32)
     /// The peer's answer did not decode.
     case malformedAnswer(String)
-    case notStarted
+    /// The server was shut down; it does not start again.
+    case shutDown
 
     public var code: String {
         switch self {
@@ -58,7 +59,7 @@ public enum DiameterError: Error, Sendable, Equatable, CustomStringConvertible {
         case .connectionClosed: "diameter_connection_closed"
         case .capabilitiesRejected: "diameter_capabilities_rejected"
         case .malformedAnswer: "diameter_malformed_answer"
-        case .notStarted: "diameter_not_started"
+        case .shutDown: "diameter_shut_down"
         }
     }
 
@@ -69,7 +70,7 @@ public enum DiameterError: Error, Sendable, Equatable, CustomStringConvertible {
         case .connectionClosed: "the Diameter connection closed"
         case .capabilitiesRejected(let code): "CER answered with Result-Code \(code)"
         case .malformedAnswer(let reason): "malformed answer: \(reason)"
-        case .notStarted: "the Diameter server is not started"
+        case .shutDown: "the Diameter server has been shut down"
         }
     }
 }
@@ -83,7 +84,6 @@ public final class DiameterServer: Sendable {
     let group: any EventLoopGroup
     let logger: Logger
     let state = NIOLockedValueBox(Registry())
-    let closed = NIOLockedValueBox<[CheckedContinuation<Void, Never>]>([])
 
     struct Registry {
         var listener: (any Channel)?
@@ -91,6 +91,9 @@ public final class DiameterServer: Sendable {
         var byOriginHost: [String: (connection: ObjectIdentifier, peer: DiameterPeer)] = [:]
         var connectionCount = 0
         var stopped = false
+        /// `shutdown()` has finished; `run()` callers waiting for it.
+        var finished = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
     }
 
     struct ConnectionRef: Sendable {
@@ -111,7 +114,9 @@ public final class DiameterServer: Sendable {
     /// Binds and starts accepting; returns the bound port.
     @discardableResult
     public func start() async throws -> Int {
-        if let port = state.withLockedValue({ $0.listener?.localAddress?.port }) { return port }
+        let (stopped, bound) = state.withLockedValue { ($0.stopped, $0.listener?.localAddress?.port) }
+        guard !stopped else { throw DiameterError.shutDown }
+        if let bound { return bound }
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -129,10 +134,12 @@ public final class DiameterServer: Sendable {
 
     /// Starts if needed, then returns when the server has been shut down.
     public func run() async throws {
+        if state.withLockedValue({ $0.stopped }) { return }
         try await start()
         await withCheckedContinuation { continuation in
-            let already = state.withLockedValue { $0.stopped }
-            if already { continuation.resume() } else { closed.withLockedValue { $0.append(continuation) } }
+            state.withLockedValue { registry in
+                if registry.finished { continuation.resume() } else { registry.waiters.append(continuation) }
+            }
         }
     }
 
@@ -157,9 +164,10 @@ public final class DiameterServer: Sendable {
                 try? await ref.channel.close()
             }
         }
-        let waiting = closed.withLockedValue { list in
-            defer { list.removeAll() }
-            return list
+        let waiting = state.withLockedValue { registry in
+            defer { registry.waiters.removeAll() }
+            registry.finished = true
+            return registry.waiters
         }
         for continuation in waiting { continuation.resume() }
     }

@@ -256,3 +256,21 @@ struct DiameterCodecTests {
         #expect(error?.resultCode == .invalidAVPValue && error?.failedAVP?.code == 416)
     }
 }
+
+@Suite("Diameter codec: Failed-AVP")
+struct DiameterFailedAVPTests {
+    /// An answer reporting an unknown M-bit AVP or a malformed one must itself decode.
+    @Test func failedAVPContentIsNotValidated() throws {
+        let identity = DiameterIdentity(originHost: "ocs", originRealm: "r")
+        let header = DiameterHeader(flags: .request, commandCode: 272, applicationID: 4, hopByHopID: 1, endToEndID: 1)
+        for failed in [
+            DiameterAVP(code: 99_999, flags: .mandatory, vendorID: 0, value: .unsigned32(1)),
+            DiameterAVP(.resultCode, .octets([0, 1])),  // Unsigned32 of two bytes
+            DiameterAVP(.subscriptionID, .octets([1, 2, 3, 4, 5, 6, 7, 8, 9])),  // Grouped whose data is not AVPs
+        ] {
+            let answer = identity.answer(to: header, requestAVPs: [], code: .avpUnsupported, failedAVP: failed)
+            let decoded = try decode(encoded(answer))
+            #expect(decoded.first(.failedAVP)?.members.first?.code == failed.code)
+        }
+    }
+}
