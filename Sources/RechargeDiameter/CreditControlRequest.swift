@@ -230,6 +230,26 @@ public struct CreditControlRequest: Sendable, Hashable {
         self.endToEndID = endToEndID
     }
 
+    /// The PLMN ("MCC" + "MNC", e.g. "44010") in 3GPP-User-Location-Info (TS 29.061 §16.4.7.2: a location type byte,
+    /// then MCC/MNC in the BCD layout of TS 24.008 §10.5.1.3), for gateways that send a location but no
+    /// 3GPP-SGSN-MCC-MNC. nil for a location type without a PLMN first or bytes that are not BCD digits.
+    public var locationPLMN: String? {
+        guard let info = userLocationInfo, info.count >= 4 else { return nil }
+        // CGI 0, SAI 1, RAI 2, TAI 128, ECGI 129, TAI+ECGI 130 (and the 5G types 135–137) start with a PLMN.
+        guard [0, 1, 2, 128, 129, 130, 135, 136, 137].contains(info[0]) else { return nil }
+        let nibbles = [info[1] & 0x0F, info[1] >> 4, info[2] & 0x0F, info[3] & 0x0F, info[3] >> 4, info[2] >> 4]
+        var plmn = ""
+        for (index, nibble) in nibbles.enumerated() {
+            if index == 5 && nibble == 0x0F { break }  // a two-digit MNC
+            guard nibble <= 9 else { return nil }
+            plmn.append(Character(Unicode.Scalar(UInt8(ascii: "0") + nibble)))
+        }
+        return plmn
+    }
+
+    /// The network the subscriber is on: 3GPP-SGSN-MCC-MNC, else the PLMN of 3GPP-User-Location-Info.
+    public var servingNetwork: String? { visitedNetwork ?? locationPLMN }
+
     /// The E.164 subscription id, if any (the MSISDN the engine charges).
     public var msisdn: String? { subscriptionIDs.first { $0.type == .e164 }?.data }
     public var imsi: String? { subscriptionIDs.first { $0.type == .imsi }?.data }

@@ -274,3 +274,55 @@ struct DiameterFailedAVPTests {
         }
     }
 }
+
+@Suite("Diameter CCR details")
+struct DiameterCCRDetailTests {
+    func request(location: [UInt8]?, sgsn: String? = nil) -> CreditControlRequest {
+        CreditControlRequest(
+            sessionID: "s", originHost: "h", originRealm: "r", destinationRealm: "d", serviceContextID: "32251@3gpp.org",
+            requestType: .initial, requestNumber: 0, visitedNetwork: sgsn, userLocationInfo: location)
+    }
+
+    /// TS 24.008 §10.5.1.3: MCC digits 2|1, MNC digit 3 | MCC digit 3, MNC digits 2|1.
+    @Test func theServingPLMNComesFromTheSGSNOrTheUserLocation() {
+        // TAI+ECGI (130), MCC 440 MNC 10: 0x44, 0xF0, 0x01.
+        #expect(request(location: [130, 0x44, 0xF0, 0x01, 0, 1, 0, 0, 0, 0, 0, 0, 0]).locationPLMN == "44010")
+        // ECGI (129), MCC 310 MNC 410 (three digits): 0x13, 0x00, 0x14.
+        #expect(request(location: [129, 0x13, 0x00, 0x14, 0, 0, 0, 0]).locationPLMN == "310410")
+        #expect(request(location: [130, 0x44, 0xF0, 0x01], sgsn: "46000").servingNetwork == "46000")
+        #expect(request(location: [130, 0x44, 0xF0, 0x01]).servingNetwork == "44010")
+        #expect(request(location: [3, 0x44, 0xF0, 0x01]).locationPLMN == nil)  // unknown location type
+        #expect(request(location: [130, 0xAB, 0xF0, 0x01]).locationPLMN == nil)  // not BCD
+        #expect(request(location: [130, 0x44]).locationPLMN == nil)
+        #expect(request(location: nil).servingNetwork == nil)
+    }
+
+    /// 20,000 mutations of the hand-made CCR (a byte changed, the message cut short, lengths rewritten): each either
+    /// decodes or throws a typed error; never a crash, never a read past the buffer.
+    @Test func mutatedMessagesNeverCrashTheDecoder() {
+        var generator = SystemRandomNumberGenerator()
+        var decoded = 0
+        var refused = 0
+        for round in 0..<20_000 {
+            var bytes = handCCR
+            switch round % 3 {
+            case 0: bytes[Int.random(in: 20..<bytes.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+            case 1: bytes = Array(bytes.prefix(Int.random(in: 20..<bytes.count, using: &generator)))
+            default:
+                // An AVP length byte somewhere rewritten.
+                let at = Int.random(in: 20..<bytes.count - 1, using: &generator)
+                bytes[at] = UInt8.random(in: 0...255, using: &generator)
+                bytes[at + 1] = UInt8.random(in: 0...255, using: &generator)
+            }
+            do {
+                let message = try decode(bytes)
+                _ = try? CreditControlRequest(message: message)
+                decoded += 1
+            } catch {
+                #expect(error.resultCode.rawValue >= 3000)
+                refused += 1
+            }
+        }
+        #expect(decoded + refused == 20_000 && refused > 0)
+    }
+}

@@ -216,6 +216,35 @@ struct DiameterServerTests {
         await server.shutdown()
     }
 
+    /// 600 CCRs at once over three connections, with handler delays that reorder them: every answer carries its own
+    /// request's session id and number (hop-by-hop matching on both sides), and the server saw each exactly once.
+    @Test func manyConcurrentRequestsOnSeveralConnectionsAreEachAnsweredOnce() async throws {
+        let handler = ToyCounterHandler(units: .max / 2, delays: Dictionary(uniqueKeysWithValues: (0..<600).filter { $0 % 7 == 0 }.map { ("s;\($0)", Duration.milliseconds(30)) }))
+        let (server, port) = try await startServer(handler)
+        var clients: [DiameterClient] = []
+        for index in 0..<3 {
+            clients.append(try await DiameterClient.connect(
+                host: "127.0.0.1", port: port, identity: DiameterIdentity(originHost: "pgw\(index).example", originRealm: "example")))
+        }
+        let all = clients
+        let mismatches = try await withThrowingTaskGroup(of: Int.self) { group in
+            for index in 0..<600 {
+                group.addTask {
+                    let number = UInt32(index % 5)
+                    let answer = try await all[index % 3].creditControl(ccr("s;\(index)", .update, number, services: [ServiceCreditRequest(ratingGroup: 1, requested: ServiceUnits(time: 1))]))
+                    return answer.sessionID == "s;\(index)" && answer.requestNumber == number && answer.resultCode == .success ? 0 : 1
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(mismatches == 0)
+        let seen = handler.received.withLockedValue { $0.map(\.request.sessionID) }
+        #expect(seen.count == 600 && Set(seen).count == 600)
+        #expect(Set(handler.received.withLockedValue { $0.map(\.peer.originHost) }) == ["pgw0.example", "pgw1.example", "pgw2.example"])
+        for client in clients { await client.disconnect() }
+        await server.shutdown()
+    }
+
     @Test func requestsBeyondThePerConnectionLimitAreTooBusy() async throws {
         let handler = ToyCounterHandler(units: 1_000_000, delays: ["a;1": .milliseconds(600), "b;1": .milliseconds(600)])
         let (server, port) = try await startServer(handler) { $0.maximumOutstandingRequestsPerConnection = 2 }
