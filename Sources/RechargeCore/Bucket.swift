@@ -38,10 +38,19 @@ public struct Bucket: Sendable, Equatable, Identifiable {
     /// Lower numbers are consumed first.
     public let priority: Int
     public let isMain: Bool
+    /// What live charging sessions have reserved of it and not yet used or released (the pending debits of its
+    /// ledger account): it cannot be spent twice, so ``available(at:)`` leaves it out.
+    public var pending: Int64
+    /// Where an allowance may be used: visited countries (ISO 3166 alpha-2) for a travel pack; nil for a home
+    /// allowance, usable at home only. Money pays anywhere, at the tariff of where the subscriber is.
+    public let coverage: Set<String>?
+    /// The charged services (``ChargedService`` ids) it pays for; nil: any service of its unit.
+    public let services: Set<String>?
 
     public init(
         id: Int64, lineID: Int64, accountID: Int64, kind: BucketKind, unit: String, name: String?,
-        remaining: Int64, floor: Int64, validFrom: Date, validUntil: Date?, priority: Int, isMain: Bool
+        remaining: Int64, floor: Int64, validFrom: Date, validUntil: Date?, priority: Int, isMain: Bool,
+        pending: Int64 = 0, coverage: Set<String>? = nil, services: Set<String>? = nil
     ) {
         self.id = id
         self.lineID = lineID
@@ -55,6 +64,34 @@ public struct Bucket: Sendable, Equatable, Identifiable {
         self.validUntil = validUntil
         self.priority = priority
         self.isMain = isMain
+        self.pending = pending
+        self.coverage = coverage
+        self.services = services
+    }
+
+    /// The same bucket with another floor (a debit that must not go into credit sees a floor of zero).
+    public func withFloor(_ floor: Int64) -> Bucket {
+        Bucket(id: id, lineID: lineID, accountID: accountID, kind: kind, unit: unit, name: name, remaining: remaining, floor: floor,
+               validFrom: validFrom, validUntil: validUntil, priority: priority, isMain: isMain, pending: pending, coverage: coverage,
+               services: services)
+    }
+
+    /// Whether usage of `service` while in `country` (nil: at home) may be drawn from this bucket: money pays for
+    /// anything anywhere; an allowance pays for its own unit's service (data, voice, SMS) or the services it names —
+    /// a home allowance (no coverage) at home only, a travel pack only in the countries it covers (a pack covering a
+    /// home country also works at home).
+    public func covers(service: ChargedService, visitedCountry country: String?, homeCountries: Set<String>) -> Bool {
+        if let services, !services.contains(service.id) { return false }
+        switch kind {
+        case .monetary: return true
+        case .data: guard services != nil || service == .data else { return false }
+        case .voice: guard services != nil || service == .voice else { return false }
+        case .sms: guard services != nil || service == .sms else { return false }
+        }
+        let atHome = country.map(homeCountries.contains) ?? true
+        guard let coverage else { return atHome }
+        if let country, coverage.contains(country) { return true }
+        return atHome && !coverage.isDisjoint(with: homeCountries)
     }
 
     /// Whether the bucket may be drawn from at `instant`: inside `[validFrom, validUntil)`.
@@ -62,11 +99,13 @@ public struct Bucket: Sendable, Equatable, Identifiable {
         validFrom <= instant && (validUntil.map { instant < $0 } ?? true)
     }
 
-    /// What can still be drawn from the bucket at `instant` (0 outside its validity window).
+    /// What can still be drawn from the bucket at `instant` (0 outside its validity window): down to its floor, less
+    /// what charging sessions hold reserved.
     public func available(at instant: Date) -> Int64 {
         guard isValid(at: instant) else { return 0 }
         let (value, overflow) = remaining.subtractingReportingOverflow(floor)
-        return overflow ? Int64.max : max(0, value)
+        guard !overflow else { return Int64.max }
+        return max(0, value - pending)
     }
 }
 

@@ -11,9 +11,19 @@ public struct Catalog: Sendable, Equatable {
     public let exchangeRates: [ExchangeRate]
     /// The operator's time zone (IANA): promotion dates without an offset are read in it, and pages show dates in it.
     public let timeZone: TimeZone
+    /// What usage costs (tariffs, roaming zones, free numbers), as the catalog file's `rating` section defines it; nil:
+    /// the operator rates nothing, and live charging answers every chargeable request with a rating failure.
+    public let rating: RatingDefinition?
+    /// `rating`, checked, its time bands in ``timeZone``.
+    public let ratingTable: RatingTable?
+
+    /// Grant sizes and validity for live charging sessions.
+    public var chargingQuota: ChargingQuota { rating?.quota ?? .standard }
 
     public init(customTopUp: [Currency: ClosedRange<Int64>], products: [Product], promotions: [Promotion] = [],
-                exchangeRates: [ExchangeRate] = [], timeZone: TimeZone = CatalogTime.utc) throws(RechargeError) {
+                exchangeRates: [ExchangeRate] = [], timeZone: TimeZone = CatalogTime.utc, rating: RatingDefinition? = nil) throws(RechargeError) {
+        self.rating = rating
+        self.ratingTable = try rating?.table(timeZone: timeZone)
         var seen = Set<String>()
         for product in products where !seen.insert(product.code).inserted {
             throw .invalidCatalog("product code '\(product.code)' appears twice")
@@ -84,7 +94,8 @@ public struct Catalog: Sendable, Equatable {
         }
         var rates: [ExchangeRate] = []
         for rate in definition.fxRates ?? [] { rates.append(try ExchangeRate(rate)) }
-        try self.init(customTopUp: ranges, products: products, promotions: promotions, exchangeRates: rates, timeZone: timeZone)
+        try self.init(customTopUp: ranges, products: products, promotions: promotions, exchangeRates: rates, timeZone: timeZone,
+                      rating: definition.rating)
     }
 
     public var definition: CatalogDefinition {
@@ -97,7 +108,7 @@ public struct Catalog: Sendable, Equatable {
             products: products.map(\.definition),
             promotions: promotions.isEmpty ? nil : promotions.map(\.definition),
             fxRates: exchangeRates.isEmpty ? nil : exchangeRates.map(\.definition),
-            timeZone: CatalogTime.isUTC(timeZone) ? nil : timeZone.identifier)
+            timeZone: CatalogTime.isUTC(timeZone) ? nil : timeZone.identifier, rating: rating)
     }
 
     /// The public offers: listed promotions running at `instant` and starting within `horizon`.
@@ -432,10 +443,13 @@ public struct CatalogDefinition: Sendable, Equatable, Codable {
     public let fxRates: [ExchangeRate]?
     /// The operator's IANA time zone (default UTC).
     public let timeZone: String?
+    /// Tariffs for usage charging.
+    public let rating: RatingDefinition?
 
     public init(customTopUp: [String: Range]?, products: [Product], promotions: [Promotion]? = nil, fxRates: [ExchangeRate]? = nil,
-                timeZone: String? = nil) {
+                timeZone: String? = nil, rating: RatingDefinition? = nil) {
         self.timeZone = timeZone
+        self.rating = rating
         self.customTopUp = customTopUp
         self.products = products
         self.promotions = promotions

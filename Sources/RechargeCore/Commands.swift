@@ -25,8 +25,11 @@ public struct BucketGrant: Sendable, Equatable {
     public let validFrom: Date?
     public let validUntil: Date?
     public let priority: Int
+    /// The countries (ISO 3166 alpha-2) a travel pack's allowance may be used in; nil: at home (``Bucket/coverage``).
+    public let coverage: Set<String>?
 
-    public init(kind: BucketKind, amount: Int64, name: String?, validFrom: Date?, validUntil: Date?, priority: Int) throws(RechargeError) {
+    public init(kind: BucketKind, amount: Int64, name: String?, validFrom: Date?, validUntil: Date?, priority: Int,
+                coverage: Set<String>? = nil) throws(RechargeError) {
         guard amount > 0 else { throw .nonPositiveAmount(String(amount)) }
         if let name, name.count > 100 { throw .invalidRequest("Bucket name must be at most 100 characters.") }
         if let validFrom, let validUntil, validUntil <= validFrom {
@@ -39,6 +42,10 @@ public struct BucketGrant: Sendable, Equatable {
         self.validFrom = validFrom
         self.validUntil = validUntil
         self.priority = priority
+        if let coverage, coverage.isEmpty || !coverage.allSatisfy({ $0.utf8.count == 2 && $0.utf8.allSatisfy { $0 >= 0x41 && $0 <= 0x5A } }) {
+            throw .invalidRequest("coverage must be ISO 3166 alpha-2 country codes (JP, CN).")
+        }
+        self.coverage = kind == .monetary ? nil : coverage
     }
 
     /// Default consumption priority of granted buckets: before the main balance (which has 1000).
@@ -101,6 +108,8 @@ public struct TopUpCommand: Sendable, Equatable {
                 grant.validUntil.map { String(Int64($0.timeIntervalSince1970 * 1_000_000)) } ?? "",
                 String(grant.priority),
             ]
+            // Only a covered grant says so: every earlier fingerprint stays what it was.
+            if let coverage = grant.coverage { parts.append("coverage:" + coverage.sorted().joined(separator: ",")) }
         }
         return parts.joined(separator: "|")
     }

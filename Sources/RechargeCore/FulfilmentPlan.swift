@@ -67,7 +67,7 @@ public struct FulfilmentPlan: Sendable, Equatable {
             let unit = allowance.kind.unit(currency: lineCurrency)
             let validUntil = now.addingTimeInterval(TimeInterval(allowance.validityDays) * 86_400)
             let grant = try BucketGrant(kind: allowance.kind, amount: allowance.amount, name: name, validFrom: now, validUntil: validUntil,
-                                        priority: BucketGrant.defaultPriority)
+                                        priority: BucketGrant.defaultPriority, coverage: allowance.countries.map(Set.init))
             steps.append(LedgerStep(
                 .topUp(try TopUpCommand(msisdn: order.msisdn, value: .bucket(grant, currency: lineCurrency), channel: .promotion, reference: order.id)),
                 purpose: .orderBonusGrant(orderID: order.id, number: index + 1),
@@ -125,7 +125,7 @@ public struct FulfilmentPlan: Sendable, Equatable {
         for (index, allowance) in quote.allowances.enumerated() {
             let unit = allowance.kind.unit(currency: lineCurrency)
             let grant = try BucketGrant(kind: allowance.kind, amount: allowance.amount, name: quote.names["en"], validFrom: now,
-                                        validUntil: validUntil, priority: BucketGrant.defaultPriority)
+                                        validUntil: validUntil, priority: BucketGrant.defaultPriority, coverage: quote.coverage.map(Set.init))
             steps.append(LedgerStep(
                 .topUp(try TopUpCommand(msisdn: order.msisdn, value: .bucket(grant, currency: lineCurrency), channel: channel, reference: order.id)),
                 purpose: .orderGrant(orderID: order.id, number: index + 1),

@@ -45,11 +45,16 @@ public struct Line: Sendable, Equatable {
     public let creditLimit: Money
     public let subscriberID: Int64?
     public let createdAt: Date
+    /// When the charging engine stopped chargeable service because money ran out (nil: not barred). Emergency and
+    /// free numbers stay allowed; the next top-up, voucher, order or bill payment clears it and tells the network.
+    /// Apart from ``status``: barring is automatic and undone by money, suspension is an operator's decision.
+    public var barredAt: Date?
 
     public init(
         id: Int64, msisdn: MSISDN, iccid: ICCID?, type: LineType, status: LineStatus,
-        currency: Currency, creditLimit: Money, subscriberID: Int64?, createdAt: Date
+        currency: Currency, creditLimit: Money, subscriberID: Int64?, createdAt: Date, barredAt: Date? = nil
     ) {
+        self.barredAt = barredAt
         self.id = id
         self.msisdn = msisdn
         self.iccid = iccid

@@ -107,6 +107,10 @@ public enum NotificationEvent: Sendable, Hashable, Codable {
     /// A guest's order for a number was fulfilled: sent to the contact the guest gave (``GuestContact``), with only
     /// what the guest typed and paid — the number, what was bought, the price, the order — never the balance.
     case guestRecharge(number: String, item: String, price: Money, orderID: String)
+    /// Money ran out during use: chargeable service stopped (emergency calls still work) until a recharge.
+    case serviceSuspended(number: String)
+    /// A credit arrived on a barred line: service is back, with `balance` to spend.
+    case serviceRestored(number: String, balance: Money)
 
     /// The template name, and the `event` column of the outbox.
     public enum Name: String, Sendable, Codable, CaseIterable, Hashable {
@@ -125,6 +129,8 @@ public enum NotificationEvent: Sendable, Hashable, Codable {
         case bonusGranted = "bonus_granted"
         case packRenewalFailed = "pack_renewal_failed"
         case guestRecharge = "guest_recharge"
+        case serviceSuspended = "service_suspended"
+        case serviceRestored = "service_restored"
     }
 
     public var name: Name {
@@ -144,6 +150,8 @@ public enum NotificationEvent: Sendable, Hashable, Codable {
         case .bonusGranted: .bonusGranted
         case .packRenewalFailed: .packRenewalFailed
         case .guestRecharge: .guestRecharge
+        case .serviceSuspended: .serviceSuspended
+        case .serviceRestored: .serviceRestored
         }
     }
 
@@ -153,7 +161,8 @@ public enum NotificationEvent: Sendable, Hashable, Codable {
         switch self {
         case .oneTimeCode(_, let validMinutes): .oneTimeCode(code: "••••••", validMinutes: validMinutes)
         case .topUpApplied, .debitApplied, .packUsedUp, .lowBalance, .validityEnding, .contactChanged, .voucherRedeemed,
-             .paymentFailed, .refund, .dataPackAdded, .packRenewed, .packRenewalFailed, .bonusGranted, .guestRecharge:
+             .paymentFailed, .refund, .dataPackAdded, .packRenewed, .packRenewalFailed, .bonusGranted, .guestRecharge, .serviceSuspended,
+             .serviceRestored:
             self
         }
     }
@@ -188,6 +197,8 @@ public enum NotificationEvent: Sendable, Hashable, Codable {
                                       validUntil: now.addingTimeInterval(86_400), reason: .insufficientBalance)
         case .guestRecharge:
             return .guestRecharge(number: "+14155550100", item: "$20 credit", price: usd(20_000_000), orderID: "ord_abcdefghjkmnpqrstvwxyz23")
+        case .serviceSuspended: return .serviceSuspended(number: "+14155550100")
+        case .serviceRestored: return .serviceRestored(number: "+14155550100", balance: usd(1_234_567_890_000))
         }
     }
 }

@@ -48,6 +48,9 @@ public enum OperationPurpose: Sendable, Hashable {
     case renewalPurchase(renewalID: String, cycle: Int)
     /// The `number`th allowance of a renewing pack for period `cycle`.
     case renewalGrant(renewalID: String, cycle: Int, number: Int)
+    /// Usage charged by the online charging system: the `number`th bucket drawn by credit-control request `requestID`
+    /// (a row of `charging_requests`, or of `cdr_records` for an imported record).
+    case usageCharge(requestID: Int64, number: Int)
 
     /// The `purpose` column.
     public enum Name: String, Sendable, CaseIterable {
@@ -60,6 +63,7 @@ public enum OperationPurpose: Sendable, Hashable {
         case voucherRedemption = "voucher_redemption", voucherPayment = "voucher_payment"
         case voucherPurchase = "voucher_purchase", voucherGrant = "voucher_grant"
         case renewalPurchase = "renewal_purchase", renewalGrant = "renewal_grant"
+        case usageCharge = "usage_charge"
     }
 
     public var name: Name {
@@ -84,6 +88,7 @@ public enum OperationPurpose: Sendable, Hashable {
         case .voucherGrant: .voucherGrant
         case .renewalPurchase: .renewalPurchase
         case .renewalGrant: .renewalGrant
+        case .usageCharge: .usageCharge
         }
     }
 
@@ -94,7 +99,7 @@ public enum OperationPurpose: Sendable, Hashable {
              .orderGrant(let order, _), .orderBonusGrant(let order, _), .orderDiscount(let order), .refund(_, let order), .refundUnbuy(_, let order), .refundGrant(_, let order, _),
              .disputeHold(_, let order), .disputeRelease(_, let order):
             order
-        case .topUp, .debit, .voucherRedemption, .voucherPayment, .voucherPurchase, .voucherGrant, .renewalPurchase, .renewalGrant:
+        case .topUp, .debit, .voucherRedemption, .voucherPayment, .voucherPurchase, .voucherGrant, .renewalPurchase, .renewalGrant, .usageCharge:
             nil
         }
     }
@@ -104,7 +109,7 @@ public enum OperationPurpose: Sendable, Hashable {
         switch self {
         case .refund(let refund, _), .refundUnbuy(let refund, _), .refundGrant(let refund, _, _): refund
         case .topUp, .debit, .orderCredit, .orderBonus, .orderPayment, .orderPurchase, .orderGrant, .orderBonusGrant, .orderDiscount, .disputeHold, .disputeRelease,
-             .voucherRedemption, .voucherPayment, .voucherPurchase, .voucherGrant, .renewalPurchase, .renewalGrant:
+             .voucherRedemption, .voucherPayment, .voucherPurchase, .voucherGrant, .renewalPurchase, .renewalGrant, .usageCharge:
             nil
         }
     }
@@ -116,6 +121,7 @@ public enum OperationPurpose: Sendable, Hashable {
         case .voucherRedemption(let serial), .voucherPayment(let serial), .voucherPurchase(let serial), .voucherGrant(let serial, _):
             String(serial)
         case .renewalPurchase(let renewal, _), .renewalGrant(let renewal, _, _): renewal
+        case .usageCharge(let request, _): String(request)
         case .topUp, .debit, .orderCredit, .orderBonus, .orderPayment, .orderPurchase, .orderGrant, .orderBonusGrant, .orderDiscount, .refund, .refundUnbuy, .refundGrant:
             nil
         }
@@ -124,7 +130,8 @@ public enum OperationPurpose: Sendable, Hashable {
     /// The `grant_number` column: which allowance (from 1) of a pack.
     public var grantNumber: Int? {
         switch self {
-        case .orderGrant(_, let number), .orderBonusGrant(_, let number), .refundGrant(_, _, let number), .voucherGrant(_, let number), .renewalGrant(_, _, let number):
+        case .orderGrant(_, let number), .orderBonusGrant(_, let number), .refundGrant(_, _, let number), .voucherGrant(_, let number), .renewalGrant(_, _, let number),
+             .usageCharge(_, let number):
             number
         case .topUp, .debit, .orderCredit, .orderBonus, .orderDiscount, .orderPayment, .orderPurchase, .refund, .refundUnbuy, .disputeHold,
              .disputeRelease, .voucherRedemption, .voucherPayment, .voucherPurchase, .renewalPurchase:
@@ -156,6 +163,7 @@ public enum OperationPurpose: Sendable, Hashable {
         case .voucherGrant(let serial, let number): "voucher:\(serial):grant:\(number)"
         case .renewalPurchase(let renewal, let cycle): "renewal:\(renewal):\(cycle):buy"
         case .renewalGrant(let renewal, let cycle, let number): "renewal:\(renewal):\(cycle):grant:\(number)"
+        case .usageCharge(let request, let number): "usage:\(request):\(number)"
         }
     }
 
@@ -167,7 +175,7 @@ public enum OperationPurpose: Sendable, Hashable {
         switch self {
         case .orderPayment, .refundUnbuy: false
         case .topUp, .debit, .orderCredit, .orderBonus, .orderPurchase, .orderGrant, .orderBonusGrant, .orderDiscount, .refund, .refundGrant, .disputeHold,
-             .disputeRelease, .voucherRedemption, .voucherPayment, .voucherPurchase, .voucherGrant, .renewalPurchase, .renewalGrant:
+             .disputeRelease, .voucherRedemption, .voucherPayment, .voucherPurchase, .voucherGrant, .renewalPurchase, .renewalGrant, .usageCharge:
             true
         }
     }
@@ -178,7 +186,7 @@ public enum OperationPurpose: Sendable, Hashable {
         switch self {
         case .refund, .refundUnbuy, .refundGrant: false
         case .topUp, .debit, .orderCredit, .orderBonus, .orderPayment, .orderPurchase, .orderGrant, .orderBonusGrant, .orderDiscount, .disputeHold, .disputeRelease,
-             .voucherRedemption, .voucherPayment, .voucherPurchase, .voucherGrant, .renewalPurchase, .renewalGrant:
+             .voucherRedemption, .voucherPayment, .voucherPurchase, .voucherGrant, .renewalPurchase, .renewalGrant, .usageCharge:
             true
         }
     }

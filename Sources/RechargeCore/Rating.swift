@@ -212,6 +212,14 @@ public struct UsageEvent: Sendable, Equatable {
     }
 }
 
+extension UsageEvent {
+    /// How a destination is written for people: a short code as dialled (112, 10086), a longer number in E.164 with
+    /// its `+` (E.164 numbers have at least 8 digits; short codes at most 6).
+    public static func display(_ digits: String) -> String {
+        digits.utf8.count > 6 ? "+" + digits : digits
+    }
+}
+
 /// What rating decided.
 public struct RatedUsage: Sendable, Equatable {
     /// The tariff applied; nil for a free number.
@@ -229,7 +237,7 @@ public struct RatedUsage: Sendable, Equatable {
 
 /// The operator's rating table: tariffs, roaming zones, the free and emergency numbers, the home countries, the
 /// currency and the time zone time bands are read in.
-public struct RatingTable: Sendable {
+public struct RatingTable: Sendable, Equatable {
     public let currency: Currency
     public let tariffs: [Tariff]
     public let zones: [RoamingZone]
@@ -272,6 +280,11 @@ public struct RatingTable: Sendable {
         self.calendar = calendar
     }
 
+    public static func == (a: RatingTable, b: RatingTable) -> Bool {
+        a.currency == b.currency && a.tariffs == b.tariffs && a.zones == b.zones && a.freeNumbers == b.freeNumbers
+            && a.homeCountries == b.homeCountries && a.timeZone.identifier == b.timeZone.identifier
+    }
+
     /// Whether `digits` is an emergency or free number.
     public func isFree(_ digits: String?) -> Bool {
         guard let digits else { return false }
@@ -293,12 +306,18 @@ public struct RatingTable: Sendable {
     /// destination prefix, then one for the zone (or home) over one for anywhere, then one with a time band over one
     /// without, then the catalog's order — billed in its increments with its set-up fee and minimum.
     public func rate(_ event: UsageEvent) throws(RechargeError) -> RatedUsage {
+        try price(event).rated(event.amount)
+    }
+
+    /// The price that applies to `event`'s kind of use (its service, destination, place and time), for any amount:
+    /// what a charging session works out once and then applies to its running total of units.
+    public func price(_ event: UsageEvent) throws(RechargeError) -> UsagePrice {
         let zone = try zone(of: event)
         let whereText = zone.map { ", roaming \(event.visitedCountry ?? event.visitedNetwork ?? $0.name)" } ?? ""
-        let head = "\(event.destination.map { "+" + $0 + ", " } ?? "")\(event.service), \(event.amount) \(event.service.unitName)\(whereText)"
+        let destination = event.destination.map { UsageEvent.display($0) + ", " } ?? ""
+        func head(_ amount: Int64) -> String { "\(destination)\(event.service), \(amount) \(event.service.unitName)\(whereText)" }
         if event.service != .data, isFree(event.destination) {
-            return RatedUsage(tariff: nil, free: true, zone: zone?.name, billedUnits: 0, charge: Money(micros: 0, currency: currency),
-                              explanation: "\(head) → free (emergency or free number) = 0 \(currency.code)")
+            return UsagePrice(tariff: nil, zone: zone?.name, service: event.service, currency: currency, destinationText: destination, whereText: whereText)
         }
         let parts = calendar.dateComponents([.hour, .minute, .weekday], from: event.start)
         let minute = (parts.hour ?? 0) * 60 + (parts.minute ?? 0)
@@ -319,25 +338,73 @@ public struct RatingTable: Sendable {
             if best == nil || rank > best!.rank { best = (tariff, rank) }
         }
         guard let tariff = best?.tariff else {
-            throw .invalidRequest("no tariff for \(head): the catalog has none for this service, destination and place")
+            throw .invalidRequest("no tariff for \(head(event.amount)): the catalog has none for this service, destination and place")
         }
-        guard let billed = RatingRounding.billedUnits(event.amount, first: tariff.firstIncrement, next: tariff.nextIncrement),
+        return UsagePrice(tariff: tariff, zone: zone?.name, service: event.service, currency: currency, destinationText: destination, whereText: whereText)
+    }
+}
+
+/// The tariff chosen for one kind of use (or none: a free number), applied to any number of units. Pure arithmetic,
+/// so a charging session can price its running total on every request, and search for how many units money buys.
+public struct UsagePrice: Sendable {
+    /// nil for an emergency or free number.
+    public let tariff: Tariff?
+    public let zone: String?
+    public let service: ChargedService
+    public let currency: Currency
+    let destinationText: String
+    let whereText: String
+
+    /// "+8613800138000, voice, 125 s, roaming JP".
+    func head(_ units: Int64) -> String { "\(destinationText)\(service), \(units) \(service.unitName)\(whereText)" }
+
+    public var free: Bool { tariff == nil }
+
+    /// What `units` cost in micro-units: billed in the tariff's increments, with its set-up fee and minimum; nil on
+    /// overflow.
+    public func charge(_ units: Int64) -> Int64? {
+        guard let tariff else { return 0 }
+        guard let billed = RatingRounding.billedUnits(units, first: tariff.firstIncrement, next: tariff.nextIncrement),
               let usage = RatingRounding.charge(units: billed, price: tariff.price, per: tariff.per)
-        else { throw .amountOverflow }
-        var charge = 0 as Int64
-        if billed > 0 {
-            let (withFee, overflow) = usage.addingReportingOverflow(tariff.setupFee)
-            guard !overflow else { throw .amountOverflow }
-            charge = max(withFee, tariff.minimumCharge)
+        else { return nil }
+        guard billed > 0 else { return 0 }
+        let (withFee, overflow) = usage.addingReportingOverflow(tariff.setupFee)
+        return overflow ? nil : max(withFee, tariff.minimumCharge)
+    }
+
+    /// The most units whose charge is at most `budget` micro-units, searching up to `limit` (a grant's cap): the
+    /// charge only grows with the units, so a binary search finds the top of the last affordable increment.
+    public func affordableUnits(budget: Int64, upTo limit: Int64) -> Int64 {
+        guard limit > 0 else { return 0 }
+        guard tariff != nil else { return limit }
+        if let whole = charge(limit), whole <= budget { return limit }
+        var low: Int64 = 0, high = limit
+        while low < high {
+            let middle = low + (high - low + 1) / 2
+            if let cost = charge(middle), cost <= budget { low = middle } else { high = middle - 1 }
         }
+        return low
+    }
+
+    /// `units` rated, with the explanation people read ("… → 3 × 60 s at 0.25 = 0.75 USD").
+    public func rated(_ units: Int64) throws(RechargeError) -> RatedUsage {
+        guard let tariff else {
+            return RatedUsage(tariff: nil, free: true, zone: zone, billedUnits: 0, charge: Money(micros: 0, currency: currency),
+                              explanation: "\(head(units)) → free (emergency or free number) = 0 \(currency.code)")
+        }
+        guard let billed = RatingRounding.billedUnits(units, first: tariff.firstIncrement, next: tariff.nextIncrement),
+              let usage = RatingRounding.charge(units: billed, price: tariff.price, per: tariff.per),
+              let charge = charge(units)
+        else { throw .amountOverflow }
         let money = Money(micros: charge, currency: currency)
+        let unitName = service.unitName
         let steps = tariff.firstIncrement == tariff.nextIncrement && billed % tariff.nextIncrement == 0 && billed > 0
-            ? "\(billed / tariff.nextIncrement) × \(tariff.nextIncrement) \(event.service.unitName)" : "\(billed) \(event.service.unitName)"
+            ? "\(billed / tariff.nextIncrement) × \(tariff.nextIncrement) \(unitName)" : "\(billed) \(unitName)"
         var how = "\(steps) at \(Money(micros: tariff.price, currency: currency).decimalString)"
-            + (tariff.per == tariff.nextIncrement ? "" : " per \(tariff.per) \(event.service.unitName)")
+            + (tariff.per == tariff.nextIncrement ? "" : " per \(tariff.per) \(unitName)")
         if tariff.setupFee > 0, billed > 0 { how += " + set-up \(Money(micros: tariff.setupFee, currency: currency).decimalString)" }
         if billed > 0, charge == tariff.minimumCharge, charge > usage + tariff.setupFee { how += ", minimum" }
-        return RatedUsage(tariff: tariff.code, free: false, zone: zone?.name, billedUnits: billed, charge: money,
-                          explanation: "\(head) → \(how) = \(money.decimalString) \(currency.code)")
+        return RatedUsage(tariff: tariff.code, free: false, zone: zone, billedUnits: billed, charge: money,
+                          explanation: "\(head(units)) → \(how) = \(money.decimalString) \(currency.code)")
     }
 }

@@ -219,6 +219,8 @@ public struct OrderQuote: Sendable, Equatable, Codable {
     public let bonusValidityDays: Int?
     public let allowances: [Allowance]
     public let validityDays: Int?
+    /// A travel pack's countries (ISO 3166 alpha-2): its allowances are drawn only there (``BucketGrant/coverage``).
+    public let coverage: [String]?
     /// Codes of the promotions applied; those with usage limits hold one use each while the order lives.
     public let promotions: [String]
     /// The subset of `promotions` whose use is counted against a limit.
@@ -242,7 +244,8 @@ public struct OrderQuote: Sendable, Equatable, Codable {
     public init(productCode: String?, productKind: Product.Kind, names: [String: String], price: Money, credit: Money?, allowances: [Allowance],
                 validityDays: Int?, listPrice: Money? = nil, discount: Money? = nil, bonus: Money? = nil, bonusValidityDays: Int? = nil,
                 promotions: [String] = [], limitedPromotions: [String] = [], settlement: Money? = nil, fx: FXQuote? = nil, autoRenew: Bool? = nil,
-                bonusAllowances: [BonusAllowance]? = nil, bonusNames: [String: String]? = nil) {
+                bonusAllowances: [BonusAllowance]? = nil, bonusNames: [String: String]? = nil, coverage: [String]? = nil) {
+        self.coverage = coverage
         self.bonusAllowances = bonusAllowances
         self.bonusNames = bonusNames
         self.productCode = productCode
@@ -281,7 +284,7 @@ public struct OrderQuote: Sendable, Equatable, Codable {
         return OrderQuote(productCode: productCode, productKind: productKind, names: names, price: converted, credit: credit, allowances: allowances,
                           validityDays: validityDays, listPrice: listPrice, discount: discount, bonus: bonus, bonusValidityDays: bonusValidityDays,
                           promotions: promotions, limitedPromotions: limitedPromotions, settlement: price, fx: fx, autoRenew: autoRenew,
-                          bonusAllowances: bonusAllowances, bonusNames: bonusNames)
+                          bonusAllowances: bonusAllowances, bonusNames: bonusNames, coverage: coverage)
     }
 
     /// This quote with the chosen promotions applied.
@@ -296,7 +299,7 @@ public struct OrderQuote: Sendable, Equatable, Codable {
             validityDays: validityDays, listPrice: listPrice, discount: choice.discount?.amount, bonus: choice.bonus?.amount,
             bonusValidityDays: bonusDays, promotions: applied.map(\.code), limitedPromotions: applied.filter(\.hasLimits).map(\.code),
             settlement: settlement, fx: fx, autoRenew: autoRenew, bonusAllowances: choice.bucketBonus?.grants,
-            bonusNames: choice.bucketBonus?.promotion.names)
+            bonusNames: choice.bucketBonus?.promotion.names, coverage: coverage)
     }
 
     /// A quote for a catalog product, paid in `currency` for a line in `lineCurrency`.
@@ -315,7 +318,8 @@ public struct OrderQuote: Sendable, Equatable, Codable {
         case .pack:
             return OrderQuote(productCode: product.code, productKind: .pack, names: product.names, price: price, credit: nil,
                               allowances: product.allowances.map { Allowance(kind: $0.kind, amount: $0.amount) },
-                              validityDays: product.validityDays, autoRenew: product.autoRenew && product.validityDays != nil ? true : nil)
+                              validityDays: product.validityDays, autoRenew: product.autoRenew && product.validityDays != nil ? true : nil,
+                              coverage: product.coverage?.countries)
         case .plan:
             throw .invalidRequest("Plan '\(product.code)' is subscribed to, not bought as an order.")
         }

@@ -70,7 +70,7 @@ public struct FinalUnitIndication: Sendable, Hashable {
 }
 
 /// One Multiple-Services-Credit-Control of a CCA: the grant (or refusal) for a rating group / service.
-public struct ServiceCreditAnswer: Sendable, Hashable {
+public struct MSCCAnswer: Sendable, Hashable {
     public var ratingGroup: UInt32?
     public var serviceIdentifiers: [UInt32]
     /// Per-service result (RFC 4006 §8.16), e.g. 4012 CREDIT_LIMIT_REACHED for this rating group only.
@@ -97,7 +97,7 @@ public struct ServiceCreditAnswer: Sendable, Hashable {
 /// when decoded (a gateway or the load generator reading a CCA) they are filled from the wire.
 public struct CreditControlAnswer: Sendable, Hashable {
     public var resultCode: DiameterResultCode
-    public var services: [ServiceCreditAnswer]
+    public var services: [MSCCAnswer]
     /// Top-level Granted-Service-Unit, for a request that had no MSCC.
     public var granted: ServiceUnits?
     public var validityTime: UInt32?
@@ -109,7 +109,7 @@ public struct CreditControlAnswer: Sendable, Hashable {
     public var requestNumber: UInt32?
 
     public init(
-        resultCode: DiameterResultCode, services: [ServiceCreditAnswer] = [], granted: ServiceUnits? = nil, validityTime: UInt32? = nil,
+        resultCode: DiameterResultCode, services: [MSCCAnswer] = [], granted: ServiceUnits? = nil, validityTime: UInt32? = nil,
         finalUnit: FinalUnitIndication? = nil, errorMessage: String? = nil
     ) {
         self.resultCode = resultCode
@@ -161,9 +161,9 @@ public struct CreditControlAnswer: Sendable, Hashable {
         validityTime = try message.first(.validityTime).map { a throws(DiameterDecodeError) in try a.requireUnsigned32() }
         finalUnit = try message.first(.finalUnitIndication).map { a throws(DiameterDecodeError) in try FinalUnitIndication(a) }
         errorMessage = message.first(.errorMessage)?.utf8
-        var services: [ServiceCreditAnswer] = []
+        var services: [MSCCAnswer] = []
         for mscc in message.all(.multipleServicesCreditControl) {
-            services.append(ServiceCreditAnswer(
+            services.append(MSCCAnswer(
                 ratingGroup: try mscc.first(.ratingGroup).map { a throws(DiameterDecodeError) in try a.requireUnsigned32() },
                 serviceIdentifiers: try mscc.all(.serviceIdentifier).map { a throws(DiameterDecodeError) in try a.requireUnsigned32() },
                 resultCode: try mscc.first(.resultCode).map { a throws(DiameterDecodeError) in DiameterResultCode(try a.requireUnsigned32()) },

@@ -100,7 +100,7 @@ public struct UsedServiceUnit: Sendable, Hashable {
 
 /// One Multiple-Services-Credit-Control of a CCR (RFC 4006 §8.16): what the gateway asks for and reports, per
 /// rating group and/or service identifier.
-public struct ServiceCreditRequest: Sendable, Hashable {
+public struct MSCCRequest: Sendable, Hashable {
     public var ratingGroup: UInt32?
     public var serviceIdentifiers: [UInt32]
     /// nil: no Requested-Service-Unit; empty: requested, amount left to the OCS.
@@ -189,7 +189,7 @@ public struct CreditControlRequest: Sendable, Hashable {
     /// 3GPP-User-Location-Info from PS-Information, as sent.
     public var userLocationInfo: [UInt8]?
     public var calledParty: CalledParty?
-    public var services: [ServiceCreditRequest]
+    public var services: [MSCCRequest]
     /// Top-level Requested-Service-Unit, used by gateways that send no MSCC.
     public var requested: ServiceUnits?
     /// Top-level Used-Service-Unit(s), likewise.
@@ -203,7 +203,7 @@ public struct CreditControlRequest: Sendable, Hashable {
         serviceContextID: String, requestType: CCRequestType, requestNumber: UInt32, userName: String? = nil,
         subscriptionIDs: [SubscriptionID] = [], eventTimestamp: DiameterTime? = nil, requestedAction: RequestedAction? = nil,
         multipleServicesIndicator: Bool = false, terminationCause: UInt32? = nil, visitedNetwork: String? = nil,
-        userLocationInfo: [UInt8]? = nil, calledParty: CalledParty? = nil, services: [ServiceCreditRequest] = [],
+        userLocationInfo: [UInt8]? = nil, calledParty: CalledParty? = nil, services: [MSCCRequest] = [],
         requested: ServiceUnits? = nil, used: [UsedServiceUnit] = [], hopByHopID: UInt32 = 0, endToEndID: UInt32 = 0
     ) {
         self.sessionID = sessionID
@@ -300,9 +300,9 @@ public struct CreditControlRequest: Sendable, Hashable {
         } else {
             calledParty = nil
         }
-        var services: [ServiceCreditRequest] = []
+        var services: [MSCCRequest] = []
         for mscc in message.all(.multipleServicesCreditControl) {
-            services.append(ServiceCreditRequest(
+            services.append(MSCCRequest(
                 ratingGroup: try mscc.first(.ratingGroup).map { a throws(DiameterDecodeError) in try a.requireUnsigned32() },
                 serviceIdentifiers: try mscc.all(.serviceIdentifier).map { a throws(DiameterDecodeError) in try a.requireUnsigned32() },
                 requested: try mscc.first(.requestedServiceUnit).map { a throws(DiameterDecodeError) in try ServiceUnits(a) },

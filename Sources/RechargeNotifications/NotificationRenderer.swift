@@ -175,6 +175,11 @@ public struct NotificationRenderer: Sendable {
             context["insufficient_balance"] = reason == .insufficientBalance
             context["no_longer_sold"] = reason == .noLongerSold
             context["line_not_active"] = reason == .lineNotActive
+        case .serviceSuspended(let number):
+            context["number"] = number
+        case .serviceRestored(let number, let balance):
+            context["number"] = number
+            context["balance"] = money(balance)
         case .guestRecharge(let number, let item, let price, let orderID):
             context["number"] = number
             context["item"] = item

@@ -195,8 +195,13 @@ struct LineOutput: Encodable {
     let currency: String
     let creditLimit: MoneyOutput
     let createdAt: String
+    /// Chargeable use stopped because money ran out (emergency calls still work); the next credit clears it.
+    let barred: Bool
+    let barredAt: String?
 
     init(_ line: Line) {
+        barred = line.barredAt != nil
+        barredAt = line.barredAt.map(RFC3339.format)
         id = line.id
         msisdn = line.msisdn.e164
         iccid = line.iccid?.digits

@@ -28,6 +28,8 @@ public struct ServerConfiguration: Sendable {
 public struct RechargeServices: Sendable {
     public let database: Database
     public let ledger: LedgerStore
+    /// The online charging system's store: sessions, reservations, rated usage.
+    public let charging: ChargingStore
     public let apiKeys: APIKeyStore
     public let outbox: OutboxStore
     public let notificationPreferences: NotificationPreferencesStore
@@ -76,6 +78,7 @@ public struct RechargeServices: Sendable {
         self.outbox = OutboxStore(database: database)
         self.notificationPreferences = NotificationPreferencesStore(database: database)
         self.catalog = CatalogStore(database: database)
+        self.charging = ChargingStore(database: database, catalogs: self.catalog)
         self.orders = OrderStore(database: database, catalog: self.catalog)
         self.orderService = OrderService(store: self.orders, clock: clock)
         self.renewals = PackRenewalStore(database: database, catalog: self.catalog)
@@ -113,6 +116,7 @@ public func buildRouter(_ services: RechargeServices, metrics: Bool = true, logg
     PaymentWebhooksController(orders: services.orderService, payments: services.payments, pages: (try? resources.get()).map(PaymentPages.init),
                               clock: services.clock).addRoutes(to: router)
     VouchersController(vouchers: services.vouchers, clock: services.clock).addRoutes(to: v1)
+    ChargingController(charging: services.charging, catalog: services.catalog, clock: services.clock).addRoutes(to: v1)
     // The subscriber portal (HTML pages at the root); without its bundled templates the API still runs.
     do {
         PortalController(services: services, resources: try resources.get(), configuration: services.portal, logger: logger).addRoutes(to: router)

@@ -258,7 +258,11 @@ struct ReceiptOutput: Encodable {
 /// `GET /v1/catalog` and the body of `PUT /v1/catalog`: the catalog file's own shape.
 extension CatalogDefinition: StrictlyDecodable {
     static let allowedFields: [String: Set<String>] = [
-        "": ["customTopUp", "products", "promotions", "fxRates", "timeZone"],
+        "": ["customTopUp", "products", "promotions", "fxRates", "timeZone", "rating"],
+        "rating": ["currency", "homeCountries", "freeNumbers", "zones", "tariffs", "quota"],
+        "rating.zones": ["name", "countries", "networks"],
+        "rating.tariffs": ["code", "service", "destinations", "zone", "anywhere", "hours", "weekdays", "price", "per", "increments", "setupFee", "minimum"],
+        "rating.quota": ["voiceSeconds", "dataBytes", "smsCount", "otherUnits", "validitySeconds", "graceSeconds"],
         "fxRates": ["base", "quote", "rate", "source", "validMinutes"],
         "promotions": ["code", "names", "name", "descriptions", "description", "currency", "tiers", "bonusValidityDays", "percentOff", "amountOff",
                        "products", "discountCode", "limitTotal", "limitPerLine", "startsAt", "endsAt", "listed", "discountOn", "minTopUp",

@@ -32,6 +32,7 @@ public final class CatalogStore: Sendable {
         let rates = try LedgerStore.encodeResult(catalog.definition.fxRates ?? [])
         // The time zone is stored with the promotions: their local date-times are read in it again on load.
         let timeZone = catalog.definition.timeZone ?? "UTC"
+        let rating = try catalog.rating.map { try LedgerStore.encodeResult($0) } ?? ""
         return try await database.transaction { db in
             let existing = Set(try await db.raw("SELECT code FROM products").all().map { try $0.string("code") })
             for (position, (product, definition)) in definitions.enumerated() {
@@ -68,6 +69,10 @@ public final class CatalogStore: Sendable {
                 """).run()
             try await db.raw("""
                 INSERT INTO catalog_settings (name, value, updated_at) VALUES ('promotions', \(bind: promotions), \(bind: now.unixMicros))
+                ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+                """).run()
+            try await db.raw("""
+                INSERT INTO catalog_settings (name, value, updated_at) VALUES ('rating', \(bind: rating), \(bind: now.unixMicros))
                 ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
                 """).run()
             return ImportSummary(added: incoming.subtracting(existing).count, updated: incoming.intersection(existing).count,
@@ -110,17 +115,21 @@ public final class CatalogStore: Sendable {
         var promotions: [CatalogDefinition.Promotion]?
         var rates: [CatalogDefinition.ExchangeRate]?
         var timeZone: String?
+        var rating: RatingDefinition?
         for row in try await db.raw("SELECT name, value FROM catalog_settings").all() {
             switch try row.string("name") {
             case "custom_top_up": ranges = try LedgerStore.decodeResult(try row.string("value"), as: [String: CatalogDefinition.Range].self)
             case "promotions": promotions = try LedgerStore.decodeResult(try row.string("value"), as: [CatalogDefinition.Promotion].self)
             case "time_zone": timeZone = try row.string("value")
+            case "rating":
+                let text = try row.string("value")
+                rating = text.isEmpty ? nil : try LedgerStore.decodeResult(text, as: RatingDefinition.self)
             case "fx_rates": rates = try LedgerStore.decodeResult(try row.string("value"), as: [CatalogDefinition.ExchangeRate].self)
             default: continue
             }
         }
         return try Catalog(CatalogDefinition(customTopUp: ranges, products: products, promotions: promotions, fxRates: rates,
-                                             timeZone: timeZone == "UTC" ? nil : timeZone))
+                                             timeZone: timeZone == "UTC" ? nil : timeZone, rating: rating))
     }
 
     /// One product by code, active or not.

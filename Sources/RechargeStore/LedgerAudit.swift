@@ -65,6 +65,23 @@ public struct LedgerAudit: Sendable {
             }
             report.buckets = Int(try await db.raw("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM buckets").first()?.int64("n") ?? 0)
 
+            // Reservations: an account's pending debits are exactly its pending reservations, and what a bucket holds
+            // reserved never exceeds what it has above its floor (two sessions never hold the same money).
+            let pendingMismatch = try await db.raw("""
+                SELECT a.id, a.code, a.debits_pending,
+                       (SELECT COALESCE(CAST(SUM(r.amount) AS BIGINT), 0) FROM reservations r WHERE r.account_id = a.id AND r.state = 'pending') AS held
+                FROM ledger_accounts a
+                WHERE a.debits_pending <> (SELECT COALESCE(CAST(SUM(r.amount) AS BIGINT), 0) FROM reservations r WHERE r.account_id = a.id AND r.state = 'pending')
+                """).all()
+            for row in pendingMismatch {
+                report.discrepancies.append("account \(try row.string("code")): pending debits \(try row.int64("debits_pending")), pending reservations \(try row.int64("held"))")
+            }
+            let overReserved = try await db.raw("""
+                SELECT b.id FROM buckets b JOIN ledger_accounts a ON a.id = b.account_id
+                WHERE a.debits_pending > 0 AND a.credits_posted - a.debits_posted - a.debits_pending < b.floor
+                """).all()
+            for row in overReserved { report.discrepancies.append("bucket \(try row.int64("id")) has more reserved than it holds above its floor") }
+
             let duplicateKeys = try await db.raw("""
                 SELECT idempotency_key FROM operations GROUP BY idempotency_key HAVING COUNT(*) > 1
                 """).all()

@@ -92,6 +92,8 @@ struct LedgerBatch {
     private var newBuckets: [NewBucket] = []
     private var deltas: [Ref: (debits: Int64, credits: Int64)] = [:]
     private var buckets: [Int64: [WorkingBucket]] = [:]
+    /// Barred lines a credit in this batch reaches: their bar is cleared and the network told (``ChargingNotifications``).
+    private var restoredLines = Set<Int64>()
 
     /// `markingReplayedRefusals`: a stored refusal answered to a retry comes back as ``ReplayedRefusal``.
     static func apply(_ requests: [LedgerRequest], in db: any SQLDatabase, database: Database,
@@ -190,6 +192,7 @@ struct LedgerBatch {
                 PlannedEntry(transfer: transfer, bucket: working.ref, kind: working.bucket.kind, unit: working.bucket.unit,
                              amount: amount, remainingAfter: working.bucket.remaining),
             ]))
+            if line.barredAt != nil { restoredLines.insert(line.id) }
         case .debit(let command):
             if let currency = command.currency, currency != line.currency {
                 throw RechargeError.currencyMismatch(expected: line.currency.code, got: currency.code)
@@ -202,11 +205,7 @@ struct LedgerBatch {
             let draws: [BucketDraw]
             do {
                 // Not into credit: the main balance's (or the named bucket's) floor is zero for such a debit.
-                func floored(_ bucket: Bucket) -> Bucket {
-                    Bucket(id: bucket.id, lineID: bucket.lineID, accountID: bucket.accountID, kind: bucket.kind, unit: bucket.unit, name: bucket.name,
-                           remaining: bucket.remaining, floor: 0, validFrom: bucket.validFrom, validUntil: bucket.validUntil,
-                           priority: bucket.priority, isMain: bucket.isMain)
-                }
+                func floored(_ bucket: Bucket) -> Bucket { bucket.withFloor(0) }
                 let candidates: [Bucket]
                 if let bucketID = command.bucketID {
                     candidates = working.map(\.bucket).filter { $0.id == bucketID }.map(floored)
@@ -250,7 +249,8 @@ struct LedgerBatch {
         newBuckets.append(NewBucket(lineID: line.id, grant: grant, unit: unit, validFrom: validFrom, operation: operation, now: now))
         let bucket = Bucket(
             id: -Int64(number) - 1, lineID: line.id, accountID: -Int64(number) - 1, kind: grant.kind, unit: unit, name: grant.name,
-            remaining: 0, floor: 0, validFrom: validFrom, validUntil: grant.validUntil, priority: grant.priority, isMain: false)
+            remaining: 0, floor: 0, validFrom: validFrom, validUntil: grant.validUntil, priority: grant.priority, isMain: false,
+            coverage: grant.coverage)
         buckets[line.id, default: []].append(WorkingBucket(bucket: bucket, ref: .new(number), accountRef: .new(number)))
         return buckets[line.id]!.count - 1
     }
@@ -382,11 +382,12 @@ struct LedgerBatch {
             }
             let bucketRows: [[any Encodable & Sendable]] = newBuckets.enumerated().map { number, new in
                 [bucketIDs[number], new.lineID, accountIDs[number], new.grant.kind.rawValue, new.unit, new.grant.name, new.grant.amount,
-                 Int64(0), new.validFrom.unixMicros, new.grant.validUntil?.unixMicros, new.grant.priority, 0, new.now.unixMicros]
+                 Int64(0), new.validFrom.unixMicros, new.grant.validUntil?.unixMicros, new.grant.priority, 0, new.now.unixMicros,
+                 BucketRow.column(new.grant.coverage)]
             }
             for chunk in bucketRows.chunked(200) {
                 try await db.raw("""
-                    INSERT INTO buckets (id, line_id, account_id, kind, unit, name, initial_amount, floor, valid_from, valid_until, priority, is_main, created_at) VALUES
+                    INSERT INTO buckets (id, line_id, account_id, kind, unit, name, initial_amount, floor, valid_from, valid_until, priority, is_main, created_at, coverage) VALUES
                     """ + Self.values(chunk)).run()
             }
         }
@@ -429,6 +430,10 @@ struct LedgerBatch {
                     throw DatabaseError.invariantViolated("a posting would overflow an account total, or an account is missing")
                 }
             }
+        }
+
+        if !restoredLines.isEmpty, let now = operations.map(\.request.now).max() {
+            try await ChargingNotifications.restore(lineIDs: restoredLines.sorted(), now: now, in: db)
         }
 
         // What was applied now (not replays) announces itself in this same transaction: one outbox insert per batch.

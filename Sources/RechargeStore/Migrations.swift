@@ -627,6 +627,7 @@ public enum Migrations {
             ]
         },
         .checkoutPayload,
+        .charging,
     ]
 
     /// The highest version this build knows.

@@ -198,7 +198,7 @@ public struct PackRenewalStore: Sendable {
                     let unit = allowance.kind.unit(currency: line.currency)
                     let source = try await LedgerStore.upsertAccount(db, code: LedgerAccountCode.allowance(unit: unit), kind: .allowance, unit: unit, now: now)
                     let grant = try BucketGrant(kind: allowance.kind, amount: allowance.amount, name: renewal.name, validFrom: start, validUntil: newEnd,
-                                                priority: BucketGrant.defaultPriority)
+                                                priority: BucketGrant.defaultPriority, coverage: product.coverage.map { Set($0.countries) })
                     operations.append(try LedgerRequest(
                         .topUp(try TopUpCommand(msisdn: msisdn, value: .bucket(grant, currency: line.currency), channel: .system, reference: renewal.id)),
                         purpose: .renewalGrant(renewalID: renewal.id, cycle: cycle, number: index + 1), now: now, counterparty: source))

@@ -15,7 +15,7 @@ extension SQLRow {
 
 /// The columns of `lines` a ``Line`` is made from, in one place for every query that reads a line.
 enum LineRow {
-    static let columns = "id, msisdn, iccid, type, status, currency, credit_limit, subscriber_id, created_at"
+    static let columns = "id, msisdn, iccid, type, status, currency, credit_limit, subscriber_id, created_at, barred_at"
     /// The same columns of `lines l`, for queries that join it.
     static let qualifiedColumns = columns.split(separator: ", ").map { "l.\($0)" }.joined(separator: ", ")
 
@@ -30,7 +30,8 @@ enum LineRow {
             currency: currency,
             creditLimit: Money(micros: try row.int64("credit_limit"), currency: currency),
             subscriberID: try row.optional("subscriber_id", as: Int64.self),
-            createdAt: try row.date("created_at")
+            createdAt: try row.date("created_at"),
+            barredAt: try row.optional("barred_at", as: Int64.self).map(Date.init(unixMicros:))
         )
     }
 }
@@ -42,7 +43,8 @@ enum BucketRow {
         b.id AS bucket_id, b.line_id AS bucket_line_id, b.account_id AS bucket_account_id, b.kind AS bucket_kind,
         b.unit AS bucket_unit, b.name AS bucket_name, b.floor AS bucket_floor, b.valid_from AS bucket_valid_from,
         b.valid_until AS bucket_valid_until, b.priority AS bucket_priority, b.is_main AS bucket_is_main,
-        a.credits_posted - a.debits_posted AS bucket_remaining
+        a.credits_posted - a.debits_posted AS bucket_remaining, a.debits_pending AS bucket_pending,
+        b.coverage AS bucket_coverage, b.services AS bucket_services
         """
     static let select = "SELECT \(columns) FROM buckets b JOIN ledger_accounts a ON a.id = b.account_id"
 
@@ -59,7 +61,17 @@ enum BucketRow {
             validFrom: try row.date("bucket_valid_from"),
             validUntil: try row.optional("bucket_valid_until", as: Int64.self).map(Date.init(unixMicros:)),
             priority: try row.decode(column: "bucket_priority", as: Int.self),
-            isMain: try row.decode(column: "bucket_is_main", as: Int.self) == 1
+            isMain: try row.decode(column: "bucket_is_main", as: Int.self) == 1,
+            pending: try row.int64("bucket_pending"),
+            coverage: try row.optional("bucket_coverage", as: String.self).map(Self.set),
+            services: try row.optional("bucket_services", as: String.self).map(Self.set)
         )
+    }
+
+    /// A comma-separated column (`JP,KR`) as a set.
+    static func set(_ text: String) -> Set<String> { Set(text.split(separator: ",").map(String.init)) }
+
+    /// A set as its comma-separated column, sorted so equal sets are stored alike.
+    static func column(_ set: Set<String>?) -> String? { set.map { $0.sorted().joined(separator: ",") }
     }
 }

@@ -275,7 +275,7 @@ extension VoucherStore {
                 for (position, allowance) in product.allowances.enumerated() {
                     let allowanceUnit = allowance.kind.unit(currency: line.currency)
                     let grant = try BucketGrant(kind: allowance.kind, amount: allowance.amount, name: product.name(language: "en"), validFrom: claim.now,
-                                                validUntil: validUntil, priority: BucketGrant.defaultPriority)
+                                                validUntil: validUntil, priority: BucketGrant.defaultPriority, coverage: product.coverage.map { Set($0.countries) })
                     requests.append(try LedgerRequest(
                         .topUp(try TopUpCommand(msisdn: line.msisdn, value: .bucket(grant, currency: line.currency), channel: .voucher, reference: reference)),
                         purpose: .voucherGrant(serial: item.serial, number: position + 1), now: claim.now,

@@ -91,7 +91,7 @@ struct DiameterCommand: AsyncParsableCommand {
                     destinationRealm: destinationRealm, serviceContextID: "32260@3gpp.org", requestType: type, requestNumber: number,
                     subscriptionIDs: [SubscriptionID(type: .e164, data: msisdn)], multipleServicesIndicator: true,
                     calledParty: CalledParty(raw: "tel:+8613800138000", source: .ims),
-                    services: [ServiceCreditRequest(ratingGroup: 100, requested: type == .termination ? nil : ServiceUnits(time: 60), used: used)])
+                    services: [MSCCRequest(ratingGroup: 100, requested: type == .termination ? nil : ServiceUnits(time: 60), used: used)])
             }
             var steps: [(CCRequestType, UInt32)] = [(.initial, 0)]
             for number in 0..<updates { steps.append((.update, UInt32(number + 1))) }
@@ -158,14 +158,14 @@ struct DiameterCommand: AsyncParsableCommand {
                 subscriptionIDs: [SubscriptionID(type: .e164, data: "8613800138000"), SubscriptionID(type: .imsi, data: "460001234567890")],
                 eventTimestamp: DiameterTime(unixSeconds: 1_780_000_000), multipleServicesIndicator: true, visitedNetwork: "46000",
                 calledParty: CalledParty(raw: "tel:+8613900139000", source: .ims),
-                services: [ServiceCreditRequest(
+                services: [MSCCRequest(
                     ratingGroup: 100, requested: ServiceUnits(time: 60),
                     used: [UsedServiceUnit(units: ServiceUnits(time: 60), reportingReason: .quotaExhausted)])])
             let message = request.message(hopByHopID: 1, endToEndID: 2)
             let bytes = DiameterCodec.encode(message)
             let answer = CreditControlAnswer(
                 resultCode: .success,
-                services: [ServiceCreditAnswer(ratingGroup: 100, resultCode: .success, granted: ServiceUnits(time: 60), validityTime: 3_600)])
+                services: [MSCCAnswer(ratingGroup: 100, resultCode: .success, granted: ServiceUnits(time: 60), validityTime: 3_600)])
             let identity = DiameterIdentity(originHost: "ocs.example", originRealm: "ocs.example")
             var buffer = ByteBufferAllocator().buffer(capacity: 1_024)
 
@@ -211,7 +211,7 @@ struct GrantEverything: CreditControlHandler {
         }
         return CreditControlAnswer(resultCode: .success, services: request.services.map { service in
             let asked = service.requested ?? ServiceUnits()
-            return ServiceCreditAnswer(
+            return MSCCAnswer(
                 ratingGroup: service.ratingGroup, serviceIdentifiers: service.serviceIdentifiers, resultCode: .success,
                 granted: asked.isEmpty ? ServiceUnits(time: seconds) : asked)
         })

@@ -225,6 +225,10 @@ struct Serve: AsyncParsableCommand {
             } else {
                 running.append(.init(service: AfterStartup(OrderReconciliationService(orders: services.orders, payments: services.payments, logger: logger), gate: gate)))
             }
+            // Charging: expiry of silent sessions' reservations, and the re-auths a recharge queues (HTTP callbacks here;
+            // Diameter RARs from the node holding the peer's connection).
+            running.append(.init(service: AfterStartup(ChargingHousekeepingService(
+                store: services.charging, senders: ["http": HTTPReAuthSender()], logger: logger), gate: gate)))
             // The HTTP server, the outbox delivery and the reminder scan run side by side and stop together on SIGTERM/SIGINT.
             let group = ServiceGroup(configuration: .init(services: running, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             do {

@@ -87,7 +87,7 @@ struct DiameterCodecTests {
         #expect(request.msisdn == "8613800138000")
         #expect(request.visitedNetwork == "44010")
         #expect(request.services == [
-            ServiceCreditRequest(
+            MSCCRequest(
                 ratingGroup: 10, requested: ServiceUnits(time: 60),
                 used: [UsedServiceUnit(units: ServiceUnits(time: 30), reportingReason: .quotaExhausted)]),
         ])
@@ -103,8 +103,8 @@ struct DiameterCodecTests {
             terminationCause: 1, visitedNetwork: "44010", userLocationInfo: [0x82, 0x44, 0xF0, 0x10],
             calledParty: CalledParty(raw: "+8613900139000", source: .sms),
             services: [
-                ServiceCreditRequest(ratingGroup: 1, serviceIdentifiers: [5, 6], requested: ServiceUnits(), reportingReason: .final),
-                ServiceCreditRequest(
+                MSCCRequest(ratingGroup: 1, serviceIdentifiers: [5, 6], requested: ServiceUnits(), reportingReason: .final),
+                MSCCRequest(
                     ratingGroup: 2, requested: ServiceUnits(totalOctets: 1 << 40, inputOctets: 3, outputOctets: 4, serviceSpecificUnits: 1),
                     used: [UsedServiceUnit(units: ServiceUnits(time: 1)), UsedServiceUnit(units: ServiceUnits(totalOctets: 9), reportingReason: .validityTime)]),
             ],
@@ -121,10 +121,10 @@ struct DiameterCodecTests {
         let answer = CreditControlAnswer(
             resultCode: .success,
             services: [
-                ServiceCreditAnswer(
+                MSCCAnswer(
                     ratingGroup: 10, resultCode: .success, granted: ServiceUnits(time: 60), validityTime: 3600,
                     finalUnit: FinalUnitIndication(action: .redirect, redirectServer: RedirectServer(address: "https://top.up/"))),
-                ServiceCreditAnswer(ratingGroup: 11, resultCode: .creditLimitReached),
+                MSCCAnswer(ratingGroup: 11, resultCode: .creditLimitReached),
             ],
             validityTime: 600, errorMessage: nil)
         let identity = DiameterIdentity(originHost: "ocs1", originRealm: "ocs")

@@ -35,7 +35,7 @@ final class ToyCounterHandler: CreditControlHandler {
                 let spent = UInt64(units?.time ?? 0) + (units?.totalOctets ?? 0) + (units?.serviceSpecificUnits ?? 0)
                 left = left > spent ? left - spent : 0
             }
-            var services: [ServiceCreditAnswer] = []
+            var services: [MSCCAnswer] = []
             if request.requestType == .event {
                 let cost = request.services.first?.requested?.serviceSpecificUnits ?? request.requested?.serviceSpecificUnits ?? 1
                 guard left >= cost else {
@@ -49,18 +49,18 @@ final class ToyCounterHandler: CreditControlHandler {
             for service in request.services {
                 for used in service.used { use(used.units) }
                 guard service.requested != nil, request.requestType != .termination else {
-                    services.append(ServiceCreditAnswer(ratingGroup: service.ratingGroup, resultCode: .success))
+                    services.append(MSCCAnswer(ratingGroup: service.ratingGroup, resultCode: .success))
                     continue
                 }
                 guard left > 0 else {
-                    services.append(ServiceCreditAnswer(ratingGroup: service.ratingGroup, resultCode: .creditLimitReached))
+                    services.append(MSCCAnswer(ratingGroup: service.ratingGroup, resultCode: .creditLimitReached))
                     continue
                 }
                 let amount = min(grant, left)
                 let isData = (service.requested?.totalOctets != nil) || request.visitedNetwork != nil
                 let units = isData ? ServiceUnits(totalOctets: amount) : ServiceUnits(time: UInt32(amount))
                 let final = amount == left
-                services.append(ServiceCreditAnswer(
+                services.append(MSCCAnswer(
                     ratingGroup: service.ratingGroup, resultCode: .success, granted: units, validityTime: 3_600,
                     finalUnit: final
                         ? (isData
@@ -129,7 +129,7 @@ func eventually<T>(timeout: Duration = .seconds(5), _ probe: () async throws -> 
 
 let gatewayIdentity = DiameterIdentity(originHost: "pgw.example", originRealm: "example", productName: "test gateway")
 
-func ccr(_ session: String, _ type: CCRequestType, _ number: UInt32, msisdn: String = "8613800138000", services: [ServiceCreditRequest]) -> CreditControlRequest {
+func ccr(_ session: String, _ type: CCRequestType, _ number: UInt32, msisdn: String = "8613800138000", services: [MSCCRequest]) -> CreditControlRequest {
     CreditControlRequest(
         sessionID: session, originHost: gatewayIdentity.originHost, originRealm: gatewayIdentity.originRealm, destinationRealm: "test.example",
         serviceContextID: "32260@3gpp.org", requestType: type, requestNumber: number,
@@ -161,16 +161,16 @@ struct DiameterServerTests {
         #expect(client.peer == DiameterPeer(originHost: "ocs.test.example", originRealm: "test.example"))
         #expect(try await eventually { server.openPeers.isEmpty ? nil : server.openPeers } == [DiameterPeer(originHost: "pgw.example", originRealm: "example")])
 
-        let initial = try await client.creditControl(ccr("call;1", .initial, 0, services: [ServiceCreditRequest(ratingGroup: 1, requested: ServiceUnits(time: 60))]))
+        let initial = try await client.creditControl(ccr("call;1", .initial, 0, services: [MSCCRequest(ratingGroup: 1, requested: ServiceUnits(time: 60))]))
         #expect(initial.resultCode == .success && initial.sessionID == "call;1" && initial.requestType == .initial && initial.requestNumber == 0)
         #expect(initial.services.first?.granted == ServiceUnits(time: 60) && initial.services.first?.finalUnit == nil)
         let update = try await client.creditControl(ccr("call;1", .update, 1, services: [
-            ServiceCreditRequest(ratingGroup: 1, requested: ServiceUnits(), used: [UsedServiceUnit(units: ServiceUnits(time: 60), reportingReason: .quotaExhausted)]),
+            MSCCRequest(ratingGroup: 1, requested: ServiceUnits(), used: [UsedServiceUnit(units: ServiceUnits(time: 60), reportingReason: .quotaExhausted)]),
         ]))
         // 150 − 60 used = 90 left: another 60, not yet final.
         #expect(update.services.first?.granted == ServiceUnits(time: 60) && update.services.first?.finalUnit == nil)
         let last = try await client.creditControl(ccr("call;1", .update, 2, services: [
-            ServiceCreditRequest(ratingGroup: 1, requested: ServiceUnits(), used: [UsedServiceUnit(units: ServiceUnits(time: 60))]),
+            MSCCRequest(ratingGroup: 1, requested: ServiceUnits(), used: [UsedServiceUnit(units: ServiceUnits(time: 60))]),
         ]))
         #expect(last.services.first?.granted == ServiceUnits(time: 30) && last.services.first?.finalUnit?.action == .terminate)
 
@@ -184,7 +184,7 @@ struct DiameterServerTests {
         }
 
         let termination = try await client.creditControl(ccr("call;1", .termination, 3, services: [
-            ServiceCreditRequest(ratingGroup: 1, used: [UsedServiceUnit(units: ServiceUnits(time: 30), reportingReason: .final)]),
+            MSCCRequest(ratingGroup: 1, used: [UsedServiceUnit(units: ServiceUnits(time: 30), reportingReason: .final)]),
         ]))
         #expect(termination.resultCode == .success && termination.requestType == .termination)
         #expect(handler.received.withLockedValue { $0.map(\.request.requestNumber) } == [0, 1, 2, 3])
@@ -203,7 +203,7 @@ struct DiameterServerTests {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for session in ["slow;1", "fast;1", "fast;2", "fast;3"] {
                 group.addTask {
-                    let answer = try await client.creditControl(ccr(session, .initial, 0, services: [ServiceCreditRequest(ratingGroup: 1, requested: ServiceUnits(time: 1))]))
+                    let answer = try await client.creditControl(ccr(session, .initial, 0, services: [MSCCRequest(ratingGroup: 1, requested: ServiceUnits(time: 1))]))
                     #expect(answer.sessionID == session)  // matched by hop-by-hop id, not by arrival order
                     order.withLockedValue { $0.append(session) }
                 }
@@ -231,7 +231,7 @@ struct DiameterServerTests {
             for index in 0..<600 {
                 group.addTask {
                     let number = UInt32(index % 5)
-                    let answer = try await all[index % 3].creditControl(ccr("s;\(index)", .update, number, services: [ServiceCreditRequest(ratingGroup: 1, requested: ServiceUnits(time: 1))]))
+                    let answer = try await all[index % 3].creditControl(ccr("s;\(index)", .update, number, services: [MSCCRequest(ratingGroup: 1, requested: ServiceUnits(time: 1))]))
                     return answer.sessionID == "s;\(index)" && answer.requestNumber == number && answer.resultCode == .success ? 0 : 1
                 }
             }
@@ -249,15 +249,15 @@ struct DiameterServerTests {
         let handler = ToyCounterHandler(units: 1_000_000, delays: ["a;1": .milliseconds(600), "b;1": .milliseconds(600)])
         let (server, port) = try await startServer(handler) { $0.maximumOutstandingRequestsPerConnection = 2 }
         let client = try await DiameterClient.connect(host: "127.0.0.1", port: port, identity: gatewayIdentity)
-        async let a = client.creditControl(ccr("a;1", .initial, 0, services: [ServiceCreditRequest(ratingGroup: 1, requested: ServiceUnits())]))
-        async let b = client.creditControl(ccr("b;1", .initial, 0, services: [ServiceCreditRequest(ratingGroup: 1, requested: ServiceUnits())]))
+        async let a = client.creditControl(ccr("a;1", .initial, 0, services: [MSCCRequest(ratingGroup: 1, requested: ServiceUnits())]))
+        async let b = client.creditControl(ccr("b;1", .initial, 0, services: [MSCCRequest(ratingGroup: 1, requested: ServiceUnits())]))
         try await Task.sleep(for: .milliseconds(200))
-        let c = try await client.creditControl(ccr("c;1", .initial, 0, services: [ServiceCreditRequest(ratingGroup: 1, requested: ServiceUnits())]))
+        let c = try await client.creditControl(ccr("c;1", .initial, 0, services: [MSCCRequest(ratingGroup: 1, requested: ServiceUnits())]))
         #expect(c.resultCode == .tooBusy)
         #expect(try await a.resultCode == .success)
         #expect(try await b.resultCode == .success)
         // Once they are answered, there is room again.
-        let d = try await client.creditControl(ccr("d;1", .initial, 0, services: [ServiceCreditRequest(ratingGroup: 1, requested: ServiceUnits())]))
+        let d = try await client.creditControl(ccr("d;1", .initial, 0, services: [MSCCRequest(ratingGroup: 1, requested: ServiceUnits())]))
         #expect(d.resultCode == .success)
         #expect(handler.received.withLockedValue { $0.map(\.request.sessionID) }.contains("c;1") == false)
         await client.disconnect()
