@@ -299,7 +299,8 @@ struct DiameterServerTests {
     }
 
     @Test func aTenMegabyteHeaderTrickledInIsAnswered5015AndClosed() async throws {
-        let (server, port) = try await startServer(ToyCounterHandler()) { $0.maximumMessageSize = 65_536 }
+        let handler = ToyCounterHandler()
+        let (server, port) = try await startServer(handler) { $0.maximumMessageSize = 65_536 }
         let peer = try await RawPeer(port: port)
         try await peer.send(cer())
         #expect(try await peer.received { $0.commandCode == 257 }?.resultCode == 2001)
@@ -312,11 +313,13 @@ struct DiameterServerTests {
         let answer = try await peer.received { $0.commandCode == 272 }
         #expect(answer?.resultCode == 5015 && answer?.hopByHopID == 0x77 && answer?.endToEndID == 0x78)
         #expect(try await peer.closedByServer())
+        #expect(handler.received.withLockedValue { $0.isEmpty })
         await server.shutdown()
     }
 
     @Test func unknownCommandsAndMandatoryAVPsAreAnsweredAndTheConnectionStays() async throws {
-        let (server, port) = try await startServer(ToyCounterHandler())
+        let handler = ToyCounterHandler()
+        let (server, port) = try await startServer(handler)
         let peer = try await RawPeer(port: port)
         try await peer.send(cer())
         _ = try await peer.received { $0.commandCode == 257 }
@@ -344,6 +347,7 @@ struct DiameterServerTests {
         // Still open: a DWR is answered.
         try await peer.send(request(280, hopByHop: 502))
         #expect(try await peer.received { $0.hopByHopID == 502 }?.resultCode == 2001)
+        #expect(handler.received.withLockedValue { $0.isEmpty })  // nothing malformed reached the engine
         await server.shutdown()
     }
 
