@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "RechargeMessaging", targets: ["RechargeMessaging"]),
         .library(name: "RechargeNotifications", targets: ["RechargeNotifications"]),
         .library(name: "RechargeQR", targets: ["RechargeQR"]),
+        .library(name: "RechargeDiameter", targets: ["RechargeDiameter"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -105,6 +106,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Diameter Gy for online charging (RFC 6733 base, RFC 4006 credit control, 3GPP TS 32.299 AVPs) on SwiftNIO:
+        // codec, AVP dictionary as data, typed CCR/CCA/RAR, the peer state machine, server and client. Imports no
+        // project module; the charging engine plugs in through CreditControlHandler.
+        .target(
+            name: "RechargeDiameter",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Outbox delivery: Mustache templates per event and language, rendering, and the DeliveryService that
         // claims outbox rows and sends them by SMPP, SMTP or the dev inbox.
         .target(
@@ -147,8 +160,11 @@ let package = Package(
                 "RechargeBanking",
                 "RechargePayments",
                 "RechargeQR",
+                "RechargeDiameter",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -180,6 +196,17 @@ let package = Package(
                 "RechargeMessaging",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "RechargeDiameterTests",
+            dependencies: [
+                "RechargeDiameter",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
