@@ -72,6 +72,7 @@ let package = Package(
                 "RechargePayments",
                 "RechargeBanking",
                 "RechargeQR",
+                "RechargeDiameter",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -179,6 +180,7 @@ let package = Package(
             dependencies: [
                 "RechargeStore", "RechargeCore", .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
             path: "Tests/RechargeTestSupport"
@@ -202,6 +204,7 @@ let package = Package(
             name: "RechargeDiameterTests",
             dependencies: [
                 "RechargeDiameter",
+                "RechargeTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -238,6 +241,7 @@ let package = Package(
             name: "RechargeServerTests",
             dependencies: [
                 "RechargeServer",
+                "RechargeDiameter",
                 "RechargeStore",
                 "RechargeCore",
                 "RechargeTestSupport",

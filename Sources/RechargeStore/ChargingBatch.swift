@@ -357,7 +357,8 @@ struct ChargingBatch {
             case .ratingFailed(let reason): result = .ratingFailed; detail = reason
             }
             answers.append(.init(key: service.key, result: result, grantedUnits: decision.granted,
-                                 validitySeconds: decision.granted > 0 ? quota.validitySeconds : 0, finalUnit: decision.finalUnit, charged: charged,
+                                 validitySeconds: decision.granted > 0 && request.type != .event ? quota.validitySeconds : 0, finalUnit: decision.finalUnit,
+                                 charged: charged,
                                  sessionCharge: decision.totals.charged, explanation: decision.rated?.explanation, detail: detail))
         }
 

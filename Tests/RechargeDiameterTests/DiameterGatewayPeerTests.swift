@@ -1,76 +1,10 @@
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
+import RechargeTestSupport
 import Testing
 
 @testable import RechargeDiameter
-
-/// The python-diameter gateway started by the test, found through the variables scripts/start-peers exports.
-enum GatewayPeer {
-    static let environment = ProcessInfo.processInfo.environment
-    static var python: String? { environment["RECHARGE_TEST_PEERS_PYTHON"] }
-    static var script: String? { environment["RECHARGE_TEST_DIAMETER_GATEWAY"] }
-    static var configured: Bool { python != nil && script != nil }
-}
-
-/// A running gateway process whose JSON lines are collected as they arrive.
-final class GatewayProcess: Sendable {
-    let process: Process
-    let lines = NIOLockedValueBox<(complete: [[String: String]], raw: [String], partial: String)>(([], [], ""))
-    let errors = NIOLockedValueBox("")
-
-    init(python: String, script: String, port: Int) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [script, "--port", String(port), "--ocs-host", "ocs.test.example", "--ocs-realm", "test.example"]
-        let output = Pipe()
-        let errorOutput = Pipe()
-        process.standardOutput = output
-        process.standardError = errorOutput
-        let lines = lines
-        output.fileHandleForReading.readabilityHandler = { handle in
-            let text = String(decoding: handle.availableData, as: UTF8.self)
-            lines.withLockedValue { state in
-                state.partial += text
-                while let newline = state.partial.firstIndex(of: "\n") {
-                    let line = String(state.partial[..<newline])
-                    state.partial = String(state.partial[state.partial.index(after: newline)...])
-                    state.raw.append(line)
-                    if let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] {
-                        state.complete.append(object.mapValues { Self.flatten($0) })
-                    }
-                }
-            }
-        }
-        let errors = errors
-        errorOutput.fileHandleForReading.readabilityHandler = { handle in
-            let text = String(decoding: handle.availableData, as: UTF8.self)
-            errors.withLockedValue { $0 += text }
-        }
-        try process.run()
-        self.process = process
-    }
-
-    /// JSON values as strings (nested ones as compact JSON), enough for assertions.
-    static func flatten(_ value: Any) -> String {
-        switch value {
-        case let text as String: return text
-        case is NSNull: return "null"
-        case let number as NSNumber: return number.stringValue
-        default:
-            let data = (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys])) ?? Data()
-            return String(decoding: data, as: UTF8.self)
-        }
-    }
-
-    func events(_ name: String) -> [[String: String]] { lines.withLockedValue { $0.complete.filter { $0["event"] == name } } }
-
-    func waitFor(_ name: String, timeout: Duration = .seconds(60)) async throws -> [String: String]? {
-        try await eventually(timeout: timeout) { self.events(name).first }
-    }
-
-    var transcript: String { lines.withLockedValue { $0.raw.joined(separator: "\n") } + "\nstderr:\n" + errors.withLockedValue { $0 } }
-}
 
 /// One Multiple-Services-Credit-Control summary from the script's `cca` lines.
 struct MSCCSummary: Decodable, Equatable {
@@ -88,7 +22,7 @@ struct MSCCSummary: Decodable, Equatable {
 struct DiameterGatewayPeerTests {
     @Test(
         .enabled(
-            if: GatewayPeer.configured,
+            if: DiameterGatewayPeer.configured,
             "needs RECHARGE_TEST_PEERS_PYTHON and RECHARGE_TEST_DIAMETER_GATEWAY: run eval \"$(scripts/start-peers)\" first"),
         .timeLimit(.minutes(2)))
     func aGatewayRunsCallsSMSDataReAuthAndDisconnectAgainstOurServer() async throws {
@@ -97,7 +31,7 @@ struct DiameterGatewayPeerTests {
             $0.watchdogInterval = .seconds(1)
             $0.identity.hostIPAddresses = [DiameterAddress(ipv4: "127.0.0.1")!]
         }
-        let gateway = try GatewayProcess(python: GatewayPeer.python!, script: GatewayPeer.script!, port: port)
+        let gateway = try GatewayProcess(python: DiameterGatewayPeer.python!, script: DiameterGatewayPeer.script!, port: port)
         defer { if gateway.process.isRunning { gateway.process.terminate() } }
 
         let awaiting = try await gateway.waitFor("awaiting_rar")

@@ -186,11 +186,11 @@ def main():
         # 5. A data session while roaming (44010), until the final unit.
         data = f"{ORIGIN_HOST};data;{int(time.time())}"
         ps = ServiceInformation(ps_information=PsInformation(tgpp_sgsn_mcc_mnc="44010"))
-        ccr(data, 1, 0, "8613800138002", service_information=ps,
+        ccr(data, 1, 0, "8613800138002", context="32251@3gpp.org", service_information=ps,
             multiple_services_credit_control=[MultipleServicesCreditControl(
                 rating_group=10, requested_service_unit=RequestedServiceUnit(cc_total_octets=60))])
         for number in (1, 2):
-            ccr(data, 2, number, "8613800138002", service_information=ps,
+            ccr(data, 2, number, "8613800138002", context="32251@3gpp.org", service_information=ps,
                 multiple_services_credit_control=[MultipleServicesCreditControl(
                     rating_group=10, requested_service_unit=RequestedServiceUnit(cc_total_octets=60),
                     used_service_unit=[UsedServiceUnit(cc_total_octets=60)], reporting_reason=[3])])
@@ -199,11 +199,11 @@ def main():
         emit(event="awaiting_rar", session=data)
         if not rar_seen.wait(15):
             emit(event="error", step="rar", detail="no RAR")
-        ccr(data, 2, 3, "8613800138002", service_information=ps,
+        ccr(data, 2, 3, "8613800138002", context="32251@3gpp.org", service_information=ps,
             multiple_services_credit_control=[MultipleServicesCreditControl(
                 rating_group=10, requested_service_unit=RequestedServiceUnit(cc_total_octets=60),
                 used_service_unit=[UsedServiceUnit(cc_total_octets=30)], reporting_reason=[7])])
-        ccr(data, 3, 4, "8613800138002", termination_cause=1,
+        ccr(data, 3, 4, "8613800138002", context="32251@3gpp.org", termination_cause=1,
             multiple_services_credit_control=[MultipleServicesCreditControl(
                 rating_group=10, used_service_unit=[UsedServiceUnit(cc_total_octets=0)], reporting_reason=[2])])
     except Exception as error:  # every failure is reported as a line the test shows
