@@ -30,9 +30,12 @@ struct DiameterCommand: AsyncParsableCommand {
         @Option(help: "TCP connections (each its own CER, Origin-Host load-N.<realm>).") var connections = 1
         @Option(help: "Our Origin-Realm.") var realm = "load.example"
         @Option(help: "Destination-Realm of the CCRs.") var destinationRealm = "ocs.example"
-        @Option(help: "E.164 numbers to use, MSISDN-PREFIX followed by the session number.") var msisdnPrefix = "86139"
+        @Option(help: "E.164 numbers to use, MSISDN-PREFIX followed by the session number (modulo --lines).") var msisdnPrefix = "86139"
+        @Option(help: "Digits after the prefix (zero-padded).") var msisdnDigits = 8
+        @Option(help: "Distinct numbers to spread the sessions over (default: one per session).") var lines: Int?
 
         func validate() throws {
+            guard (1...15).contains(msisdnDigits), (lines ?? 1) > 0 else { throw ValidationError("--msisdn-digits is 1 to 15 and --lines positive") }
             guard sessions > 0, updates >= 0, concurrency > 0, connections > 0 else {
                 throw ValidationError("--sessions, --concurrency and --connections must be positive, --updates not negative")
             }
@@ -83,7 +86,7 @@ struct DiameterCommand: AsyncParsableCommand {
 
         func runSession(_ session: Int, client: DiameterClient, tally: inout Tally) async throws {
             let sessionID = "\(client.identity.originHost);\(session);\(UInt32.random(in: 0...UInt32.max))"
-            let msisdn = msisdnPrefix + String(format: "%08d", session)
+            let msisdn = msisdnPrefix + String(format: "%0\(msisdnDigits)d", session % (lines ?? sessions))
             func request(_ type: CCRequestType, _ number: UInt32) -> CreditControlRequest {
                 let used: [UsedServiceUnit] = type == .initial ? [] : [UsedServiceUnit(units: ServiceUnits(time: 60), reportingReason: type == .termination ? .final : .quotaExhausted)]
                 return CreditControlRequest(
