@@ -499,7 +499,7 @@ struct ChargingBatch {
             var values: SQLQueryString = ""
             for (index, item) in chunk.enumerated() {
                 values += index == 0 ? "(" : ", ("
-                values += "\(bind: item.claim), \(bind: try LedgerStore.encodeResult(item.answer)))"
+                values += "\(bind: item.claim), \(bind: item.answer.storedJSON))"
             }
             let updated = try await db.raw("WITH answer (id, text) AS (VALUES " + values + """
                 )

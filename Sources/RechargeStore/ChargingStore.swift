@@ -345,3 +345,38 @@ extension ChargingStore {
         }
     }
 }
+
+// MARK: The stored answer
+
+extension ChargingAnswer {
+    /// The answer as stored with its request, written by hand: every answer is encoded inside the charging writer, the
+    /// one serial section. The same bytes as `LedgerStore.encodeResult(_:)` with `JSONEncoder` (the tests check).
+    var storedJSON: String {
+        var json = JSONWriter(capacity: 320, escapingSlashes: true)
+        json.object { json in
+            json.field("barred", barred)
+            json.field("currency", currency)
+            json.field("msisdn", msisdn)
+            if let replayed { json.field("replayed", replayed) }
+            json.field("requestNumber", requestNumber)
+            json.field("result", result.rawValue)
+            json.key("services")
+            json.array(services) { json, service in
+                json.object { json in
+                    json.field("charged", service.charged)
+                    json.field("detail", service.detail)
+                    json.field("explanation", service.explanation)
+                    json.field("finalUnit", service.finalUnit)
+                    json.field("grantedUnits", service.grantedUnits)
+                    json.field("key", service.key)
+                    json.field("result", service.result.rawValue)
+                    json.field("sessionCharge", service.sessionCharge)
+                    json.field("validitySeconds", service.validitySeconds)
+                }
+            }
+            json.field("sessionID", sessionID)
+            json.field("type", type.rawValue)
+        }
+        return json.text
+    }
+}

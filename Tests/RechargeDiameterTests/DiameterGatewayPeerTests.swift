@@ -28,7 +28,7 @@ struct DiameterGatewayPeerTests {
     func aGatewayRunsCallsSMSDataReAuthAndDisconnectAgainstOurServer() async throws {
         let handler = ToyCounterHandler(units: 150)
         let (server, port) = try await startServer(handler) {
-            $0.watchdogInterval = .seconds(1)
+            $0.watchdogInterval = .seconds(3)
             $0.identity.hostIPAddresses = [DiameterAddress(ipv4: "127.0.0.1")!]
         }
         let gateway = try GatewayProcess(python: DiameterGatewayPeer.python!, script: DiameterGatewayPeer.script!, port: port)
@@ -44,7 +44,7 @@ struct DiameterGatewayPeerTests {
         let cea = try #require(gateway.events("cea").first, "\(gateway.transcript)")
         #expect(cea["result_code"] == "2001" && cea["origin_host"] == "ocs.test.example" && cea["origin_realm"] == "test.example")
         #expect(cea["auth_application_ids"] == "[4]" && cea["supported_vendor_ids"] == "[10415]")
-        // Our DWR (Tw = 1 s) reached the gateway; its DWR got our DWA.
+        // Our DWR (Tw = 3 s: short enough to come during the flow, long enough for a loaded machine to answer it) reached the gateway; its DWR got our DWA.
         #expect(gateway.events("dwr_wait").first?["received"] == "1")
         #expect(gateway.events("dwa").first?["result_code"] == "2001" && gateway.events("dwa").first?["origin_host"] == "ocs.test.example")
 

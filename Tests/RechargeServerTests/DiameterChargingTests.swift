@@ -45,7 +45,7 @@ struct DiameterChargingTests {
                                           peers: peers, logger: Logger(label: "test.gy"))
             var configuration = DiameterServerConfiguration(host: "127.0.0.1", port: 0, identity: DiameterIdentity(originHost: "ocs.test.example",
                                                                                                                   originRealm: "test.example"))
-            configuration.watchdogInterval = .seconds(1)
+            configuration.watchdogInterval = .seconds(3)
             let server = DiameterServer(configuration: configuration, handler: handler)
             let port = try await server.start()
             let gateway = try GatewayProcess(python: DiameterGatewayPeer.python!, script: DiameterGatewayPeer.script!, port: port)

@@ -39,6 +39,33 @@ struct StoredResultEncodingTests {
     }
 }
 
+@Suite("Stored charging answers")
+struct StoredChargingAnswerTests {
+    @Test("hand-written and JSONEncoder answers are the same bytes, and decode to the same answer")
+    func sameBytes() throws {
+        var generator = SystemRandomNumberGenerator()
+        let results: [ChargingAnswer.Result] = [.success, .creditLimitReached, .serviceDenied, .ratingFailed, .userUnknown, .unknownSession]
+        for _ in 0..<2_000 {
+            func number() -> Int64 { Bool.random(using: &generator) ? Int64.random(in: Int64.min...Int64.max, using: &generator) : Int64.random(in: 0...1_000) }
+            func text() -> String? { Bool.random(using: &generator) ? nil : StoredResultEncodingTests.randomText(&generator) }
+            let services = (0..<Int.random(in: 0...3, using: &generator)).map { _ in
+                ChargingAnswer.Service(key: StoredResultEncodingTests.randomText(&generator), result: results.randomElement(using: &generator)!,
+                                       grantedUnits: number(), validitySeconds: number(), finalUnit: Bool.random(using: &generator), charged: number(),
+                                       sessionCharge: number(), explanation: text(), detail: text())
+            }
+            var answer = ChargingAnswer(sessionID: StoredResultEncodingTests.randomText(&generator), requestNumber: number(),
+                                        type: CreditControlRequestType.allCases.randomElement(using: &generator)!, result: results.randomElement(using: &generator)!,
+                                        msisdn: StoredResultEncodingTests.randomText(&generator), currency: "USD", services: services,
+                                        barred: Bool.random(using: &generator))
+            if Bool.random(using: &generator) { answer.replayed = Bool.random(using: &generator) }
+            let handWritten = answer.storedJSON
+            let reference = try LedgerStore.encodeResult(answer)
+            #expect(handWritten == reference, "\(handWritten)\n\(reference)")
+            #expect(try LedgerStore.decodeResult(handWritten, as: ChargingAnswer.self) == answer)
+        }
+    }
+}
+
 @Suite("SHA-256 hex")
 struct SHA256HexTests {
     @Test("known vectors, lower-case hex")
