@@ -10,7 +10,8 @@ import Testing
 /// Diameter Gy against the real charging engine, driven by a real Diameter implementation (python-diameter's Node as the
 /// gateway, scripts/peers/diameter_gateway.py): a call rated and charged I/U/U/T, an SMS event, a roaming data session
 /// that runs out of money (4012, final unit redirecting to the recharge page), a top-up that clears the bar and sends a
-/// Re-Auth-Request, the gateway's re-authorisation granted again; balances exact and the ledger audited.
+/// Re-Auth-Request, the gateway's re-authorisation granted again; an emergency call at zero balance; a peer not allowed to
+/// charge refused; balances exact and the ledger audited.
 @Suite("Diameter Gy against the charging engine", .serialized)
 struct DiameterChargingTests {
     static let rating = RatingDefinition(
@@ -89,10 +90,34 @@ struct DiameterChargingTests {
             #expect(try await ledger.line(try MSISDN("+8613800138002")).barredAt == nil)
             let usage = try await charging.usage(try MSISDN("+8613800138000"), from: nil, until: nil, before: nil, limit: 5).items
             #expect(usage.first?.destination == "8613900139000" && usage.first?.units == 150 && usage.first?.charge == 600_000)
+            // Emergency at zero: a line with no money (the data line before its recharge, spent to nothing) still calls 112;
+            // a peer not allowed to charge is refused.
+            gateway.process.waitUntilExit()
+            let empty = try MSISDN("+8613800138003")
+            _ = try await ledger.openLine(try OpenLineCommand(msisdn: empty, iccid: nil, type: .prepaid, currency: .usd, creditLimit: nil, subscriber: nil),
+                                          now: Date().addingTimeInterval(-60))
+            func initial(_ client: DiameterClient, _ session: String, to number: String) async throws -> CreditControlAnswer {
+                try await client.creditControl(CreditControlRequest(
+                    sessionID: session, originHost: client.identity.originHost, originRealm: client.identity.originRealm, destinationRealm: "test.example",
+                    serviceContextID: "32260@3gpp.org", requestType: .initial, requestNumber: 0, subscriptionIDs: [SubscriptionID(type: .e164, data: "8613800138003")],
+                    multipleServicesIndicator: true, calledParty: CalledParty(raw: "tel:" + number, source: .ims),
+                    services: [MSCCRequest(ratingGroup: 100, requested: ServiceUnits())]))
+            }
+            let client = try await DiameterClient.connect(host: "127.0.0.1", port: port,
+                                                          identity: DiameterIdentity(originHost: "pgw.test.example", originRealm: "gw.example"))
+            let sos = try await initial(client, "pgw.test.example;sos;1", to: "112")
+            #expect(sos.resultCode == .success && sos.services.first?.granted?.time == 300)
+            let paid = try await initial(client, "pgw.test.example;paid;1", to: "+8613900139000")
+            #expect(paid.resultCode == .creditLimitReached && paid.services.first?.finalUnit?.action == .redirect)
+            await client.disconnect()
+            let stranger = try await DiameterClient.connect(host: "127.0.0.1", port: port,
+                                                            identity: DiameterIdentity(originHost: "rogue.example", originRealm: "rogue.example"))
+            #expect(try await initial(stranger, "rogue.example;1", to: "112").resultCode == .authorizationRejected)
+            await stranger.disconnect()
+
             let audit = try await LedgerAudit(database: database).run()
             #expect(audit.isBalanced, "\(audit.discrepancies)")
             await server.shutdown()
-            gateway.process.waitUntilExit()
         }
     }
 }
