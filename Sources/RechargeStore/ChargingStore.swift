@@ -127,10 +127,10 @@ public struct ChargingAnswer: Sendable, Equatable, Codable {
     public var replayed: Bool? = nil
 }
 
-/// The online charging system's store: executes ``CreditControl`` decisions as SQL, one request per transaction, the
-/// line locked (`FOR NO KEY UPDATE` on PostgreSQL, the one writer on SQLite) so two sessions of a line never spend
-/// the same money. Used units are posted as ledger debits through ``Ledger`` (the one path to the ledger), one per
-/// bucket drawn, keyed by the request's stored row.
+/// The online charging system's store: executes ``CreditControl`` decisions as SQL, concurrent requests batched into
+/// one transaction (``ChargingBatch``), their lines locked (`FOR NO KEY UPDATE` on PostgreSQL, the one writer on SQLite)
+/// so two sessions of a line never spend the same money. Used units are posted as ledger debits through ``Ledger`` (the
+/// one path to the ledger), one per bucket drawn, keyed by the request's stored row.
 public final class ChargingStore: Sendable {
     public let database: Database
     /// Gathers concurrent requests into shared transactions, on the database's writer executor.
