@@ -219,7 +219,7 @@ public struct CDRReader: Sendable {
 
         let startText = field(fields, "start")
         guard !startText.isEmpty else { throw .missingField("start") }
-        guard let start = RFC3339.date(startText) else {
+        guard let start = CDRTimestamp.date(startText) else {
             throw .invalidField(field: "start", detail: "an RFC 3339 date-time with its offset, such as 2026-12-04T21:30:00+08:00")
         }
 
@@ -332,7 +332,7 @@ public struct CDRReader: Sendable {
 
 /// RFC 3339 date-times (`2026-12-04T21:30:00+08:00`, `2026-12-04T13:30:00.250Z`), read on the bytes: an import of a
 /// million records cannot afford a formatter per row. The offset is required (a record's time is never guessed).
-public enum RFC3339 {
+public enum CDRTimestamp {
     public static func date(_ text: String) -> Date? {
         var utf8 = Array(text.utf8)
         guard utf8.count >= 20 else { return nil }
