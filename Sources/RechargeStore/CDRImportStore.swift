@@ -78,7 +78,8 @@ public final class CDRImportStore: Sendable {
             if bulk { try? await sqlitePragmas(Self.defaultPragmas) }
             throw error
         }
-        if bulk { try await sqlitePragmas(Self.defaultPragmas) }
+        // The records are committed: settings that fail to go back (a connection setting, not data) do not fail the import.
+        if bulk { try? await sqlitePragmas(Self.defaultPragmas) }
         return try await finish(importID, rows: Int64(reader.rowsRead), now: now)
     }
 
