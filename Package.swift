@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "RechargeMessaging", targets: ["RechargeMessaging"]),
         .library(name: "RechargeNotifications", targets: ["RechargeNotifications"]),
         .library(name: "RechargeQR", targets: ["RechargeQR"]),
+        .library(name: "RechargeDiameter", targets: ["RechargeDiameter"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -71,6 +72,7 @@ let package = Package(
                 "RechargePayments",
                 "RechargeBanking",
                 "RechargeQR",
+                "RechargeDiameter",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -102,6 +104,18 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Diameter Gy for online charging (RFC 6733 base, RFC 4006 credit control, 3GPP TS 32.299 AVPs) on SwiftNIO:
+        // codec, AVP dictionary as data, typed CCR/CCA/RAR, the peer state machine, server and client. Imports no
+        // project module; the charging engine plugs in through CreditControlHandler.
+        .target(
+            name: "RechargeDiameter",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -147,8 +161,11 @@ let package = Package(
                 "RechargeBanking",
                 "RechargePayments",
                 "RechargeQR",
+                "RechargeDiameter",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -163,6 +180,7 @@ let package = Package(
             dependencies: [
                 "RechargeStore", "RechargeCore", .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
             path: "Tests/RechargeTestSupport"
@@ -180,6 +198,18 @@ let package = Package(
                 "RechargeMessaging",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "RechargeDiameterTests",
+            dependencies: [
+                "RechargeDiameter",
+                "RechargeTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
@@ -211,6 +241,7 @@ let package = Package(
             name: "RechargeServerTests",
             dependencies: [
                 "RechargeServer",
+                "RechargeDiameter",
                 "RechargeStore",
                 "RechargeCore",
                 "RechargeTestSupport",

@@ -182,7 +182,7 @@ public struct CreditControlDecision: Sendable, Equatable {
     public var posts: [BucketDraw] = []
     /// New reservations to hold, per bucket.
     public var reserve: [BucketDraw] = []
-    /// Units granted (Granted-Service-Unit): what `reserve` pays for.
+    /// Units granted (Granted-Service-Unit): what `reserve` pays for; for an event, the units charged.
     public var granted: Int64 = 0
     /// This is the last grant (Final-Unit-Indication): money ran out.
     public var finalUnit = false
@@ -223,7 +223,7 @@ public enum CreditControl {
 
         if price.free {
             totals.usedUnits += input.used
-            let granted = input.type == .event ? 0 : asked
+            let granted = input.type == .event ? input.used : asked
             return CreditControlDecision(outcome: .success, granted: granted, totals: totals, rated: try? price.rated(0))
         }
 
@@ -307,6 +307,8 @@ public enum CreditControl {
             decision.bar = input.line.barredAt == nil
             return decision
         }
+        // An event's grant is what it was charged for (RFC 4006 direct debiting answers the units debited).
+        if input.type == .event { decision.granted = input.used }
         guard wantsGrant, asked > 0 else { return decision }
         guard input.line.status.acceptsDebits else {
             decision.outcome = .serviceDenied(input.line.status)

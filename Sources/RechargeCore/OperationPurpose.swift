@@ -190,6 +190,18 @@ public enum OperationPurpose: Sendable, Hashable {
         }
     }
 
+    /// Whether a debit with this purpose charges use the network already had granted (a charging session's commit): it
+    /// is posted even when the line was suspended meanwhile, since the units were reserved while it was active.
+    public var chargesGrantedUse: Bool {
+        switch self {
+        case .usageCharge: true
+        case .topUp, .debit, .orderCredit, .orderBonus, .orderPayment, .orderPurchase, .orderGrant, .orderBonusGrant, .orderDiscount, .refund, .refundUnbuy,
+             .refundGrant, .disputeHold, .disputeRelease, .voucherRedemption, .voucherPayment, .voucherPurchase, .voucherGrant, .renewalPurchase, .renewalGrant,
+             .cdrCharge:
+            false
+        }
+    }
+
     /// Whether a debit with this purpose that empties a pack is the subscriber using it up. A refund taking a
     /// pack's buckets back is not.
     public var isUsage: Bool {

@@ -30,7 +30,13 @@ struct ChargingController {
         let now = clock()
         let sessionID = body.sessionId ?? "chg_" + ChargingSessionCreate.randomID()
         let answer = try await charging.handle(try body.request(sessionID: sessionID, now: now))
-        return .answer(answer, created: answer.replayed != true && answer.result != .userUnknown && answer.result != .unknownSession)
+        // 201 when a session exists to be read at its Location: granted, or refused for credit or a suspended line (it is then
+        // closed); not for an unknown number, a session id already taken, or a use nothing prices.
+        let opened: Bool = switch answer.result {
+        case .success, .creditLimitReached, .serviceDenied: answer.replayed != true
+        case .userUnknown, .unknownSession, .ratingFailed: false
+        }
+        return .answer(answer, created: opened)
     }
 
     @Sendable func update(_ request: Request, context: RechargeRequestContext) async throws -> ChargingReply {

@@ -133,342 +133,38 @@ public struct ChargingAnswer: Sendable, Equatable, Codable {
 /// bucket drawn, keyed by the request's stored row.
 public final class ChargingStore: Sendable {
     public let database: Database
-    private let catalogs: CatalogStore
-    private let systemAccounts: SystemAccountCache
+    /// Gathers concurrent requests into shared transactions, on the database's writer executor.
+    private let writer: GroupCommitWriter<Submitted, ChargingAnswer>
 
     public init(database: Database, catalogs: CatalogStore) {
         self.database = database
-        self.catalogs = catalogs
-        self.systemAccounts = SystemAccountCache(database: database)
+        self.writer = GroupCommitWriter(executor: database.writerExecutor) { batch in
+            try await ChargingStore.apply(batch, database: database, catalogs: catalogs)
+        }
     }
 
     /// Handles one credit-control request: a retransmission (same session id and request number) gets the stored
-    /// answer and changes nothing.
+    /// answer and changes nothing. Concurrent requests share transactions (group commit, like the ledger's top-ups):
+    /// one commit and one fsync for a whole batch.
     public func handle(_ request: ChargingRequest) async throws -> ChargingAnswer {
-        let catalog = try await catalogs.catalog()
-        let fingerprint = request.fingerprint
-        if let stored = try await storedAnswer(request, fingerprint: fingerprint) { return stored }
-        // Revenue accounts, committed before the request refers to them.
-        var revenue: [String: Int64] = [:]
-        for service in request.services {
-            let units = [service.use.allowanceKind?.unit(currency: catalog.ratingTable?.currency ?? .usd), catalog.ratingTable?.currency.code]
-            for unit in units.compactMap({ $0 }) where revenue[unit] == nil {
-                revenue[unit] = try await systemAccounts.id(code: LedgerAccountCode.usageRevenue(unit: unit), kind: .revenue, unit: unit, now: request.now)
-            }
-        }
-        let accounts = revenue
-        let database = self.database
-        do {
-            return try await Ledger.transaction(database) { db in
-                try await Self.apply(request, fingerprint: fingerprint, catalog: catalog, revenue: accounts, db: db, database: database)
-            }
-        } catch let error where database.isUniqueViolation(error) {
-            // Another node stored this request number first: its answer is the answer.
-            if let stored = try await storedAnswer(request, fingerprint: fingerprint) { return stored }
-            throw error
-        }
+        try await writer.submit(Submitted(request: request, fingerprint: request.fingerprint))
     }
 
-    private func storedAnswer(_ request: ChargingRequest, fingerprint: String) async throws -> ChargingAnswer? {
-        try await database.read { db in
-            guard let row = try await db.raw("""
-                SELECT fingerprint, answer FROM charging_requests
-                WHERE session_id = \(bind: request.sessionID) AND request_number = \(bind: request.requestNumber)
-                """).first(), !(try row.string("answer")).isEmpty
-            else { return nil }
-            guard try row.string("fingerprint") == fingerprint else {
-                throw RechargeError.idempotencyKeyReused("\(request.sessionID)#\(request.requestNumber)")
-            }
-            var answer = try LedgerStore.decodeResult(try row.string("answer"), as: ChargingAnswer.self)
-            answer.replayed = true
-            return answer
-        }
+    /// Batches and requests the charging writer has handled.
+    public var groupCommitStatistics: GroupCommitStatistics { writer.statistics }
+
+    /// A request with its fingerprint, computed off the writer.
+    struct Submitted: Sendable {
+        let request: ChargingRequest
+        let fingerprint: String
     }
 
-    private struct SessionRow {
-        let id: Int64
-        let lineID: Int64
-        let use: ChargedUse
-        let totals: SessionTotals
-        let state: String
-        let lastRequestNumber: Int64
-        let expiresAt: Date
-    }
-
-    private static func apply(_ request: ChargingRequest, fingerprint: String, catalog: Catalog, revenue: [String: Int64],
-                              db: any SQLDatabase, database: Database) async throws -> ChargingAnswer {
-        let now = request.now
-        let quota = catalog.chargingQuota
-        // The claim: a concurrent duplicate (another node) fails on the unique key and reads this answer.
-        guard let claim = try await db.raw("""
-            INSERT INTO charging_requests (session_id, request_number, fingerprint, answer, created_at)
-            VALUES (\(bind: request.sessionID), \(bind: request.requestNumber), \(bind: fingerprint), '', \(bind: now.unixMicros))
-            RETURNING id
-            """).first()
-        else { throw DatabaseError.invariantViolated("INSERT … RETURNING gave no row") }
-        let requestRowID = try claim.int64("id")
-
-        func finish(_ answer: ChargingAnswer) async throws -> ChargingAnswer {
-            try await db.raw("UPDATE charging_requests SET answer = \(bind: try LedgerStore.encodeResult(answer)) WHERE id = \(bind: requestRowID)").run()
-            return answer
-        }
-        func refusal(_ result: ChargingAnswer.Result, currency: String, barred: Bool, detail: String) -> ChargingAnswer {
-            ChargingAnswer(sessionID: request.sessionID, requestNumber: request.requestNumber, type: request.type, result: result,
-                           msisdn: request.msisdn?.e164 ?? "", currency: currency, services: request.services.map {
-                               .init(key: $0.key, result: result, grantedUnits: 0, validitySeconds: 0, finalUnit: false, charged: 0, sessionCharge: 0,
-                                     explanation: nil, detail: detail)
-                           }, barred: barred)
-        }
-
-        // The session's services as stored, read under the line's lock (a concurrent request of the session waits for it).
-        func loadSessions() async throws -> [String: SessionRow] {
-            var sessions: [String: SessionRow] = [:]
-            for row in try await db.raw("""
-                SELECT id, service_key, line_id, service, destination, visited_country, visited_network, started_at, state, used_units, bucket_units,
-                       money_units, charged, unpaid, last_request_number, expires_at
-                FROM charging_sessions WHERE session_id = \(bind: request.sessionID)
-                """).all() {
-                var totals = SessionTotals()
-                totals.usedUnits = try row.int64("used_units")
-                totals.bucketUnits = try row.int64("bucket_units")
-                totals.moneyUnits = try row.int64("money_units")
-                totals.charged = try row.int64("charged")
-                totals.unpaid = try row.int64("unpaid")
-                let use = ChargedUse(service: try ChargedService(try row.string("service")), destination: try row.optional("destination"),
-                                     visitedCountry: try row.optional("visited_country"), visitedNetwork: try row.optional("visited_network"),
-                                     start: try row.date("started_at"))
-                sessions[try row.string("service_key")] = SessionRow(
-                    id: try row.int64("id"), lineID: try row.int64("line_id"), use: use, totals: totals, state: try row.string("state"),
-                    lastRequestNumber: try row.int64("last_request_number"), expiresAt: try row.date("expires_at"))
-            }
-            return sessions
-        }
-
-        // The line: named by the request, or the session's own when an update leaves it out. Locked for the request.
-        var line: Line
-        if let msisdn = request.msisdn {
-            guard let found = try? await LedgerStore.loadLine(db, msisdn, lock: database.forUpdate) else {
-                return try await finish(refusal(.userUnknown, currency: "", barred: false, detail: "no line has the number \(msisdn.e164)"))
-            }
-            line = found
-        } else if let lineID = try await loadSessions().values.first?.lineID,
-                  let row = try await db.raw("SELECT \(unsafeRaw: LineRow.columns) FROM lines WHERE id = \(bind: lineID)\(unsafeRaw: database.forUpdate)").first() {
-            line = try LineRow.decode(row)
-        } else {
-            return try await finish(refusal(.unknownSession, currency: "", barred: false, detail: "session \(request.sessionID) is not open"))
-        }
-        let sessions = try await loadSessions()
-        let currency = line.currency.code
-        guard let table = catalog.ratingTable else {
-            return try await finish(refusal(.ratingFailed, currency: currency, barred: line.barredAt != nil,
-                                            detail: "the catalog has no rating section: usage cannot be priced"))
-        }
-        switch request.type {
-        case .initial, .event:
-            if !sessions.isEmpty {
-                return try await finish(refusal(.unknownSession, currency: currency, barred: line.barredAt != nil,
-                                                detail: "session \(request.sessionID) already exists: an initial request opens a new session id"))
-            }
-        case .update, .termination:
-            let open = sessions.values.filter { $0.state == "open" }
-            guard !open.isEmpty, open.allSatisfy({ $0.lineID == line.id }) else {
-                return try await finish(refusal(.unknownSession, currency: currency, barred: line.barredAt != nil,
-                                                detail: "session \(request.sessionID) is not open on \(line.msisdn.e164)"))
-            }
-            if let last = open.map(\.lastRequestNumber).max(), request.requestNumber <= last {
-                return try await finish(refusal(.unknownSession, currency: currency, barred: line.barredAt != nil,
-                                                detail: "request number \(request.requestNumber) is not after \(last)"))
-            }
-        }
-
-        var buckets = try await db.raw("\(unsafeRaw: BucketRow.select) WHERE b.line_id = \(bind: line.id) ORDER BY b.id").all().map(BucketRow.decode)
-        // This session's pending reservations, per service.
-        var held: [Int64: [HeldReservation]] = [:]
-        let sessionIDs = sessions.values.map(\.id)
-        if !sessionIDs.isEmpty {
-            for row in try await db.raw("""
-                SELECT id, charging_session_id, bucket_id, amount FROM reservations
-                WHERE charging_session_id IN (\(binds: sessionIDs)) AND state = 'pending'
-                """).all() {
-                held[try row.int64("charging_session_id"), default: []].append(
-                    HeldReservation(id: try row.int64("id"), bucketID: try row.int64("bucket_id"), amount: try row.int64("amount")))
-            }
-        }
-
-        // A termination settles every open service of the session, reported or not.
-        var services = request.services
-        if request.type == .termination {
-            for (key, session) in sessions where session.state == "open" && !services.contains(where: { $0.key == key }) {
-                services.append(try ServiceCreditRequest(key: key, use: session.use, used: 0, requested: 0))
-            }
-        }
-
-        var answers: [ChargingAnswer.Service] = []
-        var settled: [HeldReservation] = []
-        var posts: [(draw: BucketDraw, unit: String, kind: BucketKind)] = []
-        var newReservations: [(sessionKey: String, draw: BucketDraw)] = []
-        var sessionWrites: [(key: String, use: ChargedUse, decision: CreditControlDecision)] = []
-        var bar = false
-        for service in services {
-            let stored = sessions[service.key]
-            if request.type == .update || request.type == .termination, stored == nil || stored?.state != "open" {
-                answers.append(.init(key: service.key, result: .unknownSession, grantedUnits: 0, validitySeconds: 0, finalUnit: false, charged: 0,
-                                     sessionCharge: 0, explanation: nil, detail: "no open service '\(service.key)' in this session"))
-                continue
-            }
-            // The use is fixed when the service opens: its destination, place and start price the whole session.
-            let use = stored?.use ?? service.use
-            let mine = stored.map { held[$0.id] ?? [] } ?? []
-            let decision = CreditControl.decide(CreditControlInput(
-                type: request.type, line: line, buckets: buckets, held: mine, totals: stored?.totals ?? SessionTotals(), use: use,
-                used: service.used, requested: service.requested, table: table, quota: quota, now: now))
-            if case .ratingFailed(let reason) = decision.outcome {
-                answers.append(.init(key: service.key, result: .ratingFailed, grantedUnits: 0, validitySeconds: 0, finalUnit: false, charged: 0,
-                                     sessionCharge: stored?.totals.charged ?? 0, explanation: nil, detail: reason))
-                continue
-            }
-            // The working buckets after this service: its old reservations released, used units posted, new ones held.
-            for reservation in mine {
-                if let index = buckets.firstIndex(where: { $0.id == reservation.bucketID }) { buckets[index].pending -= reservation.amount }
-            }
-            settled += mine
-            for draw in decision.posts {
-                guard let index = buckets.firstIndex(where: { $0.id == draw.bucketID }) else { continue }
-                buckets[index].remaining -= draw.amount
-                posts.append((draw, buckets[index].unit, buckets[index].kind))
-            }
-            for draw in decision.reserve {
-                if let index = buckets.firstIndex(where: { $0.id == draw.bucketID }) { buckets[index].pending += draw.amount }
-                newReservations.append((service.key, draw))
-            }
-            bar = bar || decision.bar
-            sessionWrites.append((service.key, use, decision))
-            let result: ChargingAnswer.Result
-            var detail: String?
-            switch decision.outcome {
-            case .success: result = .success
-            case .creditLimitReached: result = .creditLimitReached; detail = "no credit left for this use: recharge to continue"
-            case .serviceDenied(let status): result = .serviceDenied; detail = "the line is \(status.rawValue)"
-            case .ratingFailed(let reason): result = .ratingFailed; detail = reason
-            }
-            let charged = decision.posts.filter { draw in buckets.first { $0.id == draw.bucketID }?.kind == .monetary }.reduce(0) { $0 + $1.amount }
-            answers.append(.init(key: service.key, result: result, grantedUnits: decision.granted,
-                                 validitySeconds: decision.granted > 0 ? quota.validitySeconds : 0, finalUnit: decision.finalUnit, charged: charged,
-                                 sessionCharge: decision.totals.charged, explanation: decision.rated?.explanation, detail: detail))
-        }
-
-        // Execute: release what this session held, post what it used, hold what it was granted.
-        if !settled.isEmpty {
-            try await db.raw("""
-                UPDATE reservations SET state = 'settled', resolved_at = \(bind: now.unixMicros) WHERE id IN (\(binds: settled.map(\.id)))
-                """).run()
-            try await Self.movePending(settled.map { ($0.bucketID, -$0.amount) }, buckets: buckets, db: db)
-        }
-        if !posts.isEmpty {
-            var ledgerRequests: [LedgerRequest] = []
-            for (number, post) in posts.enumerated() {
-                guard let counterparty = revenue[post.unit] else { throw DatabaseError.invariantViolated("no revenue account for \(post.unit)") }
-                let command = try DebitCommand(msisdn: line.msisdn, kind: post.kind, amount: post.draw.amount,
-                                               currency: post.kind == .monetary ? line.currency : nil, channel: .network,
-                                               reference: String("session \(request.sessionID)".prefix(200)), bucketID: post.draw.bucketID)
-                ledgerRequests.append(try LedgerRequest(.debit(command), purpose: .usageCharge(requestID: requestRowID, number: number + 1), now: now,
-                                                        counterparty: counterparty))
-            }
-            for result in try await Ledger.apply(ledgerRequests, in: db, database: database) {
-                // The decision drew only what was available under the line lock: a refusal here is a bug, and rolls back.
-                if case .failure(let error) = result { throw DatabaseError.invariantViolated("a usage debit was refused: \(error)") }
-            }
-        }
-
-        let expiresAt = now.addingTimeInterval(TimeInterval(quota.validitySeconds + quota.graceSeconds))
-        var sessionRowIDs: [String: Int64] = sessions.mapValues(\.id)
-        for write in sessionWrites {
-            let totals = write.decision.totals
-            // A final unit leaves the session open: with a redirect the network keeps it, and a credit's re-auth brings it back.
-            let state = request.type == .termination || request.type == .event ? "closed" : "open"
-            if let id = sessionRowIDs[write.key] {
-                try await db.raw("""
-                    UPDATE charging_sessions SET used_units = \(bind: totals.usedUnits), bucket_units = \(bind: totals.bucketUnits),
-                        money_units = \(bind: totals.moneyUnits), charged = \(bind: totals.charged), unpaid = \(bind: totals.unpaid),
-                        last_request_number = \(bind: request.requestNumber), final_unit = \(bind: write.decision.finalUnit ? 1 : 0),
-                        state = \(bind: state), expires_at = \(bind: expiresAt.unixMicros), updated_at = \(bind: now.unixMicros)
-                    WHERE id = \(bind: id)
-                    """).run()
-            } else {
-                let initialState = request.type == .event || write.decision.granted == 0 ? "closed" : "open"
-                guard let row = try await db.raw("""
-                    INSERT INTO charging_sessions (session_id, service_key, line_id, interface, peer, service, destination, visited_country,
-                        visited_network, started_at, state, used_units, bucket_units, money_units, charged, unpaid, last_request_number, final_unit,
-                        expires_at, created_at, updated_at)
-                    VALUES (\(bind: request.sessionID), \(bind: write.key), \(bind: line.id), \(bind: request.interface.column),
-                        \(bind: request.interface.peer), \(bind: write.use.service.id), \(bind: write.use.destination), \(bind: write.use.visitedCountry),
-                        \(bind: write.use.visitedNetwork), \(bind: write.use.start.unixMicros), \(bind: initialState), \(bind: totals.usedUnits),
-                        \(bind: totals.bucketUnits), \(bind: totals.moneyUnits), \(bind: totals.charged), \(bind: totals.unpaid),
-                        \(bind: request.requestNumber), \(bind: write.decision.finalUnit ? 1 : 0), \(bind: expiresAt.unixMicros),
-                        \(bind: now.unixMicros), \(bind: now.unixMicros))
-                    RETURNING id
-                    """).first()
-                else { throw DatabaseError.invariantViolated("INSERT … RETURNING gave no row") }
-                sessionRowIDs[write.key] = try row.int64("id")
-            }
-            // The itemized record: one per session service, its totals rewritten on every request.
-            let rated = write.decision.rated
-            if let sessionRowID = sessionRowIDs[write.key], totals.usedUnits > 0 || rated?.free == true {
-                try await db.raw("""
-                    INSERT INTO usage_records (line_id, source, source_id, service, destination, visited_country, visited_network, started_at, units,
-                        bucket_units, billed_units, charge, unpaid, currency, tariff, free, explanation, updated_at)
-                    VALUES (\(bind: line.id), 'session', \(bind: String(sessionRowID)), \(bind: write.use.service.id), \(bind: write.use.destination),
-                        \(bind: write.use.visitedCountry), \(bind: write.use.visitedNetwork), \(bind: write.use.start.unixMicros), \(bind: totals.usedUnits),
-                        \(bind: totals.bucketUnits), \(bind: rated?.billedUnits ?? 0), \(bind: totals.charged), \(bind: totals.unpaid), \(bind: currency),
-                        \(bind: rated?.tariff), \(bind: rated?.free == true ? 1 : 0), \(bind: rated?.explanation), \(bind: now.unixMicros))
-                    ON CONFLICT (source, source_id) DO UPDATE SET units = excluded.units, bucket_units = excluded.bucket_units,
-                        billed_units = excluded.billed_units, charge = excluded.charge, unpaid = excluded.unpaid, tariff = excluded.tariff,
-                        explanation = excluded.explanation, updated_at = excluded.updated_at
-                    """).run()
-            }
-        }
-        if !newReservations.isEmpty {
-            var sql: SQLQueryString = "INSERT INTO reservations (charging_session_id, line_id, bucket_id, account_id, amount, state, expires_at, created_at) VALUES "
-            for (index, reservation) in newReservations.enumerated() {
-                guard let sessionRowID = sessionRowIDs[reservation.sessionKey] else { continue }
-                sql += index == 0 ? "(" : ", ("
-                sql += "\(bind: sessionRowID), \(bind: line.id), \(bind: reservation.draw.bucketID), \(bind: reservation.draw.accountID), "
-                sql += "\(bind: reservation.draw.amount), 'pending', \(bind: expiresAt.unixMicros), \(bind: now.unixMicros))"
-            }
-            try await db.raw(sql).run()
-            try await Self.movePending(newReservations.map { ($0.draw.bucketID, $0.draw.amount) }, buckets: buckets, db: db)
-        }
-        if bar, line.barredAt == nil {
-            try await db.raw("UPDATE lines SET barred_at = \(bind: now.unixMicros), updated_at = \(bind: now.unixMicros) WHERE id = \(bind: line.id)").run()
-            line.barredAt = now
-            try await ChargingNotifications.enqueue(.serviceSuspended, lineID: line.id, key: "barred:\(line.id):\(now.unixMicros)", now: now, in: db)
-        }
-
-        let results = answers.map(\.result)
-        let overall: ChargingAnswer.Result
-        if results.contains(.success) || results.isEmpty {
-            overall = .success
-        } else if let first = results.first, results.allSatisfy({ $0 == first }) {
-            overall = first
-        } else {
-            overall = results.first { $0 != .unknownSession } ?? .unknownSession
-        }
-        return try await finish(ChargingAnswer(sessionID: request.sessionID, requestNumber: request.requestNumber, type: request.type, result: overall,
-                                               msisdn: line.msisdn.e164, currency: currency, services: answers, barred: line.barredAt != nil))
-    }
-
-    /// Adds `delta` to the pending debits of each bucket's account (one statement per account, in id order so two
-    /// nodes lock accounts in the same order).
-    private static func movePending(_ changes: [(bucketID: Int64, delta: Int64)], buckets: [Bucket], db: any SQLDatabase) async throws {
-        var byAccount: [Int64: Int64] = [:]
-        for change in changes {
-            guard let account = buckets.first(where: { $0.id == change.bucketID })?.accountID else { continue }
-            byAccount[account, default: 0] += change.delta
-        }
-        for (account, delta) in byAccount.sorted(by: { $0.key < $1.key }) where delta != 0 {
-            try await db.raw("""
-                UPDATE ledger_accounts SET debits_pending = debits_pending + \(bind: delta) WHERE id = \(bind: account)
-                """).run()
+    /// Applies a batch in one transaction (``ChargingBatch``): a fixed number of statements whatever its size. A database
+    /// error fails the batch, which the writer then retries one request at a time.
+    static func apply(_ batch: [Submitted], database: Database, catalogs: CatalogStore) async throws -> [Result<ChargingAnswer, any Error>] {
+        try await Ledger.transaction(database) { db in
+            var run = ChargingBatch(db: db, database: database, catalog: try await catalogs.current(in: db))
+            return try await run.run(batch)
         }
     }
 

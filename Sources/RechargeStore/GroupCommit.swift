@@ -52,6 +52,17 @@ extension LedgerRequest {
     }
 }
 
+/// How much batching a group-commit writer did: requests per transaction is `requests / batches`.
+public struct GroupCommitStatistics: Sendable, Equatable {
+    public var batches = 0
+    public var requests = 0
+    public var largestBatch = 0
+    public var retriedOneByOne = 0
+    /// Wall time spent applying batches: divided by `batches` it is the mean batch latency, and over an
+    /// interval it is how busy the (serial) writer was.
+    public var busyMicroseconds: Int64 = 0
+}
+
 /// Group commit: concurrent requests queue here and a leader applies everything queued so far in a single
 /// transaction, so many operations share one commit and one fsync, the way TigerBeetle batches transfers.
 /// No background task is needed: a request that finds fewer than `leaders` batches running becomes a
@@ -63,29 +74,22 @@ extension LedgerRequest {
 /// Within a batch the requests are applied in arrival order, so operations on one line keep their order.
 /// A business rejection refuses only its own request. If the batch's transaction fails (a database error),
 /// its requests are retried one by one, so one bad request cannot fail its neighbours.
-public final class GroupCommitWriter: Sendable {
-    typealias Apply = @Sendable ([LedgerRequest]) async throws -> [Result<LedgerResult, any Error>]
+///
+/// Generic over what is written: the ledger's top-ups and debits (``LedgerRequest``), and the charging engine's
+/// credit-control requests (``ChargingRequest``), each batch in one transaction of its own kind.
+final class GroupCommitWriter<Request: Sendable, Output: Sendable>: Sendable {
+    typealias Apply = @Sendable ([Request]) async throws -> [Result<Output, any Error>]
+    typealias Statistics = GroupCommitStatistics
 
     private struct Pending {
-        let request: LedgerRequest
-        let continuation: CheckedContinuation<LedgerResult, any Error>
+        let request: Request
+        let continuation: CheckedContinuation<Output, any Error>
     }
 
     private struct State {
         var queue: [Pending] = []
         var leaders = 0
         var statistics = Statistics()
-    }
-
-    /// How much batching happened: requests per transaction is `requests / batches`.
-    public struct Statistics: Sendable, Equatable {
-        public var batches = 0
-        public var requests = 0
-        public var largestBatch = 0
-        public var retriedOneByOne = 0
-        /// Wall time spent applying batches: divided by `batches` it is the mean batch latency, and over an
-        /// interval it is how busy the (serial) writer was.
-        public var busyMicroseconds: Int64 = 0
     }
 
     var statistics: Statistics { state.withLockedValue { $0.statistics } }
@@ -108,7 +112,7 @@ public final class GroupCommitWriter: Sendable {
         self.apply = apply
     }
 
-    func submit(_ request: LedgerRequest) async throws -> LedgerResult {
+    func submit(_ request: Request) async throws -> Output {
         try await withCheckedThrowingContinuation { continuation in
             let lead = state.withLockedValue { state -> Bool in
                 state.queue.append(Pending(request: request, continuation: continuation))

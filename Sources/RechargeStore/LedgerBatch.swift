@@ -197,7 +197,7 @@ struct LedgerBatch {
             if let currency = command.currency, currency != line.currency {
                 throw RechargeError.currencyMismatch(expected: line.currency.code, got: currency.code)
             }
-            guard line.status.acceptsDebits else {
+            guard line.status.acceptsDebits || request.purpose.chargesGrantedUse else {
                 return reject(request, line: line, .lineNotActive(msisdn: line.msisdn.e164, status: line.status))
             }
             let unit = command.kind.unit(currency: line.currency)

@@ -24,10 +24,10 @@ public final class LedgerStore: Sendable {
     public static let mainBucketPriority = 1000
 
     /// Gathers concurrent top-ups and debits into shared transactions (group commit).
-    private let writer: GroupCommitWriter
+    private let writer: GroupCommitWriter<LedgerRequest, LedgerResult>
 
     /// Batches and requests the group-commit writer has handled (for metrics and tests).
-    public var groupCommitStatistics: GroupCommitWriter.Statistics { writer.statistics }
+    public var groupCommitStatistics: GroupCommitStatistics { writer.statistics }
 
     /// Coalesced balance queries run, and the inquiries they answered.
     public var balanceReadStatistics: (queries: Int, inquiries: Int) {

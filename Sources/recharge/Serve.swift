@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import Logging
 import RechargeCore
+import RechargeDiameter
 import RechargeNotifications
 import RechargePayments
 import RechargeServer
@@ -85,6 +86,24 @@ struct Serve: AsyncParsableCommand {
 
     @Flag(help: "Offer the /dev pages (the rendered outbox, one-time codes masked) without --demo. Env: RECHARGE_DEV_PAGES=on.")
     var devPages = false
+
+    @Option(help: "Serve Diameter Gy (online charging) on this TCP port, e.g. 3868; off when not given. Env: RECHARGE_DIAMETER_PORT.")
+    var diameterPort: Int?
+
+    @Option(help: "Address the Diameter listener binds (default 127.0.0.1: a gateway on another host needs a private address here). Env: RECHARGE_DIAMETER_HOST.")
+    var diameterHost: String?
+
+    @Option(help: "Origin-Host of this OCS (default ocs.recharge.local). Env: RECHARGE_DIAMETER_ORIGIN_HOST.")
+    var diameterOriginHost: String?
+
+    @Option(help: "Origin-Realm of this OCS (default recharge.local). Env: RECHARGE_DIAMETER_REALM.")
+    var diameterRealm: String?
+
+    @Option(help: "Comma-separated Origin-Hosts of the gateways allowed to charge (default: any peer that completes CER). Env: RECHARGE_DIAMETER_PEERS.")
+    var diameterPeers: String?
+
+    @Option(help: "URL a final unit redirects subscribers to (the recharge page); without it the final unit terminates. Env: RECHARGE_RECHARGE_URL.")
+    var rechargeURL: String?
 
     func run() async throws {
         try await reportingErrors {
@@ -225,10 +244,15 @@ struct Serve: AsyncParsableCommand {
             } else {
                 running.append(.init(service: AfterStartup(OrderReconciliationService(orders: services.orders, payments: services.payments, logger: logger), gate: gate)))
             }
-            // Charging: expiry of silent sessions' reservations, and the re-auths a recharge queues (HTTP callbacks here;
-            // Diameter RARs from the node holding the peer's connection).
+            // Charging: Diameter Gy when a port is given; expiry of silent sessions' reservations, and the re-auths a recharge
+            // queues (HTTP callbacks; Diameter RARs from the node holding the peer's connection).
+            var reAuthSenders: [String: any ChargingReAuthSender] = ["http": HTTPReAuthSender()]
+            if let gy = try diameter(environment: environment, services: services, logger: logger) {
+                running.append(.init(service: AfterStartup(DiameterService(server: gy.server), gate: gate)))
+                reAuthSenders["diameter"] = DiameterReAuthSender(server: gy.server, peers: gy.peers)
+            }
             running.append(.init(service: AfterStartup(ChargingHousekeepingService(
-                store: services.charging, senders: ["http": HTTPReAuthSender()], logger: logger), gate: gate)))
+                store: services.charging, senders: reAuthSenders, logger: logger), gate: gate)))
             // The HTTP server, the outbox delivery and the reminder scan run side by side and stop together on SIGTERM/SIGINT.
             let group = ServiceGroup(configuration: .init(services: running, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             do {
@@ -239,6 +263,30 @@ struct Serve: AsyncParsableCommand {
             }
             await db.close()
         }
+    }
+}
+
+extension Serve {
+    /// The Diameter Gy listener, when `--diameter-port` (or RECHARGE_DIAMETER_PORT) asks for one.
+    func diameter(environment: [String: String], services: RechargeServices, logger: Logger) throws -> (server: DiameterServer, peers: DiameterPeerRealms)? {
+        guard let port = try Self.setting(diameterPort, environment, "RECHARGE_DIAMETER_PORT", "a port number", 0...65535) else { return nil }
+        let host = diameterHost ?? environment["RECHARGE_DIAMETER_HOST"] ?? "127.0.0.1"
+        let address = DiameterAddress(ipv4: host == "0.0.0.0" ? "127.0.0.1" : host) ?? DiameterAddress(ipv4: "127.0.0.1")!
+        let identity = DiameterIdentity(
+            originHost: diameterOriginHost ?? environment["RECHARGE_DIAMETER_ORIGIN_HOST"] ?? "ocs.recharge.local",
+            originRealm: diameterRealm ?? environment["RECHARGE_DIAMETER_REALM"] ?? "recharge.local", hostIPAddresses: [address],
+            vendorID: 0, productName: "Recharge", originStateID: UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970)))
+        let allowed = Set((diameterPeers ?? environment["RECHARGE_DIAMETER_PEERS"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty })
+        let redirect = rechargeURL ?? environment["RECHARGE_RECHARGE_URL"]
+        if let redirect, URL(string: redirect)?.scheme == nil { throw CLIError("--recharge-url must be a URL such as https://recharge.example/recharge") }
+        let peers = DiameterPeerRealms()
+        let handler = GyCreditControl(charging: services.charging, clock: services.clock, redirectURL: redirect, allowedPeers: allowed, peers: peers,
+                                      logger: Logger(label: "recharge.gy"))
+        let server = DiameterServer(configuration: DiameterServerConfiguration(host: host, port: port, identity: identity), handler: handler,
+                                    logger: Logger(label: "recharge.diameter"))
+        if allowed.isEmpty { logger.notice("Diameter Gy on \(host):\(port) accepts any peer that completes CER: set --diameter-peers to allow only your gateways") }
+        return (server, peers)
     }
 }
 

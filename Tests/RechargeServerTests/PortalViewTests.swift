@@ -27,7 +27,9 @@ struct PortalViewTests {
         agrees(ReceiptView.Row(label: "Line", value: "+14155550100"))
         agrees(SettingsView.OwnedLine(msisdn: "+14155550100"))
         agrees(HistoryView(lines: [line], line: "+14155550100", lineQuery: "%2B14155550100", from: "", to: "2026-11-28", types: [option],
-                           operations: [operation], empty: false, csv: "/history.csv"))
+                           operations: [operation], empty: false, csv: "/history.csv", usage: [], hasUsage: false))
+        agrees(HistoryView.Usage(date: "2026-12-04 10:00", what: "Call to +8613800138000", place: "Roaming in JP", quantity: "2 min 5 s", fromPacks: nil,
+                                 charge: "0.75 USD", free: false))
     }
 
     /// The layout and flash come first, then the page's own fields; a nil optional is no value at all.

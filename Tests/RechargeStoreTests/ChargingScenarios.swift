@@ -233,6 +233,32 @@ enum ChargingScenarios {
         }
     }
 
+    /// Two nodes on one database: a session's requests alternate between them, and every request is also sent to the
+    /// other node at the same moment (a gateway failing over): each is charged once, and both nodes answer alike.
+    static func twoNodesShareSessions(_ backend: Backend) async throws {
+        try await with(backend) { fixture in
+            try await LedgerScenarios.topUp(fixture.ledger, alice, "10.00", key: "t1")
+            let other = try await Database.open(fixture.database.location)
+            let nodeB = ChargingStore(database: other, catalogs: CatalogStore(database: other))
+            let nodes = [fixture.charging, nodeB]
+            for session in 0..<6 {
+                let id = "two-\(session)"
+                var steps = [try request(id, 0, .initial, service: .data, to: nil)]
+                steps += try (1...3).map { try request(id, Int64($0), .update, service: .data, to: nil, used: 1 << 20) }
+                steps.append(try request(id, 4, .termination, service: .data, to: nil, used: 1 << 19))
+                for (number, step) in steps.enumerated() {
+                    async let first = nodes[number % 2].handle(step)
+                    async let second = nodes[(number + 1) % 2].handle(step)
+                    let (a, b) = try await (first, second)
+                    #expect(a.services == b.services && a.result == .success && (a.replayed == true) != (b.replayed == true))
+                }
+            }
+            // Six sessions of 3.5 MiB at 0.01 a MiB, billed by the KiB: 0.035 each.
+            #expect(try await money(fixture) == (10_000_000 - 6 * 35_000, 10_000_000 - 6 * 35_000))
+            await other.close()
+        }
+    }
+
     static func unknownSubscriberAndNoRating(_ backend: Backend) async throws {
         try await with(backend) { fixture in
             let stranger = try MSISDN("+14155550199")
@@ -256,6 +282,7 @@ struct SQLiteChargingTests {
     @Test func concurrentSessions() async throws { try await ChargingScenarios.concurrentSessionsNeverOverspend(.sqlite) }
     @Test func expiry() async throws { try await ChargingScenarios.silentSessionsExpire(.sqlite) }
     @Test func unknowns() async throws { try await ChargingScenarios.unknownSubscriberAndNoRating(.sqlite) }
+    @Test func twoNodes() async throws { try await ChargingScenarios.twoNodesShareSessions(.sqlite) }
 }
 
 @Suite("Charging on PostgreSQL", .enabled(if: TestDatabase.postgresAvailable, "RECHARGE_TEST_POSTGRES_URL is not set: run scripts/test to start PostgreSQL"))
@@ -268,4 +295,5 @@ struct PostgresChargingTests {
     @Test func concurrentSessions() async throws { try await ChargingScenarios.concurrentSessionsNeverOverspend(.postgres) }
     @Test func expiry() async throws { try await ChargingScenarios.silentSessionsExpire(.postgres) }
     @Test func unknowns() async throws { try await ChargingScenarios.unknownSubscriberAndNoRating(.postgres) }
+    @Test func twoNodes() async throws { try await ChargingScenarios.twoNodesShareSessions(.postgres) }
 }

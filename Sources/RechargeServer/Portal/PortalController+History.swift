@@ -60,8 +60,11 @@ extension PortalController {
         let account = try requireAccount(visitor)
         let filter = try await historyFilter(request, account)
         let testPayments = try await services.orders.testPaymentOrderIDs(msisdn: filter.line)
-        let view = HistoryView.make(lines: try await accounts.lines(accountID: account.id), filter: filter, operations: try await operations(filter),
+        var view = HistoryView.make(lines: try await accounts.lines(accountID: account.id), filter: filter, operations: try await operations(filter),
                                     testPayments: testPayments, locale(visitor))
+        let usage = try await services.charging.usage(filter.line, from: filter.from, until: filter.until, before: nil, limit: 100).items
+        view.usage = HistoryView.usage(usage, locale(visitor))
+        view.hasUsage = !usage.isEmpty
         return page("history", visitor, title: "history_title", model: view)
     }
 

@@ -85,6 +85,7 @@ struct DashboardView: Sendable {
                      _ locale: PortalLocale) -> Line {
         let balance = PortalController.mainBalance(summary)
         var warnings: [String] = []
+        if summary.line.barredAt != nil { warnings.append(locale.text("warning_barred")) }
         if summary.line.type == .prepaid, balance.currency == threshold.currency, balance.micros < threshold.micros {
             warnings.append(locale.text("warning_low_balance", ["balance": PortalLocale.money(balance), "threshold": PortalLocale.money(threshold)]))
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Mustache
 import RechargeCore
+import RechargeStore
 
 /// The view models of the history, receipt and settings pages, built by pure functions from what the handler
 /// read and the visitor's ``PortalLocale``.
@@ -19,6 +20,17 @@ struct HistoryView: Sendable {
         let testPayment: Bool
     }
 
+    /// One rated use: a call, a message, a data session, or an imported record.
+    struct Usage: Sendable {
+        let date: String
+        let what: String
+        let place: String?
+        let quantity: String
+        let fromPacks: String?
+        let charge: String
+        let free: Bool
+    }
+
     let lines: [LineOption]
     let line: String
     let lineQuery: String
@@ -28,6 +40,33 @@ struct HistoryView: Sendable {
     let operations: [Operation]
     let empty: Bool
     let csv: String
+    var usage: [Usage] = []
+    var hasUsage = false
+
+    /// The itemized usage rows (what a bill lists): what it was, where, how much, what packs paid, what it cost.
+    static func usage(_ items: [ChargingStore.UsageItem], _ locale: PortalLocale) -> [Usage] {
+        items.map { item in
+            let kind: BucketKind? = switch item.service {
+            case "voice": .voice
+            case "data": .data
+            case "sms": .sms
+            default: nil
+            }
+            let number = item.destination.map(UsageEvent.display) ?? ""
+            let what: String = switch item.service {
+            case "voice": locale.text("usage_call_to", ["number": number])
+            case "sms": locale.text("usage_sms_to", ["number": number])
+            case "data": locale.text("usage_data")
+            default: locale.text("usage_service", ["service": item.service])
+            }
+            let quantity = kind.map { locale.quantity(item.units, kind: $0, unit: $0.unit(currency: .usd)) } ?? String(item.units)
+            let fromPacks = item.bucketUnits > 0 ? kind.map { locale.text("usage_from_packs", ["amount": locale.quantity(item.bucketUnits, kind: $0, unit: $0.unit(currency: .usd))]) } : nil
+            let currency = (try? Currency(code: item.currency)) ?? .usd
+            return Usage(date: PortalController.minute(item.startedAt), what: what,
+                         place: item.visitedCountry.map { locale.text("usage_roaming", ["country": $0]) }, quantity: quantity, fromPacks: fromPacks ?? nil,
+                         charge: item.free ? locale.text("usage_free") : PortalLocale.money(Money(micros: item.charge, currency: currency)), free: item.free)
+        }
+    }
 
     static func make(lines: [MSISDN], filter: PortalController.HistoryFilter, operations: [LedgerOperation], testPayments: Set<String>,
                      _ locale: PortalLocale) -> HistoryView {
@@ -170,6 +209,23 @@ extension HistoryView: MustacheParent {
         case "operations": self.operations
         case "empty": self.empty
         case "csv": self.csv
+        case "usage": self.usage
+        case "hasUsage": self.hasUsage
+        default: nil
+        }
+    }
+}
+
+extension HistoryView.Usage: MustacheParent {
+    func child(named name: String) -> Any? {
+        switch name {
+        case "date": self.date
+        case "what": self.what
+        case "place": self.place
+        case "quantity": self.quantity
+        case "fromPacks": self.fromPacks
+        case "charge": self.charge
+        case "free": self.free
         default: nil
         }
     }
