@@ -49,7 +49,7 @@ public enum OperationPurpose: Sendable, Hashable {
     /// The `number`th allowance of a renewing pack for period `cycle`.
     case renewalGrant(renewalID: String, cycle: Int, number: Int)
     /// Usage charged by the online charging system: the `number`th bucket drawn by credit-control request `requestID`
-    /// (a row of `charging_requests`, or of `cdr_records` for an imported record).
+    /// (a row of `charging_requests`; an imported record is ``cdrCharge(recordID:revision:number:)``).
     case usageCharge(requestID: Int64, number: Int)
     /// An imported call detail record's money and allowances (`revision` 0), or the difference a re-rating posts
     /// (`revision` 1, 2, …: a further debit or a refund credit): the `number`th posting of that revision of `cdr_records`
