@@ -49,8 +49,13 @@ public enum OperationPurpose: Sendable, Hashable {
     /// The `number`th allowance of a renewing pack for period `cycle`.
     case renewalGrant(renewalID: String, cycle: Int, number: Int)
     /// Usage charged by the online charging system: the `number`th bucket drawn by credit-control request `requestID`
-    /// (a row of `charging_requests`, or of `cdr_records` for an imported record).
+    /// (a row of `charging_requests`; an imported record is ``cdrCharge(recordID:revision:number:)``).
     case usageCharge(requestID: Int64, number: Int)
+    /// An imported call detail record's money and allowances (`revision` 0), or the difference a re-rating posts
+    /// (`revision` 1, 2, …: a further debit or a refund credit): the `number`th posting of that revision of `cdr_records`
+    /// row `recordID`. Its own case because `cdr_records` ids and `charging_requests` ids overlap, so keys built as
+    /// ``usageCharge(requestID:number:)`` would collide; the revision makes each re-rating's postings keys of their own.
+    case cdrCharge(recordID: Int64, revision: Int, number: Int)
 
     /// The `purpose` column.
     public enum Name: String, Sendable, CaseIterable {
@@ -64,6 +69,7 @@ public enum OperationPurpose: Sendable, Hashable {
         case voucherPurchase = "voucher_purchase", voucherGrant = "voucher_grant"
         case renewalPurchase = "renewal_purchase", renewalGrant = "renewal_grant"
         case usageCharge = "usage_charge"
+        case cdrCharge = "cdr_charge"
     }
 
     public var name: Name {
@@ -89,6 +95,7 @@ public enum OperationPurpose: Sendable, Hashable {
         case .renewalPurchase: .renewalPurchase
         case .renewalGrant: .renewalGrant
         case .usageCharge: .usageCharge
+        case .cdrCharge: .cdrCharge
         }
     }
 
@@ -99,7 +106,7 @@ public enum OperationPurpose: Sendable, Hashable {
              .orderGrant(let order, _), .orderBonusGrant(let order, _), .orderDiscount(let order), .refund(_, let order), .refundUnbuy(_, let order), .refundGrant(_, let order, _),
              .disputeHold(_, let order), .disputeRelease(_, let order):
             order
-        case .topUp, .debit, .voucherRedemption, .voucherPayment, .voucherPurchase, .voucherGrant, .renewalPurchase, .renewalGrant, .usageCharge:
+        case .topUp, .debit, .voucherRedemption, .voucherPayment, .voucherPurchase, .voucherGrant, .renewalPurchase, .renewalGrant, .usageCharge, .cdrCharge:
             nil
         }
     }
@@ -109,7 +116,7 @@ public enum OperationPurpose: Sendable, Hashable {
         switch self {
         case .refund(let refund, _), .refundUnbuy(let refund, _), .refundGrant(let refund, _, _): refund
         case .topUp, .debit, .orderCredit, .orderBonus, .orderPayment, .orderPurchase, .orderGrant, .orderBonusGrant, .orderDiscount, .disputeHold, .disputeRelease,
-             .voucherRedemption, .voucherPayment, .voucherPurchase, .voucherGrant, .renewalPurchase, .renewalGrant, .usageCharge:
+             .voucherRedemption, .voucherPayment, .voucherPurchase, .voucherGrant, .renewalPurchase, .renewalGrant, .usageCharge, .cdrCharge:
             nil
         }
     }
@@ -122,6 +129,7 @@ public enum OperationPurpose: Sendable, Hashable {
             String(serial)
         case .renewalPurchase(let renewal, _), .renewalGrant(let renewal, _, _): renewal
         case .usageCharge(let request, _): String(request)
+        case .cdrCharge(let record, _, _): String(record)
         case .topUp, .debit, .orderCredit, .orderBonus, .orderPayment, .orderPurchase, .orderGrant, .orderBonusGrant, .orderDiscount, .refund, .refundUnbuy, .refundGrant:
             nil
         }
@@ -131,7 +139,7 @@ public enum OperationPurpose: Sendable, Hashable {
     public var grantNumber: Int? {
         switch self {
         case .orderGrant(_, let number), .orderBonusGrant(_, let number), .refundGrant(_, _, let number), .voucherGrant(_, let number), .renewalGrant(_, _, let number),
-             .usageCharge(_, let number):
+             .usageCharge(_, let number), .cdrCharge(_, _, let number):
             number
         case .topUp, .debit, .orderCredit, .orderBonus, .orderDiscount, .orderPayment, .orderPurchase, .refund, .refundUnbuy, .disputeHold,
              .disputeRelease, .voucherRedemption, .voucherPayment, .voucherPurchase, .renewalPurchase:
@@ -164,6 +172,7 @@ public enum OperationPurpose: Sendable, Hashable {
         case .renewalPurchase(let renewal, let cycle): "renewal:\(renewal):\(cycle):buy"
         case .renewalGrant(let renewal, let cycle, let number): "renewal:\(renewal):\(cycle):grant:\(number)"
         case .usageCharge(let request, let number): "usage:\(request):\(number)"
+        case .cdrCharge(let record, let revision, let number): "cdr:\(record):\(revision):\(number)"
         }
     }
 
@@ -173,7 +182,8 @@ public enum OperationPurpose: Sendable, Hashable {
     /// refund passes the price back the same way (``refundUnbuy(refundID:orderID:)``).
     public var announcesTopUp: Bool {
         switch self {
-        case .orderPayment, .refundUnbuy: false
+        // A re-rating's refund credit is a correction of usage charged, not money arriving.
+        case .orderPayment, .refundUnbuy, .cdrCharge: false
         case .topUp, .debit, .orderCredit, .orderBonus, .orderPurchase, .orderGrant, .orderBonusGrant, .orderDiscount, .refund, .refundGrant, .disputeHold,
              .disputeRelease, .voucherRedemption, .voucherPayment, .voucherPurchase, .voucherGrant, .renewalPurchase, .renewalGrant, .usageCharge:
             true
@@ -186,7 +196,8 @@ public enum OperationPurpose: Sendable, Hashable {
         switch self {
         case .usageCharge: true
         case .topUp, .debit, .orderCredit, .orderBonus, .orderPayment, .orderPurchase, .orderGrant, .orderBonusGrant, .orderDiscount, .refund, .refundUnbuy,
-             .refundGrant, .disputeHold, .disputeRelease, .voucherRedemption, .voucherPayment, .voucherPurchase, .voucherGrant, .renewalPurchase, .renewalGrant:
+             .refundGrant, .disputeHold, .disputeRelease, .voucherRedemption, .voucherPayment, .voucherPurchase, .voucherGrant, .renewalPurchase, .renewalGrant,
+             .cdrCharge:
             false
         }
     }
@@ -197,7 +208,7 @@ public enum OperationPurpose: Sendable, Hashable {
         switch self {
         case .refund, .refundUnbuy, .refundGrant: false
         case .topUp, .debit, .orderCredit, .orderBonus, .orderPayment, .orderPurchase, .orderGrant, .orderBonusGrant, .orderDiscount, .disputeHold, .disputeRelease,
-             .voucherRedemption, .voucherPayment, .voucherPurchase, .voucherGrant, .renewalPurchase, .renewalGrant, .usageCharge:
+             .voucherRedemption, .voucherPayment, .voucherPurchase, .voucherGrant, .renewalPurchase, .renewalGrant, .usageCharge, .cdrCharge:
             true
         }
     }

@@ -117,6 +117,7 @@ public func buildRouter(_ services: RechargeServices, metrics: Bool = true, logg
                               clock: services.clock).addRoutes(to: router)
     VouchersController(vouchers: services.vouchers, clock: services.clock).addRoutes(to: v1)
     ChargingController(charging: services.charging, catalog: services.catalog, clock: services.clock).addRoutes(to: v1)
+    CDRController(store: CDRImportStore(database: services.database, catalogs: services.catalog), clock: services.clock).addRoutes(to: v1)
     // The subscriber portal (HTML pages at the root); without its bundled templates the API still runs.
     do {
         PortalController(services: services, resources: try resources.get(), configuration: services.portal, logger: logger).addRoutes(to: router)

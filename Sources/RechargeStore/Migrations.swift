@@ -628,6 +628,7 @@ public enum Migrations {
         },
         .checkoutPayload,
         .charging,
+        .cdrImport,
     ]
 
     /// The highest version this build knows.

@@ -8,7 +8,7 @@ struct Recharge: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "recharge",
         abstract: "Recharge: balances, top-ups and the ledger for a mobile operator, MVNO or travel-eSIM reseller.",
-        subcommands: [Serve.self, Migrate.self, APIKeyCommand.self, LineCommand.self, TopUp.self, Balance.self, Audit.self, NotifyCommand.self, CatalogCommand.self, BankCommand.self, VoucherCommand.self, QRCommand.self, RateCommand.self, DiameterCommand.self],
+        subcommands: [Serve.self, Migrate.self, APIKeyCommand.self, LineCommand.self, TopUp.self, Balance.self, Audit.self, NotifyCommand.self, CatalogCommand.self, BankCommand.self, VoucherCommand.self, QRCommand.self, RateCommand.self, DiameterCommand.self, CDRCommand.self],
         defaultSubcommand: Serve.self
     )
 }
