@@ -229,17 +229,15 @@ public final class CDRImportStore: Sendable {
         if !charged.isEmpty {
             let ids = try await database.allocateIDs("cdr_records", count: charged.count, db)
             for part in Array(zip(ids, charged)).chunked(500) {
-                var sql: SQLQueryString = """
+                let sql: SQLQueryString = """
                     INSERT INTO cdr_records (id, record_id, import_id, line_id, line_number, started_at, money_units, bucket_units, due, charged, unpaid,
                         revision, created_at, updated_at) VALUES
-                    """
-                for (position, (id, item)) in part.enumerated() {
+                    """ + " " + SQLQueryString.rows(part.map { id, item -> [any Encodable & Sendable] in
                     let totals = item.decision.totals
-                    sql += position == 0 ? " (" : ", ("
-                    sql += "\(bind: id), \(bind: item.record.recordID), \(bind: importID), \(bind: item.line.id), \(bind: Int64(item.record.lineNumber)), "
-                    sql += "\(bind: item.record.use.start.unixMicros), \(bind: totals.moneyUnits), \(bind: totals.bucketUnits), "
-                    sql += "\(bind: totals.charged + totals.unpaid), \(bind: totals.charged), \(bind: totals.unpaid), 0, \(bind: now.unixMicros), \(bind: now.unixMicros))"
-                }
+                    return [id, item.record.recordID, importID, item.line.id, Int64(item.record.lineNumber), item.record.use.start.unixMicros,
+                            totals.moneyUnits, totals.bucketUnits, totals.charged + totals.unpaid, totals.charged, totals.unpaid, 0, now.unixMicros,
+                            now.unixMicros]
+                })
                 try await db.raw(sql).run()
             }
 
@@ -266,32 +264,19 @@ public final class CDRImportStore: Sendable {
             }
 
             for part in charged.chunked(500) {
-                var sql: SQLQueryString = """
-                    INSERT INTO usage_records (line_id, source, source_id, service, destination, visited_country, visited_network, started_at, units,
-                        bucket_units, billed_units, charge, unpaid, currency, tariff, free, explanation, updated_at) VALUES
-                    """
-                for (position, item) in part.enumerated() {
-                    let totals = item.decision.totals
-                    let use = item.record.use
-                    let rated = item.decision.rated
-                    sql += position == 0 ? " (" : ", ("
-                    sql += "\(bind: item.line.id), 'cdr', \(bind: item.record.recordID), \(bind: use.service.id), \(bind: use.destination), "
-                    sql += "\(bind: use.visitedCountry), \(bind: use.visitedNetwork), \(bind: use.start.unixMicros), \(bind: item.record.quantity), "
-                    sql += "\(bind: totals.bucketUnits), \(bind: rated?.billedUnits ?? 0), \(bind: totals.charged), \(bind: totals.unpaid), "
-                    sql += "\(bind: item.line.currency.code), \(bind: rated?.tariff), \(bind: rated?.free == true ? 1 : 0), \(bind: rated?.explanation), "
-                    sql += "\(bind: now.unixMicros))"
-                }
+                let sql = UsageRecordRow.insert + " " + SQLQueryString.rows(part.map { item in
+                    UsageRecordRow(lineID: item.line.id, source: "cdr", sourceID: item.record.recordID, use: item.record.use, units: item.record.quantity,
+                                   bucketUnits: item.decision.totals.bucketUnits, rated: item.decision.rated, charge: item.decision.totals.charged,
+                                   unpaid: item.decision.totals.unpaid, currency: item.line.currency.code, updatedAt: now).values
+                })
                 try await db.raw(sql).run()
             }
         }
 
         for part in rejects.sorted(by: { $0.lineNumber < $1.lineNumber }).chunked(1_000) {
-            var sql: SQLQueryString = "INSERT INTO cdr_rejects (import_id, line_number, record_id, code, reason) VALUES "
-            for (position, reject) in part.enumerated() {
-                sql += position == 0 ? "(" : ", ("
-                sql += "\(bind: importID), \(bind: Int64(reject.lineNumber)), \(bind: reject.recordID), \(bind: reject.reason.code), "
-                sql += "\(bind: String(reject.reason.detail.prefix(500))))"
-            }
+            let sql: SQLQueryString = "INSERT INTO cdr_rejects (import_id, line_number, record_id, code, reason) VALUES " + SQLQueryString.rows(part.map {
+                [importID, Int64($0.lineNumber), $0.recordID, $0.reason.code, String($0.reason.detail.prefix(500))]
+            })
             try await db.raw(sql).run()
         }
         try await db.raw("""

@@ -105,12 +105,9 @@ struct ChargingBatch {
         // 1. The claims: new rows for new requests; the stored answer for a retransmission.
         var claims: [String: Int64] = [:]
         for chunk in unique.chunked(150) {
-            var sql: SQLQueryString = "INSERT INTO charging_requests (session_id, request_number, fingerprint, answer, created_at) VALUES "
-            for (index, item) in chunk.enumerated() {
-                sql += index == 0 ? "(" : ", ("
-                sql += "\(bind: item.request.sessionID), \(bind: item.request.requestNumber), \(bind: item.fingerprint), '', \(bind: item.request.now.unixMicros))"
-            }
-            sql += " ON CONFLICT (session_id, request_number) DO NOTHING RETURNING id, session_id, request_number"
+            let sql: SQLQueryString = "INSERT INTO charging_requests (session_id, request_number, fingerprint, answer, created_at) VALUES "
+                + SQLQueryString.rows(chunk.map { [$0.request.sessionID, $0.request.requestNumber, $0.fingerprint, "", $0.request.now.unixMicros] })
+                + " ON CONFLICT (session_id, request_number) DO NOTHING RETURNING id, session_id, request_number"
             for row in try await db.raw(sql).all() {
                 claims[try row.string("session_id") + "\u{0}" + String(try row.int64("request_number"))] = try row.int64("id")
             }
@@ -413,16 +410,13 @@ struct ChargingBatch {
                 INSERT INTO charging_sessions (id, session_id, service_key, line_id, interface, peer, service, destination, visited_country,
                     visited_network, started_at, state, used_units, bucket_units, money_units, charged, unpaid, last_request_number, final_unit,
                     expires_at, created_at, updated_at) VALUES
-                """
-            for (index, session) in chunk.enumerated() {
-                let stamp = session.changedAt!.unixMicros
-                sql += index == 0 ? " (" : ", ("
-                sql += "\(bind: session.id), \(bind: session.sessionID), \(bind: session.key), \(bind: session.lineID), \(bind: session.interface), "
-                sql += "\(bind: session.peer), \(bind: session.use.service.id), \(bind: session.use.destination), \(bind: session.use.visitedCountry), "
-                sql += "\(bind: session.use.visitedNetwork), \(bind: session.use.start.unixMicros), \(bind: session.state), \(bind: session.totals.usedUnits), "
-                sql += "\(bind: session.totals.bucketUnits), \(bind: session.totals.moneyUnits), \(bind: session.totals.charged), \(bind: session.totals.unpaid), "
-                sql += "\(bind: session.lastRequestNumber), \(bind: session.finalUnit ? 1 : 0), \(bind: session.expiresAt.unixMicros), \(bind: stamp), \(bind: stamp))"
-            }
+                """ + " " + SQLQueryString.rows(chunk.map { session -> [any Encodable & Sendable] in
+                    let stamp = session.changedAt!.unixMicros
+                    return [session.id, session.sessionID, session.key, session.lineID, session.interface, session.peer, session.use.service.id,
+                            session.use.destination, session.use.visitedCountry, session.use.visitedNetwork, session.use.start.unixMicros, session.state,
+                            session.totals.usedUnits, session.totals.bucketUnits, session.totals.moneyUnits, session.totals.charged, session.totals.unpaid,
+                            session.lastRequestNumber, session.finalUnit ? 1 : 0, session.expiresAt.unixMicros, stamp, stamp]
+                })
             sql += """
                  ON CONFLICT (session_id, service_key) DO UPDATE SET used_units = excluded.used_units, bucket_units = excluded.bucket_units,
                     money_units = excluded.money_units, charged = excluded.charged, unpaid = excluded.unpaid,
@@ -450,13 +444,13 @@ struct ChargingBatch {
         let live = newReservations.filter { !$0.voided }
         if !live.isEmpty {
             for chunk in live.chunked(120) {
-                var sql: SQLQueryString = "INSERT INTO reservations (charging_session_id, line_id, bucket_id, account_id, amount, state, expires_at, created_at) VALUES "
-                for (index, reservation) in chunk.enumerated() {
+                let rows = try chunk.map { reservation -> [any Encodable & Sendable] in
                     guard let sessionRowID = sessions[reservation.sessionKey]?.id else { throw DatabaseError.invariantViolated("a reservation without its session") }
-                    sql += index == 0 ? "(" : ", ("
-                    sql += "\(bind: sessionRowID), \(bind: reservation.lineID), \(bind: reservation.bucketID), \(bind: reservation.accountID), "
-                    sql += "\(bind: reservation.amount), 'pending', \(bind: reservation.expiresAt.unixMicros), \(bind: reservation.now.unixMicros))"
+                    return [sessionRowID, reservation.lineID, reservation.bucketID, reservation.accountID, reservation.amount, "pending",
+                            reservation.expiresAt.unixMicros, reservation.now.unixMicros]
                 }
+                let sql: SQLQueryString = "INSERT INTO reservations (charging_session_id, line_id, bucket_id, account_id, amount, state, expires_at, created_at) VALUES "
+                    + SQLQueryString.rows(rows)
                 try await db.raw(sql).run()
             }
             var added: [Int64: Int64] = [:]
@@ -467,19 +461,11 @@ struct ChargingBatch {
         // The itemized records: one per session service with any use (or a free one), its totals rewritten.
         let records = changed.filter { $0.totals.usedUnits > 0 || $0.rated?.free == true }
         for chunk in records.chunked(40) {
-            var sql: SQLQueryString = """
-                INSERT INTO usage_records (line_id, source, source_id, service, destination, visited_country, visited_network, started_at, units,
-                    bucket_units, billed_units, charge, unpaid, currency, tariff, free, explanation, updated_at) VALUES
-                """
-            for (index, session) in chunk.enumerated() {
-                let currency = lines[session.lineID]?.currency.code ?? ""
-                sql += index == 0 ? " (" : ", ("
-                sql += "\(bind: session.lineID), 'session', \(bind: String(session.id)), \(bind: session.use.service.id), \(bind: session.use.destination), "
-                sql += "\(bind: session.use.visitedCountry), \(bind: session.use.visitedNetwork), \(bind: session.use.start.unixMicros), "
-                sql += "\(bind: session.totals.usedUnits), \(bind: session.totals.bucketUnits), \(bind: session.rated?.billedUnits ?? 0), "
-                sql += "\(bind: session.totals.charged), \(bind: session.totals.unpaid), \(bind: currency), \(bind: session.rated?.tariff), "
-                sql += "\(bind: session.rated?.free == true ? 1 : 0), \(bind: session.rated?.explanation), \(bind: session.changedAt!.unixMicros))"
-            }
+            var sql = UsageRecordRow.insert + " " + SQLQueryString.rows(chunk.map { session in
+                UsageRecordRow(lineID: session.lineID, source: "session", sourceID: String(session.id), use: session.use, units: session.totals.usedUnits,
+                               bucketUnits: session.totals.bucketUnits, rated: session.rated, charge: session.totals.charged, unpaid: session.totals.unpaid,
+                               currency: lines[session.lineID]?.currency.code ?? "", updatedAt: session.changedAt!).values
+            })
             sql += """
                  ON CONFLICT (source, source_id) DO UPDATE SET units = excluded.units, bucket_units = excluded.bucket_units,
                     billed_units = excluded.billed_units, charge = excluded.charge, unpaid = excluded.unpaid, tariff = excluded.tariff,
@@ -496,11 +482,7 @@ struct ChargingBatch {
 
         // The answers, stored with their claims.
         for chunk in answers.chunked(200) {
-            var values: SQLQueryString = ""
-            for (index, item) in chunk.enumerated() {
-                values += index == 0 ? "(" : ", ("
-                values += "\(bind: item.claim), \(bind: item.answer.storedJSON))"
-            }
+            let values = SQLQueryString.rows(chunk.map { [$0.claim, $0.answer.storedJSON] })
             let updated = try await db.raw("WITH answer (id, text) AS (VALUES " + values + """
                 )
                 UPDATE charging_requests SET answer = answer.text FROM answer WHERE charging_requests.id = answer.id RETURNING charging_requests.id
@@ -514,11 +496,7 @@ struct ChargingBatch {
         let rows = deltas.filter { $0.value != 0 }.sorted { $0.key < $1.key }
         guard !rows.isEmpty else { return }
         for chunk in rows.chunked(400) {
-            var values: SQLQueryString = ""
-            for (index, row) in chunk.enumerated() {
-                values += index == 0 ? "(" : ", ("
-                values += "\(bind: row.key), \(bind: row.value))"
-            }
+            let values = SQLQueryString.rows(chunk.map { [$0.key, $0.value] })
             let updated = try await db.raw("WITH delta (id, amount) AS (VALUES " + values + """
                 )
                 UPDATE ledger_accounts SET debits_pending = ledger_accounts.debits_pending + delta.amount FROM delta

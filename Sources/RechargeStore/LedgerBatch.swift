@@ -367,7 +367,7 @@ struct LedgerBatch {
             inserted += try await db.raw(
                 "INSERT INTO operations (id, idempotency_key, fingerprint, kind, line_id, outcome, result, created_at, "
                     + "purpose, order_id, refund_id, subject_id, grant_number) VALUES "
-                    + Self.values(chunk) + " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"
+                    + SQLQueryString.rows(chunk) + " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"
             ).all().count
         }
         guard inserted == operationRows.count else { throw BatchKeyConflict() }
@@ -378,7 +378,7 @@ struct LedgerBatch {
                  LedgerAccountKind.subscriberBucket.rawValue, new.unit, new.lineID, new.now.unixMicros]
             }
             for chunk in accountRows.chunked(500) {
-                try await db.raw("INSERT INTO ledger_accounts (id, code, kind, unit, line_id, created_at) VALUES " + Self.values(chunk)).run()
+                try await db.raw("INSERT INTO ledger_accounts (id, code, kind, unit, line_id, created_at) VALUES " + SQLQueryString.rows(chunk)).run()
             }
             let bucketRows: [[any Encodable & Sendable]] = newBuckets.enumerated().map { number, new in
                 [bucketIDs[number], new.lineID, accountIDs[number], new.grant.kind.rawValue, new.unit, new.grant.name, new.grant.amount,
@@ -388,7 +388,7 @@ struct LedgerBatch {
             for chunk in bucketRows.chunked(200) {
                 try await db.raw("""
                     INSERT INTO buckets (id, line_id, account_id, kind, unit, name, initial_amount, floor, valid_from, valid_until, priority, is_main, created_at, coverage) VALUES
-                    """ + Self.values(chunk)).run()
+                    """ + SQLQueryString.rows(chunk)).run()
             }
         }
 
@@ -401,7 +401,7 @@ struct LedgerBatch {
             for chunk in rows.chunked(400) {
                 try await db.raw("""
                     INSERT INTO transfers (id, operation_id, leg, debit_account_id, credit_account_id, amount, unit, reason, channel, reference, line_id, created_at) VALUES
-                    """ + Self.values(chunk)).run()
+                    """ + SQLQueryString.rows(chunk)).run()
             }
             // One posting per account for the whole batch. On PostgreSQL the accounts are locked in id order
             // first, so two nodes posting to the same operator accounts cannot deadlock, and with `FOR NO KEY
@@ -412,7 +412,7 @@ struct LedgerBatch {
                 try await db.raw("SELECT id FROM ledger_accounts WHERE id IN (\(binds: postings.map(\.id))) ORDER BY id\(unsafeRaw: database.forUpdate)").run()
             }
             for chunk in postings.chunked(500) {
-                let values = Self.values(chunk.map { [$0.id, $0.debits, $0.credits] as [any Encodable & Sendable] })
+                let values = SQLQueryString.rows(chunk.map { [$0.id, $0.debits, $0.credits] as [any Encodable & Sendable] })
                 // The guard keeps a total from passing Int64: PostgreSQL would fail the statement, but SQLite
                 // would quietly turn the sum into a float. A posting that would overflow is not applied, the
                 // row count comes up short, and the batch fails.
@@ -448,16 +448,6 @@ struct LedgerBatch {
                 (replayed ? outcomes[index].map { LedgerResult(operation: $0.operation, replayed: true) } : outcomes[index], replayed)
             }
         }
-    }
-
-    /// `(?, ?, …), (?, ?, …)` for multi-row VALUES.
-    private static func values(_ rows: some Collection<[any Encodable & Sendable]>) -> SQLQueryString {
-        var sql: SQLQueryString = ""
-        for (index, row) in rows.enumerated() {
-            sql += index == 0 ? "(" : ", ("
-            sql += "\(binds: row))"
-        }
-        return sql
     }
 }
 
